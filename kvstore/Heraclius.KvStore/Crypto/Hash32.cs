@@ -1,0 +1,72 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+
+namespace Heraclius.KvStore.Crypto;
+
+/// <summary>A SHA-256 digest held by value, so it can key dictionaries and compare without allocation.</summary>
+public readonly struct Hash32 : IEquatable<Hash32>
+{
+    public const int Size = 32;
+
+    private readonly ulong _a, _b, _c, _d;
+
+    private Hash32(ulong a, ulong b, ulong c, ulong d)
+    {
+        _a = a; _b = b; _c = c; _d = d;
+    }
+
+    public static Hash32 Zero => default;
+
+    public bool IsZero => (_a | _b | _c | _d) == 0;
+
+    public static Hash32 Parse(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length != Size)
+        {
+            throw new ArgumentException("a hash is 32 bytes", nameof(bytes));
+        }
+
+        return new Hash32(
+            BinaryPrimitives.ReadUInt64BigEndian(bytes),
+            BinaryPrimitives.ReadUInt64BigEndian(bytes[8..]),
+            BinaryPrimitives.ReadUInt64BigEndian(bytes[16..]),
+            BinaryPrimitives.ReadUInt64BigEndian(bytes[24..]));
+    }
+
+    public static Hash32 Of(ReadOnlySpan<byte> data)
+    {
+        Span<byte> digest = stackalloc byte[Size];
+        SHA256.HashData(data, digest);
+        return Parse(digest);
+    }
+
+    public void WriteTo(Span<byte> destination)
+    {
+        BinaryPrimitives.WriteUInt64BigEndian(destination, _a);
+        BinaryPrimitives.WriteUInt64BigEndian(destination[8..], _b);
+        BinaryPrimitives.WriteUInt64BigEndian(destination[16..], _c);
+        BinaryPrimitives.WriteUInt64BigEndian(destination[24..], _d);
+    }
+
+    public byte[] ToArray()
+    {
+        var bytes = new byte[Size];
+        WriteTo(bytes);
+        return bytes;
+    }
+
+    public bool Equals(Hash32 other) => _a == other._a && _b == other._b && _c == other._c && _d == other._d;
+
+    public override bool Equals(object? obj) => obj is Hash32 other && Equals(other);
+
+    public override int GetHashCode() => HashCode.Combine(_a, _b, _c, _d);
+
+    public static bool operator ==(Hash32 left, Hash32 right) => left.Equals(right);
+
+    public static bool operator !=(Hash32 left, Hash32 right) => !left.Equals(right);
+
+    public override string ToString() => Convert.ToHexStringLower(ToArray());
+
+    /// <summary>First 8 hex digits, for logs.</summary>
+    public string Short => ToString()[..8];
+}

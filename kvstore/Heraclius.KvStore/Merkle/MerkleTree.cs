@@ -1,0 +1,106 @@
+using System.Security.Cryptography;
+using Heraclius.KvStore.Crypto;
+
+namespace Heraclius.KvStore.Merkle;
+
+/// <summary>
+/// Binary Merkle tree of RFC 9162 shape: leaf = H(0x00 ‖ data), node = H(0x01 ‖ left ‖ right),
+/// a tree of n leaves splits at the largest power of two below n (no duplicated leaves, so no
+/// two leaf lists share a root). The empty tree's root is H("").
+/// </summary>
+public static class MerkleTree
+{
+    private const byte LeafPrefix = 0x00;
+    private const byte NodePrefix = 0x01;
+
+    public static Hash32 EmptyRoot { get; } = Hash32.Of([]);
+
+    public static Hash32 LeafHash(ReadOnlySpan<byte> data)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData([LeafPrefix]);
+        hash.AppendData(data);
+        Span<byte> digest = stackalloc byte[Hash32.Size];
+        hash.GetHashAndReset(digest);
+        return Hash32.Parse(digest);
+    }
+
+    public static Hash32 NodeHash(Hash32 left, Hash32 right)
+    {
+        Span<byte> buffer = stackalloc byte[1 + (2 * Hash32.Size)];
+        buffer[0] = NodePrefix;
+        left.WriteTo(buffer[1..]);
+        right.WriteTo(buffer[(1 + Hash32.Size)..]);
+        return Hash32.Of(buffer);
+    }
+
+    public static Hash32 Root(IReadOnlyList<Hash32> leafHashes)
+    {
+        if (leafHashes.Count == 0)
+        {
+            return EmptyRoot;
+        }
+
+        // Bottom-up: pairing left to right and carrying an odd last node up unchanged gives the
+        // same tree as RFC 9162's largest-power-of-two split.
+        var level = new Hash32[leafHashes.Count];
+        for (var i = 0; i < level.Length; i++)
+        {
+            level[i] = leafHashes[i];
+        }
+
+        var count = level.Length;
+        while (count > 1)
+        {
+            var next = 0;
+            for (var i = 0; i + 1 < count; i += 2)
+            {
+                level[next++] = NodeHash(level[i], level[i + 1]);
+            }
+
+            if ((count & 1) == 1)
+            {
+                level[next++] = level[count - 1];
+            }
+
+            count = next;
+        }
+
+        return level[0];
+    }
+
+    /// <summary>The audit path of leaf <paramref name="index"/>, leaf side first.</summary>
+    public static MerkleProof Prove(IReadOnlyList<Hash32> leafHashes, int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, leafHashes.Count);
+        var path = new List<Hash32>();
+        var level = leafHashes.ToArray();
+        var count = level.Length;
+        var position = index;
+        while (count > 1)
+        {
+            var sibling = position ^ 1;
+            if (sibling < count)
+            {
+                path.Add(level[sibling]);
+            }
+
+            var next = 0;
+            for (var i = 0; i + 1 < count; i += 2)
+            {
+                level[next++] = NodeHash(level[i], level[i + 1]);
+            }
+
+            if ((count & 1) == 1)
+            {
+                level[next++] = level[count - 1];
+            }
+
+            position >>= 1;
+            count = next;
+        }
+
+        return new MerkleProof((uint)index, (uint)leafHashes.Count, [.. path]);
+    }
+}

@@ -1,0 +1,7 @@
+namespace Heraclius.KvStore.Topology;
+
+public enum ClusterKind
+{
+    Coordinator,
+    Shard,
+}
