@@ -1,0 +1,96 @@
+using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.Encoding;
+
+namespace Heraclius.KvStore.Client;
+
+/// <summary>
+/// Requests of one client for one cluster, signed once as a batch. Wire format:
+/// clientId ‖ cluster ‖ u32 count ‖ (u64 seq ‖ bytes op)* ‖ signature(64), where the signature
+/// covers "HRCL-BATCH" ‖ every byte before it. The bytes are shipped and proposed unchanged.
+/// </summary>
+public sealed class ClientBatch
+{
+    public const int MaxRequests = 65536;
+    public const int MaxBatchBytes = 8 * 1024 * 1024;
+    public const int MaxClientIdBytes = 128;
+    private static readonly byte[] Domain = "HRCL-BATCH"u8.ToArray();
+
+    private ClientBatch(string clientId, string cluster, IReadOnlyList<ClientRequest> requests, byte[] bytes, int signedLength)
+    {
+        ClientId = clientId;
+        Cluster = cluster;
+        Requests = requests;
+        Bytes = bytes;
+        SignedLength = signedLength;
+        Digest = Hash32.Of(bytes);
+    }
+
+    public string ClientId { get; }
+
+    public string Cluster { get; }
+
+    public IReadOnlyList<ClientRequest> Requests { get; }
+
+    public byte[] Bytes { get; }
+
+    public Hash32 Digest { get; }
+
+    private int SignedLength { get; }
+
+    public static ClientBatch Create(string clientId, string cluster, IReadOnlyList<ClientRequest> requests, SigningKey key)
+    {
+        var w = new CanonicalWriter(256);
+        w.String(clientId);
+        w.String(cluster);
+        w.U32((uint)requests.Count);
+        foreach (var r in requests)
+        {
+            w.U64(r.Seq);
+            w.Bytes(r.Operation);
+        }
+
+        var signedLength = w.Length;
+        w.Fixed(key.Sign(SignedStatement(w.WrittenSpan)));
+        return new ClientBatch(clientId, cluster, requests, w.ToArray(), signedLength);
+    }
+
+    private static byte[] SignedStatement(ReadOnlySpan<byte> body)
+    {
+        var statement = new byte[Domain.Length + body.Length];
+        Domain.CopyTo(statement, 0);
+        body.CopyTo(statement.AsSpan(Domain.Length));
+        return statement;
+    }
+
+    /// <summary>Parses a batch; throws <see cref="MalformedMessageException"/> on anything ill-formed.</summary>
+    public static ClientBatch Parse(byte[] bytes)
+    {
+        if (bytes.Length > MaxBatchBytes)
+        {
+            throw new MalformedMessageException("batch too large");
+        }
+
+        var r = new CanonicalReader(bytes);
+        var clientId = r.String(MaxClientIdBytes);
+        var cluster = r.String(Decisions.DecisionHeader.MaxClusterIdBytes);
+        var count = r.Count(MaxRequests);
+        if (count == 0)
+        {
+            throw new MalformedMessageException("empty batch");
+        }
+
+        var requests = new ClientRequest[count];
+        for (var i = 0; i < count; i++)
+        {
+            requests[i] = new ClientRequest(r.U64(), r.Bytes(ClientRequest.MaxOperationBytes));
+        }
+
+        var signedLength = r.Position;
+        r.Fixed(SigningKey.SignatureSize);
+        r.End();
+        return new ClientBatch(clientId, cluster, requests, bytes, signedLength);
+    }
+
+    public bool VerifySignature(VerifyingKey key) =>
+        key.Verify(SignedStatement(Bytes.AsSpan(0, SignedLength)), Bytes.AsSpan(SignedLength));
+}

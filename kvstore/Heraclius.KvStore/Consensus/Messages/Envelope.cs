@@ -1,0 +1,94 @@
+using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.Encoding;
+
+namespace Heraclius.KvStore.Consensus.Messages;
+
+/// <summary>
+/// Frames every consensus message as u8 type ‖ u32 sender ‖ body, and for the types that are
+/// forwarded as proof (pre-prepare, view-change, new-view) appends a signature over
+/// "HRCL-MSG" ‖ cluster ‖ every byte before it. Votes carry their own statement signature instead.
+/// </summary>
+public static class Envelope
+{
+    public const int HeaderSize = 5;
+    private static readonly byte[] Domain = "HRCL-MSG"u8.ToArray();
+
+    public static bool IsSigned(MessageType type) =>
+        type is MessageType.PrePrepare or MessageType.ViewChange or MessageType.NewView;
+
+    public static CanonicalWriter Begin(MessageType type, int sender, int capacity = 256)
+    {
+        var w = new CanonicalWriter(capacity);
+        w.U8((byte)type);
+        w.U32((uint)sender);
+        return w;
+    }
+
+    public static byte[] Finish(CanonicalWriter w, string cluster, SigningKey? key)
+    {
+        var type = (MessageType)w.WrittenSpan[0];
+        if (!IsSigned(type))
+        {
+            return w.ToArray();
+        }
+
+        ArgumentNullException.ThrowIfNull(key);
+        var signature = key.Sign(SignedStatement(cluster, w.WrittenSpan));
+        w.Fixed(signature);
+        return w.ToArray();
+    }
+
+    public static byte[] SignedStatement(string cluster, ReadOnlySpan<byte> body)
+    {
+        var w = new CanonicalWriter(body.Length + 96);
+        w.Fixed(Domain);
+        w.String(cluster);
+        w.Fixed(body);
+        return w.ToArray();
+    }
+
+    /// <summary>Splits a message into type, sender and the body (signature excluded); throws when malformed.</summary>
+    public static (MessageType Type, int Sender, ReadOnlyMemory<byte> Body) Open(ReadOnlyMemory<byte> message)
+    {
+        var span = message.Span;
+        if (span.Length < HeaderSize)
+        {
+            throw new MalformedMessageException("short message");
+        }
+
+        var type = (MessageType)span[0];
+        if (type is < MessageType.PrePrepare or > MessageType.Status)
+        {
+            throw new MalformedMessageException("unknown message type");
+        }
+
+        var sender = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(span[1..]);
+        if (sender > 1024)
+        {
+            throw new MalformedMessageException("sender out of range");
+        }
+
+        var end = span.Length;
+        if (IsSigned(type))
+        {
+            end -= SigningKey.SignatureSize;
+            if (end < HeaderSize)
+            {
+                throw new MalformedMessageException("short signed message");
+            }
+        }
+
+        return (type, (int)sender, message[HeaderSize..end]);
+    }
+
+    public static bool VerifySignature(ReadOnlySpan<byte> message, string cluster, VerifyingKey key)
+    {
+        if (message.Length < HeaderSize + SigningKey.SignatureSize)
+        {
+            return false;
+        }
+
+        var bodyEnd = message.Length - SigningKey.SignatureSize;
+        return key.Verify(SignedStatement(cluster, message[..bodyEnd]), message[bodyEnd..]);
+    }
+}

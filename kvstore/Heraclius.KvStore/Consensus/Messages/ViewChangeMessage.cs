@@ -1,0 +1,82 @@
+using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.Decisions;
+using Heraclius.KvStore.Encoding;
+
+namespace Heraclius.KvStore.Consensus.Messages;
+
+/// <summary>
+/// VIEW-CHANGE(v): the sender's last decided height with its header and QC, and its highest-view
+/// prepared certificate for the next height. Body: u64 newView ‖ u64 lastDecided ‖ [header ‖ QC
+/// if lastDecided &gt; 0] ‖ bool hasPrepared ‖ [prepared certificate]. Signed; kept as raw bytes
+/// because NEW-VIEW forwards it unchanged as proof.
+/// </summary>
+public sealed class ViewChangeMessage
+{
+    public ViewChangeMessage(int sender, ulong newView, DecisionHeader? lastHeader, QuorumCertificate? lastQc, PreparedCertificate? prepared, byte[] raw)
+    {
+        Sender = sender;
+        NewView = newView;
+        LastHeader = lastHeader;
+        LastQc = lastQc;
+        Prepared = prepared;
+        Raw = raw;
+    }
+
+    public int Sender { get; }
+
+    public ulong NewView { get; }
+
+    public DecisionHeader? LastHeader { get; }
+
+    public QuorumCertificate? LastQc { get; }
+
+    public ulong LastDecided => LastHeader?.Height ?? 0;
+
+    public PreparedCertificate? Prepared { get; }
+
+    public byte[] Raw { get; }
+
+    public static byte[] Encode(int sender, ulong newView, DecisionHeader? lastHeader, QuorumCertificate? lastQc, PreparedCertificate? prepared, string cluster, SigningKey key)
+    {
+        var w = Envelope.Begin(MessageType.ViewChange, sender, 512);
+        w.U64(newView);
+        w.U64(lastHeader?.Height ?? 0);
+        if (lastHeader is not null)
+        {
+            lastHeader.Write(w);
+            lastQc!.Write(w);
+        }
+
+        w.Bool(prepared is not null);
+        prepared?.Write(w);
+        return Envelope.Finish(w, cluster, key);
+    }
+
+    public static ViewChangeMessage Parse(byte[] raw)
+    {
+        var (type, sender, body) = Envelope.Open(raw);
+        if (type != MessageType.ViewChange)
+        {
+            throw new MalformedMessageException("not a view change");
+        }
+
+        var r = new CanonicalReader(body.Span);
+        var newView = r.U64();
+        var lastDecided = r.U64();
+        DecisionHeader? header = null;
+        QuorumCertificate? qc = null;
+        if (lastDecided > 0)
+        {
+            header = DecisionHeader.Read(ref r);
+            qc = QuorumCertificate.Read(ref r);
+            if (header.Height != lastDecided)
+            {
+                throw new MalformedMessageException("view change height mismatch");
+            }
+        }
+
+        var prepared = r.Bool() ? PreparedCertificate.Read(ref r) : null;
+        r.End();
+        return new ViewChangeMessage(sender, newView, header, qc, prepared, raw);
+    }
+}

@@ -1,0 +1,305 @@
+using Heraclius.KvStore.Consensus.Messages;
+using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.Decisions;
+using Heraclius.KvStore.Encoding;
+using Heraclius.KvStore.Merkle;
+using Heraclius.KvStore.StateMachine;
+
+namespace Heraclius.KvStore.Consensus;
+
+// Catch-up: decisions with QCs from any peer, or a snapshot verified chunk by chunk against a certified state root.
+public sealed partial class Replica
+{
+    private const int MaxCatchUpBytes = 8 * 1024 * 1024;
+    private long _catchUpRequestedAt = long.MinValue;
+    private SnapshotFetch? _snapshotFetch;
+    private readonly Dictionary<int, long> _helpedAt = [];
+
+    private void RequestCatchUp(int peer)
+    {
+        if (peer == _self || _snapshotFetch is not null || _now - _catchUpRequestedAt < _options.ResendIntervalMs)
+        {
+            return;
+        }
+
+        _catchUpRequestedAt = _now;
+        var w = Envelope.Begin(MessageType.FetchDecisions, _self, 32);
+        w.U64(_decided + 1);
+        w.U32((uint)_options.CatchUpBatch);
+        Send(peer, w.ToArray());
+    }
+
+    private void HelpLaggingPeer(int peer, ulong height)
+    {
+        if (_helpedAt.TryGetValue(peer, out var at) && _now - at < _options.ResendIntervalMs)
+        {
+            return;
+        }
+
+        _helpedAt[peer] = _now;
+        SendDecisions(peer, height, _options.CatchUpBatch);
+    }
+
+    private void OnFetchDecisions(int from, ReadOnlyMemory<byte> body)
+    {
+        var r = new CanonicalReader(body.Span);
+        var fromHeight = r.U64();
+        var max = (int)Math.Min(r.U32(), (uint)_options.CatchUpBatch);
+        r.End();
+        SendDecisions(from, fromHeight, max);
+    }
+
+    private void SendDecisions(int to, ulong fromHeight, int max)
+    {
+        var w = Envelope.Begin(MessageType.DecisionBatch, _self, 4096);
+        var first = _log.Count == 0 ? _decided + 1 : _log[0].Height;
+        var decisions = new List<Decision>();
+        if (fromHeight >= first && fromHeight <= _decided)
+        {
+            var bytes = 0;
+            for (var i = (int)(fromHeight - first); i < _log.Count && decisions.Count < max && bytes < MaxCatchUpBytes; i++)
+            {
+                decisions.Add(_log[i]);
+                bytes += _log[i].Proposal.Inputs.Length;
+            }
+        }
+
+        // When the peer needs what we pruned, point it at our snapshot.
+        var snapshotHeight = fromHeight < first && _checkpoint is not null ? _checkpoint.Header.Height : 0;
+        if (decisions.Count == 0 && snapshotHeight == 0)
+        {
+            return;
+        }
+
+        w.U64(snapshotHeight);
+        w.U32((uint)decisions.Count);
+        foreach (var d in decisions)
+        {
+            w.Bytes(d.ToBytes());
+        }
+
+        Send(to, w.ToArray());
+    }
+
+    private void OnDecisionBatch(int from, ReadOnlyMemory<byte> body)
+    {
+        var r = new CanonicalReader(body.Span);
+        var snapshotHeight = r.U64();
+        var count = r.Count(1024);
+        var decisions = new Decision[count];
+        for (var i = 0; i < count; i++)
+        {
+            decisions[i] = Decision.FromBytes(r.BytesSpan(MaxCatchUpBytes + Proposal.MaxInputBytes));
+        }
+
+        r.End();
+        _catchUpRequestedAt = long.MinValue;
+        var progressed = false;
+        foreach (var d in decisions)
+        {
+            if (d.Height <= _decided)
+            {
+                continue;
+            }
+
+            if (d.Height != _decided + 1 || !IsValidDecision(d))
+            {
+                Reject(RejectReason.InvalidDecision, from);
+                return;
+            }
+
+            Decide(d.Proposal, d.Qc);
+            progressed = true;
+        }
+
+        if (!progressed && snapshotHeight > _decided && _snapshotFetch is null)
+        {
+            _snapshotFetch = new SnapshotFetch(snapshotHeight, from, _state.BucketCount);
+            RequestSnapshotChunks();
+        }
+        else if (progressed)
+        {
+            RequestCatchUp(from);
+        }
+    }
+
+    private bool IsValidDecision(Decision d) =>
+        d.Header.Cluster == _cluster.Id
+        && d.Header.PrevHeaderHash == _lastHeaderHash
+        && d.Proposal.IsSelfConsistent()
+        && d.Qc.Verify(_cluster, d.Header) == QcCheck.Valid;
+
+    private void RequestSnapshotChunks()
+    {
+        var fetch = _snapshotFetch!;
+        var first = fetch.NextMissing();
+        if (first < 0)
+        {
+            return;
+        }
+
+        fetch.RequestedAt = _now;
+        var w = Envelope.Begin(MessageType.FetchSnapshot, _self, 32);
+        w.U64(fetch.Height);
+        w.U32((uint)first);
+        w.U32((uint)_options.SnapshotChunksPerReply);
+        Send(fetch.Peer, w.ToArray());
+    }
+
+    private void OnFetchSnapshot(int from, ReadOnlyMemory<byte> body)
+    {
+        var r = new CanonicalReader(body.Span);
+        var height = r.U64();
+        var first = r.U32();
+        var count = Math.Min(r.U32(), (uint)_options.SnapshotChunksPerReply);
+        r.End();
+        var cp = _checkpoint;
+        if (cp is null || first >= cp.Chunks.Length)
+        {
+            return;
+        }
+
+        var w = Envelope.Begin(MessageType.SnapshotChunks, _self, 64 * 1024);
+        cp.Header.Write(w);
+        cp.Qc.Write(w);
+        if (cp.Header.Height != height)
+        {
+            // Our checkpoint moved on: answer with no chunks so the peer restarts from this one.
+            w.U32(0);
+            Send(from, w.ToArray());
+            return;
+        }
+
+        var end = (int)Math.Min(first + count, (uint)cp.Chunks.Length);
+        w.U32((uint)(end - (int)first));
+        var bytes = 0;
+        for (var i = (int)first; i < end; i++)
+        {
+            w.U32((uint)i);
+            w.Bytes(cp.Chunks[i]);
+            MerkleTree.Prove(cp.ChunkHashes, i).Write(w);
+            bytes += cp.Chunks[i].Length;
+            if (bytes > MaxCatchUpBytes)
+            {
+                break;
+            }
+        }
+
+        Send(from, w.ToArray());
+    }
+
+    private void OnSnapshotChunks(int from, ReadOnlyMemory<byte> body)
+    {
+        var fetch = _snapshotFetch;
+        if (fetch is null || from != fetch.Peer)
+        {
+            return;
+        }
+
+        var r = new CanonicalReader(body.Span);
+        var header = DecisionHeader.Read(ref r);
+        var qc = QuorumCertificate.Read(ref r);
+        if (header.Cluster != _cluster.Id || header.StateRoot.IsZero || qc.Verify(_cluster, header) != QcCheck.Valid)
+        {
+            Reject(RejectReason.InvalidSnapshot, from);
+            _snapshotFetch = null;
+            return;
+        }
+
+        if (header.Height != fetch.Height)
+        {
+            // The peer's checkpoint moved on; start over at the newer one if it is still ahead of us.
+            _snapshotFetch = header.Height > _decided ? new SnapshotFetch(header.Height, from, _state.BucketCount) : null;
+            if (_snapshotFetch is not null)
+            {
+                RequestSnapshotChunks();
+            }
+
+            return;
+        }
+
+        fetch.Header = header;
+        fetch.Qc = qc;
+        var count = r.Count(fetch.Have.Length);
+        for (var i = 0; i < count; i++)
+        {
+            var index = r.U32();
+            var chunk = r.BytesSpan(MaxCatchUpBytes * 2);
+            var proof = MerkleProof.Read(ref r);
+            if (index >= fetch.Have.Length || proof.LeafIndex != index || proof.LeafCount != (uint)fetch.Have.Length
+                || !proof.Verify(MerkleTree.LeafHash(chunk), header.StateRoot))
+            {
+                Reject(RejectReason.InvalidSnapshot, from);
+                _snapshotFetch = null;
+                return;
+            }
+
+            if (!fetch.Have[index])
+            {
+                fetch.State.WriteChunk((int)index, chunk);
+                fetch.Have[index] = true;
+                fetch.Received++;
+            }
+        }
+
+        r.End();
+        if (fetch.Received == fetch.Have.Length)
+        {
+            InstallSnapshot(fetch);
+        }
+        else
+        {
+            RequestSnapshotChunks();
+        }
+    }
+
+    private void InstallSnapshot(SnapshotFetch fetch)
+    {
+        _snapshotFetch = null;
+        if (fetch.State.ComputeRoot() != fetch.Header!.StateRoot)
+        {
+            Reject(RejectReason.InvalidSnapshot, fetch.Peer);
+            return;
+        }
+
+        DropExecution();
+        _state = fetch.State;
+        _decided = fetch.Header.Height;
+        _lastHeader = fetch.Header;
+        _lastHeaderHash = fetch.Header.Hash;
+        _lastQc = fetch.Qc;
+        _log.Clear();
+        _slot.Reset();
+        _progressSince = _now;
+        var chunks = new byte[_state.BucketCount][];
+        var hashes = new Hash32[_state.BucketCount];
+        for (var i = 0; i < chunks.Length; i++)
+        {
+            chunks[i] = _state.ReadChunk(i);
+            hashes[i] = _state.BucketHash(i);
+        }
+
+        _checkpoint = new Checkpoint(fetch.Header, fetch.Qc!, chunks, hashes);
+        _snapshots.Save(_decided, EncodeSnapshot(_checkpoint));
+        CompactWal();
+        ReplicaLog.SnapshotInstalled(_logger, NodeId, _decided);
+        RequestCatchUp(fetch.Peer);
+    }
+
+    private static ReplicatedState DecodeSnapshotState(ref CanonicalReader r, int buckets)
+    {
+        var count = r.Count(1 << 24);
+        if (count != buckets)
+        {
+            throw new MalformedMessageException("snapshot has a different bucket count");
+        }
+
+        var state = new ReplicatedState(count);
+        for (var i = 0; i < count; i++)
+        {
+            state.WriteChunk(i, r.BytesSpan(int.MaxValue));
+        }
+
+        return state;
+    }
+}

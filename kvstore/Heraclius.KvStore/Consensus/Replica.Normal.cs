@@ -1,0 +1,573 @@
+using Heraclius.KvStore.Client;
+using Heraclius.KvStore.Consensus.Messages;
+using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.Decisions;
+using Heraclius.KvStore.Encoding;
+using Heraclius.KvStore.StateMachine;
+
+namespace Heraclius.KvStore.Consensus;
+
+// Normal operation: the pool, proposing, pre-prepare validation, prepare and commit votes, deciding.
+public sealed partial class Replica
+{
+    private readonly Slot _slot = new();
+    private readonly List<ClientBatch> _pool = [];
+    private readonly HashSet<Hash32> _poolDigests = [];
+    private readonly HashSet<Hash32> _verifiedBatches = [];
+    private readonly List<Decision> _log = [];
+    private int _poolRequests;
+    private long _poolOldestAt;
+
+    private ulong _view;
+    private bool _inViewChange;
+    private ulong _decided;
+    private Hash32 _lastHeaderHash;
+    private DecisionHeader? _lastHeader;
+    private QuorumCertificate? _lastQc;
+    private Checkpoint? _checkpoint;
+
+    private bool IsCheckpointHeight(ulong height) => height % (ulong)_options.CheckpointInterval == 0;
+
+    private SubmitOutcome Admit(ClientBatch batch)
+    {
+        if (batch.Cluster != _cluster.Id)
+        {
+            return SubmitOutcome.Refused("wrong_cluster", $"batch is for cluster {batch.Cluster}, this is {_cluster.Id}");
+        }
+
+        if (!_topology.TryGetClient(batch.ClientId, out var client))
+        {
+            return SubmitOutcome.Refused("unknown_client", $"client {batch.ClientId} is not registered");
+        }
+
+        if (_poolDigests.Contains(batch.Digest))
+        {
+            return SubmitOutcome.Ok;
+        }
+
+        if (_pool.Count >= _options.MaxPoolBatches)
+        {
+            return SubmitOutcome.Refused("overloaded", "the request pool is full; retry later");
+        }
+
+        if (!_verifiedBatches.Contains(batch.Digest))
+        {
+            if (!batch.VerifySignature(client.PublicKey))
+            {
+                return SubmitOutcome.Refused("bad_signature", "the batch signature does not verify");
+            }
+
+            _verifiedBatches.Add(batch.Digest);
+        }
+
+        if (_pool.Count == 0)
+        {
+            _poolOldestAt = _now;
+            if (!_inViewChange && _slot.Accepted is null)
+            {
+                _progressSince = _now;
+            }
+        }
+
+        _pool.Add(batch);
+        _poolDigests.Add(batch.Digest);
+        _poolRequests += batch.Requests.Count;
+        return SubmitOutcome.Ok;
+    }
+
+    private static byte[] ForwardMessageBytes(int sender, ClientBatch batch)
+    {
+        var w = Envelope.Begin(MessageType.ForwardBatch, sender, batch.Bytes.Length + 16);
+        w.Bytes(batch.Bytes);
+        return w.ToArray();
+    }
+
+    private byte[] ForwardMessage(ClientBatch batch) => ForwardMessageBytes(_self, batch);
+
+    private void OnForwardedBatch(int from, ReadOnlyMemory<byte> body)
+    {
+        var r = new CanonicalReader(body.Span);
+        var bytes = r.Bytes(ClientBatch.MaxBatchBytes);
+        r.End();
+        var batch = ClientBatch.Parse(bytes);
+        var outcome = Admit(batch);
+        if (!outcome.Accepted && outcome.ErrorCode is "bad_signature" or "unknown_client" or "wrong_cluster")
+        {
+            Reject(RejectReason.InvalidProposal, from);
+            return;
+        }
+
+        TryPropose();
+    }
+
+    private void TryPropose()
+    {
+        if (!IsLeader || _pool.Count == 0 || _decided < _newViewMaxDecided || _snapshotFetch is not null)
+        {
+            return;
+        }
+
+        if (_slot.Accepted is not null && _slot.AcceptedView == _view)
+        {
+            return;
+        }
+
+        if (_newViewForced is not null)
+        {
+            return;
+        }
+
+        if (_poolRequests < _options.BatchRequests && _now - _poolOldestAt < _options.BatchDelayMs)
+        {
+            return;
+        }
+
+        var batches = new List<ClientBatch>();
+        var requests = 0;
+        foreach (var b in _pool)
+        {
+            if (batches.Count > 0 && requests + b.Requests.Count > _options.MaxProposalRequests)
+            {
+                break;
+            }
+
+            if (batches.Count >= ProposalInputs.MaxBatches)
+            {
+                break;
+            }
+
+            batches.Add(b);
+            requests += b.Requests.Count;
+        }
+
+        var lastTs = Executor.LastTimestamp(_state);
+        var timestamp = Math.Max((ulong)Math.Max(_now, 0), lastTs + 1);
+        var inputs = new ProposalInputs(timestamp, batches);
+        var inputBytes = inputs.ToBytes();
+        var height = _decided + 1;
+        DropExecution();
+        var exec = _executor.Execute(_state, height, inputs, IsCheckpointHeight(height));
+        var header = new DecisionHeader(_cluster.Id, height, _lastHeaderHash, Hash32.Of(inputBytes), Proposal.OutputsRoot(exec.Outputs), exec.StateRoot);
+        var proposal = new Proposal(header, inputBytes, exec.Outputs);
+        _slot.Exec = exec;
+        _slot.ExecHash = header.Hash;
+
+        var w = Envelope.Begin(MessageType.PrePrepare, _self, inputBytes.Length + 512);
+        w.U64(_view);
+        proposal.Write(w);
+        var message = Envelope.Finish(w, _cluster.Id, _key);
+        AcceptProposal(proposal, _view);
+        _slot.PrePrepareMessage = message;
+        Broadcast(message);
+    }
+
+    private void OnPrePrepare(int from, ReadOnlyMemory<byte> body)
+    {
+        var r = new CanonicalReader(body.Span);
+        var view = r.U64();
+        var proposal = Proposal.Read(ref r);
+        r.End();
+        if (view < _view || (view == _view && _inViewChange))
+        {
+            Reject(RejectReason.OldView, from);
+            return;
+        }
+
+        if (view > _view)
+        {
+            // We have not seen the NEW-VIEW of that view yet; the leader's retransmission or a peer's status brings it.
+            return;
+        }
+
+        if (from != _cluster.LeaderOf(view))
+        {
+            Reject(RejectReason.WrongSender, from);
+            return;
+        }
+
+        var height = proposal.Header.Height;
+        if (height <= _decided)
+        {
+            return;
+        }
+
+        if (height > _decided + 1)
+        {
+            RequestCatchUp(from);
+            return;
+        }
+
+        if (_slot.Accepted is not null && _slot.AcceptedView == view)
+        {
+            if (_slot.Accepted.Header.Hash != proposal.Header.Hash)
+            {
+                Reject(RejectReason.Equivocation, from);
+                StartViewChange(_view + 1, "leader equivocated");
+            }
+
+            return;
+        }
+
+        if (!ValidateAndExecute(proposal, freshTimestamp: true, from))
+        {
+            StartViewChange(_view + 1, "leader proposed an invalid proposal");
+            return;
+        }
+
+        AcceptProposal(proposal, view);
+    }
+
+    /// <summary>
+    /// Checks a proposal for the next height the way every follower must: header fields, inputs
+    /// digest and outputs root, timestamp, client signatures; then re-executes it and compares
+    /// outputs and state root. On success the execution stays open in the slot.
+    /// </summary>
+    private bool ValidateAndExecute(Proposal proposal, bool freshTimestamp, int from)
+    {
+        var header = proposal.Header;
+        if (header.Cluster != _cluster.Id || header.Height != _decided + 1 || header.PrevHeaderHash != _lastHeaderHash
+            || !proposal.IsSelfConsistent() || (!IsCheckpointHeight(header.Height) && !header.StateRoot.IsZero))
+        {
+            Reject(RejectReason.InvalidProposal, from);
+            return false;
+        }
+
+        if (_slot.Exec is not null && _slot.ExecHash == header.Hash)
+        {
+            return true;
+        }
+
+        ProposalInputs inputs;
+        try
+        {
+            inputs = ProposalInputs.Parse(proposal.Inputs);
+        }
+        catch (MalformedMessageException)
+        {
+            Reject(RejectReason.InvalidProposal, from);
+            return false;
+        }
+
+        var lastTs = Executor.LastTimestamp(_state);
+        if (inputs.Timestamp <= lastTs
+            || (freshTimestamp && Math.Abs((long)inputs.Timestamp - _now) > _options.TimestampToleranceMs)
+            || inputs.Batches.Count == 0)
+        {
+            Reject(RejectReason.InvalidProposal, from);
+            return false;
+        }
+
+        foreach (var batch in inputs.Batches)
+        {
+            if (batch.Cluster != _cluster.Id || !_topology.TryGetClient(batch.ClientId, out var client))
+            {
+                Reject(RejectReason.InvalidProposal, from);
+                return false;
+            }
+
+            if (!_verifiedBatches.Contains(batch.Digest))
+            {
+                if (!batch.VerifySignature(client.PublicKey))
+                {
+                    Reject(RejectReason.InvalidProposal, from);
+                    return false;
+                }
+
+                _verifiedBatches.Add(batch.Digest);
+            }
+        }
+
+        DropExecution();
+        var exec = _executor.Execute(_state, header.Height, inputs, IsCheckpointHeight(header.Height));
+        if (Proposal.OutputsRoot(exec.Outputs) != header.OutputsRoot || exec.StateRoot != header.StateRoot)
+        {
+            exec.Transaction.Rollback();
+            Reject(RejectReason.WrongOutputs, from);
+            return false;
+        }
+
+        _slot.Exec = exec;
+        _slot.ExecHash = header.Hash;
+        return true;
+    }
+
+    private void DropExecution()
+    {
+        if (_slot.Exec is not null)
+        {
+            _slot.Exec.Transaction.Rollback();
+            _slot.Exec = null;
+            _slot.ExecHash = default;
+        }
+    }
+
+    /// <summary>Prepares <paramref name="proposal"/> in <paramref name="view"/>: persist, then vote.</summary>
+    private void AcceptProposal(Proposal proposal, ulong view)
+    {
+        _slot.Accepted = proposal;
+        _slot.AcceptedView = view;
+        _slot.Known[proposal.Header.Hash] = proposal;
+        var w = new CanonicalWriter(proposal.Inputs.Length + 512);
+        w.U64(view);
+        proposal.Write(w);
+        _wal.Append((byte)WalRecordType.PrepareSent, w.WrittenSpan);
+        _wal.Flush();
+        var vote = VoteMessage(VoteKind.Prepare, view, proposal.Header.Height, proposal.Header.Hash);
+        _slot.Prepares.Add(view, _self, proposal.Header.Hash, vote.Signature, out _);
+        Broadcast(vote.Message);
+        CheckPrepared();
+        TryDecide();
+    }
+
+    private (byte[] Message, byte[] Signature) VoteMessage(VoteKind kind, ulong view, ulong height, Hash32 hash)
+    {
+        var signature = _key.Sign(VoteStatement.Bytes(kind, _cluster.Id, view, height, hash));
+        var w = Envelope.Begin(kind == VoteKind.Prepare ? MessageType.Prepare : MessageType.Commit, _self, 128);
+        w.U64(view);
+        w.U64(height);
+        w.Hash(hash);
+        w.Fixed(signature);
+        return (w.ToArray(), signature);
+    }
+
+    private void OnVote(int from, VoteKind kind, ReadOnlyMemory<byte> body)
+    {
+        var r = new CanonicalReader(body.Span);
+        var view = r.U64();
+        var height = r.U64();
+        var hash = r.Hash();
+        var signature = r.Fixed(SigningKey.SignatureSize).ToArray();
+        r.End();
+        if (height <= _decided)
+        {
+            // The sender lags behind: help it with the decision it is missing.
+            HelpLaggingPeer(from, height);
+            return;
+        }
+
+        if (height > _decided + 1)
+        {
+            RequestCatchUp(from);
+            return;
+        }
+
+        var votes = kind == VoteKind.Prepare ? _slot.Prepares : _slot.Commits;
+        if (kind == VoteKind.Prepare ? view != _view : view > _view + 64)
+        {
+            Reject(RejectReason.OldView, from);
+            return;
+        }
+
+        if (votes.Has(view, from))
+        {
+            Reject(RejectReason.Duplicate, from);
+            return;
+        }
+
+        if (!_cluster.Nodes[from].PublicKey.Verify(VoteStatement.Bytes(kind, _cluster.Id, view, height, hash), signature))
+        {
+            Reject(RejectReason.BadSignature, from);
+            return;
+        }
+
+        votes.Add(view, from, hash, signature, out var equivocation);
+        if (equivocation)
+        {
+            Reject(RejectReason.Equivocation, from);
+        }
+
+        if (kind == VoteKind.Prepare)
+        {
+            CheckPrepared();
+        }
+
+        TryDecide();
+    }
+
+    /// <summary>2f+1 prepares for the accepted proposal in the current view: persist the certificate, then commit.</summary>
+    private void CheckPrepared()
+    {
+        var accepted = _slot.Accepted;
+        if (accepted is null || _slot.AcceptedView != _view || _inViewChange || _slot.CommitSentView == _view)
+        {
+            return;
+        }
+
+        var sigs = _slot.Prepares.Quorum(_view, accepted.Header.Hash, _cluster.Quorum);
+        if (sigs is null)
+        {
+            return;
+        }
+
+        var cert = new PreparedCertificate(_view, accepted, sigs);
+        var w = new CanonicalWriter(accepted.Inputs.Length + 1024);
+        cert.Write(w);
+        _wal.Append((byte)WalRecordType.CommitSent, w.WrittenSpan);
+        _wal.Flush();
+        _slot.Prepared = cert;
+        _slot.CommitSentView = _view;
+        var vote = VoteMessage(VoteKind.Commit, _view, accepted.Header.Height, accepted.Header.Hash);
+        _slot.Commits.Add(_view, _self, accepted.Header.Hash, vote.Signature, out _);
+        Broadcast(vote.Message);
+    }
+
+    /// <summary>Decides as soon as commits of one view form a QC for a proposal we hold.</summary>
+    private void TryDecide()
+    {
+        foreach (var (view, hash) in _slot.Commits.Quorums(_cluster.Quorum).ToList())
+        {
+            var sigs = _slot.Commits.Quorum(view, hash, _cluster.Quorum)!;
+            if (_slot.Known.TryGetValue(hash, out var proposal))
+            {
+                Decide(proposal, new QuorumCertificate(view, sigs));
+                return;
+            }
+
+            // A QC for a proposal we never received: fetch the decision from a peer that committed it.
+            RequestCatchUp(sigs[0].Signer == _self ? sigs[1].Signer : sigs[0].Signer);
+        }
+    }
+
+    /// <summary>Applies a decided proposal (validated by its QC) at the next height.</summary>
+    private void Decide(Proposal proposal, QuorumCertificate qc)
+    {
+        var header = proposal.Header;
+        if (header.Height != _decided + 1 || header.PrevHeaderHash != _lastHeaderHash)
+        {
+            throw new InvalidOperationException($"decision {header} does not extend height {_decided}");
+        }
+
+        ExecutionResult exec;
+        if (_slot.Exec is not null && _slot.ExecHash == header.Hash)
+        {
+            exec = _slot.Exec;
+        }
+        else
+        {
+            DropExecution();
+            exec = _executor.Execute(_state, header.Height, ProposalInputs.Parse(proposal.Inputs), IsCheckpointHeight(header.Height));
+            if (Proposal.OutputsRoot(exec.Outputs) != header.OutputsRoot || exec.StateRoot != header.StateRoot)
+            {
+                // A quorum certified outputs this node cannot reproduce: its state or code diverged.
+                exec.Transaction.Rollback();
+                throw new InvalidOperationException($"{_cluster.Nodes[_self].Id}: execution of certified decision {header} diverges from its header");
+            }
+        }
+
+        exec.Transaction.Complete();
+        var decision = new Decision(proposal, qc);
+        _wal.Append((byte)WalRecordType.Decision, decision.ToBytes());
+        ApplyDecided(decision);
+        _outbox.Decided(decision);
+    }
+
+    /// <summary>Bookkeeping after the state reflects <paramref name="decision"/>.</summary>
+    private void ApplyDecided(Decision decision)
+    {
+        var header = decision.Header;
+        _decided = header.Height;
+        _lastHeader = header;
+        _lastHeaderHash = header.Hash;
+        _lastQc = decision.Qc;
+        _log.Add(decision);
+        DecisionsApplied++;
+        _slot.Reset();
+        _backoff = 0;
+        _progressSince = _now;
+
+        var inputs = ProposalInputs.Parse(decision.Proposal.Inputs);
+        foreach (var b in inputs.Batches)
+        {
+            RequestsDecided += b.Requests.Count;
+            _verifiedBatches.Remove(b.Digest);
+            if (_poolDigests.Remove(b.Digest))
+            {
+                var i = _pool.FindIndex(p => p.Digest == b.Digest);
+                _poolRequests -= _pool[i].Requests.Count;
+                _pool.RemoveAt(i);
+            }
+        }
+
+        _poolOldestAt = _now;
+        if (_verifiedBatches.Count > _options.MaxPoolBatches * 4)
+        {
+            _verifiedBatches.Clear();
+            foreach (var b in _pool)
+            {
+                _verifiedBatches.Add(b.Digest);
+            }
+        }
+
+        if (IsCheckpointHeight(header.Height))
+        {
+            TakeCheckpoint(decision);
+        }
+
+        if (_log.Count > _options.RetainDecisions)
+        {
+            _log.RemoveRange(0, _log.Count - _options.RetainDecisions);
+        }
+
+        if (_newViewForced is not null && _newViewForced.Header.Height <= _decided)
+        {
+            _newViewForced = null;
+        }
+
+        ProcessForcedProposal();
+        TryPropose();
+    }
+
+    private void TakeCheckpoint(Decision decision)
+    {
+        var chunks = new byte[_state.BucketCount][];
+        var hashes = new Hash32[_state.BucketCount];
+        for (var i = 0; i < chunks.Length; i++)
+        {
+            chunks[i] = _state.ReadChunk(i);
+            hashes[i] = _state.BucketHash(i);
+        }
+
+        _checkpoint = new Checkpoint(decision.Header, decision.Qc, chunks, hashes);
+        _snapshots.Save(decision.Height, EncodeSnapshot(_checkpoint));
+        CompactWal();
+    }
+
+    private static byte[] EncodeSnapshot(Checkpoint checkpoint)
+    {
+        var size = 1024;
+        foreach (var c in checkpoint.Chunks)
+        {
+            size += c.Length + 4;
+        }
+
+        var w = new CanonicalWriter(size);
+        checkpoint.Header.Write(w);
+        checkpoint.Qc.Write(w);
+        w.U32((uint)checkpoint.Chunks.Length);
+        foreach (var c in checkpoint.Chunks)
+        {
+            w.Bytes(c);
+        }
+
+        return w.ToArray();
+    }
+
+    /// <summary>After a snapshot, the WAL keeps only what the snapshot does not hold: the view and an outstanding view change.</summary>
+    private void CompactWal()
+    {
+        var records = new List<Storage.WalRecord> { new((byte)WalRecordType.View, U64Bytes(_view)) };
+        if (_inViewChange && _myViewChange is not null)
+        {
+            records.Add(new((byte)WalRecordType.ViewChangeSent, _myViewChange));
+        }
+
+        _wal.Rewrite(records);
+    }
+
+    private static byte[] U64Bytes(ulong value)
+    {
+        var bytes = new byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes, value);
+        return bytes;
+    }
+}

@@ -1,0 +1,140 @@
+using Heraclius.KvStore.Consensus.Messages;
+using Heraclius.KvStore.Decisions;
+using Heraclius.KvStore.Encoding;
+using Heraclius.KvStore.StateMachine;
+
+namespace Heraclius.KvStore.Consensus;
+
+// Restart: the latest snapshot, then the WAL replayed on top of it.
+public sealed partial class Replica
+{
+    private void Recover()
+    {
+        var snapshot = _snapshots.LoadLatest();
+        if (snapshot is { } s)
+        {
+            var r = new CanonicalReader(s.Bytes);
+            var header = DecisionHeader.Read(ref r);
+            var qc = QuorumCertificate.Read(ref r);
+            var state = DecodeSnapshotState(ref r, _options.StateBuckets);
+            r.End();
+            if (header.Cluster != _cluster.Id || qc.Verify(_cluster, header) != QcCheck.Valid || state.ComputeRoot() != header.StateRoot)
+            {
+                throw new InvalidOperationException($"snapshot at height {s.Height} does not match its certified state root");
+            }
+
+            _state = state;
+            _decided = header.Height;
+            _lastHeader = header;
+            _lastHeaderHash = header.Hash;
+            _lastQc = qc;
+            var chunks = new byte[state.BucketCount][];
+            var hashes = new Crypto.Hash32[state.BucketCount];
+            for (var i = 0; i < chunks.Length; i++)
+            {
+                chunks[i] = state.ReadChunk(i);
+                hashes[i] = state.BucketHash(i);
+            }
+
+            _checkpoint = new Checkpoint(header, qc, chunks, hashes);
+        }
+
+        (ulong View, Proposal Proposal)? prepared = null;
+        PreparedCertificate? committed = null;
+        byte[]? lastViewChange = null;
+        ulong lastViewChangeView = 0;
+        foreach (var record in _wal.ReadAll())
+        {
+            var r = new CanonicalReader(record.Payload);
+            switch ((WalRecordType)record.Type)
+            {
+                case WalRecordType.View:
+                    _view = Math.Max(_view, r.U64());
+                    break;
+                case WalRecordType.PrepareSent:
+                    var view = r.U64();
+                    prepared = (view, Proposal.Read(ref r));
+                    break;
+                case WalRecordType.CommitSent:
+                    committed = PreparedCertificate.Read(ref r);
+                    break;
+                case WalRecordType.ViewChangeSent:
+                    lastViewChange = record.Payload;
+                    lastViewChangeView = ViewChangeMessage.Parse(record.Payload).NewView;
+                    _view = Math.Max(_view, lastViewChangeView);
+                    break;
+                case WalRecordType.Decision:
+                    var decision = Decision.Read(ref r);
+                    if (decision.Height == _decided + 1)
+                    {
+                        ReplayDecision(decision);
+                    }
+
+                    break;
+                case WalRecordType.Checkpoint:
+                    break;
+                default:
+                    throw new Storage.WalCorruptedException($"unknown WAL record type {record.Type}");
+            }
+        }
+
+        if (prepared is { } p && p.Proposal.Header.Height == _decided + 1)
+        {
+            _slot.Accepted = p.Proposal;
+            _slot.AcceptedView = p.View;
+            _slot.Known[p.Proposal.Header.Hash] = p.Proposal;
+        }
+
+        if (committed is not null && committed.Height == _decided + 1)
+        {
+            _slot.Prepared = committed;
+            _slot.CommitSentView = committed.View;
+            _slot.Known[committed.Proposal.Header.Hash] = committed.Proposal;
+        }
+
+        if (lastViewChange is not null && lastViewChangeView == _view)
+        {
+            _inViewChange = true;
+            _myViewChange = lastViewChange;
+            _viewChangeSince = _now;
+            StoreViewChange(ViewChangeMessage.Parse(lastViewChange));
+        }
+        else if (_view > 0)
+        {
+            // We entered this view through a NEW-VIEW we did not keep: act as if still changing to it,
+            // re-sending a VIEW-CHANGE; peers answer with the NEW-VIEW, and we never sign in a lower view.
+            _inViewChange = true;
+            _viewChangeSince = _now;
+            _myViewChange = ViewChangeMessage.Encode(_self, _view, _lastHeader, _lastQc, _slot.Prepared, _cluster.Id, _key);
+            StoreViewChange(ViewChangeMessage.Parse(_myViewChange));
+        }
+
+        ReplicaLog.Recovered(_logger, NodeId, _decided, _view);
+    }
+
+    private void ReplayDecision(Decision decision)
+    {
+        var header = decision.Header;
+        if (header.PrevHeaderHash != _lastHeaderHash)
+        {
+            throw new InvalidOperationException($"WAL decision {header} does not extend the recovered chain");
+        }
+
+        var exec = _executor.Execute(_state, header.Height, ProposalInputs.Parse(decision.Proposal.Inputs), IsCheckpointHeight(header.Height));
+        if (Proposal.OutputsRoot(exec.Outputs) != header.OutputsRoot || exec.StateRoot != header.StateRoot)
+        {
+            throw new InvalidOperationException($"replaying WAL decision {header} diverges from its header");
+        }
+
+        exec.Transaction.Complete();
+        _decided = header.Height;
+        _lastHeader = header;
+        _lastHeaderHash = header.Hash;
+        _lastQc = decision.Qc;
+        _log.Add(decision);
+        if (_log.Count > _options.RetainDecisions)
+        {
+            _log.RemoveAt(0);
+        }
+    }
+}

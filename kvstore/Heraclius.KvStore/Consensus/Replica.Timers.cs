@@ -1,0 +1,126 @@
+using Heraclius.KvStore.Consensus.Messages;
+using Heraclius.KvStore.Decisions;
+using Heraclius.KvStore.Encoding;
+
+namespace Heraclius.KvStore.Consensus;
+
+// Time: progress and view-change timeouts with back-off, retransmission and status gossip.
+public sealed partial class Replica
+{
+    private long _lastResend;
+    private readonly ulong[] _peerDecided = new ulong[256];
+    private ulong _lastProgressCheckDecided;
+
+    private void CheckTimeouts()
+    {
+        if (_inViewChange)
+        {
+            if (_now - _viewChangeSince > CurrentTimeout())
+            {
+                StartViewChange(_view + 1, "no NEW-VIEW in time");
+            }
+
+            return;
+        }
+
+        var waiting = _pool.Count > 0 || _slot.Accepted is not null || _newViewForced is not null;
+        if (waiting && _now - _progressSince > CurrentTimeout())
+        {
+            StartViewChange(_view + 1, _slot.Accepted is null ? "requests waited past the timeout" : "proposal not decided in time");
+        }
+
+        if (_snapshotFetch is { } fetch && _now - fetch.RequestedAt > 4L * _options.ResendIntervalMs)
+        {
+            fetch.Peer = NextPeer(fetch.Peer);
+            RequestSnapshotChunks();
+        }
+    }
+
+    private int NextPeer(int peer)
+    {
+        var next = (peer + 1) % _cluster.N;
+        return next == _self ? (next + 1) % _cluster.N : next;
+    }
+
+    private void Retransmit()
+    {
+        if (_inViewChange)
+        {
+            if (_myViewChange is not null)
+            {
+                Broadcast(_myViewChange);
+            }
+        }
+        else
+        {
+            if (IsLeader && _slot.PrePrepareMessage is not null && _now - _progressSince >= _options.ResendIntervalMs)
+            {
+                Broadcast(_slot.PrePrepareMessage);
+            }
+
+            var accepted = _slot.Accepted;
+            if (accepted is not null && _slot.AcceptedView == _view && _now - _progressSince >= _options.ResendIntervalMs)
+            {
+                Broadcast(VoteMessage(VoteKind.Prepare, _view, accepted.Header.Height, accepted.Header.Hash).Message);
+                if (_slot.CommitSentView == _view)
+                {
+                    Broadcast(VoteMessage(VoteKind.Commit, _view, accepted.Header.Height, accepted.Header.Hash).Message);
+                }
+            }
+
+            if (!IsLeader && _pool.Count > 0 && _now - _poolOldestAt >= _options.ResendIntervalMs)
+            {
+                // The leader may have lost our forward; it dedups by digest.
+                foreach (var batch in _pool.Take(64))
+                {
+                    Send(_cluster.LeaderOf(_view), ForwardMessage(batch));
+                }
+            }
+        }
+
+        var w = Envelope.Begin(MessageType.Status, _self, 32);
+        w.U64(_view);
+        w.Bool(_inViewChange);
+        w.U64(_decided);
+        Broadcast(w.ToArray());
+
+        // A peer said it is ahead and we have not moved since: fetch from it.
+        if (_decided == _lastProgressCheckDecided)
+        {
+            var best = -1;
+            for (var i = 0; i < _cluster.N; i++)
+            {
+                if (i != _self && _peerDecided[i] > _decided && (best < 0 || _peerDecided[i] > _peerDecided[best]))
+                {
+                    best = i;
+                }
+            }
+
+            if (best >= 0)
+            {
+                RequestCatchUp(best);
+            }
+        }
+
+        _lastProgressCheckDecided = _decided;
+    }
+
+    private void OnStatus(int from, ReadOnlyMemory<byte> body)
+    {
+        var r = new CanonicalReader(body.Span);
+        var view = r.U64();
+        var inViewChange = r.Bool();
+        var decided = r.U64();
+        r.End();
+        _peerDecided[from] = decided;
+        if (decided >= _decided + 2)
+        {
+            RequestCatchUp(from);
+        }
+
+        if ((view < _view || (view == _view && inViewChange)) && !_inViewChange && _newViewMessage is not null)
+        {
+            Send(from, _newViewMessage);
+        }
+    }
+}

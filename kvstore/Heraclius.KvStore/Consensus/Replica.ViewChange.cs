@@ -1,0 +1,262 @@
+using Heraclius.KvStore.Consensus.Messages;
+using Heraclius.KvStore.Decisions;
+
+namespace Heraclius.KvStore.Consensus;
+
+// View change: VIEW-CHANGE with the highest prepared certificate, NEW-VIEW re-derived by every follower.
+public sealed partial class Replica
+{
+    private readonly SortedDictionary<ulong, Dictionary<int, ViewChangeMessage>> _viewChanges = [];
+    private byte[]? _myViewChange;
+    private byte[]? _newViewMessage;
+    private ulong _newViewMaxDecided;
+    private Proposal? _newViewForced;
+    private long _progressSince;
+    private long _viewChangeSince;
+    private int _backoff;
+
+    private long CurrentTimeout() =>
+        Math.Min((long)_options.ViewChangeTimeoutMs << Math.Min(_backoff, 20), _options.MaxViewChangeTimeoutMs);
+
+    private void StartViewChange(ulong newView, string why)
+    {
+        if (newView <= _view && (_inViewChange || newView < _view))
+        {
+            return;
+        }
+
+        ViewChangesStarted++;
+        ReplicaLog.ViewChangeStarted(_logger, NodeId, newView, why);
+        _view = newView;
+        _inViewChange = true;
+        _viewChangeSince = _now;
+        _backoff++;
+        _newViewMessage = null;
+        _slot.Prepares.Clear();
+        _slot.PrePrepareMessage = null;
+        var raw = ViewChangeMessage.Encode(_self, newView, _lastHeader, _lastQc, _slot.Prepared, _cluster.Id, _key);
+        _wal.Append((byte)WalRecordType.View, U64Bytes(newView));
+        _wal.Append((byte)WalRecordType.ViewChangeSent, raw);
+        _wal.Flush();
+        _myViewChange = raw;
+        StoreViewChange(ViewChangeMessage.Parse(raw));
+        Broadcast(raw);
+        TryBuildNewView();
+    }
+
+    private void OnViewChange(int from, ViewChangeMessage vc)
+    {
+        if (vc.Sender == from && vc.NewView <= _view && !_inViewChange && _newViewMessage is not null)
+        {
+            // The sender is still changing to a view we already entered: show it the NEW-VIEW.
+            Send(from, _newViewMessage);
+            return;
+        }
+
+        if (vc.Sender != from || vc.NewView < _view || vc.NewView > _view + 1024)
+        {
+            Reject(RejectReason.OldView, from);
+            return;
+        }
+
+        if (_viewChanges.TryGetValue(vc.NewView, out var existing) && existing.ContainsKey(from))
+        {
+            return;
+        }
+
+        if (!IsValidViewChange(vc))
+        {
+            Reject(RejectReason.InvalidViewChange, from);
+            return;
+        }
+
+        StoreViewChange(vc);
+        if (vc.LastDecided > _decided)
+        {
+            RequestCatchUp(from);
+        }
+
+        // f+1 members want a higher view: at least one is honest, so join the smallest such view.
+        var wanting = new SortedDictionary<int, ulong>();
+        foreach (var (view, byNode) in _viewChanges)
+        {
+            if (view <= _view && !(view == _view && !_inViewChange))
+            {
+                continue;
+            }
+
+            foreach (var node in byNode.Keys)
+            {
+                if (node != _self && !wanting.ContainsKey(node))
+                {
+                    wanting[node] = view;
+                }
+            }
+        }
+
+        if (wanting.Count >= _cluster.F + 1)
+        {
+            var target = wanting.Values.Min();
+            if (target > _view)
+            {
+                StartViewChange(target, "f+1 members moved to a higher view");
+            }
+        }
+
+        TryBuildNewView();
+    }
+
+    private void StoreViewChange(ViewChangeMessage vc)
+    {
+        if (!_viewChanges.TryGetValue(vc.NewView, out var byNode))
+        {
+            byNode = [];
+            _viewChanges.Add(vc.NewView, byNode);
+        }
+
+        byNode[vc.Sender] = vc;
+        foreach (var old in _viewChanges.Keys.Where(v => v < _view).ToList())
+        {
+            _viewChanges.Remove(old);
+        }
+    }
+
+    /// <summary>Signature checked by the caller or the envelope; here the certificates inside.</summary>
+    private bool IsValidViewChange(ViewChangeMessage vc)
+    {
+        if (vc.LastHeader is not null && (vc.LastQc is null || vc.LastQc.Verify(_cluster, vc.LastHeader) != QcCheck.Valid))
+        {
+            return false;
+        }
+
+        var p = vc.Prepared;
+        if (p is null)
+        {
+            return true;
+        }
+
+        return p.View < vc.NewView
+               && p.Proposal.Header.Cluster == _cluster.Id
+               && p.Height == vc.LastDecided + 1
+               && p.Proposal.IsSelfConsistent()
+               && QuorumCertificate.VerifySignatures(_cluster, VoteKind.Prepare, p.View, p.Height, p.Proposal.Header.Hash, p.Prepares) == QcCheck.Valid;
+    }
+
+    private void TryBuildNewView()
+    {
+        if (!_inViewChange || _cluster.LeaderOf(_view) != _self || !_viewChanges.TryGetValue(_view, out var byNode)
+            || byNode.Count < _cluster.Quorum || !byNode.ContainsKey(_self))
+        {
+            return;
+        }
+
+        var chosen = byNode.Values.OrderBy(v => v.Sender).Take(_cluster.Quorum).ToList();
+        var (_, forced) = NewViewMessage.Derive(chosen);
+        var raw = NewViewMessage.Encode(_self, _view, chosen, forced, _cluster.Id, _key);
+        Broadcast(raw);
+        EnterView(NewViewMessage.Parse(raw));
+    }
+
+    private void OnNewView(int from, NewViewMessage nv)
+    {
+        if (from != _cluster.LeaderOf(nv.View))
+        {
+            Reject(RejectReason.WrongSender, from);
+            return;
+        }
+
+        if (nv.View < _view || (nv.View == _view && !_inViewChange))
+        {
+            return;
+        }
+
+        if (nv.ViewChanges.Count < _cluster.Quorum)
+        {
+            Reject(RejectReason.InvalidNewView, from);
+            return;
+        }
+
+        var senders = new HashSet<int>();
+        foreach (var vc in nv.ViewChanges)
+        {
+            if (vc.NewView != nv.View || vc.Sender < 0 || vc.Sender >= _cluster.N || !senders.Add(vc.Sender)
+                || !Envelope.VerifySignature(vc.Raw, _cluster.Id, _cluster.Nodes[vc.Sender].PublicKey)
+                || !IsValidViewChange(vc))
+            {
+                Reject(RejectReason.InvalidNewView, from);
+                return;
+            }
+        }
+
+        var (_, forced) = NewViewMessage.Derive(nv.ViewChanges);
+        var matches = forced is null
+            ? nv.Proposal is null
+            : nv.Proposal is not null && nv.Proposal.Bytes.AsSpan().SequenceEqual(forced.Bytes);
+        if (!matches)
+        {
+            Reject(RejectReason.InvalidNewView, from);
+            StartViewChange(nv.View + 1, "NEW-VIEW proposed something other than its certificates force");
+            return;
+        }
+
+        EnterView(nv);
+    }
+
+    private void EnterView(NewViewMessage nv)
+    {
+        var (maxDecided, forced) = NewViewMessage.Derive(nv.ViewChanges);
+        _view = nv.View;
+        _inViewChange = false;
+        _newViewMessage = nv.Raw;
+        _newViewMaxDecided = maxDecided;
+        _newViewForced = forced;
+        _progressSince = _now;
+        _slot.Prepares.Clear();
+        _slot.PrePrepareMessage = null;
+        _wal.Append((byte)WalRecordType.View, U64Bytes(_view));
+        _wal.Flush();
+        ReplicaLog.NewViewEntered(_logger, NodeId, _view, LeaderIndex);
+
+        if (maxDecided > _decided)
+        {
+            var ahead = nv.ViewChanges.First(v => v.LastDecided == maxDecided).Sender;
+            RequestCatchUp(ahead == _self ? _cluster.LeaderOf(_view) : ahead);
+        }
+
+        if (!IsLeader)
+        {
+            foreach (var batch in _pool)
+            {
+                Send(_cluster.LeaderOf(_view), ForwardMessage(batch));
+            }
+        }
+
+        ProcessForcedProposal();
+        TryPropose();
+    }
+
+    /// <summary>A NEW-VIEW's forced proposal is prepared as soon as this node reaches the height before it.</summary>
+    private void ProcessForcedProposal()
+    {
+        var forced = _newViewForced;
+        if (forced is null || _inViewChange || forced.Header.Height != _decided + 1)
+        {
+            return;
+        }
+
+        if (_slot.Accepted is not null && _slot.AcceptedView == _view)
+        {
+            return;
+        }
+
+        _slot.Known[forced.Header.Hash] = forced;
+        if (ValidateAndExecute(forced, freshTimestamp: false, _cluster.LeaderOf(_view)))
+        {
+            AcceptProposal(forced, _view);
+        }
+        else
+        {
+            StartViewChange(_view + 1, "forced proposal does not execute to its certified outputs");
+        }
+    }
+}

@@ -1,0 +1,302 @@
+using Heraclius.KvStore.Client;
+using Heraclius.KvStore.Consensus.Messages;
+using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.Decisions;
+using Heraclius.KvStore.Encoding;
+using Heraclius.KvStore.StateMachine;
+using Heraclius.KvStore.Storage;
+using Heraclius.KvStore.Topology;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Heraclius.KvStore.Consensus;
+
+/// <summary>
+/// One member of a BFT cluster (PBFT/SmartBFT family, execute-then-vote). Deterministic and
+/// single-threaded: every input (a peer message, a client batch, a clock tick) arrives through a
+/// method with the current time, and every effect leaves through the outbox, the WAL and the
+/// snapshot store. The same code runs over gRPC and in the seeded simulation.
+/// </summary>
+public sealed partial class Replica
+{
+    private readonly ClusterInfo _cluster;
+    private readonly ClusterTopology _topology;
+    private readonly int _self;
+    private readonly SigningKey _key;
+    private readonly ReplicaOptions _options;
+    private readonly Executor _executor;
+    private readonly IWriteAheadLog _wal;
+    private readonly ISnapshotStore _snapshots;
+    private readonly IReplicaOutbox _outbox;
+    private readonly ILogger _logger;
+    private readonly Dictionary<RejectReason, long> _rejections = [];
+    private readonly Dictionary<RejectReason, long> _lastRejectionLog = [];
+
+    private ReplicatedState _state;
+    private long _now;
+    private bool _started;
+
+    public Replica(
+        ClusterTopology topology,
+        string clusterId,
+        int selfIndex,
+        SigningKey key,
+        IReplicatedService service,
+        IWriteAheadLog wal,
+        ISnapshotStore snapshots,
+        IReplicaOutbox outbox,
+        ReplicaOptions? options = null,
+        ILogger? logger = null)
+    {
+        _options = options ?? new ReplicaOptions();
+        _options.Validate();
+        _topology = topology;
+        _cluster = topology.Cluster(clusterId);
+        if (selfIndex < 0 || selfIndex >= _cluster.N)
+        {
+            throw new ArgumentOutOfRangeException(nameof(selfIndex));
+        }
+
+        if (!_cluster.Nodes[selfIndex].PublicKey.Equals(key.PublicKey))
+        {
+            throw new ArgumentException("the signing key does not match this node's public key in the topology", nameof(key));
+        }
+
+        _self = selfIndex;
+        _key = key;
+        _executor = new Executor(service, _options.SessionWindow);
+        _wal = wal;
+        _snapshots = snapshots;
+        _outbox = outbox;
+        _logger = logger ?? NullLogger.Instance;
+        _state = new ReplicatedState(_options.StateBuckets);
+    }
+
+    public string ClusterId => _cluster.Id;
+
+    public string NodeId => _cluster.Nodes[_self].Id;
+
+    public int Index => _self;
+
+    public ulong View => _view;
+
+    public bool InViewChange => _inViewChange;
+
+    public ulong DecidedHeight => _decided;
+
+    public Hash32 LastHeaderHash => _lastHeaderHash;
+
+    public bool IsLeader => _cluster.LeaderOf(_view) == _self && !_inViewChange;
+
+    public int LeaderIndex => _cluster.LeaderOf(_view);
+
+    public int PoolBatches => _pool.Count;
+
+    public int PoolRequests => _poolRequests;
+
+    public ulong CheckpointHeight => _checkpoint?.Header.Height ?? 0;
+
+    public long ViewChangesStarted { get; private set; }
+
+    public long DecisionsApplied { get; private set; }
+
+    public long RequestsDecided { get; private set; }
+
+    public IReadOnlyDictionary<RejectReason, long> Rejections => _rejections;
+
+    /// <summary>The state as of <see cref="DecidedHeight"/> plus any open speculative execution; tests compare roots only when idle.</summary>
+    internal ReplicatedState State => _state;
+
+    /// <summary>Computes the state root of the decided state (rolls nothing back; call when no proposal is open, or compare at equal heights).</summary>
+    public Hash32 ComputeDecidedStateRoot()
+    {
+        if (_slot.Exec is not null)
+        {
+            _slot.Exec.Transaction.Rollback();
+            _slot.Exec = null;
+            _slot.ExecHash = default;
+        }
+
+        return _state.ComputeRoot();
+    }
+
+    /// <summary>Headers decided and still held in memory, oldest first.</summary>
+    public IEnumerable<DecisionHeader> RetainedHeaders => _log.Select(d => d.Header);
+
+    /// <summary>Recovers from the snapshot store and the WAL. Call once, before any other input.</summary>
+    public void Start(long now)
+    {
+        if (_started)
+        {
+            throw new InvalidOperationException("already started");
+        }
+
+        _started = true;
+        _now = now;
+        Recover();
+        _progressSince = now;
+        _lastResend = now;
+    }
+
+    /// <summary>A message from peer <paramref name="from"/> (the transport authenticated the sender).</summary>
+    public void OnMessage(int from, ReadOnlyMemory<byte> message, long now)
+    {
+        Advance(now);
+        if (from < 0 || from >= _cluster.N || from == _self)
+        {
+            Reject(RejectReason.NonMember, from);
+            return;
+        }
+
+        try
+        {
+            Dispatch(from, message);
+        }
+        catch (MalformedMessageException)
+        {
+            Reject(RejectReason.Malformed, from);
+        }
+        catch (ArgumentException)
+        {
+            Reject(RejectReason.Malformed, from);
+        }
+    }
+
+    private void Dispatch(int from, ReadOnlyMemory<byte> message)
+    {
+        var (type, sender, body) = Envelope.Open(message);
+        if (sender != from)
+        {
+            Reject(RejectReason.WrongSender, from);
+            return;
+        }
+
+        if (Envelope.IsSigned(type) && !Envelope.VerifySignature(message.Span, _cluster.Id, _cluster.Nodes[from].PublicKey))
+        {
+            Reject(RejectReason.BadSignature, from);
+            return;
+        }
+
+        switch (type)
+        {
+            case MessageType.PrePrepare:
+                OnPrePrepare(from, body);
+                break;
+            case MessageType.Prepare:
+            case MessageType.Commit:
+                OnVote(from, type == MessageType.Prepare ? VoteKind.Prepare : VoteKind.Commit, body);
+                break;
+            case MessageType.ViewChange:
+                OnViewChange(from, ViewChangeMessage.Parse(message.ToArray()));
+                break;
+            case MessageType.NewView:
+                OnNewView(from, NewViewMessage.Parse(message.ToArray()));
+                break;
+            case MessageType.FetchDecisions:
+                OnFetchDecisions(from, body);
+                break;
+            case MessageType.DecisionBatch:
+                OnDecisionBatch(from, body);
+                break;
+            case MessageType.FetchSnapshot:
+                OnFetchSnapshot(from, body);
+                break;
+            case MessageType.SnapshotChunks:
+                OnSnapshotChunks(from, body);
+                break;
+            case MessageType.ForwardBatch:
+                OnForwardedBatch(from, body);
+                break;
+            case MessageType.Status:
+                OnStatus(from, body);
+                break;
+            default:
+                Reject(RejectReason.Malformed, from);
+                break;
+        }
+    }
+
+    /// <summary>A client's signed batch, from a client connection or forwarded by a peer.</summary>
+    public SubmitOutcome SubmitBatch(byte[] batchBytes, long now)
+    {
+        Advance(now);
+        ClientBatch batch;
+        try
+        {
+            batch = ClientBatch.Parse(batchBytes);
+        }
+        catch (MalformedMessageException e)
+        {
+            return SubmitOutcome.Refused("malformed", e.Message);
+        }
+
+        var verdict = Admit(batch);
+        if (verdict.Accepted && !IsLeader)
+        {
+            Send(_cluster.LeaderOf(_view), ForwardMessage(batch));
+        }
+
+        if (verdict.Accepted)
+        {
+            TryPropose();
+        }
+
+        return verdict;
+    }
+
+    /// <summary>Lets time pass: batching, timeouts, retransmission, catch-up.</summary>
+    public void Tick(long now)
+    {
+        Advance(now);
+        TryPropose();
+        CheckTimeouts();
+        if (_now - _lastResend >= _options.ResendIntervalMs)
+        {
+            _lastResend = _now;
+            Retransmit();
+        }
+    }
+
+    private void Advance(long now)
+    {
+        if (!_started)
+        {
+            throw new InvalidOperationException("Start the replica first");
+        }
+
+        if (now > _now)
+        {
+            _now = now;
+        }
+    }
+
+    private void Send(int to, byte[] message)
+    {
+        if (to != _self)
+        {
+            _outbox.Send(to, message);
+        }
+    }
+
+    private void Broadcast(byte[] message)
+    {
+        for (var i = 0; i < _cluster.N; i++)
+        {
+            if (i != _self)
+            {
+                _outbox.Send(i, message);
+            }
+        }
+    }
+
+    private void Reject(RejectReason reason, int from)
+    {
+        _rejections[reason] = _rejections.GetValueOrDefault(reason) + 1;
+        var last = _lastRejectionLog.GetValueOrDefault(reason, long.MinValue);
+        if (_now - last >= 1000)
+        {
+            _lastRejectionLog[reason] = _now;
+            ReplicaLog.MessageRejected(_logger, NodeId, reason, from, _rejections[reason]);
+        }
+    }
+}

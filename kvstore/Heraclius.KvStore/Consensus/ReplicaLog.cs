@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Logging;
+
+namespace Heraclius.KvStore.Consensus;
+
+/// <summary>Source-generated log messages of the consensus layer (event ids 1000-1099).</summary>
+internal static partial class ReplicaLog
+{
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Warning, Message = "{Node}: dropped a message from peer {From}: {Reason} ({Count} so far)")]
+    public static partial void MessageRejected(ILogger logger, string node, RejectReason reason, int from, long count);
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "{Node}: view change to view {View} ({Why})")]
+    public static partial void ViewChangeStarted(ILogger logger, string node, ulong view, string why);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "{Node}: entered view {View}, leader {Leader}")]
+    public static partial void NewViewEntered(ILogger logger, string node, ulong view, int leader);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "{Node}: recovered to height {Height} in view {View}")]
+    public static partial void Recovered(ILogger logger, string node, ulong height, ulong view);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "{Node}: installed snapshot at height {Height}")]
+    public static partial void SnapshotInstalled(ILogger logger, string node, ulong height);
+}

@@ -1,0 +1,56 @@
+namespace Heraclius.KvStore.Consensus;
+
+/// <summary>Settings of one replica. Every default is usable; times are milliseconds of the injected clock.</summary>
+public sealed class ReplicaOptions
+{
+    /// <summary>Propose when the pool holds this many requests ...</summary>
+    public int BatchRequests { get; set; } = 4096;
+
+    /// <summary>... or when the oldest pending request has waited this long.</summary>
+    public int BatchDelayMs { get; set; } = 2;
+
+    /// <summary>Most requests in one proposal.</summary>
+    public int MaxProposalRequests { get; set; } = 16384;
+
+    /// <summary>Every this many decisions the header certifies the state root (a checkpoint) and a snapshot is taken.</summary>
+    public int CheckpointInterval { get; set; } = 128;
+
+    /// <summary>Decided decisions kept in memory for lagging peers beyond the latest checkpoint.</summary>
+    public int RetainDecisions { get; set; } = 256;
+
+    /// <summary>Base of the progress timeout; doubles on each consecutive view change, resets on a decision.</summary>
+    public int ViewChangeTimeoutMs { get; set; } = 1000;
+
+    /// <summary>Cap of the backed-off timeout.</summary>
+    public int MaxViewChangeTimeoutMs { get; set; } = 30_000;
+
+    /// <summary>How often votes, view changes and status are re-sent, so lost messages do not stall progress.</summary>
+    public int ResendIntervalMs { get; set; } = 200;
+
+    /// <summary>A leader's timestamp must lie within this many ms of a follower's clock (fresh proposals only).</summary>
+    public int TimestampToleranceMs { get; set; } = 30_000;
+
+    /// <summary>Answers kept per client (the exactly-once window).</summary>
+    public int SessionWindow { get; set; } = 1024;
+
+    /// <summary>Pending client batches beyond this are refused with "overloaded".</summary>
+    public int MaxPoolBatches { get; set; } = 8192;
+
+    /// <summary>Decisions per catch-up reply.</summary>
+    public int CatchUpBatch { get; set; } = 64;
+
+    /// <summary>Snapshot chunks per catch-up reply.</summary>
+    public int SnapshotChunksPerReply { get; set; } = 64;
+
+    /// <summary>State buckets (snapshot chunks); part of the format: every member of a cluster must agree.</summary>
+    public int StateBuckets { get; set; } = 1024;
+
+    public void Validate()
+    {
+        if (BatchRequests < 1 || MaxProposalRequests < BatchRequests || CheckpointInterval < 1 || ViewChangeTimeoutMs < 10
+            || ResendIntervalMs < 1 || SessionWindow < 1 || MaxPoolBatches < 1 || CatchUpBatch < 1 || RetainDecisions < CheckpointInterval)
+        {
+            throw new ArgumentException("invalid replica options (see ReplicaOptions for the allowed ranges)");
+        }
+    }
+}

@@ -1,0 +1,49 @@
+using Heraclius.KvStore.Consensus.Messages;
+using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.Decisions;
+using Heraclius.KvStore.StateMachine;
+
+namespace Heraclius.KvStore.Consensus;
+
+/// <summary>Everything a replica holds about the one undecided height.</summary>
+internal sealed class Slot
+{
+    /// <summary>The proposal accepted in <see cref="AcceptedView"/> (this node prepared it).</summary>
+    public Proposal? Accepted { get; set; }
+
+    public ulong AcceptedView { get; set; }
+
+    /// <summary>The leader's signed pre-prepare, kept for retransmission.</summary>
+    public byte[]? PrePrepareMessage { get; set; }
+
+    /// <summary>The speculative execution of a proposal (its header hash in <see cref="ExecHash"/>), rolled back if another is decided.</summary>
+    public ExecutionResult? Exec { get; set; }
+
+    public Hash32 ExecHash { get; set; }
+
+    public PreparedCertificate? Prepared { get; set; }
+
+    /// <summary>The view in which this node last sent a commit (only for <see cref="Prepared"/>).</summary>
+    public ulong? CommitSentView { get; set; }
+
+    public VoteSet Prepares { get; } = new();
+
+    public VoteSet Commits { get; } = new();
+
+    /// <summary>Proposals seen with a valid header for this height, by header hash, to decide from a QC.</summary>
+    public Dictionary<Hash32, Proposal> Known { get; } = [];
+
+    public void Reset()
+    {
+        Accepted = null;
+        AcceptedView = 0;
+        PrePrepareMessage = null;
+        Exec = null;
+        ExecHash = default;
+        Prepared = null;
+        CommitSentView = null;
+        Prepares.Clear();
+        Commits.Clear();
+        Known.Clear();
+    }
+}

@@ -1,0 +1,85 @@
+using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.Decisions;
+
+namespace Heraclius.KvStore.Consensus;
+
+/// <summary>Votes of one kind for one height, by view, at most one per member per view.</summary>
+internal sealed class VoteSet
+{
+    private readonly SortedDictionary<ulong, Dictionary<int, (Hash32 Hash, byte[] Signature)>> _byView = [];
+
+    /// <summary>Adds a vote; false when the member already voted in that view (a duplicate, or equivocation if the hash differs).</summary>
+    public bool Add(ulong view, int signer, Hash32 hash, byte[] signature, out bool equivocation)
+    {
+        equivocation = false;
+        if (!_byView.TryGetValue(view, out var votes))
+        {
+            votes = [];
+            _byView.Add(view, votes);
+        }
+
+        if (votes.TryGetValue(signer, out var existing))
+        {
+            equivocation = existing.Hash != hash;
+            return false;
+        }
+
+        votes.Add(signer, (hash, signature));
+        return true;
+    }
+
+    /// <summary>The signatures for <paramref name="hash"/> in <paramref name="view"/>, sorted by signer, when there are at least <paramref name="quorum"/>.</summary>
+    public QcSignature[]? Quorum(ulong view, Hash32 hash, int quorum)
+    {
+        if (!_byView.TryGetValue(view, out var votes))
+        {
+            return null;
+        }
+
+        var matching = new List<QcSignature>();
+        foreach (var (signer, vote) in votes)
+        {
+            if (vote.Hash == hash)
+            {
+                matching.Add(new QcSignature(signer, vote.Signature));
+            }
+        }
+
+        if (matching.Count < quorum)
+        {
+            return null;
+        }
+
+        matching.Sort((a, b) => a.Signer.CompareTo(b.Signer));
+        return [.. matching.Take(quorum)];
+    }
+
+    /// <summary>Every (view, hash) that has a quorum, lowest view first.</summary>
+    public IEnumerable<(ulong View, Hash32 Hash)> Quorums(int quorum)
+    {
+        foreach (var (view, votes) in _byView)
+        {
+            foreach (var group in votes.Values.GroupBy(v => v.Hash))
+            {
+                if (group.Count() >= quorum)
+                {
+                    yield return (view, group.Key);
+                }
+            }
+        }
+    }
+
+    public bool Has(ulong view, int signer) => _byView.TryGetValue(view, out var v) && v.ContainsKey(signer);
+
+    public void Clear() => _byView.Clear();
+
+    public int ViewCount => _byView.Count;
+
+    public void DropViewsBelow(ulong view)
+    {
+        foreach (var v in _byView.Keys.Where(v => v < view).ToList())
+        {
+            _byView.Remove(v);
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.Encoding;
+using Heraclius.KvStore.Merkle;
+
+namespace Heraclius.KvStore.Decisions;
+
+/// <summary>
+/// What a leader proposes for one height: the header, the inputs it covers (canonical bytes,
+/// digest in the header) and the outputs execution produced (groups sorted by destination,
+/// root in the header). The same bytes are re-proposed unchanged after a view change.
+/// </summary>
+public sealed class Proposal
+{
+    public const int MaxInputBytes = 64 * 1024 * 1024;
+    public const int MaxGroups = 1 << 16;
+
+    private byte[]? _bytes;
+
+    public Proposal(DecisionHeader header, byte[] inputs, IReadOnlyList<OutputGroup> outputs)
+    {
+        Header = header;
+        Inputs = inputs;
+        Outputs = outputs;
+    }
+
+    public DecisionHeader Header { get; }
+
+    public byte[] Inputs { get; }
+
+    public IReadOnlyList<OutputGroup> Outputs { get; }
+
+    public byte[] Bytes => _bytes ??= Encode();
+
+    private byte[] Encode()
+    {
+        var w = new CanonicalWriter(Inputs.Length + 256);
+        Write(w);
+        return w.ToArray();
+    }
+
+    public void Write(CanonicalWriter w)
+    {
+        Header.Write(w);
+        w.Bytes(Inputs);
+        w.U32((uint)Outputs.Count);
+        foreach (var g in Outputs)
+        {
+            g.Write(w);
+        }
+    }
+
+    public static Proposal Read(ref CanonicalReader r)
+    {
+        var header = DecisionHeader.Read(ref r);
+        var inputs = r.Bytes(MaxInputBytes);
+        var count = r.Count(MaxGroups);
+        var groups = new OutputGroup[count];
+        for (var i = 0; i < count; i++)
+        {
+            groups[i] = OutputGroup.Read(ref r);
+        }
+
+        return new Proposal(header, inputs, groups);
+    }
+
+    public static Proposal FromBytes(ReadOnlySpan<byte> bytes)
+    {
+        var r = new CanonicalReader(bytes);
+        var p = Read(ref r);
+        r.End();
+        return p;
+    }
+
+    public static Hash32 OutputsRoot(IReadOnlyList<OutputGroup> outputs)
+    {
+        var leaves = new Hash32[outputs.Count];
+        for (var i = 0; i < leaves.Length; i++)
+        {
+            leaves[i] = outputs[i].LeafHash();
+        }
+
+        return MerkleTree.Root(leaves);
+    }
+
+    /// <summary>True when the body matches the header: inputs digest, outputs root, destinations strictly ordered.</summary>
+    public bool IsSelfConsistent()
+    {
+        for (var i = 1; i < Outputs.Count; i++)
+        {
+            if (string.CompareOrdinal(Outputs[i - 1].Destination, Outputs[i].Destination) >= 0)
+            {
+                return false;
+            }
+        }
+
+        return Hash32.Of(Inputs) == Header.InputsDigest && OutputsRoot(Outputs) == Header.OutputsRoot;
+    }
+
+    /// <summary>The compact decision for output group <paramref name="index"/>: all that destination needs.</summary>
+    public CompactDecision Compact(QuorumCertificate qc, int index)
+    {
+        var leaves = new Hash32[Outputs.Count];
+        for (var i = 0; i < leaves.Length; i++)
+        {
+            leaves[i] = Outputs[i].LeafHash();
+        }
+
+        return new CompactDecision(Header, qc, Outputs[index], MerkleTree.Prove(leaves, index));
+    }
+}

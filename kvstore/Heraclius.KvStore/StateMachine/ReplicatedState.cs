@@ -1,0 +1,174 @@
+using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.Encoding;
+using Heraclius.KvStore.Merkle;
+
+namespace Heraclius.KvStore.StateMachine;
+
+/// <summary>
+/// The whole replicated state of a cluster as one byte-keyed map, split into a fixed number of
+/// buckets by the stable key hash. A bucket is a snapshot chunk; its leaf is H(0x00 ‖ the bucket's
+/// entries in key order), and the state root is the Merkle root over the buckets. Only buckets
+/// written since the last root are re-hashed, so a checkpoint costs what changed, not the state size.
+/// </summary>
+public sealed class ReplicatedState
+{
+    public const int MaxKeyBytes = 4096;
+    public const int MaxValueBytes = 16 * 1024 * 1024;
+
+    private readonly Dictionary<byte[], byte[]>[] _buckets;
+    private readonly Hash32[] _bucketHashes;
+    private readonly bool[] _dirty;
+    private readonly int _mask;
+    private long _count;
+
+    public ReplicatedState(int bucketCount = 1024)
+    {
+        if (bucketCount <= 0 || (bucketCount & (bucketCount - 1)) != 0)
+        {
+            throw new ArgumentException("bucket count must be a power of two", nameof(bucketCount));
+        }
+
+        _mask = bucketCount - 1;
+        _buckets = new Dictionary<byte[], byte[]>[bucketCount];
+        _bucketHashes = new Hash32[bucketCount];
+        _dirty = new bool[bucketCount];
+        for (var i = 0; i < bucketCount; i++)
+        {
+            _buckets[i] = new Dictionary<byte[], byte[]>(ByteArrayComparer.Instance);
+            _dirty[i] = true;
+        }
+    }
+
+    public int BucketCount => _buckets.Length;
+
+    public long Count => _count;
+
+    public int BucketOf(ReadOnlySpan<byte> key) => (int)(StableHash.Of(key) & (ulong)_mask);
+
+    public byte[]? Get(byte[] key) => _buckets[BucketOf(key)].TryGetValue(key, out var v) ? v : null;
+
+    /// <summary>Sets or (with null) removes a key; returns the previous value.</summary>
+    public byte[]? Set(byte[] key, byte[]? value)
+    {
+        var b = BucketOf(key);
+        var bucket = _buckets[b];
+        _dirty[b] = true;
+        if (value is null)
+        {
+            if (bucket.Remove(key, out var old))
+            {
+                _count--;
+                return old;
+            }
+
+            return null;
+        }
+
+        if (bucket.TryGetValue(key, out var previous))
+        {
+            bucket[key] = value;
+            return previous;
+        }
+
+        bucket[key] = value;
+        _count++;
+        return null;
+    }
+
+    public Hash32 BucketHash(int bucket)
+    {
+        if (_dirty[bucket])
+        {
+            _bucketHashes[bucket] = MerkleTree.LeafHash(ReadChunk(bucket));
+            _dirty[bucket] = false;
+        }
+
+        return _bucketHashes[bucket];
+    }
+
+    public Hash32 ComputeRoot() => MerkleTree.Root(AllBucketHashes());
+
+    private Hash32[] AllBucketHashes()
+    {
+        var hashes = new Hash32[_buckets.Length];
+        for (var i = 0; i < hashes.Length; i++)
+        {
+            hashes[i] = BucketHash(i);
+        }
+
+        return hashes;
+    }
+
+    public MerkleProof ProveChunk(int bucket) => MerkleTree.Prove(AllBucketHashes(), bucket);
+
+    /// <summary>The canonical bytes of one bucket: its entries sorted by key.</summary>
+    public byte[] ReadChunk(int bucket)
+    {
+        var entries = _buckets[bucket];
+        var keys = new byte[entries.Count][];
+        entries.Keys.CopyTo(keys, 0);
+        Array.Sort(keys, ByteArrayComparer.Instance);
+        var w = new CanonicalWriter(64 + (keys.Length * 64));
+        w.U32((uint)keys.Length);
+        foreach (var k in keys)
+        {
+            w.Bytes(k);
+            w.Bytes(entries[k]);
+        }
+
+        return w.ToArray();
+    }
+
+    /// <summary>Replaces one bucket with a chunk read elsewhere; the chunk must be canonical and belong here.</summary>
+    public void WriteChunk(int bucket, ReadOnlySpan<byte> chunk)
+    {
+        var r = new CanonicalReader(chunk);
+        var count = r.Count(int.MaxValue / 16);
+        var replacement = new Dictionary<byte[], byte[]>(count, ByteArrayComparer.Instance);
+        byte[]? previous = null;
+        for (var i = 0; i < count; i++)
+        {
+            var key = r.Bytes(MaxKeyBytes);
+            var value = r.Bytes(MaxValueBytes);
+            if (BucketOf(key) != bucket || (previous is not null && ByteArrayComparer.Instance.Compare(previous, key) >= 0))
+            {
+                throw new MalformedMessageException("chunk entries out of order or in the wrong bucket");
+            }
+
+            replacement[key] = value;
+            previous = key;
+        }
+
+        r.End();
+        _count += replacement.Count - _buckets[bucket].Count;
+        _buckets[bucket] = replacement;
+        _dirty[bucket] = true;
+    }
+
+    /// <summary>Every bucket, in order, with a count prefix: the snapshot format.</summary>
+    public byte[] Serialize()
+    {
+        var w = new CanonicalWriter(1024);
+        w.U32((uint)_buckets.Length);
+        for (var i = 0; i < _buckets.Length; i++)
+        {
+            w.Bytes(ReadChunk(i));
+        }
+
+        return w.ToArray();
+    }
+
+    public static ReplicatedState Deserialize(ReadOnlySpan<byte> bytes)
+    {
+        var r = new CanonicalReader(bytes);
+        var count = r.Count(1 << 24);
+        var state = new ReplicatedState(count);
+        for (var i = 0; i < count; i++)
+        {
+            state.WriteChunk(i, r.BytesSpan(int.MaxValue));
+        }
+
+        r.End();
+        return state;
+    }
+}
