@@ -11,7 +11,8 @@ namespace Heraclius.KvStore.Consensus;
 public sealed partial class Replica
 {
     private const int MaxCatchUpBytes = 8 * 1024 * 1024;
-    private long _catchUpRequestedAt = long.MinValue;
+    private const long Never = -(1L << 40);
+    private long _catchUpRequestedAt = Never;
     private SnapshotFetch? _snapshotFetch;
     private readonly Dictionary<int, long> _helpedAt = [];
 
@@ -93,7 +94,7 @@ public sealed partial class Replica
         }
 
         r.End();
-        _catchUpRequestedAt = long.MinValue;
+        _catchUpRequestedAt = Never;
         var progressed = false;
         foreach (var d in decisions)
         {
@@ -102,7 +103,13 @@ public sealed partial class Replica
                 continue;
             }
 
-            if (d.Height != _decided + 1 || !IsValidDecision(d))
+            if (d.Height != _decided + 1)
+            {
+                // A reply to an older request, or help sent past our gap: ask for what we miss.
+                break;
+            }
+
+            if (!IsValidDecision(d))
             {
                 Reject(RejectReason.InvalidDecision, from);
                 return;
@@ -117,7 +124,7 @@ public sealed partial class Replica
             _snapshotFetch = new SnapshotFetch(snapshotHeight, from, _state.BucketCount);
             RequestSnapshotChunks();
         }
-        else if (progressed)
+        else if (progressed || (decisions.Length > 0 && decisions[^1].Height > _decided))
         {
             RequestCatchUp(from);
         }

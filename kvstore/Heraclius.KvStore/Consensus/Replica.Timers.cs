@@ -15,7 +15,11 @@ public sealed partial class Replica
     {
         if (_inViewChange)
         {
-            if (_now - _viewChangeSince > CurrentTimeout())
+            // Move on only when a quorum is in this view and its leader still failed to deliver a NEW-VIEW
+            // (PBFT's rule); otherwise nodes whose timers drift apart chase each other through views.
+            // Lagging nodes join higher views through the f+1 rule instead.
+            if (_now - _viewChangeSince > CurrentTimeout()
+                && _viewChanges.TryGetValue(_view, out var quorum) && quorum.Count >= _cluster.Quorum)
             {
                 StartViewChange(_view + 1, "no NEW-VIEW in time");
             }

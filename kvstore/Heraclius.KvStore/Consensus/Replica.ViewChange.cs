@@ -115,6 +115,11 @@ public sealed partial class Replica
         }
 
         byNode[vc.Sender] = vc;
+        if (vc.NewView == _view && _inViewChange && byNode.Count == _cluster.Quorum)
+        {
+            // The NEW-VIEW timer runs from the moment a quorum is known to be in this view.
+            _viewChangeSince = _now;
+        }
         foreach (var old in _viewChanges.Keys.Where(v => v < _view).ToList())
         {
             _viewChanges.Remove(old);

@@ -292,7 +292,7 @@ public sealed partial class Replica
     private void Reject(RejectReason reason, int from)
     {
         _rejections[reason] = _rejections.GetValueOrDefault(reason) + 1;
-        var last = _lastRejectionLog.GetValueOrDefault(reason, long.MinValue);
+        var last = _lastRejectionLog.GetValueOrDefault(reason, -(1L << 40));
         if (_now - last >= 1000)
         {
             _lastRejectionLog[reason] = _now;

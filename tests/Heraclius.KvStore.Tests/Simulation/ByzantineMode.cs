@@ -1,0 +1,14 @@
+namespace Heraclius.KvStore.Tests.Simulation;
+
+/// <summary>How the one faulty node of a simulated cluster misbehaves; its replica is the real code, its outbound traffic is rewritten.</summary>
+[Flags]
+public enum ByzantineMode
+{
+    None = 0,
+    Equivocate = 1,
+    WrongOutputs = 2,
+    LyingVotes = 4,
+    LyingViewChanges = 8,
+    Replay = 16,
+    Garbage = 32,
+}

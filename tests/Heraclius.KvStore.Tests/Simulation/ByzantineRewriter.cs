@@ -1,0 +1,156 @@
+using Heraclius.KvStore.Consensus.Messages;
+using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.Decisions;
+using Heraclius.KvStore.Encoding;
+using Heraclius.KvStore.StateMachine;
+
+namespace Heraclius.KvStore.Tests.Simulation;
+
+/// <summary>
+/// Rewrites what a faulty node sends, with that node's own key, so it can lie in every way a
+/// member can: different proposals to different followers, wrong outputs, votes for headers that
+/// do not exist, forged certificates in VIEW-CHANGE, replays of old messages, and garbage.
+/// </summary>
+public sealed class ByzantineRewriter
+{
+    private readonly ByzantineMode _mode;
+    private readonly SigningKey _key;
+    private readonly string _cluster;
+    private readonly int _self;
+    private readonly Random _random;
+    private readonly int _checkpointInterval;
+    private readonly List<byte[]> _history = [];
+
+    public ByzantineRewriter(ByzantineMode mode, SigningKey key, string cluster, int self, Random random, int checkpointInterval)
+    {
+        _mode = mode;
+        _key = key;
+        _cluster = cluster;
+        _self = self;
+        _random = random;
+        _checkpointInterval = checkpointInterval;
+    }
+
+    public IEnumerable<byte[]> Rewrite(int to, byte[] message)
+    {
+        var type = (MessageType)message[0];
+        if (_history.Count < 512)
+        {
+            _history.Add(message);
+        }
+
+        if (_mode.HasFlag(ByzantineMode.Replay) && _history.Count > 0 && _random.NextDouble() < 0.2)
+        {
+            yield return _history[_random.Next(_history.Count)];
+        }
+
+        if (_mode.HasFlag(ByzantineMode.Garbage) && _random.NextDouble() < 0.05)
+        {
+            var garbage = (byte[])message.Clone();
+            garbage[_random.Next(garbage.Length)] ^= (byte)(1 + _random.Next(255));
+            yield return garbage;
+        }
+
+        switch (type)
+        {
+            case MessageType.PrePrepare when _mode.HasFlag(ByzantineMode.WrongOutputs):
+                yield return WrongOutputs(message) ?? message;
+                break;
+            case MessageType.PrePrepare when _mode.HasFlag(ByzantineMode.Equivocate) && to % 2 == 1:
+                yield return Equivocate(message) ?? message;
+                break;
+            case MessageType.Prepare or MessageType.Commit when _mode.HasFlag(ByzantineMode.LyingVotes) && _random.NextDouble() < 0.7:
+                yield return LyingVote(message);
+                break;
+            case MessageType.ViewChange when _mode.HasFlag(ByzantineMode.LyingViewChanges):
+                yield return ForgedViewChange(message) ?? message;
+                break;
+            default:
+                yield return message;
+                break;
+        }
+    }
+
+    private static (ulong View, Proposal Proposal) ReadPrePrepare(byte[] message)
+    {
+        var (_, _, body) = Envelope.Open(message);
+        var r = new CanonicalReader(body.Span);
+        var view = r.U64();
+        var proposal = Proposal.Read(ref r);
+        return (view, proposal);
+    }
+
+    private byte[] SignPrePrepare(ulong view, Proposal proposal)
+    {
+        var w = Envelope.Begin(MessageType.PrePrepare, _self, proposal.Inputs.Length + 512);
+        w.U64(view);
+        proposal.Write(w);
+        return Envelope.Finish(w, _cluster, _key);
+    }
+
+    /// <summary>Same requests with another timestamp: a different, internally consistent header (outputs do not depend on time).</summary>
+    private byte[]? Equivocate(byte[] message)
+    {
+        var (view, p) = ReadPrePrepare(message);
+        if (p.Header.Height % (ulong)_checkpointInterval == 0)
+        {
+            return null;
+        }
+
+        var inputs = ProposalInputs.Parse(p.Inputs);
+        var alt = new ProposalInputs(inputs.Timestamp + 1, inputs.Batches).ToBytes();
+        var h = p.Header;
+        var header = new DecisionHeader(h.Cluster, h.Height, h.PrevHeaderHash, Hash32.Of(alt), h.OutputsRoot, h.StateRoot);
+        return SignPrePrepare(view, new Proposal(header, alt, p.Outputs));
+    }
+
+    /// <summary>Flips a byte of the first output group and recomputes the header: consistent, signed, and wrong.</summary>
+    private byte[]? WrongOutputs(byte[] message)
+    {
+        var (view, p) = ReadPrePrepare(message);
+        if (p.Outputs.Count == 0)
+        {
+            return null;
+        }
+
+        var outputs = p.Outputs.ToArray();
+        var payload = (byte[])outputs[0].Payload.Clone();
+        payload[^1] ^= 0xFF;
+        outputs[0] = outputs[0] with { Payload = payload };
+        var h = p.Header;
+        var header = new DecisionHeader(h.Cluster, h.Height, h.PrevHeaderHash, h.InputsDigest, Proposal.OutputsRoot(outputs), h.StateRoot);
+        return SignPrePrepare(view, new Proposal(header, p.Inputs, outputs));
+    }
+
+    /// <summary>A correctly signed vote for a header that was never proposed (or, sometimes, a bad signature).</summary>
+    private byte[] LyingVote(byte[] message)
+    {
+        var kind = (MessageType)message[0] == MessageType.Prepare ? VoteKind.Prepare : VoteKind.Commit;
+        var (_, _, body) = Envelope.Open(message);
+        var r = new CanonicalReader(body.Span);
+        var view = r.U64();
+        var height = r.U64();
+        var fake = new byte[32];
+        _random.NextBytes(fake);
+        var hash = Hash32.Parse(fake);
+        var signature = _random.NextDouble() < 0.5 ? _key.Sign(VoteStatement.Bytes(kind, _cluster, view, height, hash)) : fake.Concat(fake).ToArray();
+        var w = Envelope.Begin((MessageType)message[0], _self, 128);
+        w.U64(view);
+        w.U64(height);
+        w.Hash(hash);
+        w.Fixed(signature);
+        return w.ToArray();
+    }
+
+    /// <summary>A VIEW-CHANGE claiming a prepared certificate whose signatures are all its own (duplicates) over a fake proposal.</summary>
+    private byte[]? ForgedViewChange(byte[] message)
+    {
+        var vc = ViewChangeMessage.Parse(message);
+        var height = vc.LastDecided + 1;
+        var header = new DecisionHeader(_cluster, height, vc.LastHeader?.Hash ?? Hash32.Zero, Hash32.Of([]), Proposal.OutputsRoot([]), Hash32.Zero);
+        var proposal = new Proposal(header, [], []);
+        var sig = _key.Sign(VoteStatement.Bytes(VoteKind.Prepare, _cluster, vc.NewView - 1, height, header.Hash));
+        var forged = new PreparedCertificate(vc.NewView - 1, proposal, [new(_self, sig), new(_self, sig), new(_self, sig)]);
+        return ViewChangeMessage.Encode(_self, vc.NewView, vc.LastHeader, vc.LastQc, forged, _cluster, _key);
+    }
+}
