@@ -11,6 +11,21 @@ public sealed partial class Replica
     private readonly ulong[] _peerDecided = new ulong[256];
     private ulong _lastProgressCheckDecided;
 
+    /// <summary>Decisions this node is behind the highest height a peer reported.</summary>
+    public ulong Lag
+    {
+        get
+        {
+            ulong best = _decided;
+            for (var i = 0; i < _cluster.N; i++)
+            {
+                best = Math.Max(best, _peerDecided[i]);
+            }
+
+            return best - _decided;
+        }
+    }
+
     private void CheckTimeouts()
     {
         if (_inViewChange)

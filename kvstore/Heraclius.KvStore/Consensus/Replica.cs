@@ -230,6 +230,21 @@ public sealed partial class Replica
             return SubmitOutcome.Refused("malformed", e.Message);
         }
 
+        return SubmitBatch(batch, signatureVerified: false, now);
+    }
+
+    /// <summary>
+    /// A parsed batch. A host that already verified the client signature on another thread says so,
+    /// which keeps signature checks off the single consensus thread.
+    /// </summary>
+    public SubmitOutcome SubmitBatch(ClientBatch batch, bool signatureVerified, long now)
+    {
+        Advance(now);
+        if (signatureVerified)
+        {
+            _verifiedBatches.Add(batch.Digest);
+        }
+
         var verdict = Admit(batch);
         if (verdict.Accepted && !IsLeader)
         {

@@ -1,0 +1,20 @@
+namespace Heraclius.KvStore.Client;
+
+/// <summary>Settings of a <see cref="BftClient"/>.</summary>
+public sealed class BftClientOptions
+{
+    /// <summary>Most operations signed in one batch.</summary>
+    public int MaxBatch { get; set; } = 1024;
+
+    /// <summary>How long the batcher waits for more operations before signing.</summary>
+    public TimeSpan BatchDelay { get; set; } = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>An unanswered batch is submitted again after this long (same bytes, so at most once).</summary>
+    public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Operations queued before SendAsync waits.</summary>
+    public int MaxQueued { get; set; } = 100_000;
+
+    /// <summary>The first sequence number; by default derived from the clock so a restarted client never reuses one.</summary>
+    public ulong? FirstSeq { get; set; }
+}

@@ -1,0 +1,81 @@
+using Heraclius.KvStore.Consensus;
+using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.KeyValue;
+using Heraclius.KvStore.StateMachine;
+using Heraclius.KvStore.Storage;
+using Heraclius.KvStore.Topology;
+using Heraclius.KvStore.Transport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Heraclius.KvStore.Hosting;
+
+/// <summary>
+/// One node put together: its WAL and snapshots on disk, the replica on its own thread, the gRPC
+/// peer network and the node's gRPC server. The node process runs one; tests run several in one process.
+/// </summary>
+public sealed class ClusterNode : IAsyncDisposable
+{
+    private readonly FileWriteAheadLog _wal;
+    private readonly GrpcPeerNetwork _network;
+
+    private ClusterNode(ReplicaHost host, GrpcPeerNetwork network, FileWriteAheadLog wal, NodeServer server, NodeInfo node)
+    {
+        Host = host;
+        _network = network;
+        _wal = wal;
+        Server = server;
+        Node = node;
+    }
+
+    public ReplicaHost Host { get; }
+
+    public NodeServer Server { get; }
+
+    public NodeInfo Node { get; }
+
+    public long WalFsyncs => _wal.FlushCount;
+
+    public static async Task<ClusterNode> StartAsync(
+        ClusterTopology topology,
+        string nodeId,
+        SigningKey key,
+        string dataDirectory,
+        ReplicaOptions? replicaOptions = null,
+        IReplicatedService? service = null,
+        ILoggerFactory? loggerFactory = null,
+        Action<WebApplicationBuilder>? configureBuilder = null,
+        Action<WebApplication>? configureApp = null,
+        CancellationToken ct = default)
+    {
+        loggerFactory ??= NullLoggerFactory.Instance;
+        replicaOptions ??= new ReplicaOptions();
+        var local = new LocalNode(topology, nodeId, key);
+        Directory.CreateDirectory(dataDirectory);
+        var wal = new FileWriteAheadLog(Path.Combine(dataDirectory, "wal"));
+        var snapshots = new FileSnapshotStore(Path.Combine(dataDirectory, "snapshots"));
+        var host = new ReplicaHost(topology, local.Cluster.Id);
+        var replica = new Replica(topology, local.Cluster.Id, local.Node.Index, key, service ?? new KeyValueService(), wal, snapshots, host,
+            replicaOptions, loggerFactory.CreateLogger<Replica>());
+        var network = new GrpcPeerNetwork(local, host, loggerFactory: loggerFactory);
+        host.Start(replica, network, replicaOptions.MaxPoolBatches);
+        var server = await NodeServer.StartAsync(new NodeServerOptions
+        {
+            Node = local,
+            PeerHandler = host,
+            DecisionFeed = host,
+            ClientGateway = host,
+            StatusSource = host,
+        }, configureBuilder, configureApp, ct);
+        return new ClusterNode(host, network, wal, server, local.Node);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        await Host.DisposeAsync();
+        await _network.DisposeAsync();
+        _wal.Dispose();
+    }
+}

@@ -1,0 +1,285 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Heraclius.KvStore.Client;
+using Heraclius.KvStore.Consensus;
+using Heraclius.KvStore.Decisions;
+using Heraclius.KvStore.Encoding;
+using Heraclius.KvStore.Topology;
+using Heraclius.KvStore.Transport;
+
+namespace Heraclius.KvStore.Hosting;
+
+/// <summary>
+/// Runs one deterministic <see cref="Replica"/> on its own thread and connects it to the world:
+/// peer messages and client batches arrive through a bounded inbox, the clock ticks in, messages
+/// leave through the peer network, and decided compact decisions are served to subscribers.
+/// Client signatures are verified on the caller's thread, so they use every core.
+/// </summary>
+public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecisionFeed, INodeStatusSource, IReplicaOutbox, IAsyncDisposable
+{
+    private readonly Channel<HostEvent> _inbox;
+    private readonly ReplicaHostOptions _options;
+    private readonly ClusterTopology _topology;
+    private readonly string _clusterId;
+    private readonly TimeProvider _time;
+    private readonly object _feedLock = new();
+    private readonly LinkedList<Decision> _history = new();
+    private readonly Dictionary<string, List<Channel<ReadOnlyMemory<byte>>>> _subscribers = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stop = new();
+    private Replica? _replica;
+    private IPeerNetwork? _network;
+    private Task? _loop;
+    private Task? _ticker;
+    private volatile NodeStatus? _status;
+    private volatile int _poolBatches;
+    private int _maxPool = int.MaxValue;
+
+    public ReplicaHost(ClusterTopology topology, string clusterId, ReplicaHostOptions? options = null, TimeProvider? time = null)
+    {
+        _options = options ?? new ReplicaHostOptions();
+        _topology = topology;
+        _clusterId = clusterId;
+        _time = time ?? TimeProvider.System;
+        _inbox = Channel.CreateBounded<HostEvent>(new BoundedChannelOptions(_options.InboxCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.DropWrite,
+        });
+    }
+
+    public long DroppedInbound { get; private set; }
+
+    public Replica Replica => _replica ?? throw new InvalidOperationException("not started");
+
+    private long Now => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>Binds the replica (constructed with this host as its outbox) and the network, recovers, and starts the thread.</summary>
+    public void Start(Replica replica, IPeerNetwork network, int maxPoolBatches)
+    {
+        _replica = replica;
+        _network = network;
+        _maxPool = maxPoolBatches;
+        replica.Start(Now);
+        PublishStatus();
+        _loop = Task.Factory.StartNew(RunLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        _ticker = Task.Run(TickLoop);
+    }
+
+    private async Task TickLoop()
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(_options.TickIntervalMs), _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stop.Token))
+            {
+                _inbox.Writer.TryWrite(new HostEvent.Tick());
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task RunLoop()
+    {
+        var reader = _inbox.Reader;
+        var replica = Replica;
+        try
+        {
+            while (await reader.WaitToReadAsync(_stop.Token))
+            {
+                while (reader.TryRead(out var e))
+                {
+                    switch (e)
+                    {
+                        case HostEvent.PeerMessage m:
+                            replica.OnMessage(m.From, m.Bytes, Now);
+                            break;
+                        case HostEvent.Batch b:
+                            replica.SubmitBatch(b.Value, signatureVerified: true, Now);
+                            break;
+                        case HostEvent.Tick:
+                            replica.Tick(Now);
+                            PublishStatus();
+                            break;
+                        case HostEvent.Query q:
+                            q.Action(replica);
+                            break;
+                        case HostEvent.Stop:
+                            return;
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void PublishStatus()
+    {
+        var r = Replica;
+        _poolBatches = r.PoolBatches;
+        _status = new NodeStatus(r.NodeId, r.ClusterId, Environment.ProcessId, r.View, r.DecidedHeight, r.LeaderIndex, r.IsLeader,
+            r.CheckpointHeight, r.PoolRequests, r.Lag);
+    }
+
+    public void OnPeerMessage(int fromNodeIndex, ReadOnlyMemory<byte> message)
+    {
+        if (!_inbox.Writer.TryWrite(new HostEvent.PeerMessage(fromNodeIndex, message)))
+        {
+            DroppedInbound++;
+        }
+    }
+
+    public SubmitResult Submit(ReadOnlyMemory<byte> batch)
+    {
+        ClientBatch parsed;
+        try
+        {
+            parsed = ClientBatch.Parse(batch.ToArray());
+        }
+        catch (MalformedMessageException e)
+        {
+            return SubmitResult.Rejected(SubmitErrorCodes.Malformed, e.Message);
+        }
+
+        if (parsed.Cluster != _clusterId)
+        {
+            return SubmitResult.Rejected("wrong_cluster", $"this node belongs to cluster {_clusterId}");
+        }
+
+        if (!_topology.TryGetClient(parsed.ClientId, out var client))
+        {
+            return SubmitResult.Rejected(SubmitErrorCodes.UnknownClient, $"client {parsed.ClientId} is not registered");
+        }
+
+        if (!parsed.VerifySignature(client.PublicKey))
+        {
+            return SubmitResult.Rejected(SubmitErrorCodes.BadSignature, "the batch signature does not verify");
+        }
+
+        if (_poolBatches >= _maxPool || !_inbox.Writer.TryWrite(new HostEvent.Batch(parsed)))
+        {
+            return SubmitResult.Rejected(SubmitErrorCodes.Overloaded, "the node is at capacity; retry later");
+        }
+
+        return SubmitResult.Ok;
+    }
+
+    /// <summary>Runs <paramref name="query"/> on the replica's thread (for tests and diagnostics).</summary>
+    public async Task<T> QueryAsync<T>(Func<Replica, T> query)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await _inbox.Writer.WriteAsync(new HostEvent.Query(r =>
+        {
+            try
+            {
+                done.SetResult(query(r));
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        }));
+        return await done.Task;
+    }
+
+    public NodeStatus GetStatus() => _status ?? throw new InvalidOperationException("not started");
+
+    void IReplicaOutbox.Send(int toNodeIndex, byte[] message) => _network!.Send(toNodeIndex, message);
+
+    void IReplicaOutbox.Decided(Decision decision)
+    {
+        lock (_feedLock)
+        {
+            _history.AddLast(decision);
+            if (_history.Count > _options.FeedHistory)
+            {
+                _history.RemoveFirst();
+            }
+
+            var outputs = decision.Proposal.Outputs;
+            for (var i = 0; i < outputs.Count; i++)
+            {
+                if (_subscribers.TryGetValue(outputs[i].Destination, out var subs) && subs.Count > 0)
+                {
+                    ReadOnlyMemory<byte> bytes = decision.Proposal.Compact(decision.Qc, i).ToBytes();
+                    foreach (var s in subs)
+                    {
+                        if (!s.Writer.TryWrite(bytes))
+                        {
+                            s.Writer.TryComplete(new InvalidOperationException("subscriber too slow"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    public async IAsyncEnumerable<ReadOnlyMemory<byte>> Subscribe(string destination, ulong afterHeight, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var channel = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(_options.SubscriberBuffer) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+        lock (_feedLock)
+        {
+            foreach (var d in _history)
+            {
+                if (d.Height <= afterHeight)
+                {
+                    continue;
+                }
+
+                var outputs = d.Proposal.Outputs;
+                for (var i = 0; i < outputs.Count; i++)
+                {
+                    if (outputs[i].Destination == destination)
+                    {
+                        channel.Writer.TryWrite(d.Proposal.Compact(d.Qc, i).ToBytes());
+                    }
+                }
+            }
+
+            if (!_subscribers.TryGetValue(destination, out var subs))
+            {
+                subs = [];
+                _subscribers[destination] = subs;
+            }
+
+            subs.Add(channel);
+        }
+
+        try
+        {
+            await foreach (var item in channel.Reader.ReadAllAsync(ct))
+            {
+                yield return item;
+            }
+        }
+        finally
+        {
+            lock (_feedLock)
+            {
+                _subscribers[destination].Remove(channel);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _inbox.Writer.TryWrite(new HostEvent.Stop());
+        await _stop.CancelAsync();
+        if (_loop is not null)
+        {
+            await _loop;
+        }
+
+        if (_ticker is not null)
+        {
+            await _ticker;
+        }
+
+        _stop.Dispose();
+        Debug.Assert(_inbox.Reader.Completion is not null);
+    }
+}

@@ -1,0 +1,185 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Security.Cryptography;
+using Microsoft.Win32.SafeHandles;
+
+namespace Heraclius.KvStore.Storage;
+
+/// <summary>
+/// Snapshots as files <c>snapshot-{height:D20}.bin</c> in one directory, each with a header:
+/// "HSNP" (4 bytes) ‖ format version (u32 LE) ‖ height (u64 LE) ‖ content length (u64 LE) ‖
+/// SHA-256 of the content (32 bytes), then the content.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Save writes <c>….bin.tmp</c>, fsyncs it, renames it to <c>….bin</c> and fsyncs the directory;
+/// only then does it delete every other snapshot, so a crash at any point leaves the previous
+/// snapshot or the new one, never neither. The store therefore keeps one snapshot, the last saved
+/// (heights are expected to increase). An older one survives only if a crash came between the
+/// rename and the deletion.
+/// </para>
+/// <para>
+/// LoadLatest tries snapshots from the highest height down and returns the first that validates:
+/// a damaged newest file does not hide a valid older one. <c>.tmp</c> files are never read. If
+/// snapshot files exist but none validates it throws <see cref="SnapshotCorruptedException"/>
+/// rather than return null, because null means "never saved" and the WAL may have been compacted.
+/// </para>
+/// <para>Single owner thread.</para>
+/// </remarks>
+public sealed class FileSnapshotStore : ISnapshotStore
+{
+    public const uint FormatVersion = 1;
+    public const int HeaderSize = 4 + 4 + 8 + 8 + SHA256.HashSizeInBytes;
+
+    private const string Prefix = "snapshot-";
+    private const string Extension = ".bin";
+    private const string TempSuffix = ".tmp";
+    private const int HeightDigits = 20;
+
+    private readonly string _directory;
+
+    public FileSnapshotStore(string directory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        _directory = Path.GetFullPath(directory);
+        Directory.CreateDirectory(_directory);
+    }
+
+    private static ReadOnlySpan<byte> Magic => "HSNP"u8;
+
+    /// <summary>The file name of the snapshot at <paramref name="height"/>.</summary>
+    public static string FileNameFor(ulong height) =>
+        Prefix + height.ToString("D" + HeightDigits, CultureInfo.InvariantCulture) + Extension;
+
+    public void Save(ulong height, ReadOnlySpan<byte> snapshot)
+    {
+        var path = Path.Combine(_directory, FileNameFor(height));
+        var tempPath = path + TempSuffix;
+        Span<byte> header = stackalloc byte[HeaderSize];
+        Magic.CopyTo(header);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[4..], FormatVersion);
+        BinaryPrimitives.WriteUInt64LittleEndian(header[8..], height);
+        BinaryPrimitives.WriteUInt64LittleEndian(header[16..], (ulong)snapshot.Length);
+        SHA256.HashData(snapshot, header[24..]);
+
+        using (var handle = File.OpenHandle(tempPath, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            RandomAccess.Write(handle, header, 0);
+            RandomAccess.Write(handle, snapshot, HeaderSize);
+            RandomAccess.FlushToDisk(handle);
+        }
+
+        File.Move(tempPath, path, overwrite: true);
+        DirectorySync.Flush(_directory);
+
+        // The new snapshot is durable; everything else (older snapshots, crash leftovers) can go.
+        // Not fsync'd: a deletion the crash undoes leaves a file LoadLatest ranks or ignores correctly.
+        foreach (var file in Directory.EnumerateFiles(_directory, Prefix + "*"))
+        {
+            var isOther = !string.Equals(file, path, StringComparison.Ordinal);
+            if (isOther && (TryParseHeight(Path.GetFileName(file), out _) || file.EndsWith(Extension + TempSuffix, StringComparison.Ordinal)))
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    public (ulong Height, byte[] Bytes)? LoadLatest()
+    {
+        var candidates = new List<(ulong Height, string Path)>();
+        foreach (var file in Directory.EnumerateFiles(_directory, Prefix + "*" + Extension))
+        {
+            if (TryParseHeight(Path.GetFileName(file), out var height))
+            {
+                candidates.Add((height, file));
+            }
+        }
+
+        candidates.Sort((a, b) => b.Height.CompareTo(a.Height));
+        foreach (var (height, path) in candidates)
+        {
+            if (TryLoad(path, height) is { } bytes)
+            {
+                return (height, bytes);
+            }
+        }
+
+        if (candidates.Count > 0)
+        {
+            throw new SnapshotCorruptedException(
+                $"{candidates.Count} snapshot file(s) in '{_directory}', none valid (newest: {Path.GetFileName(candidates[0].Path)})");
+        }
+
+        return null;
+    }
+
+    private static byte[]? TryLoad(string path, ulong expectedHeight)
+    {
+        try
+        {
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            var fileLength = RandomAccess.GetLength(handle);
+            if (fileLength < HeaderSize)
+            {
+                return null;
+            }
+
+            Span<byte> header = stackalloc byte[HeaderSize];
+            if (ReadFully(handle, header, 0) < HeaderSize
+                || !header[..4].SequenceEqual(Magic)
+                || BinaryPrimitives.ReadUInt32LittleEndian(header[4..]) != FormatVersion
+                || BinaryPrimitives.ReadUInt64LittleEndian(header[8..]) != expectedHeight)
+            {
+                return null;
+            }
+
+            // Checked against the real file size before allocating, so a damaged length allocates nothing.
+            var length = BinaryPrimitives.ReadUInt64LittleEndian(header[16..]);
+            if (length != (ulong)(fileLength - HeaderSize) || length > (ulong)Array.MaxLength)
+            {
+                return null;
+            }
+
+            var content = new byte[length];
+            if (ReadFully(handle, content, HeaderSize) < content.Length)
+            {
+                return null;
+            }
+
+            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+            SHA256.HashData(content, hash);
+            return hash.SequenceEqual(header[24..]) ? content : null;
+        }
+        catch (IOException)
+        {
+            // Unreadable counts as invalid: an older snapshot may still serve.
+            return null;
+        }
+    }
+
+    private static bool TryParseHeight(string fileName, out ulong height)
+    {
+        height = 0;
+        return fileName.Length == Prefix.Length + HeightDigits + Extension.Length
+            && fileName.StartsWith(Prefix, StringComparison.Ordinal)
+            && fileName.EndsWith(Extension, StringComparison.Ordinal)
+            && ulong.TryParse(fileName.AsSpan(Prefix.Length, HeightDigits), NumberStyles.None, CultureInfo.InvariantCulture, out height);
+    }
+
+    private static int ReadFully(SafeFileHandle handle, Span<byte> destination, long offset)
+    {
+        var total = 0;
+        while (total < destination.Length)
+        {
+            var read = RandomAccess.Read(handle, destination[total..], offset + total);
+            if (read == 0)
+            {
+                break;
+            }
+
+            total += read;
+        }
+
+        return total;
+    }
+}

@@ -1,0 +1,110 @@
+using System.Net;
+using System.Net.Sockets;
+using Heraclius.KvStore.Client;
+using Heraclius.KvStore.Consensus;
+using Heraclius.KvStore.Hosting;
+using Heraclius.KvStore.Tests.Simulation;
+using Heraclius.KvStore.Transport;
+
+namespace Heraclius.KvStore.Tests.Cluster;
+
+/// <summary>Four real nodes in this process over real gRPC on loopback, with their data in a temporary directory.</summary>
+public sealed class GrpcCluster : IAsyncDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "heraclius-cluster-" + Guid.NewGuid().ToString("N"));
+    private readonly int[] _ports;
+
+    public GrpcCluster()
+    {
+        _ports = [.. Enumerable.Range(0, 4).Select(_ => FreePort())];
+        Keys = new TestTopology(4, 2, "c0", i => $"http://127.0.0.1:{_ports[i]}");
+        Nodes = new ClusterNode?[4];
+    }
+
+    public TestTopology Keys { get; }
+
+    public ClusterNode?[] Nodes { get; }
+
+    public ReplicaOptions Options { get; } = new() { ViewChangeTimeoutMs = 500, CheckpointInterval = 16, RetainDecisions = 32, ResendIntervalMs = 100 };
+
+    private static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    public async Task StartAsync()
+    {
+        for (var i = 0; i < 4; i++)
+        {
+            await StartNodeAsync(i);
+        }
+    }
+
+    public async Task StartNodeAsync(int i) =>
+        Nodes[i] = await ClusterNode.StartAsync(Keys.Topology, Keys.Cluster.Nodes[i].Id, Keys.NodeKeys[i], Path.Combine(_root, $"n{i}"), Options);
+
+    public async Task StopNodeAsync(int i)
+    {
+        var node = Nodes[i];
+        Nodes[i] = null;
+        if (node is not null)
+        {
+            await node.DisposeAsync();
+        }
+    }
+
+    public async Task<BftClient> ClientAsync(int node, int client = 0)
+    {
+        var grpc = new GrpcNodeClient(new Uri(Keys.Cluster.Nodes[node].Endpoint));
+        var c = new BftClient(Keys.Topology, "c0", $"client-{client}", Keys.ClientKeys[client], grpc);
+        await c.StartAsync();
+        return c;
+    }
+
+    /// <summary>Waits until every running node has decided the same height, then checks logs and states agree.</summary>
+    public async Task AssertConvergedAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var running = Nodes.Where(n => n is not null).Select(n => n!).ToList();
+            var heights = await Task.WhenAll(running.Select(n => n.Host.QueryAsync(r => r.DecidedHeight)));
+            if (heights.Distinct().Count() == 1)
+            {
+                var roots = await Task.WhenAll(running.Select(n => n.Host.QueryAsync(r => r.PoolBatches == 0 ? r.ComputeDecidedStateRoot().ToString() : "busy")));
+                if (roots.All(r => r != "busy"))
+                {
+                    Assert.Single(roots.Distinct());
+                    var logs = await Task.WhenAll(running.Select(n => n.Host.QueryAsync(r => r.RetainedHeaders.ToDictionary(h => h.Height, h => h.Hash))));
+                    foreach (var h in logs.SelectMany(l => l.Keys).Distinct())
+                    {
+                        Assert.Single(logs.Where(l => l.ContainsKey(h)).Select(l => l[h]).Distinct());
+                    }
+
+                    return;
+                }
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"nodes did not converge: heights {string.Join(",", heights)}");
+            await Task.Delay(50);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        for (var i = 0; i < Nodes.Length; i++)
+        {
+            await StopNodeAsync(i);
+        }
+
+        try
+        {
+            Directory.Delete(_root, true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

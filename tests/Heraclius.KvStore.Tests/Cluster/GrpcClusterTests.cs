@@ -1,0 +1,86 @@
+
+using Heraclius.KvStore.Client;
+using Heraclius.KvStore.KeyValue;
+
+namespace Heraclius.KvStore.Tests.Cluster;
+
+[Trait("Category", "Cluster")]
+public sealed class GrpcClusterTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
+
+    private static async Task<KvResult> Run(BftClient client, KvOperation op)
+    {
+        var reply = await client.SendAsync(op.ToBytes()).WaitAsync(Bound);
+        Assert.Equal(ReplyStatus.Executed, reply.Status);
+        return KvResult.Parse(reply.Result);
+    }
+
+    private static byte[] B(string s) => System.Text.Encoding.UTF8.GetBytes(s);
+
+    [Fact]
+    public async Task NormalOperation_ConcurrentPutsAndGetsAnsweredAndReplicasConverge()
+    {
+        await using var cluster = new GrpcCluster();
+        await cluster.StartAsync();
+        await using var client = await cluster.ClientAsync(1);
+        var puts = Enumerable.Range(0, 200).Select(i => Run(client, KvOperation.Put(B($"k{i}"), B($"v{i}"))));
+        var results = await Task.WhenAll(puts);
+        Assert.All(results, r => Assert.Equal(KvStatus.Ok, r.Status));
+        for (var i = 0; i < 200; i += 37)
+        {
+            var get = await Run(client, KvOperation.Get(B($"k{i}")));
+            Assert.Equal(KvStatus.Ok, get.Status);
+            Assert.Equal($"v{i}", System.Text.Encoding.UTF8.GetString(get.Value));
+        }
+
+        var cas = await Run(client, KvOperation.Cas(B("k0"), 7, B("x")));
+        Assert.Equal(KvStatus.VersionMismatch, cas.Status);
+        Assert.Equal(KvStatus.NotFound, (await Run(client, KvOperation.Get(B("missing")))).Status);
+        Assert.Equal(0, client.RejectedDecisions);
+        await cluster.AssertConvergedAsync(Bound);
+    }
+
+    [Fact]
+    public async Task LeaderKilled_NewLeaderCommitsWithinBound()
+    {
+        await using var cluster = new GrpcCluster();
+        await cluster.StartAsync();
+        await Run(await cluster.ClientAsync(0, 1), KvOperation.Put(B("warm-up"), B("1")));
+        var leader = cluster.Nodes[0]!.Host.GetStatus().LeaderIndex;
+        var viewBefore = cluster.Nodes[0]!.Host.GetStatus().View;
+        var other = (leader + 2) % 4;
+        await using var client = await cluster.ClientAsync(other);
+        await Run(client, KvOperation.Put(B("a"), B("1")));
+        await cluster.StopNodeAsync(leader);
+        var started = DateTime.UtcNow;
+        await Run(client, KvOperation.Put(B("a"), B("2")));
+        Assert.True(DateTime.UtcNow - started < Bound);
+        Assert.Equal("2", System.Text.Encoding.UTF8.GetString((await Run(client, KvOperation.Get(B("a")))).Value));
+        var status = cluster.Nodes[other]!.Host.GetStatus();
+        Assert.True(status.View > viewBefore, $"view {status.View} after {viewBefore}");
+        Assert.NotEqual(leader, status.LeaderIndex);
+        await cluster.AssertConvergedAsync(Bound);
+    }
+
+    [Fact]
+    public async Task FollowerRestartedFromWal_CatchesUpIncludingFromSnapshot()
+    {
+        await using var cluster = new GrpcCluster();
+        await cluster.StartAsync();
+        await using var client = await cluster.ClientAsync(1);
+        await Run(client, KvOperation.Put(B("before"), B("1")));
+        await cluster.StopNodeAsync(3);
+
+        // Enough sequential decisions that the others compact their logs past what node 3 holds.
+        for (var i = 0; i < 80; i++)
+        {
+            await Run(client, KvOperation.Put(B($"while-down-{i}"), B("x")));
+        }
+
+        await cluster.StartNodeAsync(3);
+        await cluster.AssertConvergedAsync(Bound);
+        var checkpoint = await cluster.Nodes[3]!.Host.QueryAsync(r => r.CheckpointHeight);
+        Assert.True(checkpoint >= 16);
+    }
+}

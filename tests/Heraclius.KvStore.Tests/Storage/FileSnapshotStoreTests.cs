@@ -1,0 +1,148 @@
+using Heraclius.KvStore.Storage;
+
+namespace Heraclius.KvStore.Tests.Storage;
+
+public sealed class FileSnapshotStoreTests : IDisposable
+{
+    private readonly TempDirectory _directory = new();
+
+    public void Dispose() => _directory.Dispose();
+
+    [Fact]
+    public void EmptyDirectory_HasNoSnapshot()
+    {
+        Assert.Null(new FileSnapshotStore(_directory.Path).LoadLatest());
+    }
+
+    [Fact]
+    public void LoadLatest_ReturnsTheLastSaved_AfterReopen_AndOnlyItStaysOnDisk()
+    {
+        var store = new FileSnapshotStore(_directory.Path);
+        store.Save(5, Bytes(1, 1000));
+        store.Save(12, Bytes(2, 70_000));
+
+        var latest = new FileSnapshotStore(_directory.Path).LoadLatest();
+
+        Assert.NotNull(latest);
+        Assert.Equal(12ul, latest.Value.Height);
+        Assert.Equal(Bytes(2, 70_000), latest.Value.Bytes);
+        Assert.Equal([FileSnapshotStore.FileNameFor(12)], SnapshotFiles());
+    }
+
+    [Fact]
+    public void EmptySnapshot_RoundTrips()
+    {
+        var store = new FileSnapshotStore(_directory.Path);
+        store.Save(1, []);
+
+        var latest = store.LoadLatest();
+
+        Assert.NotNull(latest);
+        Assert.Equal(1ul, latest.Value.Height);
+        Assert.Empty(latest.Value.Bytes);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(10)]
+    [InlineData(30)]
+    [InlineData(FileSnapshotStore.HeaderSize + 7)]
+    public void DamagedNewest_FallsBackToAnOlderValidOne_WhenACrashKeptIt(int damagedByte)
+    {
+        var store = new FileSnapshotStore(_directory.Path);
+        store.Save(5, Bytes(1, 100));
+        var older = File.ReadAllBytes(_directory.File(FileSnapshotStore.FileNameFor(5)));
+        store.Save(9, Bytes(2, 100));
+        // A crash between the rename of 9 and the deletion of 5 leaves both.
+        File.WriteAllBytes(_directory.File(FileSnapshotStore.FileNameFor(5)), older);
+        Flip(FileSnapshotStore.FileNameFor(9), damagedByte);
+
+        var latest = store.LoadLatest();
+
+        Assert.NotNull(latest);
+        Assert.Equal(5ul, latest.Value.Height);
+        Assert.Equal(Bytes(1, 100), latest.Value.Bytes);
+    }
+
+    [Fact]
+    public void DamagedOnlySnapshot_IsReported_NotMistakenForNone()
+    {
+        var store = new FileSnapshotStore(_directory.Path);
+        store.Save(3, Bytes(1, 100));
+        Flip(FileSnapshotStore.FileNameFor(3), FileSnapshotStore.HeaderSize + 50);
+
+        Assert.Throws<SnapshotCorruptedException>(() => store.LoadLatest());
+    }
+
+    [Fact]
+    public void TruncatedSnapshot_IsInvalid()
+    {
+        var store = new FileSnapshotStore(_directory.Path);
+        store.Save(3, Bytes(1, 100));
+        var path = _directory.File(FileSnapshotStore.FileNameFor(3));
+        File.WriteAllBytes(path, File.ReadAllBytes(path)[..^1]);
+
+        Assert.Throws<SnapshotCorruptedException>(() => store.LoadLatest());
+    }
+
+    [Fact]
+    public void SnapshotRenamedToAnotherHeight_IsInvalid()
+    {
+        var store = new FileSnapshotStore(_directory.Path);
+        store.Save(3, Bytes(1, 100));
+        File.Move(_directory.File(FileSnapshotStore.FileNameFor(3)), _directory.File(FileSnapshotStore.FileNameFor(4)));
+
+        Assert.Throws<SnapshotCorruptedException>(() => store.LoadLatest());
+    }
+
+    [Fact]
+    public void TempLeftovers_AreIgnored_AndRemovedByTheNextSave()
+    {
+        var store = new FileSnapshotStore(_directory.Path);
+        store.Save(3, Bytes(1, 100));
+        // A complete, valid snapshot file that a crash left before its rename: never committed.
+        var uncommitted = new FileSnapshotStore(_directory.File("other"));
+        uncommitted.Save(8, Bytes(2, 100));
+        File.Copy(_directory.File(Path.Combine("other", FileSnapshotStore.FileNameFor(8))), _directory.File(FileSnapshotStore.FileNameFor(8) + ".tmp"));
+
+        var latest = store.LoadLatest();
+        Assert.NotNull(latest);
+        Assert.Equal(3ul, latest.Value.Height);
+
+        store.Save(4, Bytes(3, 10));
+        Assert.Equal([FileSnapshotStore.FileNameFor(4)], SnapshotFiles());
+    }
+
+    [Fact]
+    public void UnrelatedFiles_AreLeftAlone()
+    {
+        File.WriteAllText(_directory.File("notes.txt"), "keep me");
+        File.WriteAllText(_directory.File("snapshot-abc.bin"), "not ours");
+        var store = new FileSnapshotStore(_directory.Path);
+
+        Assert.Null(store.LoadLatest());
+        store.Save(1, Bytes(1, 10));
+
+        Assert.True(File.Exists(_directory.File("notes.txt")));
+        Assert.True(File.Exists(_directory.File("snapshot-abc.bin")));
+        Assert.Equal(1ul, store.LoadLatest()!.Value.Height);
+    }
+
+    private static byte[] Bytes(int seed, int length)
+    {
+        var bytes = new byte[length];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+
+    private void Flip(string fileName, int offset)
+    {
+        var path = _directory.File(fileName);
+        var bytes = File.ReadAllBytes(path);
+        bytes[offset] ^= 0x04;
+        File.WriteAllBytes(path, bytes);
+    }
+
+    private string[] SnapshotFiles() =>
+        [.. Directory.GetFiles(_directory.Path, "snapshot-*").Select(Path.GetFileName).Order(StringComparer.Ordinal)!];
+}

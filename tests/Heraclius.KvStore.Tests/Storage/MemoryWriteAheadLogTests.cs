@@ -1,0 +1,89 @@
+using Heraclius.KvStore.Storage;
+
+namespace Heraclius.KvStore.Tests.Storage;
+
+public sealed class MemoryWriteAheadLogTests
+{
+    [Fact]
+    public void Crash_DropsEveryUnflushedRecord_AndKeepsFlushedOnes()
+    {
+        var log = new MemoryWriteAheadLog();
+        log.Append(1, [1]);
+        log.Append(2, [2]);
+        log.Flush();
+        log.Append(3, [3]);
+        log.Append(4, [4]);
+        Assert.Equal(2, log.PendingCount);
+
+        log.Crash();
+
+        Assert.Equal(0, log.PendingCount);
+        WalAssert.SameRecords([new(1, [1]), new(2, [2])], log.ReadAll());
+        log.Flush();
+        WalAssert.SameRecords([new(1, [1]), new(2, [2])], log.ReadAll());
+    }
+
+    [Fact]
+    public void CrashTorn_KeepsAPrefixOfTheUnflushedRecords_ChosenOnlyByTheSeed()
+    {
+        var keptCounts = new HashSet<int>();
+        for (var seed = 0; seed < 64; seed++)
+        {
+            var first = TornOutcome(seed);
+            var second = TornOutcome(seed);
+            WalAssert.SameRecords(first, second);
+
+            // Flushed record, then a prefix of the five unflushed ones in order.
+            Assert.Equal(100, first[0].Type);
+            for (var i = 1; i < first.Count; i++)
+            {
+                Assert.Equal(i - 1, first[i].Type);
+            }
+
+            keptCounts.Add(first.Count - 1);
+        }
+
+        Assert.Equal(Enumerable.Range(0, 6).ToHashSet(), keptCounts);
+    }
+
+    [Fact]
+    public void ReadAll_ReturnsCopies_SoCallersCannotChangeWhatIsDurable()
+    {
+        var log = new MemoryWriteAheadLog();
+        byte[] payload = [1, 2, 3];
+        log.Append(1, payload);
+        log.Flush();
+        payload[0] = 99;
+
+        log.ReadAll()[0].Payload[1] = 99;
+
+        WalAssert.SameRecords([new(1, [1, 2, 3])], log.ReadAll());
+    }
+
+    [Fact]
+    public void Dispose_KeepsTheDiskReadable_ForTheRestartedNode()
+    {
+        var log = new MemoryWriteAheadLog();
+        log.Append(1, [1]);
+        log.Flush();
+
+        log.Dispose();
+
+        WalAssert.SameRecords([new(1, [1])], log.ReadAll());
+    }
+
+    private static IReadOnlyList<WalRecord> TornOutcome(int seed)
+    {
+        var log = new MemoryWriteAheadLog();
+        log.Append(100, [100]);
+        log.Flush();
+        for (var i = 0; i < 5; i++)
+        {
+            log.Append((byte)i, [(byte)i]);
+        }
+
+        log.CrashTorn(new Random(seed));
+        Assert.Equal(0, log.PendingCount);
+        return log.ReadAll();
+    }
+}

@@ -1,0 +1,208 @@
+using Heraclius.KvStore.Storage;
+
+namespace Heraclius.KvStore.Tests.Storage;
+
+/// <summary>
+/// The behaviour every <see cref="IWriteAheadLog"/> owes consensus, run against the file log and
+/// the simulation's memory log so the simulation cannot drift from production.
+/// </summary>
+public abstract class WriteAheadLogContractTests
+{
+    /// <summary>Opens the log as a freshly started node would.</summary>
+    protected abstract IWriteAheadLog Open();
+
+    /// <summary>Loses power and restarts: everything not flushed is gone; returns the reopened log.</summary>
+    protected abstract IWriteAheadLog CrashAndRestart(IWriteAheadLog log);
+
+    [Fact]
+    public void FlushedRecordsOfRandomSizes_SurviveRestartInOrder()
+    {
+        var random = new Random(7);
+        var written = new List<WalRecord>();
+        var log = Open();
+        try
+        {
+            for (var i = 0; i < 150; i++)
+            {
+                var length = (i % 50) switch
+                {
+                    0 => 0,
+                    1 => (1024 * 1024) + random.Next(100),
+                    _ => random.Next(0, 3000),
+                };
+                var record = WalAssert.RandomRecord(random, length);
+                log.Append(record.Type, record.Payload);
+                written.Add(record);
+                if (random.Next(4) == 0)
+                {
+                    log.Flush();
+                }
+            }
+
+            log.Flush();
+            WalAssert.SameRecords(written, log.ReadAll());
+
+            log = CrashAndRestart(log);
+            WalAssert.SameRecords(written, log.ReadAll());
+        }
+        finally
+        {
+            log.Dispose();
+        }
+    }
+
+    [Fact]
+    public void UnflushedAppends_AreNotRead_AndAreLostOnCrash()
+    {
+        var log = Open();
+        try
+        {
+            log.Append(1, [10]);
+            log.Flush();
+            log.Append(2, [20]);
+
+            WalAssert.SameRecords([new(1, [10])], log.ReadAll());
+            log = CrashAndRestart(log);
+            WalAssert.SameRecords([new(1, [10])], log.ReadAll());
+
+            log.Append(3, [30]);
+            log.Flush();
+            WalAssert.SameRecords([new(1, [10]), new(3, [30])], log.ReadAll());
+        }
+        finally
+        {
+            log.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Rewrite_KeepsExactlyTheGivenRecords_AndLaterAppendsFollowThem_AcrossRestart()
+    {
+        var random = new Random(11);
+        var log = Open();
+        try
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                log.Append((byte)i, [(byte)i, 0xEE]);
+            }
+
+            log.Flush();
+            List<WalRecord> kept = [WalAssert.RandomRecord(random, 0), WalAssert.RandomRecord(random, 5000), WalAssert.RandomRecord(random, 3)];
+            log.Rewrite(kept);
+            WalAssert.SameRecords(kept, log.ReadAll());
+
+            log = CrashAndRestart(log);
+            WalAssert.SameRecords(kept, log.ReadAll());
+
+            log.Append(42, [4, 2]);
+            log.Flush();
+            log = CrashAndRestart(log);
+            WalAssert.SameRecords([.. kept, new(42, [4, 2])], log.ReadAll());
+        }
+        finally
+        {
+            log.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Rewrite_ToNothing_LeavesAnEmptyLogThatStillAppends()
+    {
+        var log = Open();
+        try
+        {
+            log.Append(1, [1]);
+            log.Flush();
+            log.Rewrite([]);
+            Assert.Empty(log.ReadAll());
+            log.Append(2, [2]);
+            log.Flush();
+            log = CrashAndRestart(log);
+            WalAssert.SameRecords([new(2, [2])], log.ReadAll());
+        }
+        finally
+        {
+            log.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Rewrite_LeavesUnflushedAppendsPending_ForTheNextFlush()
+    {
+        var log = Open();
+        try
+        {
+            log.Append(1, [1]);
+            log.Flush();
+            log.Append(9, [9]);
+            log.Rewrite([new(5, [5])]);
+
+            WalAssert.SameRecords([new(5, [5])], log.ReadAll());
+            log.Flush();
+            WalAssert.SameRecords([new(5, [5]), new(9, [9])], log.ReadAll());
+        }
+        finally
+        {
+            log.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Rewrite_WithAnInvalidRecord_Throws_AndKeepsTheOldLog()
+    {
+        var log = Open();
+        try
+        {
+            log.Append(1, [1]);
+            log.Flush();
+
+            Assert.Throws<ArgumentException>(() => log.Rewrite([new(2, [2]), new(3, null!)]));
+
+            WalAssert.SameRecords([new(1, [1])], log.ReadAll());
+            log = CrashAndRestart(log);
+            WalAssert.SameRecords([new(1, [1])], log.ReadAll());
+        }
+        finally
+        {
+            log.Dispose();
+        }
+    }
+
+    [Fact]
+    public void FlushCount_CountsFlushesThatHadSomethingToMakeDurable()
+    {
+        using var log = Open();
+        Assert.Equal(0, log.FlushCount);
+
+        log.Flush();
+        Assert.Equal(0, log.FlushCount);
+
+        log.Append(1, [1]);
+        log.Flush();
+        Assert.Equal(1, log.FlushCount);
+
+        log.Flush();
+        Assert.Equal(1, log.FlushCount);
+
+        log.Append(2, [2]);
+        log.Append(3, []);
+        log.Flush();
+        Assert.Equal(2, log.FlushCount);
+
+        log.Rewrite([new(4, [4])]);
+        Assert.Equal(2, log.FlushCount);
+    }
+
+    [Fact]
+    public void PayloadAboveTheLimit_IsRefused()
+    {
+        using var log = Open();
+        var tooLong = new byte[FileWriteAheadLog.MaxPayloadLength + 1];
+
+        Assert.Throws<ArgumentException>(() => log.Append(1, tooLong));
+
+        log.Flush();
+        Assert.Empty(log.ReadAll());
+    }
+}
