@@ -45,6 +45,13 @@ public sealed partial class Replica
         var waiting = _pool.Count > 0 || _slot.Accepted is not null || _newViewForced is not null;
         if (waiting && _now - _progressSince > CurrentTimeout())
         {
+            // Peers that never saw these requests have no timer running: show them the requests, as a
+            // PBFT client's broadcast retransmission would, so that a quorum suspects the leader together.
+            foreach (var batch in _pool.Take(64))
+            {
+                Broadcast(ForwardMessage(batch));
+            }
+
             StartViewChange(_view + 1, _slot.Accepted is null ? "requests waited past the timeout" : "proposal not decided in time");
         }
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Net;
 using System.Net.Sockets;
 using Heraclius.KvStore.Client;
@@ -43,7 +44,8 @@ public sealed class GrpcCluster : IAsyncDisposable
     }
 
     public async Task StartNodeAsync(int i) =>
-        Nodes[i] = await ClusterNode.StartAsync(Keys.Topology, Keys.Cluster.Nodes[i].Id, Keys.NodeKeys[i], Path.Combine(_root, $"n{i}"), Options);
+        Nodes[i] = await ClusterNode.StartAsync(Keys.Topology, Keys.Cluster.Nodes[i].Id, Keys.NodeKeys[i], Path.Combine(_root, $"n{i}"), Options,
+            loggerFactory: Environment.GetEnvironmentVariable("HERACLIUS_TEST_LOG") is null ? null : Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddSimpleConsole().SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Information)));
 
     public async Task StopNodeAsync(int i)
     {
