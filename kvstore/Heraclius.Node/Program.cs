@@ -1,1 +1,3 @@
-﻿Console.WriteLine("Hello, World!");
+using Heraclius.Node.Commands;
+
+return await Cli.RunAsync(args);

@@ -1,0 +1,75 @@
+using Heraclius.KvStore.Client;
+using Heraclius.KvStore.KeyValue;
+using Heraclius.KvStore.Transport;
+
+namespace Heraclius.Node.Commands;
+
+/// <summary>Key-value operations through the cluster, answered only by verified compact decisions.</summary>
+internal static class KvCommand
+{
+    private const string Usage = """
+        heraclius kv get <key>
+        heraclius kv put <key> <value>
+        heraclius kv delete <key>
+        heraclius kv cas <key> <expected-version> <value>
+        options: [--dir .data] [--node <index>]
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var o = new Options(args);
+        if (o.Help || o.Positional.Count < 2)
+        {
+            Console.WriteLine(Usage);
+            return o.Help ? 0 : 2;
+        }
+
+        var p = o.Positional;
+        static byte[] B(string s) => System.Text.Encoding.UTF8.GetBytes(s);
+        var op = (p[0], p.Count) switch
+        {
+            ("get", 2) => KvOperation.Get(B(p[1])),
+            ("put", 3) => KvOperation.Put(B(p[1]), B(p[2])),
+            ("delete", 2) => KvOperation.Delete(B(p[1])),
+            ("cas", 4) => KvOperation.Cas(B(p[1]), ulong.Parse(p[2], System.Globalization.CultureInfo.InvariantCulture), B(p[3])),
+            _ => null,
+        };
+        if (op is null)
+        {
+            return Cli.Fail($"bad kv arguments\n{Usage}");
+        }
+
+        var dir = new DataDirectory(o.Get("--dir", ".data"));
+        var topology = dir.LoadTopology();
+        var cluster = topology.Clusters[0];
+        var node = cluster.Nodes[o.GetInt("--node", 0) % cluster.N];
+        using var key = dir.LoadKey(KeygenCommand.CliClientId);
+        using var grpc = new GrpcNodeClient(new Uri(node.Endpoint));
+        await using var client = new BftClient(topology, cluster.Id, KeygenCommand.CliClientId, key, grpc, new BftClientOptions { BatchDelay = TimeSpan.Zero });
+        await client.StartAsync();
+        var reply = await client.SendAsync(op.ToBytes()).WaitAsync(TimeSpan.FromSeconds(30));
+        if (reply.Status != ReplyStatus.Executed)
+        {
+            return Cli.Fail($"request refused: {reply.Status}");
+        }
+
+        var result = KvResult.Parse(reply.Result);
+        switch (result.Status)
+        {
+            case KvStatus.Ok when p[0] == "get":
+                Console.WriteLine(System.Text.Encoding.UTF8.GetString(result.Value));
+                return 0;
+            case KvStatus.Ok:
+                Console.WriteLine($"ok version={result.Version}");
+                return 0;
+            case KvStatus.NotFound:
+                Console.Error.WriteLine($"not found: {p[1]}");
+                return 1;
+            case KvStatus.VersionMismatch:
+                Console.Error.WriteLine($"version mismatch: current version is {result.Version}");
+                return 1;
+            default:
+                return Cli.Fail($"malformed operation");
+        }
+    }
+}

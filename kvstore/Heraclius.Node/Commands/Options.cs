@@ -1,0 +1,54 @@
+namespace Heraclius.Node.Commands;
+
+/// <summary>Minimal "--name value" option parsing shared by the commands.</summary>
+internal sealed class Options
+{
+    private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
+
+    public Options(string[] args, params string[] flags)
+    {
+        for (var i = 0; i < args.Length; i++)
+        {
+            var a = args[i];
+            if (!a.StartsWith("--", StringComparison.Ordinal))
+            {
+                Positional.Add(a);
+            }
+            else if (flags.Contains(a) || i + 1 >= args.Length)
+            {
+                _values[a] = "true";
+            }
+            else
+            {
+                _values[a] = args[++i];
+            }
+        }
+    }
+
+    public List<string> Positional { get; } = [];
+
+    public bool Help => _values.ContainsKey("--help") || Positional.Contains("-h");
+
+    public string Get(string name, string fallback) => _values.TryGetValue(name, out var v) ? v : fallback;
+
+    public int GetInt(string name, int fallback) =>
+        _values.TryGetValue(name, out var v) ? (int.TryParse(v, out var i) ? i : throw new ArgumentException($"{name} must be an integer")) : fallback;
+
+    public TimeSpan GetDuration(string name, TimeSpan fallback)
+    {
+        if (!_values.TryGetValue(name, out var v))
+        {
+            return fallback;
+        }
+
+        var unit = v.TrimStart("0123456789.".ToCharArray());
+        var number = double.Parse(v[..^unit.Length], System.Globalization.CultureInfo.InvariantCulture);
+        return unit switch
+        {
+            "" or "s" => TimeSpan.FromSeconds(number),
+            "ms" => TimeSpan.FromMilliseconds(number),
+            "m" => TimeSpan.FromMinutes(number),
+            _ => throw new ArgumentException($"{name}: unknown unit '{unit}' (use ms, s or m)"),
+        };
+    }
+}

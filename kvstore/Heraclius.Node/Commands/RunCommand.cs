@@ -1,0 +1,33 @@
+using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.Hosting;
+using Heraclius.KvStore.Topology;
+using Microsoft.Extensions.Logging;
+
+namespace Heraclius.Node.Commands;
+
+/// <summary>Runs one node in this process until SIGINT/SIGTERM.</summary>
+internal static class RunCommand
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var o = new Options(args);
+        if (o.Help)
+        {
+            Console.WriteLine("heraclius run --config <node.json>");
+            return 0;
+        }
+
+        var config = NodeConfig.Load(o.Get("--config", "node.json"));
+        config.Replica.Validate();
+        var topology = ClusterTopology.Load(config.Topology);
+        using var key = SigningKey.FromPrivateBytes(Convert.FromBase64String(File.ReadAllText(config.Key).Trim()));
+        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+        await using var node = await ClusterNode.StartAsync(topology, config.NodeId, key, config.DataDirectory, config.Replica, loggerFactory: loggerFactory);
+        var stopped = new TaskCompletionSource();
+        using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; stopped.TrySetResult(); });
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stopped.TrySetResult(); });
+        Console.WriteLine($"{config.NodeId} listening on {node.Server.Address} (pid {Environment.ProcessId})");
+        await stopped.Task;
+        return 0;
+    }
+}
