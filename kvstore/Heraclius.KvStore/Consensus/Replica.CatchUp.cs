@@ -287,6 +287,7 @@ public sealed partial class Replica
         }
 
         _checkpoint = new Checkpoint(fetch.Header, fetch.Qc!, chunks, hashes);
+        PruneAnsweredBatches();
         _snapshots.Save(_decided, EncodeSnapshot(_checkpoint));
         CompactWal();
         ReplicaLog.SnapshotInstalled(_logger, NodeId, _decided);

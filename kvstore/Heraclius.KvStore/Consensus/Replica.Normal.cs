@@ -75,6 +75,30 @@ public sealed partial class Replica
         return SubmitOutcome.Ok;
     }
 
+    /// <summary>
+    /// Drops pooled batches whose every request the decided state already answered (a client's late
+    /// retry, or batches decided inside a snapshot we installed): they give no reason to suspect a leader.
+    /// Only called when no proposal is open, so the state read is the decided state.
+    /// </summary>
+    private void PruneAnsweredBatches()
+    {
+        if (_slot.Exec is not null)
+        {
+            return;
+        }
+
+        for (var i = _pool.Count - 1; i >= 0; i--)
+        {
+            var batch = _pool[i];
+            if (batch.Requests.All(r => _executor.IsAnswered(_state, batch.ClientId, r.Seq)))
+            {
+                _pool.RemoveAt(i);
+                _poolDigests.Remove(batch.Digest);
+                _poolRequests -= batch.Requests.Count;
+            }
+        }
+    }
+
     private static byte[] ForwardMessageBytes(int sender, ClientBatch batch)
     {
         var w = Envelope.Begin(MessageType.ForwardBatch, sender, batch.Bytes.Length + 16);

@@ -43,6 +43,16 @@ public sealed partial class Replica
         }
 
         var waiting = _pool.Count > 0 || _slot.Accepted is not null || _newViewForced is not null;
+        if (waiting && _now - _progressSince > CurrentTimeout() && _slot.Accepted is null && _newViewForced is null)
+        {
+            PruneAnsweredBatches();
+            if (_pool.Count == 0)
+            {
+                _progressSince = _now;
+                waiting = false;
+            }
+        }
+
         if (waiting && _now - _progressSince > CurrentTimeout())
         {
             // Peers that never saw these requests have no timer running: show them the requests, as a

@@ -162,9 +162,9 @@ public sealed partial class Replica
         EnterView(NewViewMessage.Parse(raw));
     }
 
-    private void OnNewView(int from, NewViewMessage nv)
+    private void OnNewView(int from, int signer, NewViewMessage nv)
     {
-        if (from != _cluster.LeaderOf(nv.View))
+        if (signer != _cluster.LeaderOf(nv.View))
         {
             Reject(RejectReason.WrongSender, from);
             return;

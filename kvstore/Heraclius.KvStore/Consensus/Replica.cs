@@ -165,13 +165,15 @@ public sealed partial class Replica
     private void Dispatch(int from, ReadOnlyMemory<byte> message)
     {
         var (type, sender, body) = Envelope.Open(message);
-        if (sender != from)
+        // A NEW-VIEW is self-certifying (the leader's signature and 2f+1 VIEW-CHANGEs), so any member
+        // may relay it to a peer that missed it; every other message must come from its signer.
+        if ((sender != from && type != MessageType.NewView) || sender >= _cluster.N)
         {
             Reject(RejectReason.WrongSender, from);
             return;
         }
 
-        if (Envelope.IsSigned(type) && !Envelope.VerifySignature(message.Span, _cluster.Id, _cluster.Nodes[from].PublicKey))
+        if (Envelope.IsSigned(type) && !Envelope.VerifySignature(message.Span, _cluster.Id, _cluster.Nodes[sender].PublicKey))
         {
             Reject(RejectReason.BadSignature, from);
             return;
@@ -190,7 +192,7 @@ public sealed partial class Replica
                 OnViewChange(from, ViewChangeMessage.Parse(message.ToArray()));
                 break;
             case MessageType.NewView:
-                OnNewView(from, NewViewMessage.Parse(message.ToArray()));
+                OnNewView(from, sender, NewViewMessage.Parse(message.ToArray()));
                 break;
             case MessageType.FetchDecisions:
                 OnFetchDecisions(from, body);

@@ -29,6 +29,22 @@ public sealed class Executor
         return v is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(v);
     }
 
+    /// <summary>
+    /// True when the decided state already answered request <paramref name="seq"/> of the client, or it
+    /// fell out of the client's window: proposing it again would change nothing but repeat the answer.
+    /// </summary>
+    public bool IsAnswered(ReplicatedState state, string clientId, ulong seq)
+    {
+        var maxBytes = state.Get(EngineKeys.ClientMaxSeq(clientId));
+        if (maxBytes is not null && seq + _sessionWindow <= BinaryPrimitives.ReadUInt64LittleEndian(maxBytes))
+        {
+            return true;
+        }
+
+        var slot = state.Get(EngineKeys.ClientSlot(clientId, seq % _sessionWindow));
+        return slot is not null && BinaryPrimitives.ReadUInt64LittleEndian(slot) >= seq;
+    }
+
     public ExecutionResult Execute(ReplicatedState state, ulong height, ProposalInputs inputs, bool checkpoint)
     {
         var tx = new StateTransaction(state);

@@ -75,7 +75,7 @@ public sealed class GrpcCluster : IAsyncDisposable
             var heights = await Task.WhenAll(running.Select(n => n.Host.QueryAsync(r => r.DecidedHeight)));
             if (heights.Distinct().Count() == 1)
             {
-                var roots = await Task.WhenAll(running.Select(n => n.Host.QueryAsync(r => r.ComputeDecidedStateRoot().ToString())));
+                var roots = await Task.WhenAll(running.Select(n => n.Host.QueryAsync(r => r.PoolBatches == 0 ? r.ComputeDecidedStateRoot().ToString() : "busy")));
                 if (roots.All(r => r != "busy"))
                 {
                     Assert.Single(roots.Distinct());
@@ -89,7 +89,13 @@ public sealed class GrpcCluster : IAsyncDisposable
                 }
             }
 
-            Assert.True(DateTime.UtcNow < deadline, $"nodes did not converge: heights {string.Join(",", heights)}");
+            if (DateTime.UtcNow >= deadline)
+            {
+                var states = await Task.WhenAll(running.Select(n => n.Host.QueryAsync(r =>
+                    $"{r.NodeId}: height {r.DecidedHeight} view {r.View} inVC {r.InViewChange} pool {r.PoolBatches} rejections {string.Join(" ", r.Rejections.Select(kv => $"{kv.Key}={kv.Value}"))}")));
+                Assert.Fail($"nodes did not converge:\n{string.Join("\n", states)}");
+            }
+
             await Task.Delay(50);
         }
     }
