@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -43,7 +44,8 @@ internal static class BenchCommand
         {
             foreach (var n in topology.Clusters[0].Nodes)
             {
-                nodes.Add(await ClusterNode.StartAsync(topology, n.Id, dir.LoadKey(n.Id), dir.NodeDataPath(n.Id), options));
+                nodes.Add(await ClusterNode.StartAsync(topology, n.Id, dir.LoadKey(n.Id), dir.NodeDataPath(n.Id), options,
+                    configureBuilder: b => b.Logging.ClearProviders()));
             }
 
             using var benchKey = dir.LoadKey(KeygenCommand.BenchClientId);

@@ -22,7 +22,8 @@ internal static class RunCommand
         var topology = ClusterTopology.Load(config.Topology);
         using var key = SigningKey.FromPrivateBytes(Convert.FromBase64String(File.ReadAllText(config.Key).Trim()));
         using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(LogLevel.Information));
-        await using var node = await ClusterNode.StartAsync(topology, config.NodeId, key, config.DataDirectory, config.Replica, loggerFactory: loggerFactory);
+        await using var node = await ClusterNode.StartAsync(topology, config.NodeId, key, config.DataDirectory, config.Replica, loggerFactory: loggerFactory,
+            configureBuilder: b => b.Logging.SetMinimumLevel(LogLevel.Warning).AddFilter("Heraclius", LogLevel.Information));
         var stopped = new TaskCompletionSource();
         using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; stopped.TrySetResult(); });
         using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stopped.TrySetResult(); });
