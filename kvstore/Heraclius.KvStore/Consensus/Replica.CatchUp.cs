@@ -278,36 +278,11 @@ public sealed partial class Replica
         _log.Clear();
         _slot.Reset();
         _progressSince = _now;
-        var chunks = new byte[_state.BucketCount][];
-        var hashes = new Hash32[_state.BucketCount];
-        for (var i = 0; i < chunks.Length; i++)
-        {
-            chunks[i] = _state.ReadChunk(i);
-            hashes[i] = _state.BucketHash(i);
-        }
-
-        _checkpoint = new Checkpoint(fetch.Header, fetch.Qc!, chunks, hashes);
-        PruneAnsweredBatches();
-        _snapshots.Save(_decided, EncodeSnapshot(_checkpoint));
+        _checkpoint = Checkpoint.Capture(fetch.Header, fetch.Qc!, _state);
+        _snapshots.Save(_decided, _checkpoint.Encode());
         CompactWal();
+        PruneAnsweredBatches();
         ReplicaLog.SnapshotInstalled(_logger, NodeId, _decided);
         RequestCatchUp(fetch.Peer);
-    }
-
-    private static ReplicatedState DecodeSnapshotState(ref CanonicalReader r, int buckets)
-    {
-        var count = r.Count(1 << 24);
-        if (count != buckets)
-        {
-            throw new MalformedMessageException("snapshot has a different bucket count");
-        }
-
-        var state = new ReplicatedState(count);
-        for (var i = 0; i < count; i++)
-        {
-            state.WriteChunk(i, r.BytesSpan(int.MaxValue));
-        }
-
-        return state;
     }
 }

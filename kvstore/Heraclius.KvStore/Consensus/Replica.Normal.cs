@@ -469,37 +469,57 @@ public sealed partial class Replica
         else
         {
             DropExecution();
-            exec = _executor.Execute(_state, header.Height, ProposalInputs.Parse(proposal.Inputs), IsCheckpointHeight(header.Height));
-            if (Proposal.OutputsRoot(exec.Outputs) != header.OutputsRoot || exec.StateRoot != header.StateRoot)
-            {
-                // A quorum certified outputs this node cannot reproduce: its state or code diverged.
-                exec.Transaction.Rollback();
-                throw new InvalidOperationException($"{_cluster.Nodes[_self].Id}: execution of certified decision {header} diverges from its header");
-            }
+            exec = ExecuteCertified(proposal);
         }
 
         exec.Transaction.Complete();
         var decision = new Decision(proposal, qc);
         _wal.Append((byte)WalRecordType.Decision, decision.ToBytes());
-        ApplyDecided(decision);
+        ApplyDecided(decision, exec.Inputs);
         _outbox.Decided(decision);
     }
 
-    /// <summary>Bookkeeping after the state reflects <paramref name="decision"/>.</summary>
-    private void ApplyDecided(Decision decision)
+    /// <summary>
+    /// Executes a proposal a quorum certified. Outputs that differ from its header mean this node's
+    /// state or code diverged from the quorum's: a broken invariant, not a message to drop.
+    /// </summary>
+    private ExecutionResult ExecuteCertified(Proposal proposal)
     {
-        var header = decision.Header;
-        _decided = header.Height;
-        _lastHeader = header;
-        _lastHeaderHash = header.Hash;
+        var header = proposal.Header;
+        var exec = _executor.Execute(_state, header.Height, ProposalInputs.Parse(proposal.Inputs), IsCheckpointHeight(header.Height));
+        if (Proposal.OutputsRoot(exec.Outputs) != header.OutputsRoot || exec.StateRoot != header.StateRoot)
+        {
+            exec.Transaction.Rollback();
+            throw new InvalidOperationException($"{NodeId}: execution of certified decision {header} diverges from its header");
+        }
+
+        return exec;
+    }
+
+    /// <summary>Moves the chain head to <paramref name="decision"/> and keeps it in the bounded log.</summary>
+    private void AdvanceChain(Decision decision)
+    {
+        _decided = decision.Height;
+        _lastHeader = decision.Header;
+        _lastHeaderHash = decision.Header.Hash;
         _lastQc = decision.Qc;
         _log.Add(decision);
+        if (_log.Count > _options.RetainDecisions)
+        {
+            _log.RemoveRange(0, _log.Count - _options.RetainDecisions);
+        }
+    }
+
+    /// <summary>Bookkeeping after the state reflects <paramref name="decision"/>.</summary>
+    private void ApplyDecided(Decision decision, ProposalInputs inputs)
+    {
+        var header = decision.Header;
+        AdvanceChain(decision);
         DecisionsApplied++;
         _slot.Reset();
         _backoff = 0;
         _progressSince = _now;
 
-        var inputs = ProposalInputs.Parse(decision.Proposal.Inputs);
         foreach (var b in inputs.Batches)
         {
             RequestsDecided += b.Requests.Count;
@@ -527,11 +547,6 @@ public sealed partial class Replica
             TakeCheckpoint(decision);
         }
 
-        if (_log.Count > _options.RetainDecisions)
-        {
-            _log.RemoveRange(0, _log.Count - _options.RetainDecisions);
-        }
-
         if (_newViewForced is not null && _newViewForced.Header.Height <= _decided)
         {
             _newViewForced = null;
@@ -543,37 +558,9 @@ public sealed partial class Replica
 
     private void TakeCheckpoint(Decision decision)
     {
-        var chunks = new byte[_state.BucketCount][];
-        var hashes = new Hash32[_state.BucketCount];
-        for (var i = 0; i < chunks.Length; i++)
-        {
-            chunks[i] = _state.ReadChunk(i);
-            hashes[i] = _state.BucketHash(i);
-        }
-
-        _checkpoint = new Checkpoint(decision.Header, decision.Qc, chunks, hashes);
-        _snapshots.Save(decision.Height, EncodeSnapshot(_checkpoint));
+        _checkpoint = Checkpoint.Capture(decision.Header, decision.Qc, _state);
+        _snapshots.Save(decision.Height, _checkpoint.Encode());
         CompactWal();
-    }
-
-    private static byte[] EncodeSnapshot(Checkpoint checkpoint)
-    {
-        var size = 1024;
-        foreach (var c in checkpoint.Chunks)
-        {
-            size += c.Length + 4;
-        }
-
-        var w = new CanonicalWriter(size);
-        checkpoint.Header.Write(w);
-        checkpoint.Qc.Write(w);
-        w.U32((uint)checkpoint.Chunks.Length);
-        foreach (var c in checkpoint.Chunks)
-        {
-            w.Bytes(c);
-        }
-
-        return w.ToArray();
     }
 
     /// <summary>After a snapshot, the WAL keeps only what the snapshot does not hold: the view and an outstanding view change.</summary>

@@ -13,12 +13,9 @@ public sealed partial class Replica
         var snapshot = _snapshots.LoadLatest();
         if (snapshot is { } s)
         {
-            var r = new CanonicalReader(s.Bytes);
-            var header = DecisionHeader.Read(ref r);
-            var qc = QuorumCertificate.Read(ref r);
-            var state = DecodeSnapshotState(ref r, _options.StateBuckets);
-            r.End();
-            if (header.Cluster != _cluster.Id || qc.Verify(_cluster, header) != QcCheck.Valid || state.ComputeRoot() != header.StateRoot)
+            var (checkpoint, state) = Checkpoint.Decode(s.Bytes, _options.StateBuckets);
+            var header = checkpoint.Header;
+            if (header.Cluster != _cluster.Id || checkpoint.Qc.Verify(_cluster, header) != QcCheck.Valid || state.ComputeRoot() != header.StateRoot)
             {
                 throw new InvalidOperationException($"snapshot at height {s.Height} does not match its certified state root");
             }
@@ -27,16 +24,8 @@ public sealed partial class Replica
             _decided = header.Height;
             _lastHeader = header;
             _lastHeaderHash = header.Hash;
-            _lastQc = qc;
-            var chunks = new byte[state.BucketCount][];
-            var hashes = new Crypto.Hash32[state.BucketCount];
-            for (var i = 0; i < chunks.Length; i++)
-            {
-                chunks[i] = state.ReadChunk(i);
-                hashes[i] = state.BucketHash(i);
-            }
-
-            _checkpoint = new Checkpoint(header, qc, chunks, hashes);
+            _lastQc = checkpoint.Qc;
+            _checkpoint = checkpoint;
         }
 
         (ulong View, Proposal Proposal)? prepared = null;
@@ -120,21 +109,7 @@ public sealed partial class Replica
             throw new InvalidOperationException($"WAL decision {header} does not extend the recovered chain");
         }
 
-        var exec = _executor.Execute(_state, header.Height, ProposalInputs.Parse(decision.Proposal.Inputs), IsCheckpointHeight(header.Height));
-        if (Proposal.OutputsRoot(exec.Outputs) != header.OutputsRoot || exec.StateRoot != header.StateRoot)
-        {
-            throw new InvalidOperationException($"replaying WAL decision {header} diverges from its header");
-        }
-
-        exec.Transaction.Complete();
-        _decided = header.Height;
-        _lastHeader = header;
-        _lastHeaderHash = header.Hash;
-        _lastQc = decision.Qc;
-        _log.Add(decision);
-        if (_log.Count > _options.RetainDecisions)
-        {
-            _log.RemoveAt(0);
-        }
+        ExecuteCertified(decision.Proposal).Transaction.Complete();
+        AdvanceChain(decision);
     }
 }

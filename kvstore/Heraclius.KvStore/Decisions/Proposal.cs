@@ -15,6 +15,7 @@ public sealed class Proposal
     public const int MaxGroups = 1 << 16;
 
     private byte[]? _bytes;
+    private Hash32[]? _leafHashes;
 
     public Proposal(DecisionHeader header, byte[] inputs, IReadOnlyList<OutputGroup> outputs)
     {
@@ -71,7 +72,9 @@ public sealed class Proposal
         return p;
     }
 
-    public static Hash32 OutputsRoot(IReadOnlyList<OutputGroup> outputs)
+    public static Hash32 OutputsRoot(IReadOnlyList<OutputGroup> outputs) => MerkleTree.Root(LeafHashesOf(outputs));
+
+    private static Hash32[] LeafHashesOf(IReadOnlyList<OutputGroup> outputs)
     {
         var leaves = new Hash32[outputs.Count];
         for (var i = 0; i < leaves.Length; i++)
@@ -79,8 +82,11 @@ public sealed class Proposal
             leaves[i] = outputs[i].LeafHash();
         }
 
-        return MerkleTree.Root(leaves);
+        return leaves;
     }
+
+    /// <summary>The output groups' leaf hashes, computed once: every compact decision of this proposal proves against them.</summary>
+    private Hash32[] LeafHashes => _leafHashes ??= LeafHashesOf(Outputs);
 
     /// <summary>True when the body matches the header: inputs digest, outputs root, destinations strictly ordered.</summary>
     public bool IsSelfConsistent()
@@ -93,18 +99,10 @@ public sealed class Proposal
             }
         }
 
-        return Hash32.Of(Inputs) == Header.InputsDigest && OutputsRoot(Outputs) == Header.OutputsRoot;
+        return Hash32.Of(Inputs) == Header.InputsDigest && MerkleTree.Root(LeafHashes) == Header.OutputsRoot;
     }
 
     /// <summary>The compact decision for output group <paramref name="index"/>: all that destination needs.</summary>
-    public CompactDecision Compact(QuorumCertificate qc, int index)
-    {
-        var leaves = new Hash32[Outputs.Count];
-        for (var i = 0; i < leaves.Length; i++)
-        {
-            leaves[i] = Outputs[i].LeafHash();
-        }
-
-        return new CompactDecision(Header, qc, Outputs[index], MerkleTree.Prove(leaves, index));
-    }
+    public CompactDecision Compact(QuorumCertificate qc, int index) =>
+        new(Header, qc, Outputs[index], MerkleTree.Prove(LeafHashes, index));
 }

@@ -76,7 +76,7 @@ public sealed class Executor
         }
 
         var root = checkpoint ? state.ComputeRoot() : Hash32.Zero;
-        return new ExecutionResult(outputs, root, tx);
+        return new ExecutionResult(inputs, outputs, root, tx);
     }
 
     private static ulong NextGroupHeight(StateTransaction tx, string destination, ulong height)

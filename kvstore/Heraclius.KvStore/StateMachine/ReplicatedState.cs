@@ -144,31 +144,4 @@ public sealed class ReplicatedState
         _buckets[bucket] = replacement;
         _dirty[bucket] = true;
     }
-
-    /// <summary>Every bucket, in order, with a count prefix: the snapshot format.</summary>
-    public byte[] Serialize()
-    {
-        var w = new CanonicalWriter(1024);
-        w.U32((uint)_buckets.Length);
-        for (var i = 0; i < _buckets.Length; i++)
-        {
-            w.Bytes(ReadChunk(i));
-        }
-
-        return w.ToArray();
-    }
-
-    public static ReplicatedState Deserialize(ReadOnlySpan<byte> bytes)
-    {
-        var r = new CanonicalReader(bytes);
-        var count = r.Count(1 << 24);
-        var state = new ReplicatedState(count);
-        for (var i = 0; i < count; i++)
-        {
-            state.WriteChunk(i, r.BytesSpan(int.MaxValue));
-        }
-
-        r.End();
-        return state;
-    }
 }
