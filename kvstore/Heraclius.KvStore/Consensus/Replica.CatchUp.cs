@@ -282,6 +282,7 @@ public sealed partial class Replica
         _snapshots.Save(_decided, _checkpoint.Encode());
         CompactWal();
         PruneAnsweredBatches();
+        SnapshotsInstalled++;
         ReplicaLog.SnapshotInstalled(_logger, NodeId, _decided);
         RequestCatchUp(fetch.Peer);
     }

@@ -28,6 +28,13 @@ public sealed partial class Replica
 
     private void CheckTimeouts()
     {
+        // Catching up goes on whatever the view: a lost chunk request is re-sent to the next peer.
+        if (_snapshotFetch is { } fetch && _now - fetch.RequestedAt > 4L * _options.ResendIntervalMs)
+        {
+            fetch.Peer = NextPeer(fetch.Peer);
+            RequestSnapshotChunks();
+        }
+
         if (_inViewChange)
         {
             // Move on only when a quorum is in this view and its leader still failed to deliver a NEW-VIEW
@@ -65,11 +72,6 @@ public sealed partial class Replica
             StartViewChange(_view + 1, _slot.Accepted is null ? "requests waited past the timeout" : "proposal not decided in time");
         }
 
-        if (_snapshotFetch is { } fetch && _now - fetch.RequestedAt > 4L * _options.ResendIntervalMs)
-        {
-            fetch.Peer = NextPeer(fetch.Peer);
-            RequestSnapshotChunks();
-        }
     }
 
     private int NextPeer(int peer)

@@ -100,6 +100,8 @@ public sealed partial class Replica
 
     public long DecisionsApplied { get; private set; }
 
+    public long SnapshotsInstalled { get; private set; }
+
     public long RequestsDecided { get; private set; }
 
     public IReadOnlyDictionary<RejectReason, long> Rejections => _rejections;

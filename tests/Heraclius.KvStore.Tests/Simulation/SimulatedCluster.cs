@@ -48,8 +48,8 @@ public sealed class SimulatedCluster
         BatchRequests = 16,
         BatchDelayMs = 2,
         MaxProposalRequests = 64,
-        CheckpointInterval = 8,
-        RetainDecisions = 12,
+        CheckpointInterval = 4,
+        RetainDecisions = 4,
         ViewChangeTimeoutMs = 300,
         MaxViewChangeTimeoutMs = 3000,
         ResendIntervalMs = 50,
@@ -63,6 +63,13 @@ public sealed class SimulatedCluster
     public SimulatedClient[] Clients { get; }
 
     public List<string> Violations { get; } = [];
+
+    /// <summary>What the honest replicas alive at the end saw: evidence that the faults were really exercised.</summary>
+    public long ViewChanges { get; private set; }
+
+    public long SnapshotsInstalled { get; private set; }
+
+    public Dictionary<RejectReason, long> Rejections { get; } = [];
 
     public IEnumerable<SimulatedNode> Honest => Nodes.Where(n => n.Byzantine is null);
 
@@ -152,6 +159,16 @@ public sealed class SimulatedCluster
 
         CheckSafety();
         CheckLiveness();
+        foreach (var r in Nodes.Where(n => n.Byzantine is null && n.Replica is not null).Select(n => n.Replica!))
+        {
+            ViewChanges += r.ViewChangesStarted;
+            SnapshotsInstalled += r.SnapshotsInstalled;
+            foreach (var (reason, count) in r.Rejections)
+            {
+                Rejections[reason] = Rejections.GetValueOrDefault(reason) + count;
+            }
+        }
+
         return Violations;
     }
 

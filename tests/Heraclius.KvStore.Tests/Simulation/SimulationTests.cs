@@ -1,3 +1,5 @@
+using Heraclius.KvStore.Consensus;
+
 namespace Heraclius.KvStore.Tests.Simulation;
 
 [Trait("Category", "Simulation")]
@@ -26,6 +28,46 @@ public sealed class SimulationTests
     [Theory]
     [MemberData(nameof(CiSeeds))]
     public void SeededRun_IsSafeAndLive(int seed) => RunSeed(seed);
+
+    /// <summary>Seed 6 found the catch-up request timer overflowing (a node never caught up again).</summary>
+    [Fact]
+    public void Regression_Seed6_LaggingNodeCatchesUpAfterSnapshot() => RunSeed(6);
+
+    /// <summary>Seed 137 found view-change timers chasing each other through views without a quorum in any.</summary>
+    [Fact]
+    public void Regression_Seed137_ViewChangeTimersDoNotDriftApart() => RunSeed(137);
+
+    /// <summary>Seeds 289 and 701 found a lost snapshot-chunk request never re-sent while the node was in a view change.</summary>
+    [Theory]
+    [InlineData(289)]
+    [InlineData(701)]
+    public void Regression_SnapshotFetchIsRetriedDuringViewChange(int seed) => RunSeed(seed);
+
+    [Fact]
+    public void Simulation_ReallyInjectsTheFaultsItClaims()
+    {
+        long viewChanges = 0, snapshots = 0;
+        var rejections = new Dictionary<RejectReason, long>();
+        foreach (var seed in Enumerable.Range(1, 40))
+        {
+            var sim = new SimulatedCluster(seed);
+            Assert.Empty(sim.Run());
+            viewChanges += sim.ViewChanges;
+            snapshots += sim.SnapshotsInstalled;
+            foreach (var (reason, count) in sim.Rejections)
+            {
+                rejections[reason] = rejections.GetValueOrDefault(reason) + count;
+            }
+        }
+
+        _output.WriteLine($"view changes {viewChanges}, snapshots installed {snapshots}, rejections {string.Join(" ", rejections.Select(kv => $"{kv.Key}={kv.Value}"))}");
+        Assert.True(viewChanges > 0);
+        Assert.True(snapshots > 0);
+        foreach (var reason in new[] { RejectReason.WrongOutputs, RejectReason.Equivocation, RejectReason.InvalidViewChange, RejectReason.BadSignature, RejectReason.Malformed })
+        {
+            Assert.True(rejections.GetValueOrDefault(reason) > 0, $"no {reason} rejection in 40 seeds");
+        }
+    }
 
     internal void RunSeed(int seed)
     {
