@@ -63,10 +63,6 @@ public sealed partial class Replica
         if (_pool.Count == 0)
         {
             _poolOldestAt = _now;
-            if (!_inViewChange && _slot.Accepted is null)
-            {
-                _progressSince = _now;
-            }
         }
 
         _pool.Add(batch);

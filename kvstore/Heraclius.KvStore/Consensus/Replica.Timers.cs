@@ -50,6 +50,14 @@ public sealed partial class Replica
         }
 
         var waiting = _pool.Count > 0 || _slot.Accepted is not null || _newViewForced is not null;
+        if (!waiting)
+        {
+            // The progress timer runs only while something waits: an idle node that then receives a
+            // proposal must not count its idle time against the leader.
+            _progressSince = _now;
+            return;
+        }
+
         if (waiting && _now - _progressSince > CurrentTimeout() && _slot.Accepted is null && _newViewForced is null)
         {
             PruneAnsweredBatches();

@@ -6,6 +6,7 @@ using Heraclius.KvStore.Storage;
 using Heraclius.KvStore.Topology;
 using Heraclius.KvStore.Transport;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -20,8 +21,11 @@ public sealed class ClusterNode : IAsyncDisposable
     private readonly FileWriteAheadLog _wal;
     private readonly GrpcPeerNetwork _network;
 
-    private ClusterNode(ReplicaHost host, GrpcPeerNetwork network, FileWriteAheadLog wal, NodeServer server, NodeInfo node)
+    private readonly ReplicaMetrics _metrics;
+
+    private ClusterNode(ReplicaHost host, GrpcPeerNetwork network, FileWriteAheadLog wal, NodeServer server, NodeInfo node, ReplicaMetrics metrics)
     {
+        _metrics = metrics;
         Host = host;
         _network = network;
         _wal = wal;
@@ -60,6 +64,7 @@ public sealed class ClusterNode : IAsyncDisposable
             replicaOptions, loggerFactory.CreateLogger<Replica>());
         var network = new GrpcPeerNetwork(local, host, loggerFactory: loggerFactory);
         host.Start(replica, network, replicaOptions.MaxPoolBatches);
+        var metrics = new ReplicaMetrics(host);
         var server = await NodeServer.StartAsync(new NodeServerOptions
         {
             Node = local,
@@ -67,8 +72,12 @@ public sealed class ClusterNode : IAsyncDisposable
             DecisionFeed = host,
             ClientGateway = host,
             StatusSource = host,
-        }, configureBuilder, configureApp, ct);
-        return new ClusterNode(host, network, wal, server, local.Node);
+        }, builder =>
+        {
+            builder.Services.AddHealthChecks().AddCheck("consensus", new ReplicaHealthCheck(host));
+            configureBuilder?.Invoke(builder);
+        }, configureApp, ct);
+        return new ClusterNode(host, network, wal, server, local.Node, metrics);
     }
 
     public async ValueTask DisposeAsync()
@@ -76,6 +85,7 @@ public sealed class ClusterNode : IAsyncDisposable
         await Server.DisposeAsync();
         await Host.DisposeAsync();
         await _network.DisposeAsync();
+        _metrics.Dispose();
         _wal.Dispose();
     }
 }

@@ -31,7 +31,8 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
     private IPeerNetwork? _network;
     private Task? _loop;
     private Task? _ticker;
-    private volatile NodeStatus? _status;
+    private volatile ReplicaSnapshot? _snapshot;
+    private long _ticks;
     private volatile int _poolBatches;
     private int _maxPool = int.MaxValue;
 
@@ -48,7 +49,9 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
         });
     }
 
-    public long DroppedInbound { get; private set; }
+    private long _droppedInbound;
+
+    public long DroppedInbound => Interlocked.Read(ref _droppedInbound);
 
     public Replica Replica => _replica ?? throw new InvalidOperationException("not started");
 
@@ -101,7 +104,12 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
                             break;
                         case HostEvent.Tick:
                             replica.Tick(Now);
-                            PublishStatus();
+                            _poolBatches = replica.PoolBatches;
+                            if (++_ticks % PublishEveryTicks == 0)
+                            {
+                                PublishStatus();
+                            }
+
                             break;
                         case HostEvent.Query q:
                             q.Action(replica);
@@ -117,19 +125,26 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
         }
     }
 
+    private int PublishEveryTicks => Math.Max(1, 20 / _options.TickIntervalMs);
+
+    /// <summary>The replica's latest published counters (about every 20 ms); null before start.</summary>
+    public ReplicaSnapshot? Snapshot => _snapshot;
+
     private void PublishStatus()
     {
         var r = Replica;
         _poolBatches = r.PoolBatches;
-        _status = new NodeStatus(r.NodeId, r.ClusterId, Environment.ProcessId, r.View, r.DecidedHeight, r.LeaderIndex, r.IsLeader,
+        var status = new NodeStatus(r.NodeId, r.ClusterId, Environment.ProcessId, r.View, r.DecidedHeight, r.LeaderIndex, r.IsLeader,
             r.CheckpointHeight, r.PoolRequests, r.Lag);
+        _snapshot = new ReplicaSnapshot(status, r.InViewChange, r.DecisionsApplied, r.RequestsDecided, r.ViewChangesStarted, r.SnapshotsInstalled,
+            new Dictionary<RejectReason, long>(r.Rejections), Now);
     }
 
     public void OnPeerMessage(int fromNodeIndex, ReadOnlyMemory<byte> message)
     {
         if (!_inbox.Writer.TryWrite(new HostEvent.PeerMessage(fromNodeIndex, message)))
         {
-            DroppedInbound++;
+            Interlocked.Increment(ref _droppedInbound);
         }
     }
 
@@ -186,7 +201,7 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
         return await done.Task;
     }
 
-    public NodeStatus GetStatus() => _status ?? throw new InvalidOperationException("not started");
+    public NodeStatus GetStatus() => _snapshot?.Status ?? throw new InvalidOperationException("not started");
 
     void IReplicaOutbox.Send(int toNodeIndex, byte[] message) => _network!.Send(toNodeIndex, message);
 

@@ -16,6 +16,9 @@ internal sealed class NodeConfig
 
     public string DataDirectory { get; set; } = "";
 
+    /// <summary>HTTP/1.1 port for /metrics (Prometheus) and /healthz, which probes and scrapers speak; the gRPC port is HTTP/2 only. Default: gRPC port + 1000.</summary>
+    public int? MetricsPort { get; set; }
+
     public ReplicaOptions Replica { get; set; } = new();
 
     public static NodeConfig Load(string path) =>
