@@ -6,8 +6,8 @@ public sealed class BftClientOptions
     /// <summary>Most operations signed in one batch.</summary>
     public int MaxBatch { get; set; } = 1024;
 
-    /// <summary>How long the batcher waits for more operations before signing.</summary>
-    public TimeSpan BatchDelay { get; set; } = TimeSpan.FromMilliseconds(1);
+    /// <summary>How long the batcher waits for more operations before signing. Zero batches naturally: operations queue while the previous submit is in flight.</summary>
+    public TimeSpan BatchDelay { get; set; } = TimeSpan.Zero;
 
     /// <summary>An unanswered batch is submitted again after this long (same bytes, so at most once).</summary>
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(2);

@@ -14,16 +14,28 @@ public sealed partial class Replica
     private const long Never = -(1L << 40);
     private long _catchUpRequestedAt = Never;
     private SnapshotFetch? _snapshotFetch;
+    private long _catchUpAttempts;
+    private int _catchUpPeer;
+    private int _catchUpAskedPeer = -1;
+    private long _catchUpAskedAt = Never;
     private readonly Dictionary<int, long> _helpedAt = [];
 
-    private void RequestCatchUp(int peer)
+    /// <summary>
+    /// Asks a peer for the decisions after ours. Every other request goes to the next peer in turn
+    /// instead of the suggested one, so a byzantine member that keeps claiming to be ahead (and then
+    /// never answers) cannot monopolise our catch-up.
+    /// </summary>
+    private void RequestCatchUp(int suggested)
     {
-        if (peer == _self || _snapshotFetch is not null || _now - _catchUpRequestedAt < _options.ResendIntervalMs)
+        if (_snapshotFetch is not null || _now - _catchUpRequestedAt < _options.ResendIntervalMs)
         {
             return;
         }
 
+        var peer = (++_catchUpAttempts & 1) == 0 || suggested == _self ? (_catchUpPeer = NextPeer(_catchUpPeer)) : suggested;
         _catchUpRequestedAt = _now;
+        _catchUpAskedPeer = peer;
+        _catchUpAskedAt = _now;
         var w = Envelope.Begin(MessageType.FetchDecisions, _self, 32);
         w.U64(_decided + 1);
         w.U32((uint)_options.CatchUpBatch);
@@ -119,7 +131,10 @@ public sealed partial class Replica
             progressed = true;
         }
 
-        if (!progressed && snapshotHeight > _decided && _snapshotFetch is null)
+        // A snapshot pointer is taken only in answer to our own recent request, and only at a checkpoint
+        // height: an unsolicited one could otherwise park this node in a fetch that never completes.
+        var solicited = from == _catchUpAskedPeer && _now - _catchUpAskedAt <= 4L * _options.ResendIntervalMs;
+        if (!progressed && snapshotHeight > _decided && _snapshotFetch is null && solicited && IsCheckpointHeight(snapshotHeight))
         {
             _snapshotFetch = new SnapshotFetch(snapshotHeight, from, _state.BucketCount);
             RequestSnapshotChunks();
@@ -227,6 +242,7 @@ public sealed partial class Replica
 
         fetch.Header = header;
         fetch.Qc = qc;
+        fetch.FruitlessRequests = 0;
         var count = r.Count(fetch.Have.Length);
         for (var i = 0; i < count; i++)
         {
@@ -282,8 +298,15 @@ public sealed partial class Replica
         _snapshots.Save(_decided, _checkpoint.Encode());
         CompactWal();
         PruneAnsweredBatches();
+        if (_newViewForced is not null && _newViewForced.Header.Height <= _decided)
+        {
+            _newViewForced = null;
+        }
+
         SnapshotsInstalled++;
         ReplicaLog.SnapshotInstalled(_logger, NodeId, _decided);
         RequestCatchUp(fetch.Peer);
+        ProcessForcedProposal();
+        TryPropose();
     }
 }

@@ -12,11 +12,10 @@ public sealed partial class Replica
 {
     private readonly Slot _slot = new();
     private readonly List<ClientBatch> _pool = [];
-    private readonly HashSet<Hash32> _poolDigests = [];
+    private readonly Dictionary<Hash32, long> _poolArrivals = [];
     private readonly HashSet<Hash32> _verifiedBatches = [];
     private readonly List<Decision> _log = [];
     private int _poolRequests;
-    private long _poolOldestAt;
 
     private ulong _view;
     private bool _inViewChange;
@@ -25,6 +24,9 @@ public sealed partial class Replica
     private DecisionHeader? _lastHeader;
     private QuorumCertificate? _lastQc;
     private Checkpoint? _checkpoint;
+
+    /// <summary>When the oldest pending batch arrived: what the batching delay and re-forwarding count from.</summary>
+    private long PoolOldestAt => _pool.Count == 0 ? _now : _poolArrivals[_pool[0].Digest];
 
     private bool IsCheckpointHeight(ulong height) => height % (ulong)_options.CheckpointInterval == 0;
 
@@ -40,7 +42,7 @@ public sealed partial class Replica
             return SubmitOutcome.Refused("unknown_client", $"client {batch.ClientId} is not registered");
         }
 
-        if (_poolDigests.Contains(batch.Digest))
+        if (_poolArrivals.ContainsKey(batch.Digest))
         {
             return SubmitOutcome.Ok;
         }
@@ -60,13 +62,8 @@ public sealed partial class Replica
             _verifiedBatches.Add(batch.Digest);
         }
 
-        if (_pool.Count == 0)
-        {
-            _poolOldestAt = _now;
-        }
-
         _pool.Add(batch);
-        _poolDigests.Add(batch.Digest);
+        _poolArrivals[batch.Digest] = _now;
         _poolRequests += batch.Requests.Count;
         return SubmitOutcome.Ok;
     }
@@ -89,7 +86,7 @@ public sealed partial class Replica
             if (batch.Requests.All(r => _executor.IsAnswered(_state, batch.ClientId, r.Seq)))
             {
                 _pool.RemoveAt(i);
-                _poolDigests.Remove(batch.Digest);
+                _poolArrivals.Remove(batch.Digest);
                 _poolRequests -= batch.Requests.Count;
             }
         }
@@ -137,7 +134,7 @@ public sealed partial class Replica
             return;
         }
 
-        if (_poolRequests < _options.BatchRequests && _now - _poolOldestAt < _options.BatchDelayMs)
+        if (_poolRequests < _options.BatchRequests && _now - PoolOldestAt < _options.BatchDelayMs)
         {
             return;
         }
@@ -176,9 +173,12 @@ public sealed partial class Replica
         w.U64(_view);
         proposal.Write(w);
         var message = Envelope.Finish(w, _cluster.Id, _key);
-        AcceptProposal(proposal, _view);
+
+        // The pre-prepare needs no WAL record (only votes do), so followers start validating while
+        // the leader persists its own prepare.
         _slot.PrePrepareMessage = message;
         Broadcast(message);
+        AcceptProposal(proposal, _view);
     }
 
     private void OnPrePrepare(int from, ReadOnlyMemory<byte> body)
@@ -213,6 +213,15 @@ public sealed partial class Replica
 
         if (height > _decided + 1)
         {
+            RequestCatchUp(from);
+            return;
+        }
+
+        if (height <= _newViewMaxDecided)
+        {
+            // The NEW-VIEW of this view showed a QC at this height: only that certified decision may
+            // fill it. A leader proposing anything here is trying to decide a second header.
+            Reject(RejectReason.InvalidProposal, from);
             RequestCatchUp(from);
             return;
         }
@@ -270,7 +279,7 @@ public sealed partial class Replica
 
         var lastTs = Executor.LastTimestamp(_state);
         if (inputs.Timestamp <= lastTs
-            || (freshTimestamp && Math.Abs((long)inputs.Timestamp - _now) > _options.TimestampToleranceMs)
+            || (freshTimestamp && !WithinTolerance(inputs.Timestamp))
             || inputs.Batches.Count == 0)
         {
             Reject(RejectReason.InvalidProposal, from);
@@ -309,6 +318,14 @@ public sealed partial class Replica
         _slot.Exec = exec;
         _slot.ExecHash = header.Hash;
         return true;
+    }
+
+    /// <summary>|timestamp - now| ≤ Δ, computed without a signed conversion a hostile timestamp could overflow.</summary>
+    private bool WithinTolerance(ulong timestamp)
+    {
+        var now = (ulong)Math.Max(_now, 0);
+        var distance = timestamp > now ? timestamp - now : now - timestamp;
+        return distance <= (ulong)_options.TimestampToleranceMs;
     }
 
     private void DropExecution()
@@ -358,6 +375,13 @@ public sealed partial class Replica
         var hash = r.Hash();
         var signature = r.Fixed(SigningKey.SignatureSize).ToArray();
         r.End();
+        // Check the signature first: an unverified vote must not steer catch-up or help requests.
+        if (!_cluster.Nodes[from].PublicKey.Verify(VoteStatement.Bytes(kind, _cluster.Id, view, height, hash), signature))
+        {
+            Reject(RejectReason.BadSignature, from);
+            return;
+        }
+
         if (height <= _decided)
         {
             // The sender lags behind: help it with the decision it is missing.
@@ -381,12 +405,6 @@ public sealed partial class Replica
         if (votes.Has(view, from))
         {
             Reject(RejectReason.Duplicate, from);
-            return;
-        }
-
-        if (!_cluster.Nodes[from].PublicKey.Verify(VoteStatement.Bytes(kind, _cluster.Id, view, height, hash), signature))
-        {
-            Reject(RejectReason.BadSignature, from);
             return;
         }
 
@@ -520,7 +538,7 @@ public sealed partial class Replica
         {
             RequestsDecided += b.Requests.Count;
             _verifiedBatches.Remove(b.Digest);
-            if (_poolDigests.Remove(b.Digest))
+            if (_poolArrivals.Remove(b.Digest))
             {
                 var i = _pool.FindIndex(p => p.Digest == b.Digest);
                 _poolRequests -= _pool[i].Requests.Count;
@@ -528,7 +546,6 @@ public sealed partial class Replica
             }
         }
 
-        _poolOldestAt = _now;
         if (_verifiedBatches.Count > _options.MaxPoolBatches * 4)
         {
             _verifiedBatches.Clear();

@@ -92,9 +92,15 @@ public sealed partial class Replica
         {
             // We entered this view through a NEW-VIEW we did not keep: act as if still changing to it,
             // re-sending a VIEW-CHANGE; peers answer with the NEW-VIEW, and we never sign in a lower view.
+            // A certificate of this very view cannot travel in VIEW-CHANGE(view) (it must be older); the
+            // leader of this view already proposed, and our restored vote keeps us from preparing anything
+            // else in it, so leaving it out cannot let a second header be prepared here.
             _inViewChange = true;
             _viewChangeSince = _now;
-            _myViewChange = ViewChangeMessage.Encode(_self, _view, _lastHeader, _lastQc, _slot.Prepared, _cluster.Id, _key);
+            var carried = _slot.Prepared is { } p2 && p2.View < _view ? p2 : null;
+            _myViewChange = ViewChangeMessage.Encode(_self, _view, _lastHeader, _lastQc, carried, _cluster.Id, _key);
+            _wal.Append((byte)WalRecordType.ViewChangeSent, _myViewChange);
+            _wal.Flush();
             StoreViewChange(ViewChangeMessage.Parse(_myViewChange));
         }
 

@@ -31,8 +31,16 @@ public sealed partial class Replica
         // Catching up goes on whatever the view: a lost chunk request is re-sent to the next peer.
         if (_snapshotFetch is { } fetch && _now - fetch.RequestedAt > 4L * _options.ResendIntervalMs)
         {
-            fetch.Peer = NextPeer(fetch.Peer);
-            RequestSnapshotChunks();
+            if (++fetch.FruitlessRequests >= _cluster.N - 1)
+            {
+                // No peer serves this checkpoint: give up; the next status or decision points us anew.
+                _snapshotFetch = null;
+            }
+            else
+            {
+                fetch.Peer = NextPeer(fetch.Peer);
+                RequestSnapshotChunks();
+            }
         }
 
         if (_inViewChange)
@@ -114,7 +122,7 @@ public sealed partial class Replica
                 }
             }
 
-            if (!IsLeader && _pool.Count > 0 && _now - _poolOldestAt >= _options.ResendIntervalMs)
+            if (!IsLeader && _pool.Count > 0 && _now - PoolOldestAt >= _options.ResendIntervalMs)
             {
                 // The leader may have lost our forward; it dedups by digest.
                 foreach (var batch in _pool.Take(64))
@@ -122,6 +130,14 @@ public sealed partial class Replica
                     Send(_cluster.LeaderOf(_view), ForwardMessage(batch));
                 }
             }
+        }
+
+        // Our commit for the prepared certificate stays valid evidence in any later view: without it a
+        // quorum that lost commits to a partition could never form the QC again.
+        if (_slot.Prepared is { } prepared && _slot.CommitSentView is { } commitView && commitView != _view
+            && _now - _progressSince >= _options.ResendIntervalMs)
+        {
+            Broadcast(VoteMessage(VoteKind.Commit, commitView, prepared.Height, prepared.Proposal.Header.Hash).Message);
         }
 
         var w = Envelope.Begin(MessageType.Status, _self, 32);

@@ -32,7 +32,7 @@ public sealed partial class Replica
         _viewChangeSince = _now;
         _backoff++;
         _newViewMessage = null;
-        _slot.Prepares.Clear();
+        _slot.Prepares.DropViewsBelow(_view);
         _slot.PrePrepareMessage = null;
         var raw = ViewChangeMessage.Encode(_self, newView, _lastHeader, _lastQc, _slot.Prepared, _cluster.Id, _key);
         _wal.Append((byte)WalRecordType.View, U64Bytes(newView));
@@ -71,6 +71,7 @@ public sealed partial class Replica
         }
 
         StoreViewChange(vc);
+        DecideFromCertificate(vc.LastHeader, vc.LastQc);
         if (vc.LastDecided > _decided)
         {
             RequestCatchUp(from);
@@ -106,8 +107,40 @@ public sealed partial class Replica
         TryBuildNewView();
     }
 
+    /// <summary>
+    /// A VIEW-CHANGE or NEW-VIEW may show the QC of the height we are missing. When we hold that
+    /// proposal (we prepared it), the QC is all we need: decide now instead of waiting for a peer to
+    /// serve the decision, which a byzantine member that alone holds the QC would never do.
+    /// </summary>
+    private void DecideFromCertificate(DecisionHeader? header, QuorumCertificate? qc)
+    {
+        if (header is not null && qc is not null && header.Height == _decided + 1 && header.PrevHeaderHash == _lastHeaderHash
+            && _slot.Known.TryGetValue(header.Hash, out var proposal))
+        {
+            Decide(proposal, qc);
+        }
+    }
+
     private void StoreViewChange(ViewChangeMessage vc)
     {
+        if (vc.NewView > _view)
+        {
+            // At most one future-view VIEW-CHANGE per member (its highest), so one member cannot fill
+            // memory with certificates for a thousand views.
+            foreach (var (view, others) in _viewChanges)
+            {
+                if (view > _view && view != vc.NewView && others.ContainsKey(vc.Sender))
+                {
+                    if (view > vc.NewView)
+                    {
+                        return;
+                    }
+
+                    others.Remove(vc.Sender);
+                }
+            }
+        }
+
         if (!_viewChanges.TryGetValue(vc.NewView, out var byNode))
         {
             byNode = [];
@@ -216,11 +249,16 @@ public sealed partial class Replica
         _newViewMaxDecided = maxDecided;
         _newViewForced = forced;
         _progressSince = _now;
-        _slot.Prepares.Clear();
+        _slot.Prepares.DropViewsBelow(_view);
         _slot.PrePrepareMessage = null;
         _wal.Append((byte)WalRecordType.View, U64Bytes(_view));
         _wal.Flush();
         ReplicaLog.NewViewEntered(_logger, NodeId, _view, LeaderIndex);
+
+        foreach (var vc in nv.ViewChanges)
+        {
+            DecideFromCertificate(vc.LastHeader, vc.LastQc);
+        }
 
         if (maxDecided > _decided)
         {
@@ -254,7 +292,6 @@ public sealed partial class Replica
             return;
         }
 
-        _slot.Known[forced.Header.Hash] = forced;
         if (ValidateAndExecute(forced, freshTimestamp: false, _cluster.LeaderOf(_view)))
         {
             AcceptProposal(forced, _view);

@@ -162,6 +162,10 @@ public sealed partial class Replica
         {
             Reject(RejectReason.Malformed, from);
         }
+        catch (OverflowException)
+        {
+            Reject(RejectReason.Malformed, from);
+        }
     }
 
     private void Dispatch(int from, ReadOnlyMemory<byte> message)

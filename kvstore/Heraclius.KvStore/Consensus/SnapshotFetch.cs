@@ -30,5 +30,8 @@ internal sealed class SnapshotFetch
 
     public long RequestedAt { get; set; }
 
+    /// <summary>Peers asked in a row without a single chunk arriving; a full round abandons the fetch.</summary>
+    public int FruitlessRequests { get; set; }
+
     public int NextMissing() => Array.IndexOf(Have, false);
 }
