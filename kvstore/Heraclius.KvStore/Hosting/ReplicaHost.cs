@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Heraclius.KvStore.Client;
@@ -45,7 +44,9 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
         _inbox = Channel.CreateBounded<HostEvent>(new BoundedChannelOptions(_options.InboxCapacity)
         {
             SingleReader = true,
-            FullMode = BoundedChannelFullMode.DropWrite,
+
+            // Wait mode makes TryWrite report a full inbox (DropWrite would drop silently and say yes).
+            FullMode = BoundedChannelFullMode.Wait,
         });
     }
 
@@ -235,7 +236,7 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
 
     public async IAsyncEnumerable<ReadOnlyMemory<byte>> Subscribe(string destination, ulong afterHeight, [EnumeratorCancellation] CancellationToken ct)
     {
-        var channel = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(_options.SubscriberBuffer) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+        var channel = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(_options.SubscriberBuffer) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         lock (_feedLock)
         {
             foreach (var d in _history)
@@ -295,6 +296,5 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
         }
 
         _stop.Dispose();
-        Debug.Assert(_inbox.Reader.Completion is not null);
     }
 }

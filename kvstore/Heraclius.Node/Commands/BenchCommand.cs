@@ -93,11 +93,12 @@ internal static class BenchCommand
             var elapsed = sw.Elapsed.TotalSeconds;
             var all = latencies.SelectMany(l => l).Order().ToArray();
             var decided1 = await nodes[0].Host.QueryAsync(r => (r.DecisionsApplied, r.RequestsDecided));
+            var viewChanges = await nodes[0].Host.QueryAsync(r => r.ViewChangesStarted);
             var decisions = decided1.DecisionsApplied - decided0.DecisionsApplied;
             var requests = decided1.RequestsDecided - decided0.RequestsDecided;
             var ops = all.Length;
             double P(double q) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
-            Console.WriteLine($"fsyncs_per_op={(nodes.Sum(n => n.WalFsyncs) - fsyncs0) / (double)Math.Max(ops, 1):F4} sig_verifies_per_op={(CryptoCounters.Verifies - verifies0) / (double)Math.Max(ops, 1):F4} decisions={decisions} vus={vus}");
+            Console.WriteLine($"fsyncs_per_op={(nodes.Sum(n => n.WalFsyncs) - fsyncs0) / (double)Math.Max(ops, 1):F4} sig_verifies_per_op={(CryptoCounters.Verifies - verifies0) / (double)Math.Max(ops, 1):F4} decisions={decisions} view_changes={viewChanges} vus={vus}");
             Console.WriteLine($"ops_per_s={ops / elapsed:F0} p50_ms={P(0.50):F2} p99_ms={P(0.99):F2} nodes=4 batch_avg={(decisions == 0 ? 0 : requests / (double)decisions):F1}");
             foreach (var (c, g) in clients)
             {
