@@ -10,7 +10,7 @@ public sealed class ReplicaHostOptions
     public int InboxCapacity { get; set; } = 65536;
 
     /// <summary>Decisions kept in memory for decision-queue subscribers that resume from a height.</summary>
-    public int FeedHistory { get; set; } = 4096;
+    public int FeedHistory { get; set; } = 256;
 
     /// <summary>Compact decisions buffered per subscriber before it is cut off as too slow.</summary>
     public int SubscriberBuffer { get; set; } = 4096;

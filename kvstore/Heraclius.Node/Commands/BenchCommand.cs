@@ -22,7 +22,7 @@ internal static class BenchCommand
         var o = new Options(args);
         if (o.Help || o.Positional.Count == 0 || o.Positional[0] != "kv")
         {
-            Console.WriteLine("heraclius bench kv [--duration 20s] [--vus 256] [--clients 4]");
+            Console.WriteLine("heraclius bench kv [--duration 20s] [--vus 256] [--clients 4] [--checkpoint-interval 128]");
             return o.Help ? 0 : 2;
         }
 
@@ -39,6 +39,8 @@ internal static class BenchCommand
         }
 
         var options = new ReplicaOptions();
+        options.CheckpointInterval = o.GetInt("--checkpoint-interval", options.CheckpointInterval);
+        options.RetainDecisions = Math.Max(options.RetainDecisions, options.CheckpointInterval);
         var nodes = new List<ClusterNode>();
         try
         {
