@@ -58,8 +58,10 @@ public sealed partial class Replica
         }
 
         var waiting = _pool.Count > 0 || _slot.Accepted is not null || _newViewForced is not null;
-        if (!waiting)
+        if (!waiting || PeersAhead() > _cluster.F)
         {
+            // Nothing waits, or f+1 peers (one of them honest) report decisions we lack: the cluster is
+            // making progress and this node is catching up, which is no reason to suspect the leader.
             // The progress timer runs only while something waits: an idle node that then receives a
             // proposal must not count its idle time against the leader.
             _progressSince = _now;
@@ -88,6 +90,20 @@ public sealed partial class Replica
             StartViewChange(_view + 1, _slot.Accepted is null ? "requests waited past the timeout" : "proposal not decided in time");
         }
 
+    }
+
+    private int PeersAhead()
+    {
+        var ahead = 0;
+        for (var i = 0; i < _cluster.N; i++)
+        {
+            if (i != _self && _peerDecided[i] > _decided)
+            {
+                ahead++;
+            }
+        }
+
+        return ahead;
     }
 
     private int NextPeer(int peer)

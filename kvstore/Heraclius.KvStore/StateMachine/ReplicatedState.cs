@@ -17,6 +17,7 @@ public sealed class ReplicatedState
 
     private readonly Dictionary<byte[], byte[]>[] _buckets;
     private readonly Hash32[] _bucketHashes;
+    private readonly byte[]?[] _chunks;
     private readonly bool[] _dirty;
     private readonly int _mask;
     private long _count;
@@ -31,6 +32,7 @@ public sealed class ReplicatedState
         _mask = bucketCount - 1;
         _buckets = new Dictionary<byte[], byte[]>[bucketCount];
         _bucketHashes = new Hash32[bucketCount];
+        _chunks = new byte[bucketCount][];
         _dirty = new bool[bucketCount];
         for (var i = 0; i < bucketCount; i++)
         {
@@ -53,6 +55,7 @@ public sealed class ReplicatedState
         var b = BucketOf(key);
         var bucket = _buckets[b];
         _dirty[b] = true;
+        _chunks[b] = null;
         if (value is null)
         {
             if (bucket.Remove(key, out var old))
@@ -79,7 +82,9 @@ public sealed class ReplicatedState
     {
         if (_dirty[bucket])
         {
-            _bucketHashes[bucket] = MerkleTree.LeafHash(ReadChunk(bucket));
+            // The chunk bytes are kept with their hash: a checkpoint right after the root needs both.
+            _chunks[bucket] = EncodeChunk(bucket);
+            _bucketHashes[bucket] = MerkleTree.LeafHash(_chunks[bucket]);
             _dirty[bucket] = false;
         }
 
@@ -101,8 +106,14 @@ public sealed class ReplicatedState
 
     public MerkleProof ProveChunk(int bucket) => MerkleTree.Prove(AllBucketHashes(), bucket);
 
-    /// <summary>The canonical bytes of one bucket: its entries sorted by key.</summary>
+    /// <summary>The canonical bytes of one bucket: its entries sorted by key. Callers must not modify them.</summary>
     public byte[] ReadChunk(int bucket)
+    {
+        BucketHash(bucket);
+        return _chunks[bucket]!;
+    }
+
+    private byte[] EncodeChunk(int bucket)
     {
         var entries = _buckets[bucket];
         var keys = new byte[entries.Count][];
@@ -143,5 +154,6 @@ public sealed class ReplicatedState
         _count += replacement.Count - _buckets[bucket].Count;
         _buckets[bucket] = replacement;
         _dirty[bucket] = true;
+        _chunks[bucket] = null;
     }
 }
