@@ -9,6 +9,7 @@ public sealed partial class Replica
 {
     private long _lastResend;
     private readonly ulong[] _peerDecided = new ulong[256];
+    private readonly bool[] _heardFrom = new bool[256];
     private ulong _lastProgressCheckDecided;
 
     /// <summary>Decisions this node is behind the highest height a peer reported.</summary>
@@ -58,8 +59,10 @@ public sealed partial class Replica
         }
 
         var waiting = _pool.Count > 0 || _slot.Accepted is not null || _newViewForced is not null;
-        if (!waiting || PeersAhead() > _cluster.F)
+        if (!waiting || PeersAhead() > _cluster.F || HeardFrom() < _cluster.Quorum - 1)
         {
+            // Also while this node has not yet heard from a quorum (just restarted, links still coming up):
+            // a view change it started alone could not complete and would only strand it.
             // Nothing waits, or f+1 peers (one of them honest) report decisions we lack: the cluster is
             // making progress and this node is catching up, which is no reason to suspect the leader.
             // The progress timer runs only while something waits: an idle node that then receives a
@@ -92,6 +95,20 @@ public sealed partial class Replica
 
     }
 
+    private int HeardFrom()
+    {
+        var heard = 0;
+        for (var i = 0; i < _cluster.N; i++)
+        {
+            if (i != _self && _heardFrom[i])
+            {
+                heard++;
+            }
+        }
+
+        return heard;
+    }
+
     private int PeersAhead()
     {
         var ahead = 0;
@@ -119,6 +136,16 @@ public sealed partial class Replica
             if (_myViewChange is not null)
             {
                 Broadcast(_myViewChange);
+            }
+
+            // A node waiting alone in a view change still holds clients' requests: show them to every peer
+            // so the members still working in the current view decide them (we learn the answers by catch-up).
+            if (_pool.Count > 0 && _now - PoolOldestAt >= _options.ResendIntervalMs)
+            {
+                foreach (var batch in _pool.Take(64))
+                {
+                    Broadcast(ForwardMessage(batch));
+                }
             }
         }
         else
@@ -191,6 +218,7 @@ public sealed partial class Replica
         var decided = r.U64();
         r.End();
         _peerDecided[from] = decided;
+        _heardFrom[from] = true;
         if (decided >= _decided + 2)
         {
             RequestCatchUp(from);

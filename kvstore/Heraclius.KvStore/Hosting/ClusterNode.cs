@@ -84,6 +84,9 @@ public sealed class ClusterNode : IAsyncDisposable
     {
         await Server.DisposeAsync();
         await Host.DisposeAsync();
+
+        // The replica thread has stopped: make its last decision records durable on a graceful stop.
+        _wal.Flush();
         await _network.DisposeAsync();
         _metrics.Dispose();
         _wal.Dispose();

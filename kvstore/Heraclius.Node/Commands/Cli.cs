@@ -44,6 +44,14 @@ internal static class Cli
         {
             return Fail(e.Message);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException
+                                   or System.Net.Sockets.SocketException or System.Text.Json.JsonException or FormatException
+                                   or Grpc.Core.RpcException or TimeoutException or HttpRequestException)
+        {
+            // Ordinary operational failures (port in use, WAL held by another instance, missing file,
+            // unreachable node) are reported, not thrown as a crash with a stack trace.
+            return Fail($"{e.GetType().Name}: {e.Message}");
+        }
     }
 
     public static int Fail(string message)

@@ -25,7 +25,8 @@ internal static class RunCommand
         config.Replica.Validate();
         var topology = ClusterTopology.Load(config.Topology);
         using var key = SigningKey.FromPrivateBytes(Convert.FromBase64String(File.ReadAllText(config.Key).Trim()));
-        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(c => c.SingleLine = true)
+            .SetMinimumLevel(LogLevel.Warning).AddFilter("Heraclius", LogLevel.Information));
         var metricsPort = config.MetricsPort ?? new Uri(topology.Node(config.NodeId).Endpoint).Port + 1000;
         await using var node = await ClusterNode.StartAsync(topology, config.NodeId, key, config.DataDirectory, config.Replica, loggerFactory: loggerFactory,
             configureBuilder: b =>

@@ -17,9 +17,20 @@ internal sealed class ReplicaFixture
         {
             Boot(i, 0);
         }
+
+        // Let every member hear from the others once (status gossip), as running nodes do within a
+        // resend interval; a node that has not heard from a quorum never suspects its leader.
+        for (var i = 0; i < 4; i++)
+        {
+            Replicas[i].Tick(Options.ResendIntervalMs);
+        }
+
+        Pump(Options.ResendIntervalMs);
     }
 
-    public ReplicaOptions Options { get; } = new() { BatchDelayMs = 1, ViewChangeTimeoutMs = 1000 };
+    private readonly int[] _delivered = new int[4];
+
+    public ReplicaOptions Options { get; } = new() { BatchDelayMs = 1, ViewChangeTimeoutMs = 1000, ResendIntervalMs = 5 };
 
     public Replica[] Replicas { get; } = new Replica[4];
 
@@ -33,6 +44,7 @@ internal sealed class ReplicaFixture
     public Replica Boot(int i, long now)
     {
         Outboxes[i] = new RecordingOutbox();
+        _delivered[i] = 0;
         Replicas[i] = new Replica(T.Topology, T.ClusterId, i, T.NodeKeys[i], new KeyValueService(), Wals[i], Snapshots[i], Outboxes[i], Options);
         Replicas[i].Start(now);
         return Replicas[i];
@@ -43,10 +55,10 @@ internal sealed class ReplicaFixture
     public ClientBatch Batch() =>
         ClientBatch.Create("client-0", T.ClusterId, [new ClientRequest(_seq++, KvOperation.Put("k"u8.ToArray(), "v"u8.ToArray()).ToBytes())], T.ClientKeys[0]);
 
-    /// <summary>Delivers everything sent so far until nothing more is sent (a perfect network).</summary>
+    /// <summary>Delivers everything not yet delivered until nothing more is sent (a perfect network).</summary>
     public void Pump(long now, Func<int, int, byte[], bool>? filter = null)
     {
-        var delivered = new int[4];
+        var delivered = _delivered;
         bool progress;
         do
         {

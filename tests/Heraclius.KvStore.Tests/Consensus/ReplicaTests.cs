@@ -38,7 +38,7 @@ public sealed class ReplicaTests
         // The old leader, still in view 0, proposes the batch; the restarted node must not prepare it.
         f.Replicas[0].SubmitBatch(batch.Bytes, 2100);
         f.Replicas[0].Tick(2105);
-        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 1).Single();
+        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 1).First();
         restarted.OnMessage(0, prePrepare, 2106);
         Assert.Empty(f.Outboxes[1].OfType(MessageType.Prepare));
         Assert.Empty(f.Outboxes[1].OfType(MessageType.Commit));
@@ -89,7 +89,7 @@ public sealed class ReplicaTests
         var r = f.Replicas[1];
         f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
         f.Replicas[0].Tick(12);
-        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 1).Single();
+        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 1).First();
 
         r.OnMessage(0, new byte[] { 1, 2, 3 }, 13);
         r.OnMessage(0, new byte[] { 99, 0, 0, 0, 0, 1 }, 13);
@@ -121,9 +121,9 @@ public sealed class ReplicaTests
         var f = new ReplicaFixture();
         f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
         f.Replicas[0].Tick(12);
-        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).Single();
+        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).First();
         f.Replicas[3].OnMessage(0, prePrepare, 13);
-        var prepare = f.Outboxes[3].OfType(MessageType.Prepare, to: 1).Single();
+        var prepare = f.Outboxes[3].OfType(MessageType.Prepare, to: 1).First();
         f.Replicas[1].OnMessage(0, prePrepare, 13);
         f.Replicas[1].OnMessage(3, prepare, 14);
         f.Replicas[1].OnMessage(3, prepare, 14);
