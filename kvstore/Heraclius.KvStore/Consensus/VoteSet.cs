@@ -31,27 +31,44 @@ internal sealed class VoteSet
     /// <summary>The signatures for <paramref name="hash"/> in <paramref name="view"/>, sorted by signer, when there are at least <paramref name="quorum"/>.</summary>
     public QcSignature[]? Quorum(ulong view, Hash32 hash, int quorum)
     {
-        if (!_byView.TryGetValue(view, out var votes))
+        if (!_byView.TryGetValue(view, out var votes) || votes.Count < quorum)
         {
             return null;
         }
 
-        var matching = new List<QcSignature>();
+        // Called on every vote: count first, allocate only for a quorum, and take signers in index order.
+        var count = 0;
+        foreach (var vote in votes.Values)
+        {
+            if (vote.Hash == hash)
+            {
+                count++;
+            }
+        }
+
+        if (count < quorum)
+        {
+            return null;
+        }
+
+        var signers = new int[count];
+        var i = 0;
         foreach (var (signer, vote) in votes)
         {
             if (vote.Hash == hash)
             {
-                matching.Add(new QcSignature(signer, vote.Signature));
+                signers[i++] = signer;
             }
         }
 
-        if (matching.Count < quorum)
+        Array.Sort(signers);
+        var result = new QcSignature[quorum];
+        for (var k = 0; k < quorum; k++)
         {
-            return null;
+            result[k] = new QcSignature(signers[k], votes[signers[k]].Signature);
         }
 
-        matching.Sort((a, b) => a.Signer.CompareTo(b.Signer));
-        return [.. matching.Take(quorum)];
+        return result;
     }
 
     /// <summary>Every (view, hash) that has a quorum, lowest view first.</summary>

@@ -22,7 +22,7 @@ internal static class BenchCommand
         var o = new Options(args);
         if (o.Help || o.Positional.Count == 0 || o.Positional[0] != "kv")
         {
-            Console.WriteLine("heraclius bench kv [--duration 20s] [--vus 256] [--clients 4] [--checkpoint-interval 128]");
+            Console.WriteLine("heraclius bench kv [--duration 20s] [--vus 256] [--clients 4] [--checkpoint-interval 128] [--warmup 3s]");
             return o.Help ? 0 : 2;
         }
 
@@ -62,40 +62,21 @@ internal static class BenchCommand
                 clients.Add((c, grpc));
             }
 
+            // Warm up (JIT, connections, first checkpoint) under the same load before measuring.
+            var warmup = o.GetDuration("--warmup", TimeSpan.FromSeconds(3));
+            await RunLoad(clients.Select(c => c.Client).ToList(), vus, warmup, null);
+
             var fsyncs0 = nodes.Sum(n => n.WalFsyncs);
             var verifies0 = CryptoCounters.Verifies;
             var decided0 = await nodes[0].Host.QueryAsync(r => (r.DecisionsApplied, r.RequestsDecided));
+            var viewChanges0 = await nodes[0].Host.QueryAsync(r => r.ViewChangesStarted);
             var latencies = new List<double>[vus];
-            using var stop = new CancellationTokenSource(duration);
             var sw = Stopwatch.StartNew();
-            var users = Enumerable.Range(0, vus).Select(u => Task.Run(async () =>
-            {
-                var list = latencies[u] = [];
-                var random = new Random(u);
-                var client = clients[u % clients.Count].Client;
-                var key = new byte[32];
-                while (!stop.IsCancellationRequested)
-                {
-                    random.NextBytes(key);
-                    var op = u % 2 == 0 ? KvOperation.Put(key, key) : KvOperation.Get(key);
-                    var t = Stopwatch.GetTimestamp();
-                    try
-                    {
-                        await client.SendAsync(op.ToBytes()).WaitAsync(TimeSpan.FromSeconds(30));
-                    }
-                    catch (TimeoutException)
-                    {
-                        continue;
-                    }
-
-                    list.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-                }
-            })).ToArray();
-            await Task.WhenAll(users);
+            await RunLoad(clients.Select(c => c.Client).ToList(), vus, duration, latencies);
             var elapsed = sw.Elapsed.TotalSeconds;
             var all = latencies.SelectMany(l => l).Order().ToArray();
             var decided1 = await nodes[0].Host.QueryAsync(r => (r.DecisionsApplied, r.RequestsDecided));
-            var viewChanges = await nodes[0].Host.QueryAsync(r => r.ViewChangesStarted);
+            var viewChanges = await nodes[0].Host.QueryAsync(r => r.ViewChangesStarted) - viewChanges0;
             var decisions = decided1.DecisionsApplied - decided0.DecisionsApplied;
             var requests = decided1.RequestsDecided - decided0.RequestsDecided;
             var ops = all.Length;
@@ -125,6 +106,41 @@ internal static class BenchCommand
             {
             }
         }
+    }
+
+    /// <summary>Runs <paramref name="vus"/> virtual users for <paramref name="duration"/>, each issuing Puts (even users) or Gets of random 32-byte keys back to back.</summary>
+    private static async Task RunLoad(List<BftClient> clients, int vus, TimeSpan duration, List<double>[]? latencies)
+    {
+        using var stop = new CancellationTokenSource(duration);
+        var users = Enumerable.Range(0, vus).Select(u => Task.Run(async () =>
+        {
+            var list = new List<double>();
+            if (latencies is not null)
+            {
+                latencies[u] = list;
+            }
+
+            var random = new Random(u);
+            var client = clients[u % clients.Count];
+            var key = new byte[32];
+            while (!stop.IsCancellationRequested)
+            {
+                random.NextBytes(key);
+                var op = u % 2 == 0 ? KvOperation.Put(key, key) : KvOperation.Get(key);
+                var t = Stopwatch.GetTimestamp();
+                try
+                {
+                    await client.SendAsync(op.ToBytes()).WaitAsync(TimeSpan.FromSeconds(30));
+                }
+                catch (TimeoutException)
+                {
+                    continue;
+                }
+
+                list.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            }
+        })).ToArray();
+        await Task.WhenAll(users);
     }
 
     private static int FreePort()
