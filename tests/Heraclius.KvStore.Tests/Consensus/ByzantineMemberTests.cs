@@ -18,46 +18,6 @@ public sealed class ByzantineMemberTests
     private static readonly int[] Honest = [0, 1, 2];
     private static readonly int[] Lagging = [2, 3];
 
-    /// <summary>Delivers messages exactly once across calls, through a filter that models loss and silence.</summary>
-    private sealed class Net(ReplicaFixture f)
-    {
-        private readonly int[] _delivered = new int[4];
-
-        public void Pump(long now, Func<int, int, byte[], bool> filter)
-        {
-            bool progress;
-            do
-            {
-                progress = false;
-                for (var from = 0; from < 4; from++)
-                {
-                    var sent = f.Outboxes[from].Sent;
-                    for (; _delivered[from] < sent.Count; _delivered[from]++)
-                    {
-                        var (to, message) = sent[_delivered[from]];
-                        if (filter(from, to, message))
-                        {
-                            f.Replicas[to].OnMessage(from, message, now);
-                        }
-
-                        progress = true;
-                    }
-                }
-            }
-            while (progress);
-        }
-
-        public void Skip(int from) => _delivered[from] = f.Outboxes[from].Sent.Count;
-
-        public void SkipAll()
-        {
-            for (var i = 0; i < 4; i++)
-            {
-                Skip(i);
-            }
-        }
-    }
-
     private static MessageType TypeOf(byte[] m) => (MessageType)m[0];
 
     private static Proposal ProposalAtHeight1(ReplicaFixture f, ClientBatch batch, ulong timestamp, Hash32 prev)
@@ -98,11 +58,10 @@ public sealed class ByzantineMemberTests
     public void ByzantineNewLeader_CannotMakeLaggingNodesDecideASecondHeaderAtADecidedHeight()
     {
         var f = new ReplicaFixture();
-        var net = new Net(f);
         var genesis = f.Replicas[2].LastHeaderHash;
         f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
         f.Replicas[0].Tick(12);
-        net.Pump(12, (from, to, m) => !(TypeOf(m) == MessageType.Commit && from is 0 or 1 && to is 2 or 3));
+        f.Pump(12, (from, to, m) => !(TypeOf(m) == MessageType.Commit && from is 0 or 1 && to is 2 or 3));
         Assert.Equal(1UL, f.Replicas[0].DecidedHeight);
         Assert.Equal(0UL, f.Replicas[2].DecidedHeight);
         var decided = f.Outboxes[0].Decisions.Single();
@@ -111,7 +70,7 @@ public sealed class ByzantineMemberTests
         f.Replicas[3].Tick(1500);
         var vc2 = f.Outboxes[2].OfType(MessageType.ViewChange, to: 1).First();
         var vc3 = f.Outboxes[3].OfType(MessageType.ViewChange, to: 1).First();
-        net.SkipAll();
+        f.SkipAll();
 
         var vc1 = ViewChangeMessage.Encode(1, 1, decided.Header, decided.Qc, null, T.ClusterId, T.NodeKeys[1]);
         var vcs = new[] { vc1, vc2, vc3 }.Select(ViewChangeMessage.Parse).ToList();
@@ -125,13 +84,13 @@ public sealed class ByzantineMemberTests
             f.Replicas[i].OnMessage(1, Vote(1, VoteKind.Prepare, 1, other.Header), 1501);
         }
 
-        net.Pump(1502, (from, to, m) => from is 2 or 3 && to is 2 or 3);
+        f.Pump(1502, (from, to, m) => from is 2 or 3 && to is 2 or 3);
         foreach (var i in Lagging)
         {
             f.Replicas[i].OnMessage(1, Vote(1, VoteKind.Commit, 1, other.Header), 1503);
         }
 
-        net.Pump(1503, (from, to, m) => from is 2 or 3 && to is 2 or 3);
+        f.Pump(1503, (from, to, m) => from is 2 or 3 && to is 2 or 3);
         foreach (var i in Lagging)
         {
             Assert.Equal(1UL, f.Replicas[i].DecidedHeight);
@@ -149,11 +108,10 @@ public sealed class ByzantineMemberTests
     public void ViewChangeShowingAQcOnlyTheByzantineMemberHolds_DoesNotStallTheCluster()
     {
         var f = new ReplicaFixture();
-        var net = new Net(f);
         f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
         f.Replicas[0].Tick(12);
         bool Partition(int from, int to, byte[] m) => from != 3 && !(TypeOf(m) == MessageType.Commit && to != 3);
-        net.Pump(12, Partition);
+        f.Pump(12, Partition);
         Assert.Equal(1UL, f.Replicas[3].DecidedHeight);
         var decided = f.Outboxes[3].Decisions.Single();
         Assert.All(Honest, i => Assert.Equal(0UL, f.Replicas[i].DecidedHeight));
@@ -167,9 +125,9 @@ public sealed class ByzantineMemberTests
             }
         }
 
-        net.Skip(0);
-        net.Skip(1);
-        net.Skip(2);
+        f.Skip(0);
+        f.Skip(1);
+        f.Skip(2);
         f.Replicas[1].SubmitBatch(f.Batch().Bytes, 20);
         for (var t = 20L; t < 60_000; t += 50)
         {
@@ -178,7 +136,7 @@ public sealed class ByzantineMemberTests
                 f.Replicas[i].Tick(t);
             }
 
-            net.Pump(t, (from, to, m) => from != 3 && to != 3);
+            f.Pump(t, (from, to, m) => from != 3 && to != 3);
         }
 
         Assert.All(Honest, i => Assert.True(f.Replicas[i].DecidedHeight >= 2, $"node {i} at {f.Replicas[i].DecidedHeight}"));
@@ -190,7 +148,6 @@ public sealed class ByzantineMemberTests
     public void UnsolicitedSnapshotPointer_IsIgnored()
     {
         var f = new ReplicaFixture();
-        var net = new Net(f);
         var w = Envelope.Begin(MessageType.DecisionBatch, 3, 32);
         w.U64(1_000_000);
         w.U32(0);
@@ -200,7 +157,7 @@ public sealed class ByzantineMemberTests
             f.Replicas[i].OnMessage(3, lure, 5);
         }
 
-        net.SkipAll();
+        f.SkipAll();
         var batch = f.Batch();
         foreach (var i in Honest)
         {
@@ -214,7 +171,7 @@ public sealed class ByzantineMemberTests
                 f.Replicas[i].Tick(t);
             }
 
-            net.Pump(t, (from, to, m) => from != 3 && to != 3);
+            f.Pump(t, (from, to, m) => from != 3 && to != 3);
         }
 
         Assert.All(Honest, i => Assert.Equal(1UL, f.Replicas[i].DecidedHeight));

@@ -55,7 +55,18 @@ internal sealed class ReplicaFixture
     public ClientBatch Batch() =>
         ClientBatch.Create("client-0", T.ClusterId, [new ClientRequest(_seq++, KvOperation.Put("k"u8.ToArray(), "v"u8.ToArray()).ToBytes())], T.ClientKeys[0]);
 
-    /// <summary>Delivers everything not yet delivered until nothing more is sent (a perfect network).</summary>
+    /// <summary>Forgets what node <paramref name="from"/> sent so far: it is never delivered.</summary>
+    public void Skip(int from) => _delivered[from] = Outboxes[from].Sent.Count;
+
+    public void SkipAll()
+    {
+        for (var i = 0; i < 4; i++)
+        {
+            Skip(i);
+        }
+    }
+
+    /// <summary>Delivers everything not yet delivered, through <paramref name="filter"/> (a lossy network) or all of it, until nothing more is sent.</summary>
     public void Pump(long now, Func<int, int, byte[], bool>? filter = null)
     {
         var delivered = _delivered;
