@@ -51,6 +51,7 @@ public sealed class ClusterNode : IAsyncDisposable
         ILoggerFactory? loggerFactory = null,
         Action<WebApplicationBuilder>? configureBuilder = null,
         Action<WebApplication>? configureApp = null,
+        Func<IPeerNetwork, IPeerNetwork>? wrapNetwork = null,
         CancellationToken ct = default)
     {
         loggerFactory ??= NullLoggerFactory.Instance;
@@ -63,7 +64,8 @@ public sealed class ClusterNode : IAsyncDisposable
         var replica = new Replica(topology, local.Cluster.Id, local.Node.Index, key, service ?? new KeyValueService(), wal, snapshots, host,
             replicaOptions, loggerFactory.CreateLogger<Replica>());
         var network = new GrpcPeerNetwork(local, host, loggerFactory: loggerFactory);
-        host.Start(replica, network, replicaOptions.MaxPoolBatches);
+        // Fault injection (a lossy or lying network in tests) wraps the real network; production passes none.
+        host.Start(replica, wrapNetwork?.Invoke(network) ?? network, replicaOptions.MaxPoolBatches);
         var metrics = new ReplicaMetrics(host);
         var server = await NodeServer.StartAsync(new NodeServerOptions
         {

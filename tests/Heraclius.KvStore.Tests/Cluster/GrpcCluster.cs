@@ -26,6 +26,33 @@ public sealed class GrpcCluster : IAsyncDisposable
 
     public ClusterNode?[] Nodes { get; }
 
+    /// <summary>Each node's network as its replica sees it, to cut and heal links.</summary>
+    public FaultyPeerNetwork?[] Networks { get; } = new FaultyPeerNetwork?[4];
+
+    /// <summary>Members whose outbound traffic lies, and how; set before starting them.</summary>
+    public Dictionary<int, ByzantineMode> Byzantine { get; } = [];
+
+    /// <summary>Cuts every link between <paramref name="node"/> and the others, both ways.</summary>
+    public void Isolate(int node)
+    {
+        Networks[node]!.Cut([.. Enumerable.Range(0, 4).Where(i => i != node)]);
+        for (var i = 0; i < 4; i++)
+        {
+            if (i != node)
+            {
+                Networks[i]?.Cut(node);
+            }
+        }
+    }
+
+    public void HealAll()
+    {
+        foreach (var n in Networks)
+        {
+            n?.Heal();
+        }
+    }
+
     public ReplicaOptions Options { get; } = new() { ViewChangeTimeoutMs = 500, CheckpointInterval = 16, RetainDecisions = 32, ResendIntervalMs = 100 };
 
     private static int FreePort()
@@ -45,6 +72,9 @@ public sealed class GrpcCluster : IAsyncDisposable
 
     public async Task StartNodeAsync(int i) =>
         Nodes[i] = await ClusterNode.StartAsync(Keys.Topology, Keys.Cluster.Nodes[i].Id, Keys.NodeKeys[i], Path.Combine(_root, $"n{i}"), Options,
+            wrapNetwork: inner => Networks[i] = new FaultyPeerNetwork(inner, Byzantine.TryGetValue(i, out var mode)
+                ? new ByzantineRewriter(mode, Keys.NodeKeys[i], "c0", i, new Random(i), Options.CheckpointInterval)
+                : null),
             loggerFactory: Environment.GetEnvironmentVariable("HERACLIUS_TEST_LOG") is null ? null : Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddSimpleConsole().SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Information)));
 
     public async Task StopNodeAsync(int i)
@@ -71,7 +101,7 @@ public sealed class GrpcCluster : IAsyncDisposable
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
-            var running = Nodes.Where(n => n is not null).Select(n => n!).ToList();
+            var running = Nodes.Where((n, i) => n is not null && !Byzantine.ContainsKey(i)).Select(n => n!).ToList();
             var heights = await Task.WhenAll(running.Select(n => n.Host.QueryAsync(r => r.DecidedHeight)));
             if (heights.Distinct().Count() == 1)
             {

@@ -83,4 +83,69 @@ public sealed class GrpcClusterTests
         var checkpoint = await cluster.Nodes[3]!.Host.QueryAsync(r => r.CheckpointHeight);
         Assert.True(checkpoint >= 16);
     }
+
+    [Fact]
+    public async Task MinorityPartition_HealsAndTheIsolatedNodeCatchesUp()
+    {
+        await using var cluster = new GrpcCluster();
+        await cluster.StartAsync();
+        await using var client = await cluster.ClientAsync(1);
+        await Run(client, KvOperation.Put(B("before"), B("1")));
+        cluster.Isolate(3);
+        for (var i = 0; i < 40; i++)
+        {
+            await Run(client, KvOperation.Put(B($"during-{i}"), B("x")));
+        }
+
+        var behind = await cluster.Nodes[3]!.Host.QueryAsync(r => r.DecidedHeight);
+        var ahead = await cluster.Nodes[1]!.Host.QueryAsync(r => r.DecidedHeight);
+        Assert.True(behind < ahead, $"isolated node at {behind}, majority at {ahead}");
+        cluster.HealAll();
+        await Run(client, KvOperation.Put(B("after"), B("1")));
+        await cluster.AssertConvergedAsync(Bound);
+    }
+
+    [Theory]
+    [InlineData(Simulation.ByzantineMode.Equivocate)]
+    [InlineData(Simulation.ByzantineMode.WrongOutputs)]
+    public async Task ByzantineLeader_IsReplacedAndHonestNodesAgree(Simulation.ByzantineMode mode)
+    {
+        await using var cluster = new GrpcCluster();
+        cluster.Byzantine[0] = mode;
+        await cluster.StartAsync();
+        await using var client = await cluster.ClientAsync(2);
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(KvStatus.Ok, (await Run(client, KvOperation.Put(B($"k{i}"), B($"v{i}")))).Status);
+        }
+
+        Assert.Equal("v7", System.Text.Encoding.UTF8.GetString((await Run(client, KvOperation.Get(B("k7")))).Value));
+        Assert.Equal(0, client.RejectedDecisions);
+        var status = cluster.Nodes[2]!.Host.GetStatus();
+        Assert.True(status.View > 0, "the lying leader of view 0 was never replaced");
+        if (mode == Simulation.ByzantineMode.WrongOutputs)
+        {
+            // Every honest follower that received the lying leader's proposal re-executed it and refused it.
+            var refused = await Task.WhenAll(Enumerable.Range(1, 3).Select(i => cluster.Nodes[i]!.Host.QueryAsync(r =>
+                $"{r.NodeId}: {string.Join(" ", r.Rejections.Select(kv => $"{kv.Key}={kv.Value}"))}")));
+            Assert.True(refused.Any(r => r.Contains("WrongOutputs", StringComparison.Ordinal)), string.Join("\n", refused));
+        }
+
+        await cluster.AssertConvergedAsync(Bound);
+    }
+
+    [Fact]
+    public async Task FollowerLyingInVotesAndViewChanges_CannotBlockProgress()
+    {
+        await using var cluster = new GrpcCluster();
+        cluster.Byzantine[3] = Simulation.ByzantineMode.LyingVotes | Simulation.ByzantineMode.LyingViewChanges | Simulation.ByzantineMode.Replay;
+        await cluster.StartAsync();
+        await using var client = await cluster.ClientAsync(1);
+        for (var i = 0; i < 30; i++)
+        {
+            await Run(client, KvOperation.Put(B($"k{i}"), B("v")));
+        }
+
+        await cluster.AssertConvergedAsync(Bound);
+    }
 }

@@ -1,0 +1,63 @@
+using Heraclius.KvStore.Tests.Simulation;
+using Heraclius.KvStore.Transport;
+
+namespace Heraclius.KvStore.Tests.Cluster;
+
+/// <summary>
+/// Wraps a node's real gRPC peer network: while partitioned, drops what it sends to the other side;
+/// with a rewriter, sends what a byzantine member would send instead.
+/// </summary>
+public sealed class FaultyPeerNetwork : IPeerNetwork
+{
+    private readonly IPeerNetwork _inner;
+    private readonly ByzantineRewriter? _byzantine;
+    private readonly Lock _lock = new();
+
+    public FaultyPeerNetwork(IPeerNetwork inner, ByzantineRewriter? byzantine = null)
+    {
+        _inner = inner;
+        _byzantine = byzantine;
+    }
+
+    /// <summary>Peers this node cannot reach while set (both directions are cut when every side sets it).</summary>
+    public HashSet<int> Unreachable { get; } = [];
+
+    public void Send(int toNodeIndex, ReadOnlyMemory<byte> message)
+    {
+        lock (_lock)
+        {
+            if (Unreachable.Contains(toNodeIndex))
+            {
+                return;
+            }
+
+            if (_byzantine is null)
+            {
+                _inner.Send(toNodeIndex, message);
+                return;
+            }
+
+            // The rewriter keeps state (history, random stream) and is called from the replica thread only.
+            foreach (var m in _byzantine.Rewrite(toNodeIndex, message.ToArray()))
+            {
+                _inner.Send(toNodeIndex, m);
+            }
+        }
+    }
+
+    public void Cut(params int[] peers)
+    {
+        lock (_lock)
+        {
+            Unreachable.UnionWith(peers);
+        }
+    }
+
+    public void Heal()
+    {
+        lock (_lock)
+        {
+            Unreachable.Clear();
+        }
+    }
+}
