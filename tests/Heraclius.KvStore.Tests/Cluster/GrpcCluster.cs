@@ -95,6 +95,25 @@ public sealed class GrpcCluster : IAsyncDisposable
         return c;
     }
 
+    /// <summary>Waits until every running node is in the same view and none is changing views, and returns that view.</summary>
+    /// <remarks>A slow start can trigger a view change before the test begins; a test that kills "the leader" must name the one all nodes follow.</remarks>
+    public async Task<ulong> StableViewAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var running = Nodes.Where(n => n is not null).Select(n => n!).ToList();
+            var views = await Task.WhenAll(running.Select(n => n.Host.QueryAsync(r => (r.View, r.InViewChange))));
+            if (views.All(v => !v.InViewChange) && views.Select(v => v.View).Distinct().Count() == 1)
+            {
+                return views[0].View;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"no stable view: {string.Join(", ", views)}");
+            await Task.Delay(20);
+        }
+    }
+
     /// <summary>Waits until every running node has decided the same height, then checks logs and states agree.</summary>
     public async Task AssertConvergedAsync(TimeSpan timeout)
     {

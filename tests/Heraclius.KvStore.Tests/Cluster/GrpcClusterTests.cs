@@ -47,8 +47,8 @@ public sealed class GrpcClusterTests
         await using var cluster = new GrpcCluster();
         await cluster.StartAsync();
         await Run(await cluster.ClientAsync(0, 1), KvOperation.Put(B("warm-up"), B("1")));
-        var leader = cluster.Nodes[0]!.Host.GetStatus().LeaderIndex;
-        var viewBefore = cluster.Nodes[0]!.Host.GetStatus().View;
+        var viewBefore = await cluster.StableViewAsync(Bound);
+        var leader = (int)(viewBefore % 4);
         var other = (leader + 2) % 4;
         await using var client = await cluster.ClientAsync(other);
         await Run(client, KvOperation.Put(B("a"), B("1")));
