@@ -11,4 +11,7 @@ public enum ReplyStatus : byte
 
     /// <summary>The sequence number was used before for a different request.</summary>
     RequestIdReused = 2,
+
+    /// <summary>Not executed: the cluster it needs is saturated. Retry the same request later.</summary>
+    Overloaded = 3,
 }

@@ -18,4 +18,7 @@ public enum RejectReason
     InvalidDecision,
     InvalidSnapshot,
     Duplicate,
+
+    /// <summary>A compact decision of another cluster that fails its checks (source, destination, QC, proof, chain).</summary>
+    InvalidInbound,
 }

@@ -296,6 +296,7 @@ public sealed partial class Replica
         _progressSince = _now;
         _checkpoint = Checkpoint.Capture(fetch.Header, fetch.Qc!, _state);
         _snapshots.Save(_decided, _checkpoint.Encode());
+        RefreshFlow();
         CompactWal();
         PruneAnsweredBatches();
         if (_newViewForced is not null && _newViewForced.Header.Height <= _decided)

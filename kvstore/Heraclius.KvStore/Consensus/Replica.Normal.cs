@@ -28,6 +28,9 @@ public sealed partial class Replica
     /// <summary>When the oldest pending batch arrived: what the batching delay and re-forwarding count from.</summary>
     private long PoolOldestAt => _pool.Count == 0 ? _now : _poolArrivals[_pool[0].Digest];
 
+    /// <summary>Shards of a topology with coordinators take work only from coordinators, never from clients.</summary>
+    private bool TakesClientRequests => _cluster.Kind == Topology.ClusterKind.Coordinator || !_topology.Coordinators.Any();
+
     private bool IsCheckpointHeight(ulong height) => height % (ulong)_options.CheckpointInterval == 0;
 
     private SubmitOutcome Admit(ClientBatch batch)
@@ -40,6 +43,11 @@ public sealed partial class Replica
         if (!_topology.TryGetClient(batch.ClientId, out var client))
         {
             return SubmitOutcome.Refused("unknown_client", $"client {batch.ClientId} is not registered");
+        }
+
+        if (!TakesClientRequests)
+        {
+            return SubmitOutcome.Refused("wrong_cluster", $"{_cluster.Id} is a shard cluster; clients talk to a coordinator");
         }
 
         if (_poolArrivals.ContainsKey(batch.Digest))
@@ -119,7 +127,7 @@ public sealed partial class Replica
 
     private void TryPropose()
     {
-        if (!IsLeader || _pool.Count == 0 || _decided < _newViewMaxDecided || _snapshotFetch is not null)
+        if (!IsLeader || (_pool.Count == 0 && !HasReadyInbound) || _decided < _newViewMaxDecided || _snapshotFetch is not null)
         {
             return;
         }
@@ -134,7 +142,7 @@ public sealed partial class Replica
             return;
         }
 
-        if (_poolRequests < _options.BatchRequests && _now - PoolOldestAt < _options.BatchDelayMs)
+        if (_poolRequests < _options.BatchRequests && _now - Math.Min(PoolOldestAt, InboundOldestAt()) < _options.BatchDelayMs)
         {
             return;
         }
@@ -159,7 +167,7 @@ public sealed partial class Replica
 
         var lastTs = Executor.LastTimestamp(_state);
         var timestamp = Math.Max((ulong)Math.Max(_now, 0), lastTs + 1);
-        var inputs = new ProposalInputs(timestamp, batches);
+        var inputs = new ProposalInputs(timestamp, batches, SelectInbound());
         var inputBytes = inputs.ToBytes();
         var height = _decided + 1;
         DropExecution();
@@ -280,9 +288,15 @@ public sealed partial class Replica
         var lastTs = Executor.LastTimestamp(_state);
         if (inputs.Timestamp <= lastTs
             || (freshTimestamp && !WithinTolerance(inputs.Timestamp))
-            || inputs.Batches.Count == 0)
+            || inputs.IsEmpty
+            || (inputs.Batches.Count > 0 && !TakesClientRequests))
         {
             Reject(RejectReason.InvalidProposal, from);
+            return false;
+        }
+
+        if (!ValidateInbound(inputs.Inbound, from))
+        {
             return false;
         }
 
@@ -489,6 +503,7 @@ public sealed partial class Replica
         exec.Transaction.Complete();
         var decision = new Decision(proposal, qc);
         _wal.Append((byte)WalRecordType.Decision, decision.ToBytes());
+        QueueOutbound(decision);
         ApplyDecided(decision, exec.Inputs);
         _outbox.Decided(decision);
     }
@@ -555,6 +570,7 @@ public sealed partial class Replica
             }
         }
 
+        RefreshFlow();
         if (IsCheckpointHeight(header.Height))
         {
             TakeCheckpoint(decision);
@@ -576,7 +592,10 @@ public sealed partial class Replica
         CompactWal();
     }
 
-    /// <summary>After a snapshot, the WAL keeps only what the snapshot does not hold: the view and an outstanding view change.</summary>
+    /// <summary>
+    /// After a snapshot, the WAL keeps only what the snapshot does not hold: the view, an outstanding
+    /// view change, and the compact decisions other clusters have not acknowledged yet.
+    /// </summary>
     private void CompactWal()
     {
         var records = new List<Storage.WalRecord> { new((byte)WalRecordType.View, U64Bytes(_view)) };
@@ -585,6 +604,7 @@ public sealed partial class Replica
             records.Add(new((byte)WalRecordType.ViewChangeSent, _myViewChange));
         }
 
+        records.AddRange(OutboundWalRecords());
         _wal.Rewrite(records);
     }
 

@@ -59,8 +59,13 @@ public sealed partial class Replica
                         ReplayDecision(decision);
                     }
 
+                    // Also decisions the snapshot already holds (a crash before the WAL rewrite): their groups may be unacknowledged.
+                    QueueOutbound(decision);
                     break;
                 case WalRecordType.Checkpoint:
+                    break;
+                case WalRecordType.Outbound:
+                    RecoverOutbound(record.Payload);
                     break;
                 default:
                     throw new Storage.WalCorruptedException($"unknown WAL record type {record.Type}");
@@ -104,6 +109,7 @@ public sealed partial class Replica
             StoreViewChange(ViewChangeMessage.Parse(_myViewChange));
         }
 
+        RefreshFlow();
         ReplicaLog.Recovered(_logger, NodeId, _decided, _view);
     }
 

@@ -58,7 +58,7 @@ public sealed partial class Replica
             return;
         }
 
-        var waiting = _pool.Count > 0 || _slot.Accepted is not null || _newViewForced is not null;
+        var waiting = _pool.Count > 0 || HasReadyInbound || _slot.Accepted is not null || _newViewForced is not null;
         if (!waiting || PeersAhead() > _cluster.F || HeardFrom() < _cluster.Quorum - 1)
         {
             // Also while this node has not yet heard from a quorum (just restarted, links still coming up):
@@ -74,7 +74,7 @@ public sealed partial class Replica
         if (waiting && _now - _progressSince > CurrentTimeout() && _slot.Accepted is null && _newViewForced is null)
         {
             PruneAnsweredBatches();
-            if (_pool.Count == 0)
+            if (_pool.Count == 0 && !HasReadyInbound)
             {
                 _progressSince = _now;
                 waiting = false;
@@ -88,6 +88,11 @@ public sealed partial class Replica
             foreach (var batch in _pool.Take(64))
             {
                 Broadcast(ForwardMessage(batch));
+            }
+
+            foreach (var group in ReadyHeads().Take(64))
+            {
+                Broadcast(ForwardInboundMessage(group));
             }
 
             StartViewChange(_view + 1, _slot.Accepted is null ? "requests waited past the timeout" : "proposal not decided in time");
@@ -147,6 +152,11 @@ public sealed partial class Replica
                     Broadcast(ForwardMessage(batch));
                 }
             }
+
+            foreach (var group in ReadyHeads().Where(g => _now - _inboundArrivals[g.Digest] >= _options.ResendIntervalMs).Take(64))
+            {
+                Broadcast(ForwardInboundMessage(group));
+            }
         }
         else
         {
@@ -171,6 +181,15 @@ public sealed partial class Replica
                 foreach (var batch in _pool.Take(64))
                 {
                     Send(_cluster.LeaderOf(_view), ForwardMessage(batch));
+                }
+            }
+
+            if (!IsLeader)
+            {
+                // The leader's own subscription may be fed by a withholding source node: show it what we hold.
+                foreach (var group in ReadyHeads().Where(g => _now - _inboundArrivals[g.Digest] >= _options.ResendIntervalMs).Take(16))
+                {
+                    Send(_cluster.LeaderOf(_view), ForwardInboundMessage(group));
                 }
             }
         }

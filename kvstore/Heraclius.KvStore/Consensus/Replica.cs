@@ -64,7 +64,7 @@ public sealed partial class Replica
 
         _self = selfIndex;
         _key = key;
-        _executor = new Executor(service, _options.SessionWindow);
+        _executor = new Executor(service, _options.SessionWindow, Routing.RoutingSettings.For(topology, clusterId, _options.OutboundWindow));
         _wal = wal;
         _snapshots = snapshots;
         _outbox = outbox;
@@ -217,6 +217,9 @@ public sealed partial class Replica
                 break;
             case MessageType.Status:
                 OnStatus(from, body);
+                break;
+            case MessageType.ForwardInbound:
+                OnForwardedInbound(from, body);
                 break;
             default:
                 Reject(RejectReason.Malformed, from);

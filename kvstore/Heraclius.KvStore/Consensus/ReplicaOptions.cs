@@ -45,10 +45,23 @@ public sealed class ReplicaOptions
     /// <summary>State buckets (snapshot chunks); part of the format: every member of a cluster must agree.</summary>
     public int StateBuckets { get; set; } = 1024;
 
+    /// <summary>
+    /// W: groups to one destination cluster that may be unacknowledged before new work towards it is
+    /// refused with "overloaded". Part of the replicated configuration: every member must agree.
+    /// </summary>
+    public int OutboundWindow { get; set; } = 64;
+
+    /// <summary>Most inbound groups (compact decisions of other clusters) in one proposal.</summary>
+    public int MaxInboundPerProposal { get; set; } = 256;
+
+    /// <summary>Inbound groups pooled per source cluster; beyond it the highest is dropped (the source keeps it).</summary>
+    public int MaxInboundPooledPerSource { get; set; } = 256;
+
     public void Validate()
     {
         if (BatchRequests < 1 || MaxProposalRequests < BatchRequests || CheckpointInterval < 1 || ViewChangeTimeoutMs < 10
-            || ResendIntervalMs < 1 || SessionWindow < 1 || MaxPoolBatches < 1 || CatchUpBatch < 1 || RetainDecisions < CheckpointInterval)
+            || ResendIntervalMs < 1 || SessionWindow < 1 || MaxPoolBatches < 1 || CatchUpBatch < 1 || RetainDecisions < CheckpointInterval
+            || OutboundWindow < 1 || MaxInboundPerProposal < 1 || MaxInboundPooledPerSource < 1)
         {
             throw new ArgumentException("invalid replica options (see ReplicaOptions for the allowed ranges)");
         }

@@ -20,4 +20,7 @@ internal enum WalRecordType : byte
 
     /// <summary>checkpoint header ‖ QC: the snapshot store holds the state of this height.</summary>
     Checkpoint = 6,
+
+    /// <summary>an unacknowledged compact decision for another cluster, kept across a WAL rewrite.</summary>
+    Outbound = 7,
 }

@@ -61,7 +61,7 @@ public sealed class ClusterNode : IAsyncDisposable
         var wal = new FileWriteAheadLog(Path.Combine(dataDirectory, "wal"));
         var snapshots = new FileSnapshotStore(Path.Combine(dataDirectory, "snapshots"));
         var host = new ReplicaHost(topology, local.Cluster.Id);
-        var replica = new Replica(topology, local.Cluster.Id, local.Node.Index, key, service ?? new KeyValueService(), wal, snapshots, host,
+        var replica = new Replica(topology, local.Cluster.Id, local.Node.Index, key, service ?? DefaultService(topology, local.Cluster), wal, snapshots, host,
             replicaOptions, loggerFactory.CreateLogger<Replica>());
         var network = new GrpcPeerNetwork(local, host, loggerFactory: loggerFactory);
         // Fault injection (a lossy or lying network in tests) wraps the real network; production passes none.
@@ -93,4 +93,13 @@ public sealed class ClusterNode : IAsyncDisposable
         _metrics.Dispose();
         _wal.Dispose();
     }
+
+    /// <summary>
+    /// The key-value role of a cluster: the whole store when the topology has no shards, otherwise a
+    /// coordinator routes operations and a shard holds the keys.
+    /// </summary>
+    public static IReplicatedService DefaultService(ClusterTopology topology, ClusterInfo cluster) =>
+        !topology.Shards.Any() ? new KeyValueService()
+        : cluster.Kind == ClusterKind.Coordinator ? new KvCoordinatorService(new Routing.ShardRouter(topology))
+        : new KvShardService();
 }

@@ -14,4 +14,7 @@ internal abstract record HostEvent
     public sealed record Stop : HostEvent;
 
     public sealed record Query(Action<Consensus.Replica> Action) : HostEvent;
+
+    /// <summary>A compact decision of another cluster, verified by the host (QC and proof).</summary>
+    public sealed record Inbound(Routing.InboundGroup Group) : HostEvent;
 }

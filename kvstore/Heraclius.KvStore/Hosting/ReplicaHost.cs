@@ -4,6 +4,7 @@ using Heraclius.KvStore.Client;
 using Heraclius.KvStore.Consensus;
 using Heraclius.KvStore.Decisions;
 using Heraclius.KvStore.Encoding;
+using Heraclius.KvStore.Routing;
 using Heraclius.KvStore.Topology;
 using Heraclius.KvStore.Transport;
 
@@ -15,7 +16,7 @@ namespace Heraclius.KvStore.Hosting;
 /// leave through the peer network, and decided compact decisions are served to subscribers.
 /// Client signatures are verified on the caller's thread, so they use every core.
 /// </summary>
-public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecisionFeed, INodeStatusSource, IReplicaOutbox, IAsyncDisposable
+public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecisionFeed, IInboundSink, INodeStatusSource, IReplicaOutbox, IAsyncDisposable
 {
     private readonly Channel<HostEvent> _inbox;
     private readonly ReplicaHostOptions _options;
@@ -103,6 +104,9 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
                         case HostEvent.Batch b:
                             replica.SubmitBatch(b.Value, signatureVerified: true, Now);
                             break;
+                        case HostEvent.Inbound i:
+                            replica.SubmitInbound(i.Group, verified: true, Now);
+                            break;
                         case HostEvent.Tick:
                             replica.Tick(Now);
                             _poolBatches = replica.PoolBatches;
@@ -184,6 +188,39 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
         return SubmitResult.Ok;
     }
 
+    public ulong ResumeAfter(string sourceCluster) => Replica.ResumeAfter(sourceCluster);
+
+    public InboundVerdict Offer(string sourceCluster, ReadOnlyMemory<byte> compactDecision)
+    {
+        InboundGroup group;
+        try
+        {
+            group = InboundGroup.Parse(compactDecision.ToArray());
+        }
+        catch (MalformedMessageException)
+        {
+            return InboundVerdict.Invalid;
+        }
+
+        if (group.Source != sourceCluster || !Replica.PeerClusters.Contains(sourceCluster))
+        {
+            return InboundVerdict.Invalid;
+        }
+
+        if (group.Height <= Replica.ResumeAfter(sourceCluster))
+        {
+            return InboundVerdict.Stale;
+        }
+
+        // Verified here, on the subscription's thread, so the consensus thread only checks the chain.
+        if (group.Decision.Verify(_topology, _clusterId) != CompactDecisionCheck.Valid)
+        {
+            return InboundVerdict.Invalid;
+        }
+
+        return _inbox.Writer.TryWrite(new HostEvent.Inbound(group)) ? InboundVerdict.Accepted : InboundVerdict.Overloaded;
+    }
+
     /// <summary>Runs <paramref name="query"/> on the replica's thread (for tests and diagnostics).</summary>
     public async Task<T> QueryAsync<T>(Func<Replica, T> query)
     {
@@ -234,7 +271,32 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
         }
     }
 
-    public async IAsyncEnumerable<ReadOnlyMemory<byte>> Subscribe(string destination, ulong afterHeight, [EnumeratorCancellation] CancellationToken ct)
+    public IAsyncEnumerable<ReadOnlyMemory<byte>> Subscribe(string destination, ulong afterHeight, CancellationToken ct) =>
+        Replica.PeerClusters.Contains(destination) ? SubscribeQueue(destination, afterHeight, ct) : SubscribeFeed(destination, afterHeight, ct);
+
+    /// <summary>Another cluster's subscription: served from the queue of unacknowledged groups, then live.</summary>
+    private async IAsyncEnumerable<ReadOnlyMemory<byte>> SubscribeQueue(string destination, ulong afterHeight, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var queues = Replica.Outbound;
+        var last = afterHeight;
+        while (!ct.IsCancellationRequested)
+        {
+            var entries = queues.After(destination, last, out var changed);
+            foreach (var e in entries)
+            {
+                yield return e.CompactDecision;
+                last = e.Height;
+            }
+
+            if (entries.Count == 0)
+            {
+                await changed.WaitAsync(ct);
+            }
+        }
+    }
+
+    /// <summary>A client's subscription: recent decisions from memory, then live.</summary>
+    private async IAsyncEnumerable<ReadOnlyMemory<byte>> SubscribeFeed(string destination, ulong afterHeight, [EnumeratorCancellation] CancellationToken ct)
     {
         var channel = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(_options.SubscriberBuffer) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         lock (_feedLock)

@@ -3,25 +3,32 @@ using Heraclius.KvStore.Client;
 using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Decisions;
 using Heraclius.KvStore.Encoding;
+using Heraclius.KvStore.Routing;
 
 namespace Heraclius.KvStore.StateMachine;
 
 /// <summary>
-/// Deterministic execution of a proposal's inputs on the state: exactly-once client sessions
-/// (a window of W answers per client, in replicated state), the service, and the output groups.
-/// Reads no clock and no randomness; iterates only in input order or sorted order.
+/// Deterministic execution of a proposal's inputs on the state: inbound groups of other clusters
+/// (cursor, acknowledgement, messages), exactly-once client sessions (a window of W answers per
+/// client, in replicated state; answers may come in a later decision), the service, and the output
+/// groups with their prevHeight/ackHeight links. Reads no clock and no randomness; iterates only in
+/// input order or sorted order.
 /// </summary>
 public sealed class Executor
 {
     private readonly IReplicatedService _service;
     private readonly ulong _sessionWindow;
+    private readonly RoutingSettings _routing;
 
-    public Executor(IReplicatedService service, int sessionWindow)
+    public Executor(IReplicatedService service, int sessionWindow, RoutingSettings routing)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(sessionWindow, 1);
         _service = service;
         _sessionWindow = (ulong)sessionWindow;
+        _routing = routing;
     }
+
+    public RoutingSettings Routing => _routing;
 
     public static ulong LastTimestamp(ReplicatedState state)
     {
@@ -29,9 +36,24 @@ public sealed class Executor
         return v is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(v);
     }
 
+    /// <summary>The height of the last group processed from <paramref name="source"/> in <paramref name="state"/>.</summary>
+    public static ulong InboundCursor(ReplicatedState state, string source)
+    {
+        var v = state.Get(EngineKeys.InboundCursor(source));
+        return v is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(v);
+    }
+
+    /// <summary>The height up to which <paramref name="destination"/> acknowledged our groups in <paramref name="state"/>.</summary>
+    public static ulong AckedHeight(ReplicatedState state, string destination)
+    {
+        var v = state.Get(EngineKeys.Acked(destination));
+        return v is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(v);
+    }
+
     /// <summary>
-    /// True when the decided state already answered request <paramref name="seq"/> of the client, or it
-    /// fell out of the client's window: proposing it again would change nothing but repeat the answer.
+    /// True when the decided state already answered request <paramref name="seq"/> of the client, holds
+    /// it pending an answer from another cluster, or it fell out of the client's window: proposing it
+    /// again would change nothing.
     /// </summary>
     public bool IsAnswered(ReplicatedState state, string clientId, ulong seq)
     {
@@ -48,93 +70,271 @@ public sealed class Executor
     public ExecutionResult Execute(ReplicatedState state, ulong height, ProposalInputs inputs, bool checkpoint)
     {
         var tx = new StateTransaction(state);
-        var serviceAccess = new ServiceStateAccess(tx);
+        var run = new Run(this, tx, height, inputs.Timestamp);
         var ts = new byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(ts, inputs.Timestamp);
         tx.Put(EngineKeys.LastTimestamp, ts);
 
-        // Sorted by destination so the output order never depends on hash order.
-        var replies = new SortedDictionary<string, List<ClientReply>>(StringComparer.Ordinal);
+        foreach (var group in inputs.Inbound)
+        {
+            run.Process(group);
+        }
+
         foreach (var batch in inputs.Batches)
         {
-            if (!replies.TryGetValue(batch.ClientId, out var list))
-            {
-                list = [];
-                replies.Add(batch.ClientId, list);
-            }
-
             foreach (var request in batch.Requests)
             {
-                list.Add(ExecuteOne(tx, serviceAccess, batch.ClientId, request, height, inputs.Timestamp));
+                run.Execute(batch.ClientId, request);
             }
         }
 
-        var outputs = new List<OutputGroup>(replies.Count);
-        foreach (var (destination, list) in replies)
-        {
-            outputs.Add(new OutputGroup(destination, NextGroupHeight(tx, destination, height), 0, ClientReply.EncodeGroup(list)));
-        }
-
+        var outputs = run.Finish();
         var root = checkpoint ? state.ComputeRoot() : Hash32.Zero;
         return new ExecutionResult(inputs, outputs, root, tx);
     }
 
-    private static ulong NextGroupHeight(StateTransaction tx, string destination, ulong height)
+    /// <summary>One proposal's execution: the open transaction and the outputs collected so far.</summary>
+    private sealed class Run : IServiceOutputs
     {
-        var key = EngineKeys.LastGroupHeight(destination);
-        var prev = tx.Get(key);
-        var value = new byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(value, height);
-        tx.Put(key, value);
-        return prev is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(prev);
-    }
+        private readonly Executor _executor;
+        private readonly StateTransaction _tx;
+        private readonly ServiceStateAccess _access;
+        private readonly FlowControl _flow;
+        private readonly ulong _height;
+        private readonly ulong _timestamp;
 
-    private ClientReply ExecuteOne(StateTransaction tx, ServiceStateAccess access, string clientId, ClientRequest request, ulong height, ulong timestamp)
-    {
-        var requestHash = request.Hash(clientId);
-        var maxKey = EngineKeys.ClientMaxSeq(clientId);
-        var maxBytes = tx.Get(maxKey);
-        var maxSeq = maxBytes is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(maxBytes);
-        var hasMax = maxBytes is not null;
-        if (hasMax && request.Seq + _sessionWindow <= maxSeq)
+        // Sorted by destination so the output order never depends on hash order.
+        private readonly SortedDictionary<string, List<ClientReply>> _replies = new(StringComparer.Ordinal);
+        private readonly SortedDictionary<string, List<byte[]>> _messages = new(StringComparer.Ordinal);
+        private readonly SortedSet<string> _receivedFrom = new(StringComparer.Ordinal);
+
+        public Run(Executor executor, StateTransaction tx, ulong height, ulong timestamp)
         {
-            return new ClientReply(request.Seq, requestHash, ReplyStatus.RequestTooOld, []);
+            _executor = executor;
+            _tx = tx;
+            _access = new ServiceStateAccess(tx);
+            _flow = new FlowControl(tx, executor._routing);
+            _height = height;
+            _timestamp = timestamp;
         }
 
-        // The answer of seq s lives in slot s mod W; a slot holding a newer seq means s fell out of the window.
-        var slotKey = EngineKeys.ClientSlot(clientId, request.Seq % _sessionWindow);
-        var slot = tx.Get(slotKey);
-        if (slot is not null)
+        private RoutingSettings Routing => _executor._routing;
+
+        /// <summary>Processes one inbound group; its validity (source, destination, QC, proof, chain) was checked before execution.</summary>
+        public void Process(InboundGroup group)
         {
-            var r = new CanonicalReader(slot);
-            var seq = r.U64();
-            var hash = r.Hash();
-            if (seq == request.Seq)
+            var source = group.Source;
+            var g = group.Decision.Group;
+            if (!Routing.IsPeer(source) || g.Destination != Routing.ClusterId || g.PrevHeight != _flow.Cursor(source) || group.Height <= g.PrevHeight)
             {
-                return hash == requestHash
-                    ? new ClientReply(request.Seq, requestHash, ReplyStatus.Executed, r.Bytes(ReplicatedState.MaxValueBytes))
-                    : new ClientReply(request.Seq, requestHash, ReplyStatus.RequestIdReused, []);
+                throw new InvalidOperationException($"inbound group {source}@{group.Height} does not continue its chain; validate before executing");
             }
 
-            if (seq > request.Seq)
+            _flow.SetCursor(source, group.Height);
+            _flow.Acknowledge(source, g.AckHeight);
+            List<byte[]> messages;
+            try
             {
-                return new ClientReply(request.Seq, requestHash, ReplyStatus.RequestTooOld, []);
+                messages = ClusterPayload.Decode(g.Payload);
+            }
+            catch (MalformedMessageException)
+            {
+                // A certified group an honest cluster never produces; skipping it is deterministic.
+                return;
+            }
+
+            if (messages.Count == 0)
+            {
+                return;
+            }
+
+            _flow.CountReceived(source);
+            _receivedFrom.Add(source);
+            var context = new MessageContext(source, group.Height, _height, _timestamp);
+            foreach (var m in messages)
+            {
+                _executor._service.ExecuteMessage(_access, context, m, this);
             }
         }
 
-        var result = _service.Execute(access, new ExecutionContext(clientId, request.Seq, height, timestamp), request.Operation);
-        var w = new CanonicalWriter(result.Length + 48);
-        w.U64(request.Seq);
-        w.Hash(requestHash);
-        w.Bytes(result);
-        tx.Put(slotKey, w.ToArray());
-        if (!hasMax || request.Seq > maxSeq)
+        public void Execute(string clientId, ClientRequest request)
         {
-            var m = new byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(m, request.Seq);
-            tx.Put(maxKey, m);
+            var requestHash = request.Hash(clientId);
+            var maxKey = EngineKeys.ClientMaxSeq(clientId);
+            var maxBytes = _tx.Get(maxKey);
+            var maxSeq = maxBytes is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(maxBytes);
+            var hasMax = maxBytes is not null;
+            var window = _executor._sessionWindow;
+            if (hasMax && request.Seq + window <= maxSeq)
+            {
+                Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.RequestTooOld, []));
+                return;
+            }
+
+            // The answer of seq s lives in slot s mod W; a slot holding a newer seq means s fell out of the window.
+            var slotKey = EngineKeys.ClientSlot(clientId, request.Seq % window);
+            var slot = ReadSlot(slotKey);
+            if (slot is { } s)
+            {
+                if (s.Seq == request.Seq)
+                {
+                    if (s.Hash != requestHash)
+                    {
+                        Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.RequestIdReused, []));
+                    }
+                    else if (!s.Pending)
+                    {
+                        Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.Executed, s.Result));
+                    }
+
+                    // A repeat of a pending request adds nothing: its answer comes when the other cluster replies.
+                    return;
+                }
+
+                if (s.Seq > request.Seq)
+                {
+                    Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.RequestTooOld, []));
+                    return;
+                }
+            }
+
+            var outcome = _executor._service.ExecuteRequest(_access, new ExecutionContext(clientId, request.Seq, requestHash, _height, _timestamp), request.Operation, this);
+            if (outcome.Kind == RequestOutcomeKind.Overloaded)
+            {
+                Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.Overloaded, []));
+                return;
+            }
+
+            var pending = outcome.Kind == RequestOutcomeKind.Deferred;
+            WriteSlot(slotKey, request.Seq, requestHash, pending, outcome.Result);
+            if (!hasMax || request.Seq > maxSeq)
+            {
+                var m = new byte[8];
+                BinaryPrimitives.WriteUInt64LittleEndian(m, request.Seq);
+                _tx.Put(maxKey, m);
+            }
+
+            if (!pending)
+            {
+                Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.Executed, outcome.Result));
+            }
         }
 
-        return new ClientReply(request.Seq, requestHash, ReplyStatus.Executed, result);
+        public bool CanSend(string cluster) =>
+            _messages.ContainsKey(cluster) || _flow.Unacked(cluster) < (ulong)Routing.OutboundWindow;
+
+        public void Send(string cluster, byte[] message)
+        {
+            if (!Routing.IsPeer(cluster))
+            {
+                throw new InvalidOperationException($"cluster {Routing.ClusterId} does not exchange groups with {cluster}");
+            }
+
+            if (!_messages.TryGetValue(cluster, out var list))
+            {
+                list = [];
+                _messages.Add(cluster, list);
+            }
+
+            list.Add(message);
+        }
+
+        public void Answer(string clientId, ulong seq, Hash32 requestHash, byte[] result)
+        {
+            var slotKey = EngineKeys.ClientSlot(clientId, seq % _executor._sessionWindow);
+            if (ReadSlot(slotKey) is { Pending: true } s && s.Seq == seq && s.Hash == requestHash)
+            {
+                WriteSlot(slotKey, seq, requestHash, pending: false, result);
+            }
+
+            // Sent even when the slot moved on (the client ran more than W requests ahead): it may still wait for it.
+            Reply(clientId, new ClientReply(seq, requestHash, ReplyStatus.Executed, result));
+        }
+
+        public List<OutputGroup> Finish()
+        {
+            // Ack-only groups: a peer that keeps sending us work we have no reason to answer must still learn
+            // that it arrived, or its window fills. Empty groups never count, so acks do not ping-pong.
+            foreach (var source in _receivedFrom)
+            {
+                if (!_messages.ContainsKey(source) && _flow.SinceReply(source) >= (ulong)Routing.AckOnlyAfter)
+                {
+                    _messages.Add(source, []);
+                }
+            }
+
+            var outputs = new List<OutputGroup>(_replies.Count + _messages.Count);
+            using var clients = _replies.GetEnumerator();
+            using var clusters = _messages.GetEnumerator();
+            var hasClient = clients.MoveNext();
+            var hasCluster = clusters.MoveNext();
+            while (hasClient || hasCluster)
+            {
+                if (hasCluster && (!hasClient || string.CompareOrdinal(clusters.Current.Key, clients.Current.Key) < 0))
+                {
+                    var destination = clusters.Current.Key;
+                    var prev = NextGroupHeight(destination);
+                    var ack = _flow.Cursor(destination);
+                    _flow.RecordSent(destination, _height);
+                    outputs.Add(new OutputGroup(destination, prev, ack, ClusterPayload.Encode(clusters.Current.Value)));
+                    hasCluster = clusters.MoveNext();
+                }
+                else
+                {
+                    if (hasCluster && clusters.Current.Key == clients.Current.Key)
+                    {
+                        throw new InvalidOperationException($"{clients.Current.Key} is both a client and a cluster");
+                    }
+
+                    outputs.Add(new OutputGroup(clients.Current.Key, NextGroupHeight(clients.Current.Key), 0, ClientReply.EncodeGroup(clients.Current.Value)));
+                    hasClient = clients.MoveNext();
+                }
+            }
+
+            return outputs;
+        }
+
+        private void Reply(string clientId, ClientReply reply)
+        {
+            if (!_replies.TryGetValue(clientId, out var list))
+            {
+                list = [];
+                _replies.Add(clientId, list);
+            }
+
+            list.Add(reply);
+        }
+
+        private ulong NextGroupHeight(string destination)
+        {
+            var key = EngineKeys.LastGroupHeight(destination);
+            var prev = _tx.Get(key);
+            var value = new byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(value, _height);
+            _tx.Put(key, value);
+            return prev is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(prev);
+        }
+
+        private (ulong Seq, Hash32 Hash, bool Pending, byte[] Result)? ReadSlot(byte[] key)
+        {
+            var bytes = _tx.Get(key);
+            if (bytes is null)
+            {
+                return null;
+            }
+
+            var r = new CanonicalReader(bytes);
+            return (r.U64(), r.Hash(), r.U8() != 0, r.Bytes(ReplicatedState.MaxValueBytes));
+        }
+
+        private void WriteSlot(byte[] key, ulong seq, Hash32 hash, bool pending, byte[] result)
+        {
+            var w = new CanonicalWriter(result.Length + 48);
+            w.U64(seq);
+            w.Hash(hash);
+            w.U8(pending ? (byte)1 : (byte)0);
+            w.Bytes(result);
+            _tx.Put(key, w.ToArray());
+        }
     }
 }

@@ -43,6 +43,9 @@ public sealed class ReplicatedState
 
     public int BucketCount => _buckets.Length;
 
+    /// <summary>Counts entries whose key starts with <paramref name="prefix"/> (diagnostics and tests; not for execution).</summary>
+    public long CountWithPrefix(byte prefix) => _buckets.Sum(b => b.Keys.Count(k => k.Length > 0 && k[0] == prefix));
+
     public long Count => _count;
 
     public int BucketOf(ReadOnlySpan<byte> key) => (int)(StableHash.Of(key) & (ulong)_mask);

@@ -95,8 +95,11 @@ public sealed class GrpcCluster : IAsyncDisposable
         return c;
     }
 
-    /// <summary>Waits until every running node is in the same view and none is changing views, and returns that view.</summary>
-    /// <remarks>A slow start can trigger a view change before the test begins; a test that kills "the leader" must name the one all nodes follow.</remarks>
+    /// <summary>Waits until a quorum of nodes works in one view (not changing views), and returns that view.</summary>
+    /// <remarks>
+    /// A slow start can trigger a view change before the test begins, and a node may wait alone in a view
+    /// change while the quorum carries on (by design); a test that kills "the leader" must name the one the quorum follows.
+    /// </remarks>
     public async Task<ulong> StableViewAsync(TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
@@ -104,9 +107,10 @@ public sealed class GrpcCluster : IAsyncDisposable
         {
             var running = Nodes.Where(n => n is not null).Select(n => n!).ToList();
             var views = await Task.WhenAll(running.Select(n => n.Host.QueryAsync(r => (r.View, r.InViewChange))));
-            if (views.All(v => !v.InViewChange) && views.Select(v => v.View).Distinct().Count() == 1)
+            var working = views.Where(v => !v.InViewChange).GroupBy(v => v.View).OrderByDescending(g => g.Count()).FirstOrDefault();
+            if (working is not null && working.Count() >= 3)
             {
-                return views[0].View;
+                return working.Key;
             }
 
             Assert.True(DateTime.UtcNow < deadline, $"no stable view: {string.Join(", ", views)}");

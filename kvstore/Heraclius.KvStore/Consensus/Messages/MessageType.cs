@@ -14,4 +14,5 @@ public enum MessageType : byte
     SnapshotChunks = 9,
     ForwardBatch = 10,
     Status = 11,
+    ForwardInbound = 12,
 }

@@ -1,0 +1,7 @@
+namespace Heraclius.KvStore.KeyValue;
+
+public enum KvRouteKind : byte
+{
+    Request = 1,
+    Response = 2,
+}

@@ -1,0 +1,46 @@
+using Heraclius.KvStore.Decisions;
+using Heraclius.KvStore.Encoding;
+
+namespace Heraclius.KvStore.Routing;
+
+/// <summary>The payload of a cluster-to-cluster group: u32 n ‖ (bytes message)*. n = 0 is an ack-only group.</summary>
+public static class ClusterPayload
+{
+    public const int MaxMessages = 1 << 20;
+
+    public static byte[] Encode(IReadOnlyList<byte[]> messages)
+    {
+        var size = 4;
+        foreach (var m in messages)
+        {
+            size += m.Length + 4;
+        }
+
+        var w = new CanonicalWriter(size);
+        w.U32((uint)messages.Count);
+        foreach (var m in messages)
+        {
+            w.Bytes(m);
+        }
+
+        return w.ToArray();
+    }
+
+    public static List<byte[]> Decode(ReadOnlySpan<byte> payload)
+    {
+        var r = new CanonicalReader(payload);
+        var count = r.Count(MaxMessages);
+        var messages = new List<byte[]>(Math.Min(count, 4096));
+        for (var i = 0; i < count; i++)
+        {
+            messages.Add(r.Bytes(OutputGroup.MaxPayloadBytes));
+        }
+
+        r.End();
+        return messages;
+    }
+
+    /// <summary>True for an ack-only group (no messages) without decoding the rest.</summary>
+    public static bool IsEmpty(ReadOnlySpan<byte> payload) =>
+        payload.Length == 4 && payload[0] == 0 && payload[1] == 0 && payload[2] == 0 && payload[3] == 0;
+}

@@ -1,0 +1,125 @@
+using System.Buffers.Binary;
+using Heraclius.KvStore.Routing;
+
+namespace Heraclius.KvStore.StateMachine;
+
+/// <summary>
+/// The cluster-to-cluster flow state kept in replicated state: inbound cursors, the count and
+/// heights of groups sent per destination, how far each destination acknowledged, and how many
+/// groups arrived since we last wrote back. Reads and writes go through the open transaction.
+/// </summary>
+internal sealed class FlowControl
+{
+    private readonly IStateAccess _state;
+    private readonly RoutingSettings _routing;
+
+    public FlowControl(IStateAccess state, RoutingSettings routing)
+    {
+        _state = state;
+        _routing = routing;
+    }
+
+    public ulong Cursor(string source) => ReadU64(EngineKeys.InboundCursor(source));
+
+    public void SetCursor(string source, ulong height) => _state.Put(EngineKeys.InboundCursor(source), U64(height));
+
+    public (ulong Height, ulong Count) Acked(string destination)
+    {
+        var v = _state.Get(EngineKeys.Acked(destination));
+        return v is null ? (0, 0) : (BinaryPrimitives.ReadUInt64LittleEndian(v), BinaryPrimitives.ReadUInt64LittleEndian(v.AsSpan(8)));
+    }
+
+    public ulong Sent(string destination) => ReadU64(EngineKeys.SentCount(destination));
+
+    public ulong Unacked(string destination) => Sent(destination) - Acked(destination).Count;
+
+    /// <summary>Records a group emitted to <paramref name="destination"/> at <paramref name="height"/>.</summary>
+    public void RecordSent(string destination, ulong height)
+    {
+        var count = Sent(destination) + 1;
+        _state.Put(EngineKeys.SentCount(destination), U64(count));
+        _state.Put(EngineKeys.SentRing(destination, count % (ulong)_routing.RingSize), U64(height));
+        _state.Put(EngineKeys.SinceReply(destination), U64(0));
+    }
+
+    /// <summary>
+    /// Takes the acknowledgement <paramref name="ackHeight"/> carried by a group from
+    /// <paramref name="destination"/>: our groups up to that height arrived. The count acknowledged is
+    /// found in the ring of sent heights; an ack older than the ring counts conservatively (fewer
+    /// acknowledged than really were), one that names none of our groups is ignored.
+    /// </summary>
+    public void Acknowledge(string destination, ulong ackHeight)
+    {
+        var (ackedHeight, ackedCount) = Acked(destination);
+        if (ackHeight <= ackedHeight)
+        {
+            return;
+        }
+
+        var sent = Sent(destination);
+        var ring = (ulong)_routing.RingSize;
+        var lowest = Math.Max(ackedCount + 1, sent > ring ? sent - ring + 1 : 1);
+        if (lowest > sent)
+        {
+            return;
+        }
+
+        ulong lo = lowest, hi = sent, found = 0;
+        if (ackHeight < RingHeight(destination, lo, ring))
+        {
+            // Older than anything the ring still holds: everything before the ring's oldest is acknowledged at least.
+            found = lo - 1;
+        }
+        else
+        {
+            while (lo <= hi)
+            {
+                var mid = lo + ((hi - lo) / 2);
+                var h = RingHeight(destination, mid, ring);
+                if (h == ackHeight)
+                {
+                    found = mid;
+                    break;
+                }
+
+                if (h < ackHeight)
+                {
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid - 1;
+                }
+            }
+
+            if (found == 0)
+            {
+                return;
+            }
+        }
+
+        var v = new byte[16];
+        BinaryPrimitives.WriteUInt64LittleEndian(v, ackHeight);
+        BinaryPrimitives.WriteUInt64LittleEndian(v.AsSpan(8), Math.Max(found, ackedCount));
+        _state.Put(EngineKeys.Acked(destination), v);
+    }
+
+    public ulong SinceReply(string source) => ReadU64(EngineKeys.SinceReply(source));
+
+    public void CountReceived(string source) => _state.Put(EngineKeys.SinceReply(source), U64(SinceReply(source) + 1));
+
+    private ulong RingHeight(string destination, ulong count, ulong ring) => ReadU64(EngineKeys.SentRing(destination, count % ring));
+
+    private ulong ReadU64(byte[] key)
+    {
+        var v = _state.Get(key);
+        return v is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(v);
+    }
+
+    private static byte[] U64(ulong value)
+    {
+        var b = new byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(b, value);
+        return b;
+    }
+}
