@@ -173,7 +173,9 @@ public sealed class BftClient : IAsyncDisposable
                     afterHeight = Math.Max(afterHeight, compact.Header.Height);
                     foreach (var reply in ClientReply.DecodeGroup(compact.Group.Payload))
                     {
-                        if (_pending.TryGetValue(reply.Seq, out var p) && p.Hash == reply.RequestHash && _pending.TryRemove(reply.Seq, out _))
+                        // WindowFull is not an answer: the retry loop sends the same request again.
+                        if (reply.Status != ReplyStatus.WindowFull
+                            && _pending.TryGetValue(reply.Seq, out var p) && p.Hash == reply.RequestHash && _pending.TryRemove(reply.Seq, out _))
                         {
                             p.Done.TrySetResult(reply);
                         }

@@ -12,6 +12,16 @@ public enum ReplyStatus : byte
     /// <summary>The sequence number was used before for a different request.</summary>
     RequestIdReused = 2,
 
-    /// <summary>Not executed: the cluster it needs is saturated. Retry the same request later.</summary>
+    /// <summary>
+    /// Not executed, and never will be: the cluster it needs was saturated. Final for this request id
+    /// (a repeat gets it again), so a caller may retry the operation under a new id without risking two executions.
+    /// </summary>
     Overloaded = 3,
+
+    /// <summary>
+    /// Not executed yet: the client's answer slot for this id still holds an older request waiting for
+    /// another cluster. Not stored; retry the same request id later (the client must keep its in-flight
+    /// ids within the session window).
+    /// </summary>
+    WindowFull = 4,
 }

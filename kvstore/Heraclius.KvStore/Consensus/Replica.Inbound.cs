@@ -19,6 +19,9 @@ public sealed partial class Replica
     private readonly Dictionary<string, ulong> _decidedCursors = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ulong> _resumeAfter = new(StringComparer.Ordinal);
     private readonly OutboundQueues _outboundQueues = new();
+    private readonly Dictionary<string, (ulong Cursor, long Since)> _inboundReadySince = new(StringComparer.Ordinal);
+    private readonly HashSet<Hash32> _inboundForwarded = [];
+    private ulong _inboundForwardedView = ulong.MaxValue;
     private int _inboundRoundRobin;
 
     /// <summary>This node's decision queues towards other clusters (served to their subscriptions).</summary>

@@ -71,6 +71,24 @@ public sealed partial class Replica
             return;
         }
 
+        if (!IsLeader && Starved() is { } starved)
+        {
+            // Decisions keep coming but this input never gets in: a leader censoring one source or client.
+            // PBFT's per-request timer; the progress timer alone resets on every decision.
+            foreach (var batch in _pool.Take(64))
+            {
+                Broadcast(ForwardMessage(batch));
+            }
+
+            foreach (var group in ReadyHeads().Take(64))
+            {
+                Broadcast(ForwardInboundMessage(group));
+            }
+
+            StartViewChange(_view + 1, starved);
+            return;
+        }
+
         if (waiting && _now - _progressSince > CurrentTimeout() && _slot.Accepted is null && _newViewForced is null)
         {
             PruneAnsweredBatches();
@@ -98,6 +116,40 @@ public sealed partial class Replica
             StartViewChange(_view + 1, _slot.Accepted is null ? "requests waited past the timeout" : "proposal not decided in time");
         }
 
+    }
+
+    /// <summary>
+    /// Why an input has waited far longer than the leader needs to propose it, or null. An inbound group
+    /// that continues its chain waits 2 timeouts from when it became proposable (an honest leader takes
+    /// every source's next group in each proposal); a client batch 4, as a busy pool legitimately spans
+    /// several proposals.
+    /// </summary>
+    private string? Starved()
+    {
+        var timeout = CurrentTimeout();
+        foreach (var head in ReadyHeads())
+        {
+            var cursor = InboundCursor(head.Source);
+            if (!_inboundReadySince.TryGetValue(head.Source, out var since) || since.Cursor != cursor)
+            {
+                _inboundReadySince[head.Source] = (cursor, _now);
+            }
+            else if (_now - since.Since > 2 * timeout)
+            {
+                return $"the group of {head.Source} at {head.Height} waited past twice the timeout";
+            }
+        }
+
+        if (_pool.Count > 0 && _now - PoolOldestAt > 4 * timeout)
+        {
+            PruneAnsweredBatches();
+            if (_pool.Count > 0 && _now - PoolOldestAt > 4 * timeout)
+            {
+                return "a client batch waited past four timeouts";
+            }
+        }
+
+        return null;
     }
 
     private int HeardFrom()
@@ -186,9 +238,17 @@ public sealed partial class Replica
 
             if (!IsLeader)
             {
-                // The leader's own subscription may be fed by a withholding source node: show it what we hold.
-                foreach (var group in ReadyHeads().Where(g => _now - _inboundArrivals[g.Digest] >= _options.ResendIntervalMs).Take(16))
+                // The leader's own subscription may be fed by a withholding source node: show it what we hold,
+                // once per group and view (it is large, and the leader keeps what it was shown).
+                if (_inboundForwardedView != _view)
                 {
+                    _inboundForwardedView = _view;
+                    _inboundForwarded.Clear();
+                }
+
+                foreach (var group in ReadyHeads().Where(g => _now - _inboundArrivals[g.Digest] >= _options.ResendIntervalMs && !_inboundForwarded.Contains(g.Digest)).Take(16).ToList())
+                {
+                    _inboundForwarded.Add(group.Digest);
                     Send(_cluster.LeaderOf(_view), ForwardInboundMessage(group));
                 }
             }

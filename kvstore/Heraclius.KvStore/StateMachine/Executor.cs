@@ -93,6 +93,14 @@ public sealed class Executor
         return new ExecutionResult(inputs, outputs, root, tx);
     }
 
+    /// <summary>What a client's answer slot holds (u8 after the request hash).</summary>
+    private enum SlotState : byte
+    {
+        Answered = 0,
+        Pending = 1,
+        Overloaded = 2,
+    }
+
     /// <summary>One proposal's execution: the open transaction and the outputs collected so far.</summary>
     private sealed class Run : IServiceOutputs
     {
@@ -182,9 +190,13 @@ public sealed class Executor
                     {
                         Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.RequestIdReused, []));
                     }
-                    else if (!s.Pending)
+                    else if (s.State == SlotState.Answered)
                     {
                         Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.Executed, s.Result));
+                    }
+                    else if (s.State == SlotState.Overloaded)
+                    {
+                        Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.Overloaded, []));
                     }
 
                     // A repeat of a pending request adds nothing: its answer comes when the other cluster replies.
@@ -196,17 +208,25 @@ public sealed class Executor
                     Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.RequestTooOld, []));
                     return;
                 }
+
+                if (s.State == SlotState.Pending)
+                {
+                    // Evicting a request still waiting for another cluster would lose its answer.
+                    Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.WindowFull, []));
+                    return;
+                }
             }
 
             var outcome = _executor._service.ExecuteRequest(_access, new ExecutionContext(clientId, request.Seq, requestHash, _height, _timestamp), request.Operation, this);
-            if (outcome.Kind == RequestOutcomeKind.Overloaded)
-            {
-                Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.Overloaded, []));
-                return;
-            }
 
-            var pending = outcome.Kind == RequestOutcomeKind.Deferred;
-            WriteSlot(slotKey, request.Seq, requestHash, pending, outcome.Result);
+            // Overloaded is stored like an answer: a late copy of the batch must never run a request the client gave up on.
+            var state = outcome.Kind switch
+            {
+                RequestOutcomeKind.Deferred => SlotState.Pending,
+                RequestOutcomeKind.Overloaded => SlotState.Overloaded,
+                _ => SlotState.Answered,
+            };
+            WriteSlot(slotKey, request.Seq, requestHash, state, outcome.Result);
             if (!hasMax || request.Seq > maxSeq)
             {
                 var m = new byte[8];
@@ -214,9 +234,9 @@ public sealed class Executor
                 _tx.Put(maxKey, m);
             }
 
-            if (!pending)
+            if (state != SlotState.Pending)
             {
-                Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.Executed, outcome.Result));
+                Reply(clientId, new ClientReply(request.Seq, requestHash, state == SlotState.Overloaded ? ReplyStatus.Overloaded : ReplyStatus.Executed, outcome.Result));
             }
         }
 
@@ -242,9 +262,9 @@ public sealed class Executor
         public void Answer(string clientId, ulong seq, Hash32 requestHash, byte[] result)
         {
             var slotKey = EngineKeys.ClientSlot(clientId, seq % _executor._sessionWindow);
-            if (ReadSlot(slotKey) is { Pending: true } s && s.Seq == seq && s.Hash == requestHash)
+            if (ReadSlot(slotKey) is { State: SlotState.Pending } s && s.Seq == seq && s.Hash == requestHash)
             {
-                WriteSlot(slotKey, seq, requestHash, pending: false, result);
+                WriteSlot(slotKey, seq, requestHash, SlotState.Answered, result);
             }
 
             // Sent even when the slot moved on (the client ran more than W requests ahead): it may still wait for it.
@@ -315,7 +335,7 @@ public sealed class Executor
             return prev is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(prev);
         }
 
-        private (ulong Seq, Hash32 Hash, bool Pending, byte[] Result)? ReadSlot(byte[] key)
+        private (ulong Seq, Hash32 Hash, SlotState State, byte[] Result)? ReadSlot(byte[] key)
         {
             var bytes = _tx.Get(key);
             if (bytes is null)
@@ -324,15 +344,15 @@ public sealed class Executor
             }
 
             var r = new CanonicalReader(bytes);
-            return (r.U64(), r.Hash(), r.U8() != 0, r.Bytes(ReplicatedState.MaxValueBytes));
+            return (r.U64(), r.Hash(), (SlotState)r.U8(), r.Bytes(ReplicatedState.MaxValueBytes));
         }
 
-        private void WriteSlot(byte[] key, ulong seq, Hash32 hash, bool pending, byte[] result)
+        private void WriteSlot(byte[] key, ulong seq, Hash32 hash, SlotState state, byte[] result)
         {
             var w = new CanonicalWriter(result.Length + 48);
             w.U64(seq);
             w.Hash(hash);
-            w.U8(pending ? (byte)1 : (byte)0);
+            w.U8((byte)state);
             w.Bytes(result);
             _tx.Put(key, w.ToArray());
         }

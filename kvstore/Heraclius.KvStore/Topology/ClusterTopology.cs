@@ -24,7 +24,17 @@ public sealed class ClusterTopology
         Clients = [.. clients];
         _clusters = Clusters.ToDictionary(c => c.Id, StringComparer.Ordinal);
         _clients = Clients.ToDictionary(c => c.Id, StringComparer.Ordinal);
+
+        // Clients and clusters share one destination space in output groups (and "audit" is the mirror's).
+        var clash = Clients.FirstOrDefault(c => _clusters.ContainsKey(c.Id) || ReservedDestinations.Contains(c.Id));
+        if (clash is not null)
+        {
+            throw new ArgumentException($"client id {clash.Id} is a cluster id or a reserved destination", nameof(clients));
+        }
     }
+
+    /// <summary>Destinations no client may take as its id.</summary>
+    public static IReadOnlySet<string> ReservedDestinations { get; } = new HashSet<string>(StringComparer.Ordinal) { "audit" };
 
     public IReadOnlyList<ClusterInfo> Clusters { get; }
 
