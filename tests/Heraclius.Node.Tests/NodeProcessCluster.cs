@@ -13,15 +13,18 @@ using Heraclius.KvStore.Transport;
 namespace Heraclius.Node.Tests;
 
 /// <summary>
-/// A local cluster of node processes: keys, topology and node configs made by the real CLI
-/// (<c>Heraclius.Node.dll keygen</c>) in a temporary directory, each node started as its own OS
-/// process with <c>Heraclius.Node.dll run --config nodes/&lt;id&gt;.json</c>. Every child process is
-/// killed and the directory deleted on dispose, whatever the test's outcome.
+/// A local deployment of node processes: keys, topology and node configs made by the real CLI
+/// (<c>Heraclius.Node.dll keygen --coordinators C --shards S</c>) in a temporary directory, each node
+/// of each cluster started as its own OS process with <c>Heraclius.Node.dll run --config
+/// nodes/&lt;id&gt;.json</c>. Nodes are indexed in topology order (c0's nodes first, so with
+/// <c>--shards 0</c> index i is c0-n{i}). Every child process is killed and the directory deleted on
+/// dispose, whatever the test's outcome.
 /// </summary>
 public sealed class NodeProcessCluster : IAsyncDisposable
 {
     public const string ClientId = "cli";
     public const string SecondClientId = "bench";
+    public const int NodesPerCluster = 4;
 
     private const int LogLinesKept = 400;
     private static readonly TimeSpan StatusCallTimeout = TimeSpan.FromSeconds(1);
@@ -34,8 +37,6 @@ public sealed class NodeProcessCluster : IAsyncDisposable
     private readonly GrpcNodeClient[] _status;
     private readonly ConcurrentQueue<string>[] _logs;
     private readonly StreamWriter?[] _logFiles;
-    private readonly string _nodeDll;
-    private readonly string _dotnet;
     private readonly List<IDisposable> _owned = [];
 
     static NodeProcessCluster()
@@ -49,17 +50,20 @@ public sealed class NodeProcessCluster : IAsyncDisposable
         };
     }
 
-    private NodeProcessCluster(string root, int basePort, ITestOutputHelper? output)
+    private NodeProcessCluster(string root, int basePort, int coordinators, int shards, ITestOutputHelper? output)
     {
         Root = root;
         BasePort = basePort;
+        Coordinators = coordinators;
+        Shards = shards;
         _output = output;
-        (_dotnet, _nodeDll) = LocateNode();
-        _processes = new Process?[4];
-        _status = new GrpcNodeClient[4];
-        _logs = [.. Enumerable.Range(0, 4).Select(_ => new ConcurrentQueue<string>())];
-        _logFiles = new StreamWriter?[4];
+        var count = (coordinators + shards) * NodesPerCluster;
+        _processes = new Process?[count];
+        _status = new GrpcNodeClient[count];
+        _logs = [.. Enumerable.Range(0, count).Select(_ => new ConcurrentQueue<string>())];
+        _logFiles = new StreamWriter?[count];
     }
+
 
     public string Root { get; }
 
@@ -67,37 +71,55 @@ public sealed class NodeProcessCluster : IAsyncDisposable
 
     public ClusterTopology Topology { get; private set; } = null!;
 
+    public int Coordinators { get; }
+
+    public int Shards { get; }
+
+    /// <summary>The first coordinator, c0; its nodes have indices 0..3.</summary>
     public ClusterInfo Cluster => Topology.Clusters[0];
+
+    /// <summary>Every node of every cluster, in topology order; a node's index here is its index in this fixture.</summary>
+    public IReadOnlyList<NodeInfo> Nodes { get; private set; } = [];
 
     public int Count => _processes.Length;
 
-    public string NodeId(int i) => Cluster.Nodes[i].Id;
+    public string NodeId(int i) => Nodes[i].Id;
+
+    /// <summary>The fixture indices of <paramref name="clusterId"/>'s nodes.</summary>
+    public int[] IndicesOf(string clusterId) => [.. Enumerable.Range(0, Count).Where(i => Nodes[i].ClusterId == clusterId)];
 
     public string ConfigPath(int i) => Path.Combine(Root, "nodes", NodeId(i) + ".json");
 
     public Process? ProcessOf(int i) => _processes[i];
 
     /// <summary>
-    /// Generates keys and topology on free loopback ports, patches <paramref name="replica"/> into
-    /// every node config and starts the 4 node processes, retrying on fresh ports when a node could
-    /// not come up (a port taken between the check and the bind).
+    /// Generates keys and topology (<paramref name="coordinators"/> coordinator and <paramref name="shards"/>
+    /// shard clusters of 4 nodes; 0 shards is the single-cluster store) on free loopback ports, patches
+    /// <paramref name="replica"/> into every node config and starts every node process, a cluster at a
+    /// time as <c>up</c> does (a dozen runtimes starting at once on two cores starve each other's timers),
+    /// retrying on fresh ports when a node could not come up (a port taken between the check and the bind).
     /// </summary>
-    public static async Task<NodeProcessCluster> StartAsync(JsonObject replica, ITestOutputHelper? output, TimeSpan timeout)
+    public static async Task<NodeProcessCluster> StartAsync(JsonObject replica, ITestOutputHelper? output, TimeSpan timeout, int coordinators = 1, int shards = 0)
     {
         Exception? last = null;
         for (var attempt = 0; attempt < 3; attempt++)
         {
             var root = Path.Combine(Path.GetTempPath(), "heraclius-proc-" + Guid.NewGuid().ToString("N"));
-            var cluster = new NodeProcessCluster(root, PickBasePort(), output);
+            var cluster = new NodeProcessCluster(root, PickBasePort((coordinators + shards) * NodesPerCluster), coordinators, shards, output);
             try
             {
                 await cluster.GenerateAsync(replica, timeout);
-                for (var i = 0; i < cluster.Count; i++)
+                foreach (var c in cluster.Topology.Clusters)
                 {
-                    cluster.Start(i);
+                    var members = cluster.IndicesOf(c.Id);
+                    foreach (var i in members)
+                    {
+                        cluster.Start(i);
+                    }
+
+                    await cluster.WaitUntilAsync(members, s => s.All(x => x is not null), timeout, $"{c.Id}'s nodes serving after start");
                 }
 
-                await cluster.WaitUntilAsync(Enumerable.Range(0, cluster.Count), s => s.All(x => x is not null), timeout, "all nodes serving after start");
                 return cluster;
             }
             catch (Exception e) when (attempt < 2 && cluster.AnyExitedEarly())
@@ -117,16 +139,16 @@ public sealed class NodeProcessCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// A base port p such that p..p+3 (gRPC) and p+1000..p+1003 (metrics/health listeners, default
+    /// A base port p such that p..p+count-1 (gRPC) and p+1000.. (metrics/health listeners, default
     /// gRPC port + 1000) are free. Chosen below the kernel's ephemeral range (32768+ on Linux), so
     /// outgoing connections of this or any other process cannot take them between check and bind.
     /// </summary>
-    private static int PickBasePort()
+    private static int PickBasePort(int count)
     {
         for (var tries = 0; tries < 200; tries++)
         {
-            var p = Random.Shared.Next(20_000, 30_000);
-            if (Enumerable.Range(0, 4).All(i => IsFree(p + i) && IsFree(p + 1000 + i)))
+            var p = Random.Shared.Next(20_000, 30_000 - count);
+            if (Enumerable.Range(0, count).All(i => IsFree(p + i) && IsFree(p + 1000 + i)))
             {
                 return p;
             }
@@ -150,88 +172,31 @@ public sealed class NodeProcessCluster : IAsyncDisposable
         }
     }
 
-    private static (string Dotnet, string NodeDll) LocateNode()
-    {
-        // The project reference copies Heraclius.Node.dll (with its runtimeconfig and deps) next to this assembly.
-        var here = AppContext.BaseDirectory;
-        var dll = Path.Combine(here, "Heraclius.Node.dll");
-        if (!File.Exists(dll) || !File.Exists(Path.Combine(here, "Heraclius.Node.runtimeconfig.json")))
-        {
-            // Fall back to the node project's own build output of the same configuration.
-            var config = here.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
-            var dir = new DirectoryInfo(here);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Heraclius.Payments.sln")))
-            {
-                dir = dir.Parent;
-            }
-
-            dll = dir is null ? dll : Path.Combine(dir.FullName, "kvstore", "Heraclius.Node", "bin", config, "net10.0", "Heraclius.Node.dll");
-        }
-
-        if (!File.Exists(dll))
-        {
-            throw new FileNotFoundException("Heraclius.Node.dll not found next to the test assembly nor in the node project's build output", dll);
-        }
-
-        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        if (string.IsNullOrEmpty(dotnet) || !File.Exists(dotnet))
-        {
-            var self = Environment.ProcessPath;
-            dotnet = self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self : "dotnet";
-        }
-
-        return (dotnet, dll);
-    }
-
-    private ProcessStartInfo StartInfo(params string[] args)
-    {
-        var psi = new ProcessStartInfo(_dotnet)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Root,
-        };
-        psi.ArgumentList.Add(_nodeDll);
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        // Nothing inherited from the test host may move the node's listeners.
-        foreach (var name in new[] { "ASPNETCORE_URLS", "DOTNET_URLS", "ASPNETCORE_HTTP_PORTS", "ASPNETCORE_HTTPS_PORTS", "DOTNET_HTTP_PORTS", "DOTNET_HTTPS_PORTS" })
-        {
-            psi.Environment.Remove(name);
-        }
-
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        psi.Environment["DOTNET_NOLOGO"] = "1";
-        return psi;
-    }
+    /// <summary>Runs the CLI (<c>Heraclius.Node.dll</c>) with <paramref name="args"/> in the cluster's directory and returns its exit code and output.</summary>
+    public Task<CliResult> RunCliAsync(TimeSpan timeout, params string[] args) => NodeCli.RunAsync(Root, timeout, _output, args);
 
     private async Task GenerateAsync(JsonObject replica, TimeSpan timeout)
     {
         Directory.CreateDirectory(Root);
-        using var keygen = Process.Start(StartInfo("keygen", "--dir", Root, "--base-port", BasePort.ToString(System.Globalization.CultureInfo.InvariantCulture)))!;
-        AllChildren[keygen.Id] = keygen;
-        try
+        var keygen = await RunCliAsync(
+            timeout,
+            "keygen",
+            "--dir",
+            Root,
+            "--base-port",
+            BasePort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--coordinators",
+            Coordinators.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--shards",
+            Shards.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (keygen.ExitCode != 0)
         {
-            var stdout = keygen.StandardOutput.ReadToEndAsync();
-            var stderr = keygen.StandardError.ReadToEndAsync();
-            using var cts = new CancellationTokenSource(timeout);
-            await keygen.WaitForExitAsync(cts.Token);
-            if (keygen.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"keygen exited with {keygen.ExitCode}: {await stdout}{await stderr}");
-            }
-        }
-        finally
-        {
-            TryKill(keygen);
-            AllChildren.TryRemove(keygen.Id, out _);
+            throw new InvalidOperationException($"keygen exited with {keygen.ExitCode}: {keygen.Stdout}{keygen.Stderr}");
         }
 
         Topology = ClusterTopology.Load(Path.Combine(Root, "topology.json"));
+        Nodes = [.. Topology.Clusters.SelectMany(c => c.Nodes)];
+        Assert.Equal(Count, Nodes.Count);
         for (var i = 0; i < Count; i++)
         {
             var path = ConfigPath(i);
@@ -245,7 +210,7 @@ public sealed class NodeProcessCluster : IAsyncDisposable
             config["replica"] = r;
             config["metricsPort"] = BasePort + 1000 + i;
             await File.WriteAllTextAsync(path, config.ToJsonString());
-            _status[i] = new GrpcNodeClient(new Uri(Cluster.Nodes[i].Endpoint));
+            _status[i] = new GrpcNodeClient(new Uri(Nodes[i].Endpoint));
             _logFiles[i] = new StreamWriter(Path.Combine(Root, "nodes", NodeId(i) + ".log"), append: true) { AutoFlush = true };
         }
     }
@@ -259,7 +224,7 @@ public sealed class NodeProcessCluster : IAsyncDisposable
         }
 
         _processes[i]?.Dispose();
-        var p = new Process { StartInfo = StartInfo("run", "--config", ConfigPath(i)) };
+        var p = new Process { StartInfo = NodeCli.StartInfo(Root, "run", "--config", ConfigPath(i)) };
         p.OutputDataReceived += (_, e) => Log(i, e.Data);
         p.ErrorDataReceived += (_, e) => Log(i, e.Data);
         p.Start();
@@ -316,18 +281,19 @@ public sealed class NodeProcessCluster : IAsyncDisposable
 
     private bool AnyExitedEarly() => _processes.Any(p => p is { HasExited: true });
 
+    /// <summary>A started BFT client submitting to node <paramref name="node"/> (a coordinator's) and accepting answers from its cluster.</summary>
     public async Task<BftClient> ClientAsync(int node, string clientId = ClientId)
     {
         // The client borrows its key and connection; both live until the cluster is disposed.
         var key = LoadKey(clientId);
-        var grpc = new GrpcNodeClient(new Uri(Cluster.Nodes[node].Endpoint));
+        var grpc = new GrpcNodeClient(new Uri(Nodes[node].Endpoint));
         lock (_owned)
         {
             _owned.Add(key);
             _owned.Add(grpc);
         }
 
-        var client = new BftClient(Topology, Cluster.Id, clientId, key, grpc);
+        var client = new BftClient(Topology, Nodes[node].ClusterId, clientId, key, grpc);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         await client.StartAsync(cts.Token);
         return client;

@@ -1,101 +1,152 @@
 using Microsoft.Extensions.Logging;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Heraclius.KvStore.Client;
 using Heraclius.KvStore.Consensus;
 using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Hosting;
 using Heraclius.KvStore.KeyValue;
+using Heraclius.KvStore.Topology;
 using Heraclius.KvStore.Transport;
 
 namespace Heraclius.Node.Commands;
 
 /// <summary>
-/// Benchmarks one 4-node cluster in this process over real gRPC, Ed25519 and fsync'd WALs:
-/// virtual users issue Puts and Gets of random 32-byte keys through signed client batches.
+/// Benchmarks a local topology (default 1 coordinator + 2 shards of 4 nodes) in this process over
+/// real gRPC, Ed25519 and fsync'd WALs: virtual users issue Puts and Gets of random 32-byte keys
+/// through signed client batches, spread over every node of every coordinator.
 /// </summary>
 internal static class BenchCommand
 {
+    private const string Usage = """
+        heraclius bench kv [--duration 20s] [--vus 256] [--coordinators 1] [--shards 2] [--nodes 4]
+                           [--clients max(coordinators x nodes, vus/512)] [--checkpoint-interval 128] [--warmup 3s]
+
+          all clusters run in this process; --shards 0 benchmarks the single-cluster store. Client
+          connection i (its own client id bench-i) submits to node (i / C) mod n of coordinator c(i mod C).
+        """;
+
+    private static readonly TimeSpan OperationTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Virtual users per client id by default: each has one request in flight, and a client's in-flight ids must stay inside its session window.</summary>
+    private const int VusPerClient = 512;
+
     public static async Task<int> RunAsync(string[] args)
     {
         var o = new Options(args);
-        if (o.Help || o.Positional.Count == 0 || o.Positional[0] != "kv")
+        if (o.Help || o.Positional.Count != 1 || o.Positional[0] != "kv")
         {
-            Console.WriteLine("heraclius bench kv [--duration 20s] [--vus 256] [--clients 4] [--checkpoint-interval 128] [--warmup 3s]");
+            Console.WriteLine(Usage);
             return o.Help ? 0 : 2;
         }
 
+        o.RejectUnknown("--duration", "--vus", "--coordinators", "--shards", "--nodes", "--clients", "--checkpoint-interval", "--warmup");
         var duration = o.GetDuration("--duration", TimeSpan.FromSeconds(20));
+        var warmup = o.GetDuration("--warmup", TimeSpan.FromSeconds(3));
         var vus = o.GetInt("--vus", 256);
-        var clientCount = o.GetInt("--clients", 4);
-        var root = Path.Combine(Path.GetTempPath(), "heraclius-bench-" + Guid.NewGuid().ToString("N"));
-        var dir = new DataDirectory(root);
-        var ports = Enumerable.Range(0, 4).Select(_ => FreePort()).ToArray();
-        var topology = KeygenCommand.Generate(dir, 4, ports[0], "c0");
-        if (ports.Distinct().Count() < 4 || Enumerable.Range(0, 4).Any(i => !PortFree(ports[0] + i)))
+        var shape = TopologyShape.FromOptions(o, TopologyShape.Default);
+        // Each client id keeps its in-flight requests well inside the session window (1024 by default).
+        var clientCount = o.GetInt("--clients", Math.Max(shape.Coordinators * shape.NodesPerCluster, (vus + VusPerClient - 1) / VusPerClient));
+        if (vus < 1 || clientCount < 1)
         {
-            return Cli.Fail("could not find 4 consecutive free ports; try again");
+            return Cli.Fail("--vus and --clients must be at least 1");
         }
 
         var options = new ReplicaOptions();
         options.CheckpointInterval = o.GetInt("--checkpoint-interval", options.CheckpointInterval);
         options.RetainDecisions = Math.Max(options.RetainDecisions, options.CheckpointInterval);
+        options.Validate();
+
+        var basePort = LoopbackPorts.PickRange(shape.TotalNodes);
+        shape.Validate(basePort);
+        var root = Path.Combine(Path.GetTempPath(), "heraclius-bench-" + Guid.NewGuid().ToString("N"));
+        var dir = new DataDirectory(root);
+
+        // A client id per connection: sessions are per client id, and one id spread over connections with
+        // disjoint sequence ranges would make every range but the highest "too old" at the cluster.
+        var clientIds = Enumerable.Range(0, clientCount).Select(i => $"{KeygenCommand.BenchClientId}-{i}").ToList();
+        var topology = KeygenCommand.Generate(dir, shape, basePort, clientIds, replace: false);
         var nodes = new List<ClusterNode>();
+        var clients = new List<(BftClient Client, GrpcNodeClient Grpc, SigningKey Key)>();
+        var nodeKeys = new List<SigningKey>();
         try
         {
-            foreach (var n in topology.Clusters[0].Nodes)
+            foreach (var n in topology.Clusters.SelectMany(c => c.Nodes))
             {
-                nodes.Add(await ClusterNode.StartAsync(topology, n.Id, dir.LoadKey(n.Id), dir.NodeDataPath(n.Id), options,
+                var key = dir.LoadKey(n.Id);
+                nodeKeys.Add(key);
+                nodes.Add(await ClusterNode.StartAsync(topology, n.Id, key, dir.NodeDataPath(n.Id), options,
                     configureBuilder: b => b.Logging.ClearProviders()));
             }
 
-            using var benchKey = dir.LoadKey(KeygenCommand.BenchClientId);
-            var clients = new List<(BftClient Client, GrpcNodeClient Grpc)>();
+            var coordinators = topology.Coordinators.ToList();
             for (var i = 0; i < clientCount; i++)
             {
-                // One client id, disjoint sequence ranges: a client process with several connections.
-                var grpc = new GrpcNodeClient(new Uri(topology.Clusters[0].Nodes[i % 4].Endpoint));
-                var c = new BftClient(topology, "c0", KeygenCommand.BenchClientId, benchKey, grpc,
-                    new BftClientOptions { FirstSeq = (ulong)(i + 1) << 40, MaxBatch = 2048 });
+                var cluster = coordinators[i % coordinators.Count];
+                var key = dir.LoadKey(clientIds[i]);
+                var grpc = new GrpcNodeClient(new Uri(cluster.Nodes[(i / coordinators.Count) % cluster.N].Endpoint));
+                var c = new BftClient(topology, cluster.Id, clientIds[i], key, grpc, new BftClientOptions { MaxBatch = 2048 });
+                clients.Add((c, grpc, key));
                 await c.StartAsync();
-                clients.Add((c, grpc));
             }
 
-            // Warm up (JIT, connections, first checkpoint) under the same load before measuring.
-            var warmup = o.GetDuration("--warmup", TimeSpan.FromSeconds(3));
-            await RunLoad(clients.Select(c => c.Client).ToList(), vus, warmup, null);
+            Console.WriteLine($"bench kv: {shape} ({nodes.Count} nodes in this process), {clientCount} client connections over {string.Join(", ", coordinators.Select(c => c.Id))}, {vus} virtual users");
 
-            var fsyncs0 = nodes.Sum(n => n.WalFsyncs);
+            // Warm up (JIT, connections, first checkpoint) under the same load before measuring.
+            var load = clients.Select(c => c.Client).ToList();
+            await RunLoad(load, vus, warmup, new LoadResult(vus));
+
+            var before = await CountersAsync(topology, nodes);
             var verifies0 = CryptoCounters.Verifies;
-            var decided0 = await nodes[0].Host.QueryAsync(r => (r.DecisionsApplied, r.RequestsDecided));
-            var viewChanges0 = await nodes[0].Host.QueryAsync(r => r.ViewChangesStarted);
-            var latencies = new List<double>[vus];
+            var result = new LoadResult(vus);
             var sw = Stopwatch.StartNew();
-            await RunLoad(clients.Select(c => c.Client).ToList(), vus, duration, latencies);
+            await RunLoad(load, vus, duration, result);
             var elapsed = sw.Elapsed.TotalSeconds;
-            var all = latencies.SelectMany(l => l).Order().ToArray();
-            var decided1 = await nodes[0].Host.QueryAsync(r => (r.DecisionsApplied, r.RequestsDecided));
-            var viewChanges = await nodes[0].Host.QueryAsync(r => r.ViewChangesStarted) - viewChanges0;
-            var decisions = decided1.DecisionsApplied - decided0.DecisionsApplied;
-            var requests = decided1.RequestsDecided - decided0.RequestsDecided;
+            var after = await CountersAsync(topology, nodes);
+            var verifies = CryptoCounters.Verifies - verifies0; // counted per process, so over every cluster together
+
+            var all = result.Latencies.SelectMany(l => l).Order().ToArray();
             var ops = all.Length;
+            double PerOp(long n) => n / (double)Math.Max(ops, 1);
             double P(double q) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
-            Console.WriteLine($"fsyncs_per_op={(nodes.Sum(n => n.WalFsyncs) - fsyncs0) / (double)Math.Max(ops, 1):F4} sig_verifies_per_op={(CryptoCounters.Verifies - verifies0) / (double)Math.Max(ops, 1):F4} decisions={decisions} view_changes={viewChanges} vus={vus}");
-            Console.WriteLine($"ops_per_s={ops / elapsed:F0} p50_ms={P(0.50):F2} p99_ms={P(0.99):F2} nodes=4 batch_avg={(decisions == 0 ? 0 : requests / (double)decisions):F1}");
-            foreach (var (c, g) in clients)
+            var delta = topology.Clusters.Select((c, i) => (Cluster: c, D: after[i] - before[i])).ToList();
+            var decisions = delta.Sum(d => d.D.Decisions);
+            var fsyncs = delta.Sum(d => d.D.Fsyncs);
+            var viewChanges = delta.Sum(d => d.D.ViewChanges);
+            var coordinatorDecisions = delta.Where(d => d.Cluster.Kind == ClusterKind.Coordinator).Sum(d => d.D.Decisions);
+            var coordinatorRequests = delta.Where(d => d.Cluster.Kind == ClusterKind.Coordinator).Sum(d => d.D.Requests);
+            Console.WriteLine($"fsyncs_per_op={PerOp(fsyncs):F4} sig_verifies_per_op={PerOp(verifies):F4} decisions={decisions} view_changes={viewChanges} vus={vus}");
+            Console.WriteLine($"ops_per_s={ops / elapsed:F0} p50_ms={P(0.50):F2} p99_ms={P(0.99):F2} nodes={nodes.Count} batch_avg={(coordinatorDecisions == 0 ? 0 : coordinatorRequests / (double)coordinatorDecisions):F1}");
+            foreach (var (cluster, d) in delta)
             {
-                await c.DisposeAsync();
-                g.Dispose();
+                Console.WriteLine($"  cluster={cluster.Id} kind={KeygenCommand.Kind(cluster.Kind)} decisions={d.Decisions} view_changes={d.ViewChanges} fsyncs_per_op={PerOp(d.Fsyncs):F4}"
+                                  + (cluster.Kind == ClusterKind.Coordinator ? $" batch_avg={(d.Decisions == 0 ? 0 : d.Requests / (double)d.Decisions):F1}" : ""));
+            }
+
+            var refused = result.Refusals();
+            if (refused.Length > 0 || result.Timeouts > 0)
+            {
+                Console.WriteLine($"  not answered as executed (not counted as ops): {string.Join(" ", refused.Select(r => $"{r.Status}={r.Count}"))}{(result.Timeouts > 0 ? $" timeouts={result.Timeouts}" : "")}");
             }
 
             return 0;
         }
         finally
         {
+            foreach (var (c, g, k) in clients)
+            {
+                await c.DisposeAsync();
+                g.Dispose();
+                k.Dispose();
+            }
+
             foreach (var n in nodes)
             {
                 await n.DisposeAsync();
+            }
+
+            foreach (var k in nodeKeys)
+            {
+                k.Dispose();
             }
 
             try
@@ -108,18 +159,28 @@ internal static class BenchCommand
         }
     }
 
+    /// <summary>Per cluster, in topology order: fsyncs of all its nodes, and decisions, requests and view changes seen by its node 0.</summary>
+    private static async Task<ClusterCounters[]> CountersAsync(ClusterTopology topology, List<ClusterNode> nodes)
+    {
+        var result = new ClusterCounters[topology.Clusters.Count];
+        for (var i = 0; i < result.Length; i++)
+        {
+            var id = topology.Clusters[i].Id;
+            var members = nodes.Where(n => n.Node.ClusterId == id).ToList();
+            var (decisions, requests, viewChanges) = await members[0].Host.QueryAsync(r => (r.DecisionsApplied, r.RequestsDecided, r.ViewChangesStarted));
+            result[i] = new ClusterCounters(members.Sum(n => n.WalFsyncs), decisions, requests, viewChanges);
+        }
+
+        return result;
+    }
+
     /// <summary>Runs <paramref name="vus"/> virtual users for <paramref name="duration"/>, each issuing Puts (even users) or Gets of random 32-byte keys back to back.</summary>
-    private static async Task RunLoad(List<BftClient> clients, int vus, TimeSpan duration, List<double>[]? latencies)
+    private static async Task RunLoad(List<BftClient> clients, int vus, TimeSpan duration, LoadResult result)
     {
         using var stop = new CancellationTokenSource(duration);
         var users = Enumerable.Range(0, vus).Select(u => Task.Run(async () =>
         {
-            var list = new List<double>();
-            if (latencies is not null)
-            {
-                latencies[u] = list;
-            }
-
+            var list = result.Latencies[u];
             var random = new Random(u);
             var client = clients[u % clients.Count];
             var key = new byte[32];
@@ -128,39 +189,29 @@ internal static class BenchCommand
                 random.NextBytes(key);
                 var op = u % 2 == 0 ? KvOperation.Put(key, key) : KvOperation.Get(key);
                 var t = Stopwatch.GetTimestamp();
+                ClientReply reply;
                 try
                 {
-                    await client.SendAsync(op.ToBytes()).WaitAsync(TimeSpan.FromSeconds(30));
+                    reply = await client.SendAsync(op.ToBytes()).WaitAsync(OperationTimeout);
                 }
                 catch (TimeoutException)
                 {
+                    result.CountTimeout();
                     continue;
                 }
 
-                list.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+                if (reply.Status == ReplyStatus.Executed)
+                {
+                    list.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+                }
+                else
+                {
+                    // Overloaded (a saturated shard; final for that id): back off a little, then a new operation.
+                    result.CountRefusal(reply.Status);
+                    await Task.Delay(10);
+                }
             }
         })).ToArray();
         await Task.WhenAll(users);
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
-    private static bool PortFree(int port)
-    {
-        try
-        {
-            using var l = new TcpListener(IPAddress.Loopback, port);
-            l.Start();
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
     }
 }

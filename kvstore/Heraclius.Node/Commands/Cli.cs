@@ -7,13 +7,16 @@ internal static class Cli
         heraclius <command> [options]
 
           run --config <node.json>          run one node (its own process)
-          keygen [--dir .data] [--nodes 4] [--base-port 7100]
-                                            make node and client keys and the topology file
-          up [--dir .data]                  start a local cluster of 4 node processes; Ctrl-C stops them
-          status [--dir .data]              one line per node: id, pid, view, height, leader, lag
-          kv get|put|delete|cas ...         key-value operations through the cluster (kv --help)
-          bench kv [--duration 20s] [--vus 256]
-                                            benchmark a 4-node cluster in this process over gRPC
+          keygen [--coordinators 1] [--shards 2] [--nodes 4] [--base-port 7100] [--dir .data] [--force]
+                                            make node and client keys, node configs and the topology file
+                                            (--shards 0: one cluster that executes every operation itself)
+          up [--coordinators 1] [--shards 2] [--dir .data] [--force]
+                                            start every node of every cluster as its own process; Ctrl-C stops them
+          status [--dir .data]              one line per node, grouped by cluster: pid, view, height, leader, lag
+          kv get|put|delete|cas ... [--coordinator c0]
+                                            key-value operations through a coordinator (kv --help)
+          bench kv [--duration 20s] [--vus 256] [--coordinators 1] [--shards 2]
+                                            benchmark a local topology in this process over gRPC
 
         Every command takes --help.
         """;

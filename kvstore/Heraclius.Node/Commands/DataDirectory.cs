@@ -21,10 +21,39 @@ internal sealed class DataDirectory
 
     public string NodeDataPath(string nodeId) => Path.Combine(Root, "nodes", nodeId);
 
+    public string NodeLogPath(string nodeId) => Path.Combine(Root, "nodes", nodeId + ".log");
+
     public bool Exists => File.Exists(TopologyPath);
 
     public ClusterTopology LoadTopology() =>
         Exists ? ClusterTopology.Load(TopologyPath) : throw new ArgumentException($"no topology at {TopologyPath}; run './heraclius keygen' or './heraclius up' first");
+
+    /// <summary>
+    /// Deletes what belongs to <paramref name="topology"/> here: its nodes' data, configs, logs and
+    /// keys, its clients' keys and the topology file. Only those paths, never whole folders, so a
+    /// --dir that holds anything else keeps it.
+    /// </summary>
+    public void DeleteDeployment(ClusterTopology topology)
+    {
+        foreach (var node in topology.Clusters.SelectMany(c => c.Nodes))
+        {
+            if (Directory.Exists(NodeDataPath(node.Id)))
+            {
+                Directory.Delete(NodeDataPath(node.Id), recursive: true);
+            }
+
+            File.Delete(NodeConfigPath(node.Id));
+            File.Delete(NodeLogPath(node.Id));
+            File.Delete(KeyPath(node.Id));
+        }
+
+        foreach (var client in topology.Clients)
+        {
+            File.Delete(KeyPath(client.Id));
+        }
+
+        File.Delete(TopologyPath);
+    }
 
     public SigningKey LoadKey(string id) => SigningKey.FromPrivateBytes(Convert.FromBase64String(File.ReadAllText(KeyPath(id)).Trim()));
 

@@ -1,5 +1,6 @@
 using Heraclius.KvStore.Client;
 using Heraclius.KvStore.KeyValue;
+using Heraclius.KvStore.Topology;
 using Heraclius.KvStore.Transport;
 
 namespace Heraclius.Node.Commands;
@@ -12,7 +13,9 @@ internal static class KvCommand
         heraclius kv put <key> <value>
         heraclius kv delete <key>
         heraclius kv cas <key> <expected-version> <value>
-        options: [--dir .data] [--node <index>]
+        options: [--dir .data] [--coordinator c0] [--node <index>]
+          the request goes to node <index> (default 0) of a coordinator cluster (default c0; any
+          coordinator serves any key: it routes the operation to the key's shard and answers)
         """;
 
     public static async Task<int> RunAsync(string[] args)
@@ -24,6 +27,7 @@ internal static class KvCommand
             return o.Help ? 0 : 2;
         }
 
+        o.RejectUnknown("--dir", "--coordinator", "--node");
         var p = o.Positional;
         static byte[] B(string s) => System.Text.Encoding.UTF8.GetBytes(s);
         var op = (p[0], p.Count) switch
@@ -41,13 +45,35 @@ internal static class KvCommand
 
         var dir = new DataDirectory(o.Get("--dir", ".data"));
         var topology = dir.LoadTopology();
-        var cluster = topology.Clusters[0];
-        var node = cluster.Nodes[o.GetInt("--node", 0) % cluster.N];
+        var coordinatorId = o.Get("--coordinator", TopologyShape.CoordinatorId(0));
+        var coordinators = string.Join(", ", topology.Coordinators.Select(c => c.Id));
+        if (!topology.TryGetCluster(coordinatorId, out var cluster))
+        {
+            return Cli.Fail($"no cluster {coordinatorId} in {dir.TopologyPath}; coordinators: {coordinators}");
+        }
+
+        if (cluster.Kind != ClusterKind.Coordinator)
+        {
+            return Cli.Fail($"{coordinatorId} is a shard cluster; clients talk to coordinators: {coordinators}");
+        }
+
+        var index = o.GetInt("--node", 0);
+        if (index < 0 || index >= cluster.N)
+        {
+            return Cli.Fail($"--node {index}: {cluster.Id} has nodes 0..{cluster.N - 1}");
+        }
+
+        var node = cluster.Nodes[index];
         using var key = dir.LoadKey(KeygenCommand.CliClientId);
         using var grpc = new GrpcNodeClient(new Uri(node.Endpoint));
         await using var client = new BftClient(topology, cluster.Id, KeygenCommand.CliClientId, key, grpc, new BftClientOptions { BatchDelay = TimeSpan.Zero });
         await client.StartAsync();
         var reply = await client.SendAsync(op.ToBytes()).WaitAsync(TimeSpan.FromSeconds(30));
+        if (reply.Status == ReplyStatus.Overloaded)
+        {
+            return Cli.Fail("request refused: overloaded (the shard it needs is saturated); nothing was executed, retry later");
+        }
+
         if (reply.Status != ReplyStatus.Executed)
         {
             return Cli.Fail($"request refused: {reply.Status}");

@@ -29,6 +29,21 @@ internal sealed class Options
 
     public bool Help => _values.ContainsKey("--help") || Positional.Contains("-h");
 
+    /// <summary>Whether <paramref name="name"/> was given on the command line.</summary>
+    public bool Has(string name) => _values.ContainsKey(name);
+
+    /// <summary>Refuses options the command does not know (a typo such as --shard would otherwise be ignored silently).</summary>
+    public void RejectUnknown(params string[] known)
+    {
+        foreach (var name in _values.Keys)
+        {
+            if (name != "--help" && !known.Contains(name))
+            {
+                throw new ArgumentException($"unknown option {name}; known: {string.Join(" ", known)}");
+            }
+        }
+    }
+
     public string Get(string name, string fallback) => _values.TryGetValue(name, out var v) ? v : fallback;
 
     public int GetInt(string name, int fallback) =>
