@@ -23,8 +23,11 @@ public sealed class ClusterNode : IAsyncDisposable
 
     private readonly ReplicaMetrics _metrics;
 
-    private ClusterNode(ReplicaHost host, GrpcPeerNetwork network, FileWriteAheadLog wal, NodeServer server, NodeInfo node, ReplicaMetrics metrics)
+    private readonly InboundSubscriptions _subscriptions;
+
+    private ClusterNode(ReplicaHost host, GrpcPeerNetwork network, FileWriteAheadLog wal, NodeServer server, NodeInfo node, ReplicaMetrics metrics, InboundSubscriptions subscriptions)
     {
+        _subscriptions = subscriptions;
         _metrics = metrics;
         Host = host;
         _network = network;
@@ -39,6 +42,9 @@ public sealed class ClusterNode : IAsyncDisposable
 
     public NodeInfo Node { get; }
 
+    /// <summary>This node's subscriptions to the other clusters' decision queues.</summary>
+    public InboundSubscriptions Subscriptions => _subscriptions;
+
     public long WalFsyncs => _wal.FlushCount;
 
     public static async Task<ClusterNode> StartAsync(
@@ -52,6 +58,8 @@ public sealed class ClusterNode : IAsyncDisposable
         Action<WebApplicationBuilder>? configureBuilder = null,
         Action<WebApplication>? configureApp = null,
         Func<IPeerNetwork, IPeerNetwork>? wrapNetwork = null,
+        InboundSubscriptionOptions? inboundOptions = null,
+        Func<IDecisionFeed, IDecisionFeed>? wrapFeed = null,
         CancellationToken ct = default)
     {
         loggerFactory ??= NullLoggerFactory.Instance;
@@ -71,7 +79,8 @@ public sealed class ClusterNode : IAsyncDisposable
         {
             Node = local,
             PeerHandler = host,
-            DecisionFeed = host,
+            // Fault injection (a source node that withholds or serves garbage) wraps the real feed; production passes none.
+            DecisionFeed = wrapFeed?.Invoke(host) ?? host,
             ClientGateway = host,
             StatusSource = host,
         }, builder =>
@@ -79,11 +88,14 @@ public sealed class ClusterNode : IAsyncDisposable
             builder.Services.AddHealthChecks().AddCheck("consensus", new ReplicaHealthCheck(host));
             configureBuilder?.Invoke(builder);
         }, configureApp, ct);
-        return new ClusterNode(host, network, wal, server, local.Node, metrics);
+        // Subscriptions to the other clusters' decision queues start once the replica can say where to resume.
+        var subscriptions = new InboundSubscriptions(topology, local.Node, host, inboundOptions, loggerFactory);
+        return new ClusterNode(host, network, wal, server, local.Node, metrics, subscriptions);
     }
 
     public async ValueTask DisposeAsync()
     {
+        await _subscriptions.DisposeAsync();
         await Server.DisposeAsync();
         await Host.DisposeAsync();
 

@@ -218,7 +218,13 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
             return InboundVerdict.Invalid;
         }
 
-        return _inbox.Writer.TryWrite(new HostEvent.Inbound(group)) ? InboundVerdict.Accepted : InboundVerdict.Overloaded;
+        var continues = group.PrevHeight == Replica.ResumeAfter(sourceCluster);
+        if (!_inbox.Writer.TryWrite(new HostEvent.Inbound(group)))
+        {
+            return InboundVerdict.Overloaded;
+        }
+
+        return continues ? InboundVerdict.Accepted : InboundVerdict.Ahead;
     }
 
     /// <summary>Runs <paramref name="query"/> on the replica's thread (for tests and diagnostics).</summary>

@@ -227,7 +227,8 @@ public sealed class DecisionSubscriber : IAsyncDisposable
                         attempt.CancelAfter(_stallTimeout);
                         break;
                     case InboundVerdict.Stale:
-                        // Not progress: a node that serves only what we hold is left at the stall timeout.
+                    case InboundVerdict.Ahead:
+                        // Not progress: a node that serves only what we hold, or skips what we need, is left at the stall timeout.
                         Interlocked.Increment(ref _stale);
                         _metrics.Stale(_source.Id);
                         break;

@@ -9,6 +9,12 @@ public enum InboundVerdict
     /// <summary>Valid but already held or already processed: harmless (a race between subscriptions).</summary>
     Stale,
 
+    /// <summary>
+    /// Valid and taken, but it does not continue the chain this node holds: the serving node skipped
+    /// something (it installed a snapshot, or it trickles later groups to hide one). Not progress.
+    /// </summary>
+    Ahead,
+
     /// <summary>Failed parsing or verification (wrong source, destination, QC or proof): the serving node is faulty.</summary>
     Invalid,
 
