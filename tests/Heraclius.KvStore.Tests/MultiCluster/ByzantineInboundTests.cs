@@ -6,6 +6,8 @@ using Heraclius.KvStore.Routing;
 using Heraclius.KvStore.StateMachine;
 using Heraclius.KvStore.Transport;
 
+using Heraclius.KvStore.Simulation;
+
 namespace Heraclius.KvStore.Tests.MultiCluster;
 
 /// <summary>
@@ -67,7 +69,7 @@ public sealed class ByzantineInboundTests
     [MemberData(nameof(Forgeries))]
     public void AForgedGroup_IsRefusedAndCounted_AndChangesNothing(string kind)
     {
-        var h = new MultiClusterHarness(T);
+        var h = new InMemoryClusters(T.Topology, T.NodeKeys);
         var shard = h.Replicas["s0"][1];
         var root = shard.ComputeDecidedStateRoot();
 
@@ -82,7 +84,7 @@ public sealed class ByzantineInboundTests
     [Fact]
     public void TheHonestGroup_IsProcessedOnce_AndItsReplayIsStale()
     {
-        var h = new MultiClusterHarness(T);
+        var h = new InMemoryClusters(T.Topology, T.NodeKeys);
         var honest = CertifiedGroups.Inbound(CertifiedGroups.Compact(T, "c0", 1, [ToS0(), ToS1()], 0));
         foreach (var r in h.Replicas["s0"])
         {
@@ -107,7 +109,7 @@ public sealed class ByzantineInboundTests
     [Fact]
     public void AGroupAfterAGap_WaitsInThePool_AndIsNeverProcessed()
     {
-        var h = new MultiClusterHarness(T);
+        var h = new InMemoryClusters(T.Topology, T.NodeKeys);
         var afterGap = CertifiedGroups.Inbound(CertifiedGroups.Compact(T, "c0", 9, [ToS0(prev: 5), ToS1()], 0));
         foreach (var r in h.Replicas["s0"])
         {
@@ -124,7 +126,7 @@ public sealed class ByzantineInboundTests
     [Fact]
     public void ALeaderProposingAGapOrAForgery_IsRefusedByFollowers_AndReplaced()
     {
-        var h = new MultiClusterHarness(T);
+        var h = new InMemoryClusters(T.Topology, T.NodeKeys);
         var leader = h.Replicas["s0"][0];
         var afterGap = CertifiedGroups.Inbound(CertifiedGroups.Compact(T, "c0", 9, [ToS0(prev: 5), ToS1()], 0));
         var inputs = new ProposalInputs((ulong)h.Now, [], [afterGap]).ToBytes();

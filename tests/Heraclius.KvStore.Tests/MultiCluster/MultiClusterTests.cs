@@ -3,6 +3,8 @@ using Heraclius.KvStore.Consensus;
 using Heraclius.KvStore.KeyValue;
 using Heraclius.KvStore.Routing;
 
+using Heraclius.KvStore.Simulation;
+
 namespace Heraclius.KvStore.Tests.MultiCluster;
 
 /// <summary>
@@ -17,7 +19,7 @@ public sealed class MultiClusterTests
     private static ClientBatch Batch(MultiTopology t, int client, string cluster, ulong firstSeq, params KvOperation[] ops) =>
         ClientBatch.Create($"client-{client}", cluster, [.. ops.Select((op, i) => new ClientRequest(firstSeq + (ulong)i, op.ToBytes()))], t.ClientKeys[client]);
 
-    private static KvResult Result(MultiClusterHarness h, int client, ulong seq)
+    private static KvResult Result(InMemoryClusters h, int client, ulong seq)
     {
         var reply = h.ReplyTo($"client-{client}", seq);
         Assert.NotNull(reply);
@@ -29,7 +31,7 @@ public sealed class MultiClusterTests
     public void PutsAndGets_GoThroughTheKeysShard_AndEveryClusterAgrees()
     {
         var t = new MultiTopology(1, 2);
-        var h = new MultiClusterHarness(t);
+        var h = new InMemoryClusters(t.Topology, t.NodeKeys);
         var puts = Enumerable.Range(0, 40).Select(i => KvOperation.Put(B($"key-{i}"), B($"value-{i}"))).ToArray();
         Assert.True(h.Submit("c0", 1, Batch(t, 0, "c0", 1, puts)).Accepted);
         Assert.True(h.RunUntil(() => Enumerable.Range(1, 40).All(s => h.ReplyTo("client-0", (ulong)s) is not null)));
@@ -51,7 +53,7 @@ public sealed class MultiClusterTests
         var router = new ShardRouter(t.Topology);
         var byShard = Enumerable.Range(0, 40).GroupBy(i => router.ShardOf(B($"key-{i}"))).ToDictionary(g => g.Key, g => g.Count());
         Assert.Equal(2, byShard.Count);
-        h.AssertConverged();
+        Assert.Null(h.Converge());
         foreach (var shard in router.Shards)
         {
             Assert.Equal(byShard[shard], h.Replicas[shard][0].State.CountWithPrefix(0x01));
@@ -65,7 +67,7 @@ public sealed class MultiClusterTests
     public void AWriteThroughOneCoordinator_IsSeenThroughAnother_AndCasIsExactlyOnce()
     {
         var t = new MultiTopology(2, 3);
-        var h = new MultiClusterHarness(t);
+        var h = new InMemoryClusters(t.Topology, t.NodeKeys);
         Assert.True(h.Submit("c0", 0, Batch(t, 0, "c0", 1, KvOperation.Put(B("shared"), B("one")))).Accepted);
         Assert.True(h.RunUntil(() => h.ReplyTo("client-0", 1) is not null));
 
@@ -82,14 +84,14 @@ public sealed class MultiClusterTests
         var read = Result(h, 0, 2);
         Assert.Equal("two", System.Text.Encoding.UTF8.GetString(read.Value));
         Assert.Equal(2UL, read.Version);
-        h.AssertConverged();
+        Assert.Null(h.Converge());
     }
 
     [Fact]
     public void ARepeatWhileTheShardWorks_ProducesNoSecondExecution()
     {
         var t = new MultiTopology(1, 1);
-        var h = new MultiClusterHarness(t);
+        var h = new InMemoryClusters(t.Topology, t.NodeKeys);
         var batch = Batch(t, 0, "c0", 1, KvOperation.Cas(B("k"), 0, B("first")));
 
         // The shard is away, so the request stays pending at the coordinator while the client retries.
@@ -110,7 +112,7 @@ public sealed class MultiClusterTests
         Assert.Equal(KvStatus.Ok, first.Status);
         Assert.Equal(1UL, first.Version);
         Assert.All(h.Replies["client-0"].Where(r => r.Seq == 1), r => Assert.Equal(first, KvResult.Parse(r.Result)));
-        h.AssertConverged();
+        Assert.Null(h.Converge());
     }
 
     [Fact]
@@ -118,7 +120,7 @@ public sealed class MultiClusterTests
     {
         var t = new MultiTopology(1, 1);
         var options = new ReplicaOptions { BatchDelayMs = 1, CheckpointInterval = 8, RetainDecisions = 16, ViewChangeTimeoutMs = 400, ResendIntervalMs = 50, StateBuckets = 16, OutboundWindow = 2 };
-        var h = new MultiClusterHarness(t, options);
+        var h = new InMemoryClusters(t.Topology, t.NodeKeys, options);
         foreach (var n in h.Replicas["s0"])
         {
             h.Down.Add(n.NodeId);
@@ -149,6 +151,6 @@ public sealed class MultiClusterTests
 
         // Acknowledged groups leave the queues of every coordinator node.
         Assert.True(h.RunUntil(() => h.Replicas["c0"].All(r => r.Outbound.Count("s0") <= 1)));
-        h.AssertConverged();
+        Assert.Null(h.Converge());
     }
 }

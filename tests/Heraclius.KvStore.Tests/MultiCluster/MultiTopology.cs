@@ -1,4 +1,5 @@
 using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.Simulation;
 using Heraclius.KvStore.Topology;
 
 namespace Heraclius.KvStore.Tests.MultiCluster;
@@ -6,33 +7,16 @@ namespace Heraclius.KvStore.Tests.MultiCluster;
 /// <summary>C coordinator and S shard clusters of real Ed25519 keys, built in memory for tests.</summary>
 public sealed class MultiTopology
 {
+    private readonly SimulatedTopology _inner;
+
     public MultiTopology(int coordinators, int shards, int nodes = 4, int clients = 2, Func<string, int, string>? endpoint = null)
     {
-        var clusters = new List<ClusterInfo>();
-        void Add(string id, ClusterKind kind)
-        {
-            var keys = Enumerable.Range(0, nodes).Select(_ => SigningKey.Generate()).ToArray();
-            NodeKeys[id] = keys;
-            clusters.Add(new ClusterInfo(id, kind, [.. keys.Select((k, i) => new NodeInfo($"{id}-n{i}", id, i, k.PublicKey, endpoint?.Invoke(id, i) ?? $"http://127.0.0.1:{17000 + i}"))]));
-        }
-
-        for (var c = 0; c < coordinators; c++)
-        {
-            Add($"c{c}", ClusterKind.Coordinator);
-        }
-
-        for (var s = 0; s < shards; s++)
-        {
-            Add($"s{s}", ClusterKind.Shard);
-        }
-
-        ClientKeys = [.. Enumerable.Range(0, clients).Select(_ => SigningKey.Generate())];
-        Topology = new ClusterTopology(clusters, ClientKeys.Select((k, i) => new ClientInfo($"client-{i}", k.PublicKey)));
+        _inner = new SimulatedTopology(coordinators, shards, nodes, clients, endpoint);
     }
 
-    public ClusterTopology Topology { get; }
+    public ClusterTopology Topology => _inner.Topology;
 
-    public Dictionary<string, SigningKey[]> NodeKeys { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, SigningKey[]> NodeKeys => _inner.NodeKeys;
 
-    public SigningKey[] ClientKeys { get; }
+    public SigningKey[] ClientKeys => _inner.ClientKeys;
 }

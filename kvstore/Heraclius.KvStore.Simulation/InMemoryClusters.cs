@@ -5,30 +5,32 @@ using Heraclius.KvStore.Decisions;
 using Heraclius.KvStore.Hosting;
 using Heraclius.KvStore.Routing;
 using Heraclius.KvStore.Storage;
+using Heraclius.KvStore.Topology;
 
-namespace Heraclius.KvStore.Tests.MultiCluster;
+namespace Heraclius.KvStore.Simulation;
 
 /// <summary>
-/// Every node of every cluster as a real <see cref="Replica"/>, stepped in one thread on a virtual
-/// clock: consensus messages go through in-memory queues, and each replica j of a destination
-/// reads the decision queue of node j of every source cluster (as its subscription would).
-/// Deterministic; faults are injected by the tests (a node cut off, a source withholding).
+/// Every node of every cluster as a real <see cref="Replica"/> (real Ed25519, real execution), stepped
+/// on one thread with a virtual clock: consensus messages go through in-memory queues, and replica j
+/// of a destination reads the decision queue of node j of every source cluster (as its subscription
+/// would, moving to node j+1 when that one is down or withholding). Deterministic; faults are
+/// injected by the caller (nodes down, sources withholding). Counts every message and byte.
 /// </summary>
-public sealed class MultiClusterHarness
+public sealed class InMemoryClusters
 {
     private readonly Queue<(string Cluster, int From, int To, byte[] Message)> _messages = new();
 
-    public MultiClusterHarness(MultiTopology topology, ReplicaOptions? options = null)
+    public InMemoryClusters(ClusterTopology topology, IReadOnlyDictionary<string, SigningKey[]> nodeKeys, ReplicaOptions? options = null)
     {
-        Keys = topology;
+        Topology = topology;
         Options = options ?? new ReplicaOptions { BatchDelayMs = 1, CheckpointInterval = 8, RetainDecisions = 16, ViewChangeTimeoutMs = 400, ResendIntervalMs = 50, StateBuckets = 16 };
-        foreach (var cluster in topology.Topology.Clusters)
+        foreach (var cluster in topology.Clusters)
         {
             var replicas = new Replica[cluster.N];
             for (var i = 0; i < cluster.N; i++)
             {
                 var outbox = new Outbox(this, cluster.Id, i);
-                replicas[i] = new Replica(topology.Topology, cluster.Id, i, topology.NodeKeys[cluster.Id][i], ClusterNode.DefaultService(topology.Topology, cluster),
+                replicas[i] = new Replica(topology, cluster.Id, i, nodeKeys[cluster.Id][i], ClusterNode.DefaultService(topology, cluster),
                     new MemoryWriteAheadLog(), new MemorySnapshotStore(), outbox, Options);
                 replicas[i].Start(Now);
             }
@@ -37,7 +39,7 @@ public sealed class MultiClusterHarness
         }
     }
 
-    public MultiTopology Keys { get; }
+    public ClusterTopology Topology { get; }
 
     public ReplicaOptions Options { get; }
 
@@ -45,21 +47,29 @@ public sealed class MultiClusterHarness
 
     public Dictionary<string, Replica[]> Replicas { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>Nodes that neither send nor receive anything (crashed or cut off).</summary>
-    public HashSet<string> Down { get; } = [];
+    /// <summary>Nodes (by node id) that neither send nor receive anything: crashed or cut off.</summary>
+    public HashSet<string> Down { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>Source nodes that serve nothing from their decision queues (withholding).</summary>
-    public HashSet<string> Withholding { get; } = [];
+    /// <summary>Source nodes (by node id) that serve nothing from their decision queues.</summary>
+    public HashSet<string> Withholding { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>Compact decisions honest replicas decided for each client, in arrival order.</summary>
+    /// <summary>Answers decided for each client, in arrival order (every replica reports; duplicates are harmless).</summary>
     public Dictionary<string, List<ClientReply>> Replies { get; } = new(StringComparer.Ordinal);
 
-    public long InboundDelivered { get; private set; }
+    /// <summary>Called with each client answer as the first replica of a cluster decides it.</summary>
+    public Action<string, ClientReply>? OnReply { get; set; }
+
+    public TrafficCounters Traffic { get; } = new();
 
     private static string Name(string cluster, int i) => $"{cluster}-n{i}";
 
-    /// <summary>Submits a signed batch to one coordinator node.</summary>
-    public SubmitOutcome Submit(string cluster, int node, ClientBatch batch) => Replicas[cluster][node].SubmitBatch(batch.Bytes, Now);
+    /// <summary>Submits a signed batch to one node (a coordinator, unless the topology has no shards).</summary>
+    public SubmitOutcome Submit(string cluster, int node, ClientBatch batch)
+    {
+        Traffic.ClientMessages++;
+        Traffic.ClientBytes += batch.Bytes.Length;
+        return Replicas[cluster][node].SubmitBatch(batch.Bytes, Now);
+    }
 
     /// <summary>Advances virtual time by <paramref name="ms"/>, delivering everything on the way.</summary>
     public void Run(int ms)
@@ -132,7 +142,6 @@ public sealed class MultiClusterHarness
                     var served = sources[j % sources.Length];
                     if (Down.Contains(served.NodeId) || Withholding.Contains(served.NodeId))
                     {
-                        // Its subscription moved on to the next node of the source cluster.
                         served = sources[(j + 1) % sources.Length];
                         if (Down.Contains(served.NodeId) || Withholding.Contains(served.NodeId))
                         {
@@ -142,7 +151,8 @@ public sealed class MultiClusterHarness
 
                     foreach (var e in served.Outbound.After(destination, replicas[j].ResumeAfter(source), out _))
                     {
-                        InboundDelivered++;
+                        Traffic.InboundGroups++;
+                        Traffic.InboundBytes += e.CompactDecision.Length;
                         replicas[j].SubmitInbound(InboundGroup.Parse(e.CompactDecision), verified: false, Now);
                     }
                 }
@@ -150,21 +160,33 @@ public sealed class MultiClusterHarness
         }
     }
 
-    private void OnDecided(string cluster, int node, Decision decision)
+    private readonly Dictionary<string, ulong> _reportedHeight = new(StringComparer.Ordinal);
+
+    private void OnDecided(string cluster, Decision decision)
     {
-        // One honest replica per cluster reports client answers (node 0 unless it is down; duplicates are harmless).
+        // The first replica of a cluster to decide a height reports its client answers, as the node a
+        // client subscribes to would serve them: one client message per group.
+        if (_reportedHeight.GetValueOrDefault(cluster) >= decision.Height)
+        {
+            return;
+        }
+
+        _reportedHeight[cluster] = decision.Height;
         var outputs = decision.Proposal.Outputs;
         for (var i = 0; i < outputs.Count; i++)
         {
-            if (!Keys.Topology.TryGetClient(outputs[i].Destination, out _))
+            if (!Topology.TryGetClient(outputs[i].Destination, out _))
             {
                 continue;
             }
 
-            var compact = CompactDecision.FromBytes(decision.Proposal.Compact(decision.Qc, i).ToBytes());
-            if (compact.Verify(Keys.Topology, outputs[i].Destination) != CompactDecisionCheck.Valid)
+            var bytes = decision.Proposal.Compact(decision.Qc, i).ToBytes();
+            Traffic.ClientMessages++;
+            Traffic.ClientBytes += bytes.Length;
+            var compact = CompactDecision.FromBytes(bytes);
+            if (compact.Verify(Topology, outputs[i].Destination) != CompactDecisionCheck.Valid)
             {
-                throw new InvalidOperationException($"{cluster}-n{node} produced an unverifiable compact decision");
+                throw new InvalidOperationException($"{cluster} produced an unverifiable compact decision at {decision.Height}");
             }
 
             if (!Replies.TryGetValue(outputs[i].Destination, out var list))
@@ -173,40 +195,57 @@ public sealed class MultiClusterHarness
                 Replies[outputs[i].Destination] = list;
             }
 
-            list.AddRange(ClientReply.DecodeGroup(compact.Group.Payload));
+            foreach (var reply in ClientReply.DecodeGroup(compact.Group.Payload))
+            {
+                list.Add(reply);
+                OnReply?.Invoke(outputs[i].Destination, reply);
+            }
         }
     }
 
-    /// <summary>The first answer any replica gave to a request, or null.</summary>
+    /// <summary>The first answer a request got (other than overloaded or window-full), or null.</summary>
     public ClientReply? ReplyTo(string client, ulong seq) =>
-        Replies.TryGetValue(client, out var list) ? list.FirstOrDefault(r => r.Seq == seq && r.Status != ReplyStatus.Overloaded) : null;
+        Replies.TryGetValue(client, out var list) ? list.FirstOrDefault(r => r.Seq == seq && r.Status is not (ReplyStatus.Overloaded or ReplyStatus.WindowFull)) : null;
 
     /// <summary>The overloaded answers a request got.</summary>
     public int OverloadedReplies(string client, ulong seq) =>
         Replies.TryGetValue(client, out var list) ? list.Count(r => r.Seq == seq && r.Status == ReplyStatus.Overloaded) : 0;
 
-    /// <summary>Every running replica of every cluster decided the same height with the same state.</summary>
-    public void AssertConverged()
+    /// <summary>
+    /// Runs until every running replica of each cluster decided the same height with an empty pool,
+    /// then compares their states; returns why not, or null when all agree.
+    /// </summary>
+    public string? Converge(int maxMs = 5_000)
     {
         foreach (var (cluster, replicas) in Replicas)
         {
             var running = replicas.Where(r => !Down.Contains(r.NodeId)).ToList();
-            Assert.True(RunUntil(() => running.Select(r => r.DecidedHeight).Distinct().Count() == 1 && running.All(r => r.PoolBatches == 0), 5_000),
-                $"{cluster} heights differ: {string.Join(",", running.Select(r => r.DecidedHeight))}");
-            Assert.Single(running.Select(r => r.ComputeDecidedStateRoot()).Distinct());
-        }
-    }
-
-    private sealed class Outbox(MultiClusterHarness harness, string cluster, int self) : IReplicaOutbox
-    {
-        public void Send(int toNodeIndex, byte[] message)
-        {
-            if (!harness.Down.Contains(Name(cluster, self)))
+            if (!RunUntil(() => running.Select(r => r.DecidedHeight).Distinct().Count() == 1 && running.All(r => r.PoolBatches == 0), maxMs))
             {
-                harness._messages.Enqueue((cluster, self, toNodeIndex, message));
+                return $"{cluster} heights differ: {string.Join(",", running.Select(r => r.DecidedHeight))}";
+            }
+
+            if (running.Select(r => r.ComputeDecidedStateRoot()).Distinct().Count() != 1)
+            {
+                return $"{cluster} replicas at height {running[0].DecidedHeight} hold different states";
             }
         }
 
-        public void Decided(Decision decision) => harness.OnDecided(cluster, self, decision);
+        return null;
+    }
+
+    private sealed class Outbox(InMemoryClusters clusters, string cluster, int self) : IReplicaOutbox
+    {
+        public void Send(int toNodeIndex, byte[] message)
+        {
+            if (!clusters.Down.Contains(Name(cluster, self)))
+            {
+                clusters.Traffic.ConsensusMessages++;
+                clusters.Traffic.ConsensusBytes += message.Length;
+                clusters._messages.Enqueue((cluster, self, toNodeIndex, message));
+            }
+        }
+
+        public void Decided(Decision decision) => clusters.OnDecided(cluster, decision);
     }
 }
