@@ -30,9 +30,7 @@ public sealed class ShardedNodeProcessTests(ITestOutputHelper output)
         return KvResult.Parse(reply.Result);
     }
 
-    // TEMPORARY: node processes do not yet subscribe to other clusters' decision queues (the inbound
-    // subscriptions are still being wired into ClusterNode), so a routed put is never answered. Unskip when that lands.
-    [Fact(Skip = "needs inbound decision subscriptions wired into ClusterNode (in progress)")]
+    [Fact]
     public async Task OneCoordinatorTwoShards_TwelveProcesses_KvThroughTheCoordinatorReachesBothShards_StatusListsEveryNode()
     {
         var total = Stopwatch.StartNew();

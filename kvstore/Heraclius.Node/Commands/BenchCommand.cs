@@ -128,6 +128,11 @@ internal static class BenchCommand
                 Console.WriteLine($"  not answered as executed (not counted as ops): {string.Join(" ", refused.Select(r => $"{r.Status}={r.Count}"))}{(result.Timeouts > 0 ? $" timeouts={result.Timeouts}" : "")}");
             }
 
+            if (ops == 0)
+            {
+                return Cli.Fail("no operation was executed during the measurement (per-op figures above are totals); see the answers counted above");
+            }
+
             return 0;
         }
         finally
