@@ -5,7 +5,7 @@ namespace Heraclius.Node.Tests;
 
 /// <summary>The CLI's keygen (and up's refusal to replace a topology silently), run as the built process in a temporary directory.</summary>
 [Trait("Category", "Cli")]
-public sealed class KeygenCommandTests(ITestOutputHelper output) : IDisposable
+public sealed class CliCommandTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
 
