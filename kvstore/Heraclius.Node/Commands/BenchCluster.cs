@@ -1,0 +1,119 @@
+using Microsoft.Extensions.Logging;
+using Heraclius.KvStore.Client;
+using Heraclius.KvStore.Consensus;
+using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.Hosting;
+using Heraclius.KvStore.Topology;
+using Heraclius.KvStore.Transport;
+
+namespace Heraclius.Node.Commands;
+
+/// <summary>
+/// A local topology started inside the benchmark's process over real gRPC, Ed25519 and fsync'd
+/// WALs in a temporary directory, with client connections spread over every coordinator node:
+/// connection i (its own client id bench-i) submits to node (i / C) mod n of coordinator c(i mod C).
+/// </summary>
+internal sealed class BenchCluster : IAsyncDisposable
+{
+    private readonly string _root;
+    private readonly List<ClusterNode> _nodes = [];
+    private readonly List<(BftClient Client, GrpcNodeClient Grpc, SigningKey Key)> _clients = [];
+    private readonly List<SigningKey> _nodeKeys = [];
+
+    private BenchCluster(string root, ClusterTopology topology)
+    {
+        _root = root;
+        Topology = topology;
+    }
+
+    public ClusterTopology Topology { get; }
+
+    public IReadOnlyList<ClusterNode> Nodes => _nodes;
+
+    public List<BftClient> Clients => [.. _clients.Select(c => c.Client)];
+
+    public static async Task<BenchCluster> StartAsync(TopologyShape shape, int clientCount, ReplicaOptions options)
+    {
+        var basePort = LoopbackPorts.PickRange(shape.TotalNodes);
+        shape.Validate(basePort);
+        var root = Path.Combine(Path.GetTempPath(), "heraclius-bench-" + Guid.NewGuid().ToString("N"));
+        var dir = new DataDirectory(root);
+
+        // A client id per connection: sessions are per client id, and one id spread over connections with
+        // disjoint sequence ranges would make every range but the highest "too old" at the cluster.
+        var clientIds = Enumerable.Range(0, clientCount).Select(i => $"{KeygenCommand.BenchClientId}-{i}").ToList();
+        var topology = KeygenCommand.Generate(dir, shape, basePort, clientIds, replace: false);
+        var cluster = new BenchCluster(root, topology);
+        try
+        {
+            foreach (var n in topology.Clusters.SelectMany(c => c.Nodes))
+            {
+                var key = dir.LoadKey(n.Id);
+                cluster._nodeKeys.Add(key);
+                cluster._nodes.Add(await ClusterNode.StartAsync(topology, n.Id, key, dir.NodeDataPath(n.Id), options,
+                    configureBuilder: b => b.Logging.ClearProviders()));
+            }
+
+            var coordinators = topology.Coordinators.ToList();
+            for (var i = 0; i < clientCount; i++)
+            {
+                var c = coordinators[i % coordinators.Count];
+                var key = dir.LoadKey(clientIds[i]);
+                var grpc = new GrpcNodeClient(new Uri(c.Nodes[(i / coordinators.Count) % c.N].Endpoint));
+                var client = new BftClient(topology, c.Id, clientIds[i], key, grpc, new BftClientOptions { MaxBatch = 2048 });
+                cluster._clients.Add((client, grpc, key));
+                await client.StartAsync();
+            }
+
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Per cluster, in topology order: fsyncs of all its nodes, and decisions, requests and view changes seen by its node 0.</summary>
+    public async Task<ClusterCounters[]> CountersAsync()
+    {
+        var result = new ClusterCounters[Topology.Clusters.Count];
+        for (var i = 0; i < result.Length; i++)
+        {
+            var id = Topology.Clusters[i].Id;
+            var members = _nodes.Where(n => n.Node.ClusterId == id).ToList();
+            var (decisions, requests, viewChanges) = await members[0].Host.QueryAsync(r => (r.DecisionsApplied, r.RequestsDecided, r.ViewChangesStarted));
+            result[i] = new ClusterCounters(members.Sum(n => n.WalFsyncs), decisions, requests, viewChanges);
+        }
+
+        return result;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (c, g, k) in _clients)
+        {
+            await c.DisposeAsync();
+            g.Dispose();
+            k.Dispose();
+        }
+
+        foreach (var n in _nodes)
+        {
+            await n.DisposeAsync();
+        }
+
+        foreach (var k in _nodeKeys)
+        {
+            k.Dispose();
+        }
+
+        try
+        {
+            Directory.Delete(_root, true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

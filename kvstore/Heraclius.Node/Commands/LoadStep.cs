@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using Heraclius.KvStore.Client;
+using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.KeyValue;
+using Heraclius.KvStore.Topology;
+
+namespace Heraclius.Node.Commands;
+
+/// <summary>One measured run of closed-loop virtual users against a <see cref="BenchCluster"/>, and the lines it prints.</summary>
+internal sealed class LoadStep
+{
+    private static readonly TimeSpan OperationTimeout = TimeSpan.FromSeconds(30);
+
+    private LoadStep(int vus, double opsPerSecond, double p50, double p99, double avg, long ops, LoadResult result)
+    {
+        Vus = vus;
+        OpsPerSecond = opsPerSecond;
+        P50 = p50;
+        P99 = p99;
+        Avg = avg;
+        Ops = ops;
+        Result = result;
+    }
+
+    public int Vus { get; }
+
+    public double OpsPerSecond { get; }
+
+    public double P50 { get; }
+
+    public double P99 { get; }
+
+    public double Avg { get; }
+
+    public long Ops { get; }
+
+    public LoadResult Result { get; }
+
+    public string Line(TopologyShape shape) =>
+        $"ops_per_s={OpsPerSecond:F0} p50_ms={P50:F2} p99_ms={P99:F2} avg_ms={Avg:F2} vus={Vus} clusters={shape.Coordinators}+{shape.Shards}";
+
+    /// <summary>Warms up, then measures <paramref name="vus"/> users for <paramref name="duration"/>, printing the per-op costs and per-cluster lines.</summary>
+    public static async Task<LoadStep> RunAsync(BenchCluster cluster, LoadWorkload workload, int vus, TimeSpan warmup, TimeSpan duration, bool verbose)
+    {
+        var clients = cluster.Clients;
+        await RunLoad(clients, workload, vus, warmup, new LoadResult(vus));
+        var before = await cluster.CountersAsync();
+        var verifies0 = CryptoCounters.Verifies;
+        var result = new LoadResult(vus);
+        var sw = Stopwatch.StartNew();
+        await RunLoad(clients, workload, vus, duration, result);
+        var elapsed = sw.Elapsed.TotalSeconds;
+        var after = await cluster.CountersAsync();
+        var verifies = CryptoCounters.Verifies - verifies0; // counted per process, so over every cluster together
+
+        var all = result.Latencies.SelectMany(l => l).Order().ToArray();
+        var ops = all.Length;
+        double PerOp(long n) => n / (double)Math.Max(ops, 1);
+        double P(double q) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
+        var delta = cluster.Topology.Clusters.Select((c, i) => (Cluster: c, D: after[i] - before[i])).ToList();
+        var step = new LoadStep(vus, ops / elapsed, P(0.50), P(0.99), all.Length == 0 ? 0 : all.Average(), ops, result);
+        var coordinatorDecisions = delta.Where(d => d.Cluster.Kind == ClusterKind.Coordinator).Sum(d => d.D.Decisions);
+        var coordinatorRequests = delta.Where(d => d.Cluster.Kind == ClusterKind.Coordinator).Sum(d => d.D.Requests);
+        Console.WriteLine($"  vus={vus} fsyncs_per_op={PerOp(delta.Sum(d => d.D.Fsyncs)):F4} sig_verifies_per_op={PerOp(verifies):F4} decisions={delta.Sum(d => d.D.Decisions)} view_changes={delta.Sum(d => d.D.ViewChanges)} batch_avg={(coordinatorDecisions == 0 ? 0 : coordinatorRequests / (double)coordinatorDecisions):F1}");
+        if (verbose)
+        {
+            foreach (var (c, d) in delta)
+            {
+                Console.WriteLine($"  cluster={c.Id} kind={KeygenCommand.Kind(c.Kind)} decisions={d.Decisions} view_changes={d.ViewChanges} fsyncs_per_op={PerOp(d.Fsyncs):F4}"
+                                  + (c.Kind == ClusterKind.Coordinator ? $" batch_avg={(d.Decisions == 0 ? 0 : d.Requests / (double)d.Decisions):F1}" : ""));
+            }
+        }
+
+        var refused = result.Refusals();
+        if (refused.Length > 0 || result.Timeouts > 0)
+        {
+            Console.WriteLine($"  not answered as executed (not counted as ops): {string.Join(" ", refused.Select(r => $"{r.Status}={r.Count}"))}{(result.Timeouts > 0 ? $" timeouts={result.Timeouts}" : "")}");
+        }
+
+        return step;
+    }
+
+    /// <summary>Runs <paramref name="vus"/> virtual users for <paramref name="duration"/>, each issuing operations on random 32-byte keys back to back.</summary>
+    private static async Task RunLoad(List<BftClient> clients, LoadWorkload workload, int vus, TimeSpan duration, LoadResult result)
+    {
+        using var stop = new CancellationTokenSource(duration);
+        var users = Enumerable.Range(0, vus).Select(u => Task.Run(async () =>
+        {
+            var list = result.Latencies[u];
+            var random = new Random(u);
+            var client = clients[u % clients.Count];
+            var key = new byte[32];
+            while (!stop.IsCancellationRequested)
+            {
+                random.NextBytes(key);
+                var op = workload == LoadWorkload.PutsAndGets && u % 2 == 0 ? KvOperation.Put(key, key) : KvOperation.Get(key);
+                var t = Stopwatch.GetTimestamp();
+                ClientReply reply;
+                try
+                {
+                    reply = await client.SendAsync(op.ToBytes()).WaitAsync(OperationTimeout);
+                }
+                catch (TimeoutException)
+                {
+                    result.CountTimeout();
+                    continue;
+                }
+
+                if (reply.Status == ReplyStatus.Executed)
+                {
+                    list.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+                }
+                else
+                {
+                    // Overloaded (a saturated shard; final for that id): back off a little, then a new operation.
+                    result.CountRefusal(reply.Status);
+                    await Task.Delay(10);
+                }
+            }
+        })).ToArray();
+        await Task.WhenAll(users);
+    }
+}
