@@ -57,7 +57,8 @@ public static class Envelope
         }
 
         var type = (MessageType)span[0];
-        if (type is < MessageType.PrePrepare or > MessageType.Status)
+        // Every defined type, not a range: a range ending at Status silently refused ForwardInbound (12) when it was added.
+        if (!Enum.IsDefined(type))
         {
             throw new MalformedMessageException("unknown message type");
         }
