@@ -1,3 +1,4 @@
+using System.Buffers;
 using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Encoding;
 
@@ -91,6 +92,20 @@ public sealed class ClientBatch
         return new ClientBatch(clientId, cluster, requests, bytes, signedLength);
     }
 
-    public bool VerifySignature(VerifyingKey key) =>
-        key.Verify(SignedStatement(Bytes.AsSpan(0, SignedLength)), Bytes.AsSpan(SignedLength));
+    public bool VerifySignature(VerifyingKey key)
+    {
+        // A pooled statement: verification runs per batch on the host's threads, off the replica thread.
+        var length = Domain.Length + SignedLength;
+        var statement = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            Domain.CopyTo(statement, 0);
+            Bytes.AsSpan(0, SignedLength).CopyTo(statement.AsSpan(Domain.Length));
+            return key.Verify(statement.AsSpan(0, length), Bytes.AsSpan(SignedLength));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(statement);
+        }
+    }
 }

@@ -17,6 +17,10 @@ public sealed partial class Replica
     private readonly List<Decision> _log = [];
     private int _poolRequests;
 
+    // Reused for every WAL record: the records that hold a whole proposal are written and copied
+    // into the log at once, so a buffer kept at its largest size saves an allocation per record.
+    private readonly CanonicalWriter _walRecord = new(0);
+
     private ulong _view;
     private bool _inViewChange;
     private ulong _decided;
@@ -102,9 +106,9 @@ public sealed partial class Replica
 
     private static byte[] ForwardMessageBytes(int sender, ClientBatch batch)
     {
-        var w = Envelope.Begin(MessageType.ForwardBatch, sender, batch.Bytes.Length + 16);
+        var w = Envelope.Begin(MessageType.ForwardBatch, sender, Envelope.Size(MessageType.ForwardBatch, 4 + batch.Bytes.Length));
         w.Bytes(batch.Bytes);
-        return w.ToArray();
+        return w.Detach();
     }
 
     private byte[] ForwardMessage(ClientBatch batch) => ForwardMessageBytes(_self, batch);
@@ -177,7 +181,7 @@ public sealed partial class Replica
         _slot.Exec = exec;
         _slot.ExecHash = header.Hash;
 
-        var w = Envelope.Begin(MessageType.PrePrepare, _self, inputBytes.Length + 512);
+        var w = Envelope.Begin(MessageType.PrePrepare, _self, Envelope.Size(MessageType.PrePrepare, 8 + proposal.EncodedLength));
         w.U64(_view);
         proposal.Write(w);
         var message = Envelope.Finish(w, _cluster.Id, _key);
@@ -358,7 +362,8 @@ public sealed partial class Replica
         _slot.Accepted = proposal;
         _slot.AcceptedView = view;
         _slot.Known[proposal.Header.Hash] = proposal;
-        var w = new CanonicalWriter(proposal.Inputs.Length + 512);
+        var w = _walRecord;
+        w.Clear();
         w.U64(view);
         proposal.Write(w);
         _wal.Append((byte)WalRecordType.PrepareSent, w.WrittenSpan);
@@ -373,12 +378,13 @@ public sealed partial class Replica
     private (byte[] Message, byte[] Signature) VoteMessage(VoteKind kind, ulong view, ulong height, Hash32 hash)
     {
         var signature = _key.Sign(VoteStatement.Bytes(kind, _cluster.Id, view, height, hash));
-        var w = Envelope.Begin(kind == VoteKind.Prepare ? MessageType.Prepare : MessageType.Commit, _self, 128);
+        var type = kind == VoteKind.Prepare ? MessageType.Prepare : MessageType.Commit;
+        var w = Envelope.Begin(type, _self, Envelope.Size(type, 8 + 8 + Hash32.Size + SigningKey.SignatureSize));
         w.U64(view);
         w.U64(height);
         w.Hash(hash);
         w.Fixed(signature);
-        return (w.ToArray(), signature);
+        return (w.Detach(), signature);
     }
 
     private void OnVote(int from, VoteKind kind, ReadOnlyMemory<byte> body)
@@ -452,7 +458,8 @@ public sealed partial class Replica
         }
 
         var cert = new PreparedCertificate(_view, accepted, sigs);
-        var w = new CanonicalWriter(accepted.Inputs.Length + 1024);
+        var w = _walRecord;
+        w.Clear();
         cert.Write(w);
         _wal.Append((byte)WalRecordType.CommitSent, w.WrittenSpan);
         _wal.Flush();
@@ -502,7 +509,9 @@ public sealed partial class Replica
 
         exec.Transaction.Complete();
         var decision = new Decision(proposal, qc);
-        _wal.Append((byte)WalRecordType.Decision, decision.ToBytes());
+        _walRecord.Clear();
+        decision.Write(_walRecord);
+        _wal.Append((byte)WalRecordType.Decision, _walRecord.WrittenSpan);
         QueueOutbound(decision);
         ApplyDecided(decision, exec.Inputs);
         _outbox.Decided(decision);

@@ -28,12 +28,12 @@ public sealed class CompactDecision
 
     public byte[] ToBytes()
     {
-        var w = new CanonicalWriter(Group.Payload.Length + 512);
+        var w = new CanonicalWriter(Header.EncodedLength + Qc.EncodedLength + Group.EncodedLength + Proof.EncodedLength);
         Header.Write(w);
         Qc.Write(w);
         Group.Write(w);
         Proof.Write(w);
-        return w.ToArray();
+        return w.Detach();
     }
 
     public static CompactDecision FromBytes(ReadOnlySpan<byte> bytes)

@@ -27,9 +27,9 @@ public sealed class Decision
 
     public byte[] ToBytes()
     {
-        var w = new CanonicalWriter(Proposal.Inputs.Length + 512);
+        var w = new CanonicalWriter(Proposal.EncodedLength + Qc.EncodedLength);
         Write(w);
-        return w.ToArray();
+        return w.Detach();
     }
 
     public static Decision Read(ref CanonicalReader r) => new(Proposal.Read(ref r), QuorumCertificate.Read(ref r));

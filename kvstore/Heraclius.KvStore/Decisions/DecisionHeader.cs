@@ -41,15 +41,24 @@ public sealed class DecisionHeader
 
     public Hash32 Hash => _hash ??= Hash32.Of(Bytes);
 
+    /// <summary>The size of <see cref="Bytes"/>.</summary>
+    public int EncodedLength => CanonicalWriter.StringSize(Cluster) + 8 + (4 * Hash32.Size);
+
     private byte[] Encode()
     {
-        var w = new CanonicalWriter(192);
+        var w = new CanonicalWriter(EncodedLength);
         Write(w);
-        return w.ToArray();
+        return w.Detach();
     }
 
     public void Write(CanonicalWriter w)
     {
+        if (_bytes is not null)
+        {
+            w.Fixed(_bytes);
+            return;
+        }
+
         w.String(Cluster);
         w.U64(Height);
         w.Hash(PrevHeaderHash);

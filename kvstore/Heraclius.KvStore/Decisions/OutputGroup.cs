@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Heraclius.KvStore.Encoding;
 using Heraclius.KvStore.Merkle;
 
@@ -21,17 +22,34 @@ public sealed record OutputGroup(string Destination, ulong PrevHeight, ulong Ack
         w.Bytes(Payload);
     }
 
+    /// <summary>The size of <see cref="ToBytes"/>.</summary>
+    public int EncodedLength => CanonicalWriter.StringSize(Destination) + 8 + 8 + 4 + Payload.Length;
+
     public byte[] ToBytes()
     {
-        var w = new CanonicalWriter(Payload.Length + 64);
+        var w = new CanonicalWriter(EncodedLength);
         Write(w);
-        return w.ToArray();
+        return w.Detach();
     }
 
     public static OutputGroup Read(ref CanonicalReader r) =>
         new(r.String(MaxDestinationBytes), r.U64(), r.U64(), r.Bytes(MaxPayloadBytes));
 
-    public Crypto.Hash32 LeafHash() => MerkleTree.LeafHash(ToBytes());
+    /// <summary>H(0x00 ‖ group bytes), hashing the payload in place instead of re-encoding the group around it.</summary>
+    public Crypto.Hash32 LeafHash()
+    {
+        // Everything before the payload: u32 len ‖ destination ‖ u64 prevHeight ‖ u64 ackHeight ‖ u32 payload length.
+        var destinationBytes = System.Text.Encoding.UTF8.GetByteCount(Destination);
+        var headSize = 4 + destinationBytes + 8 + 8 + 4;
+        Span<byte> head = headSize <= 512 ? stackalloc byte[headSize] : new byte[headSize];
+        BinaryPrimitives.WriteUInt32LittleEndian(head, (uint)destinationBytes);
+        System.Text.Encoding.UTF8.GetBytes(Destination, head[4..]);
+        var at = 4 + destinationBytes;
+        BinaryPrimitives.WriteUInt64LittleEndian(head[at..], PrevHeight);
+        BinaryPrimitives.WriteUInt64LittleEndian(head[(at + 8)..], AckHeight);
+        BinaryPrimitives.WriteUInt32LittleEndian(head[(at + 16)..], (uint)Payload.Length);
+        return MerkleTree.LeafHash(head, Payload);
+    }
 
     public bool ContentEquals(OutputGroup other) =>
         Destination == other.Destination && PrevHeight == other.PrevHeight && AckHeight == other.AckHeight

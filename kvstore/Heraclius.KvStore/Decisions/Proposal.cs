@@ -32,15 +32,36 @@ public sealed class Proposal
 
     public byte[] Bytes => _bytes ??= Encode();
 
+    /// <summary>The size of <see cref="Bytes"/>, so the big messages and records that embed a proposal are allocated once at their final size.</summary>
+    public int EncodedLength
+    {
+        get
+        {
+            var size = Header.EncodedLength + 4 + Inputs.Length + 4;
+            foreach (var g in Outputs)
+            {
+                size += g.EncodedLength;
+            }
+
+            return size;
+        }
+    }
+
     private byte[] Encode()
     {
-        var w = new CanonicalWriter(Inputs.Length + 256);
+        var w = new CanonicalWriter(EncodedLength);
         Write(w);
-        return w.ToArray();
+        return w.Detach();
     }
 
     public void Write(CanonicalWriter w)
     {
+        if (_bytes is not null)
+        {
+            w.Fixed(_bytes);
+            return;
+        }
+
         Header.Write(w);
         w.Bytes(Inputs);
         w.U32((uint)Outputs.Count);

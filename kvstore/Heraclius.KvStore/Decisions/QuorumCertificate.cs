@@ -21,6 +21,8 @@ public sealed class QuorumCertificate
 
     public IReadOnlyList<QcSignature> Signatures { get; }
 
+    public int EncodedLength => 8 + 4 + (Signatures.Count * (4 + Crypto.SigningKey.SignatureSize));
+
     public void Write(CanonicalWriter w)
     {
         w.U64(View);

@@ -6,6 +6,9 @@ namespace Heraclius.KvStore.Encoding;
 /// <summary>Reads the canonical encoding; any short read, oversize length or trailing byte is malformed input.</summary>
 public ref struct CanonicalReader
 {
+    // Thread-safe and stateless; one instance, not one (with its fallback objects) per string read.
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(false, true);
+
     private readonly ReadOnlySpan<byte> _data;
     private int _position;
 
@@ -74,7 +77,7 @@ public ref struct CanonicalReader
         var span = BytesSpan(maxBytes);
         try
         {
-            return new System.Text.UTF8Encoding(false, true).GetString(span);
+            return StrictUtf8.GetString(span);
         }
         catch (System.Text.DecoderFallbackException e)
         {

@@ -51,6 +51,8 @@ public sealed record MerkleProof(uint LeafIndex, uint LeafCount, Hash32[] Path)
         return sn == 0 && r == root;
     }
 
+    public int EncodedLength => 12 + (Path.Length * Hash32.Size);
+
     public void Write(CanonicalWriter w)
     {
         w.U32(LeafIndex);

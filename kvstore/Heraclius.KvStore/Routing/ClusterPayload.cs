@@ -23,7 +23,7 @@ public static class ClusterPayload
             w.Bytes(m);
         }
 
-        return w.ToArray();
+        return w.Detach();
     }
 
     public static List<byte[]> Decode(ReadOnlySpan<byte> payload)

@@ -32,7 +32,7 @@ public sealed class ProposalInputs
 
     public byte[] ToBytes()
     {
-        var size = 24;
+        var size = 8 + 4 + 4;
         foreach (var b in Batches)
         {
             size += b.Bytes.Length + 4;
@@ -57,7 +57,7 @@ public sealed class ProposalInputs
             w.Bytes(g.Bytes);
         }
 
-        return w.ToArray();
+        return w.Detach();
     }
 
     public static ProposalInputs Parse(ReadOnlySpan<byte> bytes)
