@@ -6,7 +6,7 @@ namespace Heraclius.KvStore.KeyValue;
 public sealed class KeyValueService : IReplicatedService
 {
     public RequestOutcome ExecuteRequest(IStateAccess state, in StateMachine.ExecutionContext context, ReadOnlySpan<byte> operation, IServiceOutputs outputs) =>
-        RequestOutcome.Answered(KvEngine.Execute(state, KvOperation.TryParse(operation)));
+        RequestOutcome.Answered(KvEngine.Execute(state, operation));
 
     public void ExecuteMessage(IStateAccess state, in MessageContext context, ReadOnlySpan<byte> message, IServiceOutputs outputs)
     {

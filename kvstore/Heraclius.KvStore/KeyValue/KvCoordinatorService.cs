@@ -19,10 +19,9 @@ public sealed class KvCoordinatorService : IReplicatedService
 
     public RequestOutcome ExecuteRequest(IStateAccess state, in StateMachine.ExecutionContext context, ReadOnlySpan<byte> operation, IServiceOutputs outputs)
     {
-        var op = KvOperation.TryParse(operation);
-        if (op is null)
+        if (!KvOperationView.TryParse(operation, out var op))
         {
-            return RequestOutcome.Answered(KvEngine.Execute(state, null));
+            return RequestOutcome.Answered(KvEngine.Execute(state, (KvOperation?)null));
         }
 
         var shard = _router.ShardOf(op.Key);
@@ -31,15 +30,15 @@ public sealed class KvCoordinatorService : IReplicatedService
             return RequestOutcome.Overloaded;
         }
 
-        outputs.Send(shard, new KvRouteMessage(KvRouteKind.Request, context.ClientId, context.Seq, context.RequestHash, operation.ToArray()).ToBytes());
+        outputs.Send(shard, KvRouteMessage.Encode(KvRouteKind.Request, context.ClientId, context.Seq, context.RequestHash, operation));
         return RequestOutcome.Deferred;
     }
 
     public void ExecuteMessage(IStateAccess state, in MessageContext context, ReadOnlySpan<byte> message, IServiceOutputs outputs)
     {
-        if (KvRouteMessage.TryParse(message) is { Kind: KvRouteKind.Response } response)
+        if (KvRouteView.TryParse(message, out var response) && response.Kind == KvRouteKind.Response)
         {
-            outputs.Answer(response.ClientId, response.Seq, response.RequestHash, response.Body);
+            outputs.Answer(response.ClientId, response.Seq, response.RequestHash, response.Body.ToArray());
         }
     }
 }

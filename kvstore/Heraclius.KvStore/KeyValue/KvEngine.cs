@@ -10,51 +10,57 @@ namespace Heraclius.KvStore.KeyValue;
 /// </summary>
 public static class KvEngine
 {
-    private static readonly byte[] Empty = [];
+    public static byte[] Execute(IStateAccess state, KvOperation? op) =>
+        op is null
+            ? Malformed()
+            : Execute(state, op.Op, op.Key, op.Value, op.ExpectedVersion);
 
-    public static byte[] Execute(IStateAccess state, KvOperation? op)
+    /// <summary>Parses and executes an operation's bytes without copying its key or value first.</summary>
+    public static byte[] Execute(IStateAccess state, ReadOnlySpan<byte> operation) =>
+        KvOperationView.TryParse(operation, out var op)
+            ? Execute(state, op.Op, op.Key, op.Value, op.ExpectedVersion)
+            : Malformed();
+
+    private static byte[] Malformed() => KvResult.Encode(KvStatus.Malformed, 0, []);
+
+    private static byte[] Execute(IStateAccess state, KvOpCode op, ReadOnlySpan<byte> opKey, ReadOnlySpan<byte> value, ulong expectedVersion)
     {
-        if (op is null)
-        {
-            return new KvResult(KvStatus.Malformed, 0, Empty).ToBytes();
-        }
-
-        var key = new byte[op.Key.Length + 1];
+        var key = new byte[opKey.Length + 1];
         key[0] = 0x01;
-        op.Key.CopyTo(key, 1);
+        opKey.CopyTo(key.AsSpan(1));
         var stored = state.Get(key);
         var version = stored is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(stored);
-        switch (op.Op)
+        switch (op)
         {
             case KvOpCode.Get:
                 return stored is null
-                    ? new KvResult(KvStatus.NotFound, 0, Empty).ToBytes()
-                    : new KvResult(KvStatus.Ok, version, stored[8..]).ToBytes();
+                    ? KvResult.Encode(KvStatus.NotFound, 0, [])
+                    : KvResult.Encode(KvStatus.Ok, version, stored.AsSpan(8));
             case KvOpCode.Put:
-                return Write(state, key, version, op.Value!);
+                return Write(state, key, version, value);
             case KvOpCode.Delete:
                 if (stored is null)
                 {
-                    return new KvResult(KvStatus.NotFound, 0, Empty).ToBytes();
+                    return KvResult.Encode(KvStatus.NotFound, 0, []);
                 }
 
                 state.Delete(key);
-                return new KvResult(KvStatus.Ok, version, Empty).ToBytes();
+                return KvResult.Encode(KvStatus.Ok, version, []);
             case KvOpCode.Cas:
-                return version != op.ExpectedVersion
-                    ? new KvResult(KvStatus.VersionMismatch, version, Empty).ToBytes()
-                    : Write(state, key, version, op.Value!);
+                return version != expectedVersion
+                    ? KvResult.Encode(KvStatus.VersionMismatch, version, [])
+                    : Write(state, key, version, value);
             default:
-                return new KvResult(KvStatus.Malformed, 0, Empty).ToBytes();
+                return Malformed();
         }
     }
 
-    private static byte[] Write(IStateAccess state, byte[] key, ulong version, byte[] value)
+    private static byte[] Write(IStateAccess state, byte[] key, ulong version, ReadOnlySpan<byte> value)
     {
         var stored = new byte[8 + value.Length];
         BinaryPrimitives.WriteUInt64LittleEndian(stored, version + 1);
-        value.CopyTo(stored, 8);
+        value.CopyTo(stored.AsSpan(8));
         state.Put(key, stored);
-        return new KvResult(KvStatus.Ok, version + 1, Empty).ToBytes();
+        return KvResult.Encode(KvStatus.Ok, version + 1, []);
     }
 }

@@ -40,36 +40,18 @@ public sealed record KvOperation(KvOpCode Op, byte[] Key, byte[]? Value = null, 
     /// <summary>Parses an operation; null when it is malformed (a business outcome the service answers, not a crash).</summary>
     public static KvOperation? TryParse(ReadOnlySpan<byte> bytes)
     {
-        try
-        {
-            var r = new CanonicalReader(bytes);
-            var op = (KvOpCode)r.U8();
-            var key = r.Bytes(MaxKeyBytes);
-            if (key.Length == 0)
-            {
-                return null;
-            }
-
-            KvOperation result = op switch
-            {
-                KvOpCode.Get => Get(key),
-                KvOpCode.Delete => Delete(key),
-                KvOpCode.Put => Put(key, r.Bytes(MaxValueBytes)),
-                KvOpCode.Cas => ReadCas(ref r, key),
-                _ => throw new MalformedMessageException("unknown op"),
-            };
-            r.End();
-            return result;
-        }
-        catch (MalformedMessageException)
+        if (!KvOperationView.TryParse(bytes, out var view))
         {
             return null;
         }
-    }
 
-    private static KvOperation ReadCas(ref CanonicalReader r, byte[] key)
-    {
-        var value = r.Bytes(MaxValueBytes);
-        return Cas(key, r.U64(), value);
+        var key = view.Key.ToArray();
+        return view.Op switch
+        {
+            KvOpCode.Get => Get(key),
+            KvOpCode.Delete => Delete(key),
+            KvOpCode.Put => Put(key, view.Value.ToArray()),
+            _ => Cas(key, view.ExpectedVersion, view.Value.ToArray()),
+        };
     }
 }

@@ -5,13 +5,16 @@ namespace Heraclius.KvStore.KeyValue;
 /// <summary>The answer to a key-value operation: u8 status ‖ u64 version ‖ bytes value (Get only).</summary>
 public sealed record KvResult(KvStatus Status, ulong Version, byte[] Value)
 {
-    public byte[] ToBytes()
+    public byte[] ToBytes() => Encode(Status, Version, Value);
+
+    /// <summary>The bytes of a result straight from its fields (a Get answers from the stored value without copying it out first).</summary>
+    public static byte[] Encode(KvStatus status, ulong version, ReadOnlySpan<byte> value)
     {
-        var w = new CanonicalWriter(Value.Length + 16);
-        w.U8((byte)Status);
-        w.U64(Version);
-        w.Bytes(Value);
-        return w.ToArray();
+        var w = new CanonicalWriter(1 + 8 + 4 + value.Length);
+        w.U8((byte)status);
+        w.U64(version);
+        w.Bytes(value);
+        return w.Detach();
     }
 
     public static KvResult Parse(ReadOnlySpan<byte> bytes)

@@ -15,29 +15,36 @@ public sealed record KvRouteMessage(KvRouteKind Kind, string ClientId, ulong Seq
 
     public byte[] ToBytes()
     {
-        var w = new CanonicalWriter(Body.Length + ClientId.Length + 64);
-        w.U8((byte)Kind);
-        w.String(ClientId);
-        w.U64(Seq);
-        w.Hash(RequestHash);
-        w.Bytes(Body);
-        return w.ToArray();
+        return Encode(Kind, ClientId, Seq, RequestHash, Body);
+    }
+
+    /// <summary>The message's bytes straight from its fields: routing a request need not copy the operation into a record first.</summary>
+    public static byte[] Encode(KvRouteKind kind, string clientId, ulong seq, Hash32 requestHash, ReadOnlySpan<byte> body)
+    {
+        var w = new CanonicalWriter(1 + CanonicalWriter.StringSize(clientId) + 8 + Hash32.Size + 4 + body.Length);
+        w.U8((byte)kind);
+        w.String(clientId);
+        w.U64(seq);
+        w.Hash(requestHash);
+        w.Bytes(body);
+        return w.Detach();
+    }
+
+    /// <summary>The same bytes with the client id given as its UTF-8 encoding (a shard echoes the id it received).</summary>
+    public static byte[] Encode(KvRouteKind kind, ReadOnlySpan<byte> clientIdUtf8, ulong seq, Hash32 requestHash, ReadOnlySpan<byte> body)
+    {
+        var w = new CanonicalWriter(1 + 4 + clientIdUtf8.Length + 8 + Hash32.Size + 4 + body.Length);
+        w.U8((byte)kind);
+        w.Bytes(clientIdUtf8);
+        w.U64(seq);
+        w.Hash(requestHash);
+        w.Bytes(body);
+        return w.Detach();
     }
 
     /// <summary>Null for bytes no honest cluster produces (they are skipped deterministically).</summary>
-    public static KvRouteMessage? TryParse(ReadOnlySpan<byte> bytes)
-    {
-        try
-        {
-            var r = new CanonicalReader(bytes);
-            var kind = (KvRouteKind)r.U8();
-            var message = new KvRouteMessage(kind, r.String(MaxClientIdBytes), r.U64(), r.Hash(), r.Bytes(MaxBodyBytes));
-            r.End();
-            return kind is KvRouteKind.Request or KvRouteKind.Response ? message : null;
-        }
-        catch (MalformedMessageException)
-        {
-            return null;
-        }
-    }
+    public static KvRouteMessage? TryParse(ReadOnlySpan<byte> bytes) =>
+        KvRouteView.TryParse(bytes, out var view)
+            ? new KvRouteMessage(view.Kind, view.ClientId, view.Seq, view.RequestHash, view.Body.ToArray())
+            : null;
 }

@@ -10,16 +10,16 @@ namespace Heraclius.KvStore.KeyValue;
 public sealed class KvShardService : IReplicatedService
 {
     public RequestOutcome ExecuteRequest(IStateAccess state, in StateMachine.ExecutionContext context, ReadOnlySpan<byte> operation, IServiceOutputs outputs) =>
-        RequestOutcome.Answered(KvEngine.Execute(state, null));
+        RequestOutcome.Answered(KvEngine.Execute(state, (KvOperation?)null));
 
     public void ExecuteMessage(IStateAccess state, in MessageContext context, ReadOnlySpan<byte> message, IServiceOutputs outputs)
     {
-        if (KvRouteMessage.TryParse(message) is not { Kind: KvRouteKind.Request } request)
+        if (!KvRouteView.TryParse(message, out var request) || request.Kind != KvRouteKind.Request)
         {
             return;
         }
 
-        var result = KvEngine.Execute(state, KvOperation.TryParse(request.Body));
-        outputs.Send(context.SourceCluster, new KvRouteMessage(KvRouteKind.Response, request.ClientId, request.Seq, request.RequestHash, result).ToBytes());
+        var result = KvEngine.Execute(state, request.Body);
+        outputs.Send(context.SourceCluster, KvRouteMessage.Encode(KvRouteKind.Response, request.ClientIdUtf8, request.Seq, request.RequestHash, result));
     }
 }
