@@ -162,8 +162,9 @@ public sealed partial class Replica
     }
 
     /// <summary>Inbound groups for the next proposal: chains continued from the decided cursors, round-robin across sources.</summary>
-    private List<InboundGroup> SelectInbound()
+    private List<InboundGroup> SelectInbound(out long bytes)
     {
+        bytes = 0;
         var selected = new List<InboundGroup>();
         if (_inboundArrivals.Count == 0)
         {
@@ -191,6 +192,12 @@ public sealed partial class Replica
                 var i = index[source];
                 if (i < pool.Count && pool.Values[i].PrevHeight == cursors[source])
                 {
+                    if (selected.Count > 0 && bytes + pool.Values[i].Bytes.Length > _options.MaxProposalInputBytes)
+                    {
+                        return selected;
+                    }
+
+                    bytes += pool.Values[i].Bytes.Length;
                     selected.Add(pool.Values[i]);
                     cursors[source] = pool.Values[i].Height;
                     index[source] = i + 1;

@@ -151,6 +151,9 @@ public sealed partial class Replica
             return;
         }
 
+        // Inbound groups first (they answer work already started, and the starvation timer watches them),
+        // then batches in the bytes left: a proposal stays well inside one transport message.
+        var inbound = SelectInbound(out var inputBytesUsed);
         var batches = new List<ClientBatch>();
         var requests = 0;
         foreach (var b in _pool)
@@ -159,6 +162,13 @@ public sealed partial class Replica
             {
                 break;
             }
+
+            if ((batches.Count > 0 || inbound.Count > 0) && inputBytesUsed + b.Bytes.Length > _options.MaxProposalInputBytes)
+            {
+                break;
+            }
+
+            inputBytesUsed += b.Bytes.Length;
 
             if (batches.Count >= ProposalInputs.MaxBatches)
             {
@@ -171,7 +181,7 @@ public sealed partial class Replica
 
         var lastTs = Executor.LastTimestamp(_state);
         var timestamp = Math.Max((ulong)Math.Max(_now, 0), lastTs + 1);
-        var inputs = new ProposalInputs(timestamp, batches, SelectInbound());
+        var inputs = new ProposalInputs(timestamp, batches, inbound);
         var inputBytes = inputs.ToBytes();
         var height = _decided + 1;
         DropExecution();

@@ -51,6 +51,12 @@ public sealed class ReplicaOptions
     /// </summary>
     public int OutboundWindow { get; set; } = 64;
 
+    /// <summary>
+    /// Input bytes (client batches and inbound groups) a proposal takes beyond its first item, so that a
+    /// pre-prepare (inputs and outputs) stays well inside one transport message (16 MiB).
+    /// </summary>
+    public int MaxProposalInputBytes { get; set; } = 4 * 1024 * 1024;
+
     /// <summary>Most inbound groups (compact decisions of other clusters) in one proposal.</summary>
     public int MaxInboundPerProposal { get; set; } = 256;
 
@@ -61,7 +67,7 @@ public sealed class ReplicaOptions
     {
         if (BatchRequests < 1 || MaxProposalRequests < BatchRequests || CheckpointInterval < 1 || ViewChangeTimeoutMs < 10
             || ResendIntervalMs < 1 || SessionWindow < 1 || MaxPoolBatches < 1 || CatchUpBatch < 1 || RetainDecisions < CheckpointInterval
-            || OutboundWindow < 1 || MaxInboundPerProposal < 1 || MaxInboundPooledPerSource < 1)
+            || OutboundWindow < 1 || MaxProposalInputBytes < 1024 || MaxInboundPerProposal < 1 || MaxInboundPooledPerSource < 1)
         {
             throw new ArgumentException("invalid replica options (see ReplicaOptions for the allowed ranges)");
         }
