@@ -1,4 +1,3 @@
-using System.Buffers;
 using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Encoding;
 
@@ -7,7 +6,7 @@ namespace Heraclius.KvStore.Consensus.Messages;
 /// <summary>
 /// Frames every consensus message as u8 type ‖ u32 sender ‖ body, and for the types that are
 /// forwarded as proof (pre-prepare, view-change, new-view) appends a signature over
-/// "HRCL-MSG" ‖ cluster ‖ every byte before it. Votes carry their own statement signature instead.
+/// "HRCL-MSG" ‖ cluster ‖ SHA-256(every byte before it). Votes carry their own statement signature instead.
 /// </summary>
 public static class Envelope
 {
@@ -35,16 +34,7 @@ public static class Envelope
 
         ArgumentNullException.ThrowIfNull(key);
         Span<byte> signature = stackalloc byte[SigningKey.SignatureSize];
-        var statement = RentStatement(cluster, w.WrittenSpan, out var length);
-        try
-        {
-            key.Sign(statement.AsSpan(0, length), signature);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(statement);
-        }
-
+        key.Sign(SignedStatement(cluster, w.WrittenSpan), signature);
         w.Fixed(signature);
         return w.Detach();
     }
@@ -52,31 +42,24 @@ public static class Envelope
     /// <summary>The size of an envelope around a body of <paramref name="bodyLength"/> bytes, with its signature when <paramref name="type"/> is signed.</summary>
     public static int Size(MessageType type, int bodyLength) => HeaderSize + bodyLength + (IsSigned(type) ? SigningKey.SignatureSize : 0);
 
+    /// <summary>
+    /// What a signed message's signature covers: "HRCL-MSG" ‖ cluster ‖ SHA-256(every byte before the
+    /// signature). Signing the digest, not the bytes: a pre-prepare carries a whole proposal, and
+    /// Ed25519 hashes its message twice to sign and once per verification with SHA-512, which cost
+    /// more than a quarter of a replica's CPU; SHA-256 once (hardware-accelerated) is far cheaper.
+    /// </summary>
     public static byte[] SignedStatement(string cluster, ReadOnlySpan<byte> body)
     {
-        var statement = RentStatement(cluster, body, out var length);
-        var copy = statement.AsSpan(0, length).ToArray();
-        ArrayPool<byte>.Shared.Return(statement);
-        return copy;
-    }
-
-    /// <summary>
-    /// "HRCL-MSG" ‖ cluster ‖ body in a pooled buffer: a pre-prepare carries a whole proposal, and a
-    /// fresh statement per signature or verification was a large-object allocation on every replica.
-    /// </summary>
-    private static byte[] RentStatement(string cluster, ReadOnlySpan<byte> body, out int length)
-    {
         var clusterBytes = System.Text.Encoding.UTF8.GetByteCount(cluster);
-        length = Domain.Length + 4 + clusterBytes + body.Length;
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
-        var span = buffer.AsSpan(0, length);
+        var statement = new byte[Domain.Length + 4 + clusterBytes + Hash32.Size];
+        var span = statement.AsSpan();
         Domain.CopyTo(span);
         var at = Domain.Length;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(span[at..], (uint)clusterBytes);
         at += 4;
         System.Text.Encoding.UTF8.GetBytes(cluster, span[at..]);
-        body.CopyTo(span[(at + clusterBytes)..]);
-        return buffer;
+        Hash32.Of(body).WriteTo(span[(at + clusterBytes)..]);
+        return statement;
     }
 
     /// <summary>Splits a message into type, sender and the body (signature excluded); throws when malformed.</summary>
@@ -122,14 +105,6 @@ public static class Envelope
         }
 
         var bodyEnd = message.Length - SigningKey.SignatureSize;
-        var statement = RentStatement(cluster, message[..bodyEnd], out var length);
-        try
-        {
-            return key.Verify(statement.AsSpan(0, length), message[bodyEnd..]);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(statement);
-        }
+        return key.Verify(SignedStatement(cluster, message[..bodyEnd]), message[bodyEnd..]);
     }
 }
