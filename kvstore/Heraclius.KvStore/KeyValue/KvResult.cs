@@ -10,11 +10,13 @@ public sealed record KvResult(KvStatus Status, ulong Version, byte[] Value)
     /// <summary>The bytes of a result straight from its fields (a Get answers from the stored value without copying it out first).</summary>
     public static byte[] Encode(KvStatus status, ulong version, ReadOnlySpan<byte> value)
     {
-        var w = new CanonicalWriter(1 + 8 + 4 + value.Length);
+        var bytes = new byte[1 + 8 + 4 + value.Length];
+        var w = new SpanWriter(bytes);
         w.U8((byte)status);
         w.U64(version);
         w.Bytes(value);
-        return w.Detach();
+        w.End();
+        return bytes;
     }
 
     public static KvResult Parse(ReadOnlySpan<byte> bytes)

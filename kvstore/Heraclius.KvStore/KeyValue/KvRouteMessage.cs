@@ -21,25 +21,29 @@ public sealed record KvRouteMessage(KvRouteKind Kind, string ClientId, ulong Seq
     /// <summary>The message's bytes straight from its fields: routing a request need not copy the operation into a record first.</summary>
     public static byte[] Encode(KvRouteKind kind, string clientId, ulong seq, Hash32 requestHash, ReadOnlySpan<byte> body)
     {
-        var w = new CanonicalWriter(1 + CanonicalWriter.StringSize(clientId) + 8 + Hash32.Size + 4 + body.Length);
+        var bytes = new byte[1 + CanonicalWriter.StringSize(clientId) + 8 + Hash32.Size + 4 + body.Length];
+        var w = new SpanWriter(bytes);
         w.U8((byte)kind);
         w.String(clientId);
         w.U64(seq);
         w.Hash(requestHash);
         w.Bytes(body);
-        return w.Detach();
+        w.End();
+        return bytes;
     }
 
     /// <summary>The same bytes with the client id given as its UTF-8 encoding (a shard echoes the id it received).</summary>
     public static byte[] Encode(KvRouteKind kind, ReadOnlySpan<byte> clientIdUtf8, ulong seq, Hash32 requestHash, ReadOnlySpan<byte> body)
     {
-        var w = new CanonicalWriter(1 + 4 + clientIdUtf8.Length + 8 + Hash32.Size + 4 + body.Length);
+        var bytes = new byte[1 + 4 + clientIdUtf8.Length + 8 + Hash32.Size + 4 + body.Length];
+        var w = new SpanWriter(bytes);
         w.U8((byte)kind);
         w.Bytes(clientIdUtf8);
         w.U64(seq);
         w.Hash(requestHash);
         w.Bytes(body);
-        return w.Detach();
+        w.End();
+        return bytes;
     }
 
     /// <summary>Null for bytes no honest cluster produces (they are skipped deterministically).</summary>

@@ -26,14 +26,16 @@ public static class ClusterPayload
         return w.Detach();
     }
 
-    public static List<byte[]> Decode(ReadOnlySpan<byte> payload)
+    /// <summary>The messages as slices of <paramref name="payload"/> (not copies: a group carries thousands); throws on malformed bytes.</summary>
+    public static List<ReadOnlyMemory<byte>> Decode(ReadOnlyMemory<byte> payload)
     {
-        var r = new CanonicalReader(payload);
+        var r = new CanonicalReader(payload.Span);
         var count = r.Count(MaxMessages);
-        var messages = new List<byte[]>(Math.Min(count, 4096));
+        var messages = new List<ReadOnlyMemory<byte>>(Math.Min(count, 4096));
         for (var i = 0; i < count; i++)
         {
-            messages.Add(r.Bytes(OutputGroup.MaxPayloadBytes));
+            var length = r.BytesSpan(OutputGroup.MaxPayloadBytes).Length;
+            messages.Add(payload.Slice(r.Position - length, length));
         }
 
         r.End();

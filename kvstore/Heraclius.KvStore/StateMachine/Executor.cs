@@ -140,7 +140,7 @@ public sealed class Executor
 
             _flow.SetCursor(source, group.Height);
             _flow.Acknowledge(source, g.AckHeight);
-            List<byte[]> messages;
+            List<ReadOnlyMemory<byte>> messages;
             try
             {
                 messages = ClusterPayload.Decode(g.Payload);
@@ -161,7 +161,7 @@ public sealed class Executor
             var context = new MessageContext(source, group.Height, _height, _timestamp);
             foreach (var m in messages)
             {
-                _executor._service.ExecuteMessage(_access, context, m, this);
+                _executor._service.ExecuteMessage(_access, context, m.Span, this);
             }
         }
 
@@ -377,12 +377,14 @@ public sealed class Executor
 
         private void WriteSlot(byte[] key, ulong seq, Hash32 hash, SlotState state, byte[] result)
         {
-            var w = new CanonicalWriter(SlotHeaderSize + 4 + result.Length);
+            var bytes = new byte[SlotHeaderSize + 4 + result.Length];
+            var w = new SpanWriter(bytes);
             w.U64(seq);
             w.Hash(hash);
             w.U8((byte)state);
             w.Bytes(result);
-            _tx.Put(key, w.Detach());
+            w.End();
+            _tx.Put(key, bytes);
         }
     }
 }

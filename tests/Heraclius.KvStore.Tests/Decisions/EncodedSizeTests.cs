@@ -45,6 +45,46 @@ public sealed class EncodedSizeTests
     }
 
     [Fact]
+    public void SpanWriter_WritesWhatCanonicalWriterWrites()
+    {
+        var canonical = new CanonicalWriter();
+        canonical.U8(7);
+        canonical.String("client-ü");
+        canonical.U64(ulong.MaxValue - 3);
+        canonical.Hash(Crypto.Hash32.Of([5]));
+        canonical.Bytes([1, 2, 3]);
+        canonical.Fixed([9, 9]);
+        canonical.U32(17);
+
+        var bytes = new byte[canonical.Length];
+        var w = new SpanWriter(bytes);
+        w.U8(7);
+        w.String("client-ü");
+        w.U64(ulong.MaxValue - 3);
+        w.Hash(Crypto.Hash32.Of([5]));
+        w.Bytes([1, 2, 3]);
+        w.Fixed([9, 9]);
+        w.U32(17);
+        w.End();
+        Assert.Equal(canonical.ToArray(), bytes);
+    }
+
+    [Fact]
+    public void ClusterPayload_DecodesTheMessagesItEncoded_AsSlices()
+    {
+        byte[][] messages = [[1], [], [2, 3, 4], [.. Enumerable.Repeat((byte)5, 300)]];
+        var payload = Routing.ClusterPayload.Encode(messages);
+        var decoded = Routing.ClusterPayload.Decode(payload);
+        Assert.Equal(messages.Length, decoded.Count);
+        for (var i = 0; i < messages.Length; i++)
+        {
+            Assert.Equal(messages[i], decoded[i].ToArray());
+        }
+
+        Assert.Throws<MalformedMessageException>(() => Routing.ClusterPayload.Decode(payload.AsMemory(0, payload.Length - 1)));
+    }
+
+    [Fact]
     public void Detach_HandsOverAnExactArrayAndEmptiesTheWriter()
     {
         var exact = new CanonicalWriter(12);
