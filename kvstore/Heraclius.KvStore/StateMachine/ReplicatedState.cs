@@ -22,6 +22,10 @@ public sealed class ReplicatedState
     private readonly int _mask;
     private long _count;
 
+    // The undo log of the open transaction, kept for the next one: a proposal of thousands of
+    // requests grows it to thousands of entries, and regrowing it per proposal showed in allocations.
+    private List<(byte[] Key, byte[]? Old)>? _spareUndoLog;
+
     public ReplicatedState(int bucketCount = 1024)
     {
         if (bucketCount <= 0 || (bucketCount & (bucketCount - 1)) != 0)
@@ -42,6 +46,23 @@ public sealed class ReplicatedState
     }
 
     public int BucketCount => _buckets.Length;
+
+    /// <summary>An empty undo log for a new transaction: the one the last closed transaction returned, if any.</summary>
+    internal List<(byte[] Key, byte[]? Old)> TakeUndoLog()
+    {
+        var log = _spareUndoLog ?? [];
+        _spareUndoLog = null;
+        return log;
+    }
+
+    internal void ReturnUndoLog(List<(byte[] Key, byte[]? Old)> log)
+    {
+        // An exceptional proposal's log is not worth keeping at its size.
+        if (log.Capacity <= 1 << 20)
+        {
+            _spareUndoLog = log;
+        }
+    }
 
     /// <summary>Counts entries whose key starts with <paramref name="prefix"/> (diagnostics and tests; not for execution).</summary>
     public long CountWithPrefix(byte prefix) => _buckets.Sum(b => b.Keys.Count(k => k.Length > 0 && k[0] == prefix));

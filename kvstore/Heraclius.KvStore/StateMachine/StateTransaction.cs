@@ -8,11 +8,12 @@ namespace Heraclius.KvStore.StateMachine;
 public sealed class StateTransaction : IStateAccess
 {
     private readonly ReplicatedState _state;
-    private readonly List<(byte[] Key, byte[]? Old)> _undo = [];
+    private readonly List<(byte[] Key, byte[]? Old)> _undo;
 
     public StateTransaction(ReplicatedState state)
     {
         _state = state;
+        _undo = state.TakeUndoLog();
     }
 
     public bool IsOpen { get; private set; } = true;
@@ -35,12 +36,23 @@ public sealed class StateTransaction : IStateAccess
 
     public void Complete()
     {
+        if (!IsOpen)
+        {
+            return;
+        }
+
         IsOpen = false;
         _undo.Clear();
+        _state.ReturnUndoLog(_undo);
     }
 
     public void Rollback()
     {
+        if (!IsOpen)
+        {
+            return;
+        }
+
         for (var i = _undo.Count - 1; i >= 0; i--)
         {
             _state.Set(_undo[i].Key, _undo[i].Old);
@@ -48,5 +60,6 @@ public sealed class StateTransaction : IStateAccess
 
         _undo.Clear();
         IsOpen = false;
+        _state.ReturnUndoLog(_undo);
     }
 }
