@@ -16,6 +16,7 @@ public sealed partial class Replica
     private readonly HashSet<Hash32> _verifiedBatches = [];
     private readonly List<Decision> _log = [];
     private int _poolRequests;
+    private long _lastDecidedAt;
 
     // Reused for every WAL record: the records that hold a whole proposal are written and copied
     // into the log at once, so a buffer kept at its largest size saves an allocation per record.
@@ -146,7 +147,10 @@ public sealed partial class Replica
             return;
         }
 
-        if (_poolRequests < _options.BatchRequests && _now - Math.Min(PoolOldestAt, InboundOldestAt()) < _options.BatchDelayMs)
+        // The batching delay gathers requests that stream in behind the first; after an idle spell (no
+        // decision for the delay) there is nothing to wait for, so the first request goes at once.
+        if (_poolRequests < _options.BatchRequests && _now - Math.Min(PoolOldestAt, InboundOldestAt()) < _options.BatchDelayMs
+            && _now - _lastDecidedAt < _options.BatchDelayMs)
         {
             return;
         }
@@ -414,8 +418,15 @@ public sealed partial class Replica
 
         if (height <= _decided)
         {
-            // The sender lags behind: help it with the decision it is missing.
-            HelpLaggingPeer(from, height);
+            // The sender lags behind: help it with the decision it is missing. A vote for the height we just
+            // decided is only a slower peer finishing the same round (our commit lets it decide), not a
+            // lagging one: sending it the whole decision would double every decision's bytes to the slowest
+            // member. If it did lose the commits, its status shows it behind and it fetches the decision.
+            if (height < _decided)
+            {
+                HelpLaggingPeer(from, height);
+            }
+
             return;
         }
 
@@ -567,6 +578,7 @@ public sealed partial class Replica
         _slot.Reset();
         _backoff = 0;
         _progressSince = _now;
+        _lastDecidedAt = _now;
 
         foreach (var b in inputs.Batches)
         {

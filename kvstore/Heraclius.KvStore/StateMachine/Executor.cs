@@ -316,7 +316,7 @@ public sealed class Executor
                     var destination = clusters.Current.Key;
                     var prev = NextGroupHeight(destination);
                     var ack = _flow.Cursor(destination);
-                    _flow.RecordSent(destination, _height);
+                    _flow.RecordSent(destination, _height, counted: clusters.Current.Value.Count > 0);
                     outputs.Add(new OutputGroup(destination, prev, ack, ClusterPayload.Encode(clusters.Current.Value)));
                     hasCluster = clusters.MoveNext();
                 }

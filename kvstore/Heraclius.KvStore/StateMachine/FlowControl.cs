@@ -33,20 +33,32 @@ internal sealed class FlowControl
 
     public ulong Unacked(string destination) => Sent(destination) - Acked(destination).Count;
 
-    /// <summary>Records a group emitted to <paramref name="destination"/> at <paramref name="height"/>.</summary>
-    public void RecordSent(string destination, ulong height)
+    /// <summary>
+    /// Records a group emitted to <paramref name="destination"/> at <paramref name="height"/>. Only groups
+    /// that carry messages count towards the window: an ack-only group is acknowledged only when the
+    /// destination next writes back, which it may never need to, and counting it would let a cluster's own
+    /// acknowledgements fill its window for good (found in test: a coordinator with W = 2 acknowledged two
+    /// answers of an idle shard and refused every later request for it).
+    /// </summary>
+    public void RecordSent(string destination, ulong height, bool counted)
     {
+        _state.Put(EngineKeys.SinceReply(destination), U64(0));
+        if (!counted)
+        {
+            return;
+        }
+
         var count = Sent(destination) + 1;
         _state.Put(EngineKeys.SentCount(destination), U64(count));
         _state.Put(EngineKeys.SentRing(destination, count % (ulong)_routing.RingSize), U64(height));
-        _state.Put(EngineKeys.SinceReply(destination), U64(0));
     }
 
     /// <summary>
     /// Takes the acknowledgement <paramref name="ackHeight"/> carried by a group from
     /// <paramref name="destination"/>: our groups up to that height arrived. The count acknowledged is
-    /// found in the ring of sent heights; an ack older than the ring counts conservatively (fewer
-    /// acknowledged than really were), one that names none of our groups is ignored.
+    /// found in the ring of sent heights: every counted group at or below it (the destination's cursor is
+    /// cumulative, and may name an ack-only group, which the ring does not hold); an ack older than the
+    /// ring counts conservatively (fewer acknowledged than really were).
     /// </summary>
     public void Acknowledge(string destination, ulong ackHeight)
     {
@@ -59,42 +71,21 @@ internal sealed class FlowControl
         var sent = Sent(destination);
         var ring = (ulong)_routing.RingSize;
         var lowest = Math.Max(ackedCount + 1, sent > ring ? sent - ring + 1 : 1);
-        if (lowest > sent)
+        // Every counted group already acknowledged: the ack may still pass ack-only groups, whose queue entries it releases.
+        // The largest count whose height is at or below the ack (heights grow with the count), or, when the
+        // ack is older than anything the ring holds, everything before the ring's oldest at least.
+        ulong lo = lowest, hi = sent, found = lowest - 1;
+        while (lo <= hi)
         {
-            return;
-        }
-
-        ulong lo = lowest, hi = sent, found = 0;
-        if (ackHeight < RingHeight(destination, lo, ring))
-        {
-            // Older than anything the ring still holds: everything before the ring's oldest is acknowledged at least.
-            found = lo - 1;
-        }
-        else
-        {
-            while (lo <= hi)
+            var mid = lo + ((hi - lo) / 2);
+            if (RingHeight(destination, mid, ring) <= ackHeight)
             {
-                var mid = lo + ((hi - lo) / 2);
-                var h = RingHeight(destination, mid, ring);
-                if (h == ackHeight)
-                {
-                    found = mid;
-                    break;
-                }
-
-                if (h < ackHeight)
-                {
-                    lo = mid + 1;
-                }
-                else
-                {
-                    hi = mid - 1;
-                }
+                found = mid;
+                lo = mid + 1;
             }
-
-            if (found == 0)
+            else
             {
-                return;
+                hi = mid - 1;
             }
         }
 

@@ -146,7 +146,7 @@ public sealed class MultiClusterTests
         Assert.True(h.RunUntil(() => h.OverloadedReplies("client-0", 3) > overloadedBefore));
         Assert.Null(h.ReplyTo("client-0", 3));
         Assert.True(h.Submit("c0", 0, Batch(t, 0, "c0", 4, KvOperation.Put(B("k3"), B("v")))).Accepted);
-        Assert.True(h.RunUntil(() => h.ReplyTo("client-0", 4) is not null));
+        Assert.True(h.RunUntil(() => h.ReplyTo("client-0", 4) is not null), string.Join("\n", h.Replicas.Values.SelectMany(r => r).Select(r => $"{r.NodeId} h={r.DecidedHeight} v={r.View} vc={r.InViewChange} pool={r.PoolBatches} inb={r.InboundPooled} q={r.Outbound.Count("s0")} rej={string.Join(",", r.Rejections.Select(kv => kv.Key + "=" + kv.Value))}")));
         Assert.Equal(1UL, Result(h, 0, 4).Version);
 
         // Acknowledged groups leave the queues of every coordinator node.
