@@ -36,8 +36,6 @@ public sealed class RoutingSettings
     /// <summary>Coordinators exchange groups with every shard, shards with every coordinator.</summary>
     public static RoutingSettings For(ClusterTopology topology, string clusterId, int outboundWindow)
     {
-        var self = topology.Cluster(clusterId);
-        var peers = topology.Clusters.Where(c => c.Kind != self.Kind).Select(c => c.Id);
-        return new RoutingSettings(clusterId, peers, outboundWindow);
+        return new RoutingSettings(clusterId, topology.PeersOf(topology.Cluster(clusterId)).Select(c => c.Id), outboundWindow);
     }
 }

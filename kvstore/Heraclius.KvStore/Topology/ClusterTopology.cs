@@ -44,6 +44,16 @@ public sealed class ClusterTopology
 
     public IEnumerable<ClusterInfo> Shards => Clusters.Where(c => c.Kind == ClusterKind.Shard);
 
+    /// <summary>
+    /// The clusters <paramref name="cluster"/> exchanges groups with, in topology order: coordinators with
+    /// every shard, shards with every coordinator; two clusters of one kind never exchange groups.
+    /// </summary>
+    public IReadOnlyList<ClusterInfo> PeersOf(ClusterInfo cluster)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        return [.. Clusters.Where(c => c.Kind != cluster.Kind)];
+    }
+
     public ClusterInfo Cluster(string id) =>
         _clusters.TryGetValue(id, out var c) ? c : throw new KeyNotFoundException($"unknown cluster {id}");
 

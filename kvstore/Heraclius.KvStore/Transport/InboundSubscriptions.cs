@@ -72,17 +72,7 @@ public sealed class InboundSubscriptions : IAsyncDisposable
     public static IReadOnlyList<ClusterInfo> SourcesOf(ClusterTopology topology, ClusterInfo cluster)
     {
         ArgumentNullException.ThrowIfNull(topology);
-        ArgumentNullException.ThrowIfNull(cluster);
-        var sources = new List<ClusterInfo>();
-        foreach (var c in topology.Clusters)
-        {
-            if (c.Kind != cluster.Kind)
-            {
-                sources.Add(c);
-            }
-        }
-
-        return sources;
+        return topology.PeersOf(cluster);
     }
 
     /// <summary>The state of every subscription, in the order of <see cref="Sources"/>.</summary>
