@@ -132,7 +132,7 @@ public sealed partial class Replica
 
     private void TryPropose()
     {
-        if (!IsLeader || (_pool.Count == 0 && !HasReadyInbound) || _decided < _newViewMaxDecided || _snapshotFetch is not null)
+        if (!IsLeader || (_pool.Count == 0 && !HasReadyInbound && !TimerTickDue()) || _decided < _newViewMaxDecided || _snapshotFetch is not null)
         {
             return;
         }
@@ -277,6 +277,13 @@ public sealed partial class Replica
     /// digest and outputs root, timestamp, client signatures; then re-executes it and compares
     /// outputs and state root. On success the execution stays open in the slot.
     /// </summary>
+    /// <summary>
+    /// The service has deadlines (2PC votes, expiring holds) and no decision passed for a tick: a
+    /// timestamp-only decision moves decision time on, so deadlines fire on an idle cluster too.
+    /// </summary>
+    private bool TimerTickDue() =>
+        _now - _lastDecidedAt >= _options.TimerTickMs && _executor.HasTimers(_state);
+
     private bool ValidateAndExecute(Proposal proposal, bool freshTimestamp, int from)
     {
         var header = proposal.Header;

@@ -58,7 +58,9 @@ public sealed partial class Replica
             return;
         }
 
-        var waiting = _pool.Count > 0 || HasReadyInbound || _slot.Accepted is not null || _newViewForced is not null;
+        // Overdue timers are waiting work: a leader that never ticks would otherwise hold deadlines forever.
+        var timersOverdue = _now - _lastDecidedAt >= 2L * _options.TimerTickMs && _executor.HasTimers(_state);
+        var waiting = _pool.Count > 0 || HasReadyInbound || _slot.Accepted is not null || _newViewForced is not null || timersOverdue;
         if (!waiting || PeersAhead() > _cluster.F || HeardFrom() < _cluster.Quorum - 1)
         {
             // Also while this node has not yet heard from a quorum (just restarted, links still coming up):
@@ -92,7 +94,7 @@ public sealed partial class Replica
         if (waiting && _now - _progressSince > CurrentTimeout() && _slot.Accepted is null && _newViewForced is null)
         {
             PruneAnsweredBatches();
-            if (_pool.Count == 0 && !HasReadyInbound)
+            if (_pool.Count == 0 && !HasReadyInbound && !timersOverdue)
             {
                 _progressSince = _now;
                 waiting = false;

@@ -30,6 +30,9 @@ public sealed class ReplicaOptions
     /// <summary>A leader's timestamp must lie within this many ms of a follower's clock (fresh proposals only).</summary>
     public int TimestampToleranceMs { get; set; } = 30_000;
 
+    /// <summary>An idle leader whose service has timers (<c>IReplicatedService.HasTimers</c>) proposes a timestamp-only decision this often.</summary>
+    public int TimerTickMs { get; set; } = 250;
+
     /// <summary>Answers kept per client (the exactly-once window).</summary>
     public int SessionWindow { get; set; } = 1024;
 

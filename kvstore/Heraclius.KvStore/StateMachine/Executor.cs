@@ -85,10 +85,14 @@ public sealed class Executor
             run.Execute(batch);
         }
 
+        run.RunTimers();
         var outputs = run.Finish();
         var root = checkpoint ? state.ComputeRoot() : Hash32.Zero;
         return new ExecutionResult(inputs, outputs, root, tx);
     }
+
+    /// <summary>Whether the service has deadlines waiting in <paramref name="state"/> (read between decisions).</summary>
+    public bool HasTimers(ReplicatedState state) => _service.HasTimers(new ServiceStateAccess(new ReadOnlyStateAccess(state)));
 
     /// <summary>What a client's answer slot holds (u8 after the request hash).</summary>
     private enum SlotState : byte
@@ -115,6 +119,7 @@ public sealed class Executor
         private readonly SortedDictionary<string, List<ClientReply>> _replies = new(StringComparer.Ordinal);
         private readonly SortedDictionary<string, List<byte[]>> _messages = new(StringComparer.Ordinal);
         private readonly SortedSet<string> _receivedFrom = new(StringComparer.Ordinal);
+        private List<byte[]>? _audit;
 
         public Run(Executor executor, StateTransaction tx, ulong height, ulong timestamp)
         {
@@ -292,6 +297,11 @@ public sealed class Executor
             Reply(clientId, new ClientReply(seq, requestHash, ReplyStatus.Executed, result));
         }
 
+        public void RunTimers() =>
+            _executor._service.ExecuteTimers(_access, new TimerContext(_height, _timestamp), this);
+
+        public void Audit(byte[] record) => (_audit ??= []).Add(record);
+
         public List<OutputGroup> Finish()
         {
             // Ack-only groups: a peer that keeps sending us work we have no reason to answer must still learn
@@ -330,6 +340,24 @@ public sealed class Executor
                     outputs.Add(new OutputGroup(clients.Current.Key, NextGroupHeight(clients.Current.Key), 0, ClientReply.EncodeGroup(clients.Current.Value)));
                     hasClient = clients.MoveNext();
                 }
+            }
+
+            if (_audit is not null)
+            {
+                // Clients and clusters never take the audit id (the topology refuses it), so the slot is free.
+                const string audit = IServiceOutputs.AuditDestination;
+                var at = 0;
+                while (at < outputs.Count && string.CompareOrdinal(outputs[at].Destination, audit) < 0)
+                {
+                    at++;
+                }
+
+                if (at < outputs.Count && outputs[at].Destination == audit)
+                {
+                    throw new InvalidOperationException("the audit destination is also a client or a cluster");
+                }
+
+                outputs.Insert(at, new OutputGroup(audit, NextGroupHeight(audit), 0, ClusterPayload.Encode(_audit)));
             }
 
             return outputs;

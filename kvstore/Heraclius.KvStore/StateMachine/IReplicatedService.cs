@@ -1,10 +1,10 @@
 namespace Heraclius.KvStore.StateMachine;
 
 /// <summary>
-/// A deterministic service replicated by a cluster (the key-value store; later the ledger).
-/// It reads and writes only through the state access it is given (keys starting with a byte
-/// other than 0x00, which belongs to the engine), turns business refusals into result bytes, and
-/// talks to other clusters and answers clients only through <see cref="IServiceOutputs"/>.
+/// A deterministic service replicated by a cluster (the key-value store; the ledger). It reads and
+/// writes only through the state access it is given (keys starting with a byte other than 0x00,
+/// which belongs to the engine), turns business refusals into result bytes, and talks to other
+/// clusters, clients and the audit mirror only through <see cref="IServiceOutputs"/>.
 /// </summary>
 public interface IReplicatedService
 {
@@ -13,4 +13,18 @@ public interface IReplicatedService
 
     /// <summary>One message from a certified group of another cluster, executed once, in the source's order.</summary>
     void ExecuteMessage(IStateAccess state, in MessageContext context, ReadOnlySpan<byte> message, IServiceOutputs outputs);
+
+    /// <summary>
+    /// Runs once at the end of every decision, after its inbound groups and requests, with the
+    /// decision's timestamp: deadlines and expiries are measured in decision time, never by a clock.
+    /// </summary>
+    void ExecuteTimers(IStateAccess state, in TimerContext context, IServiceOutputs outputs)
+    {
+    }
+
+    /// <summary>
+    /// Whether the state holds deadlines that need decisions to pass: an idle leader then proposes a
+    /// timestamp-only decision every <c>TimerTickMs</c>. Read between decisions; must not write.
+    /// </summary>
+    bool HasTimers(IStateAccess state) => false;
 }

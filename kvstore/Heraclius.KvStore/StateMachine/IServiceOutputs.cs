@@ -2,7 +2,7 @@ using Heraclius.KvStore.Crypto;
 
 namespace Heraclius.KvStore.StateMachine;
 
-/// <summary>What a service may emit while it executes: messages to other clusters and late answers to clients.</summary>
+/// <summary>What a service may emit while it executes: messages to other clusters, late answers to clients, audit records.</summary>
 public interface IServiceOutputs
 {
     /// <summary>
@@ -17,4 +17,13 @@ public interface IServiceOutputs
 
     /// <summary>Answers a request deferred earlier (<see cref="RequestOutcome.Deferred"/>): stored in its session slot and sent to the client.</summary>
     void Answer(string clientId, ulong seq, Hash32 requestHash, byte[] result);
+
+    /// <summary>
+    /// Appends a record to this decision's group for the audit mirror (destination
+    /// <see cref="AuditDestination"/>; payload u32 n ‖ (bytes record)*, chained by prevHeight like any group).
+    /// </summary>
+    void Audit(byte[] record);
+
+    /// <summary>The destination id of audit groups; no client or cluster may take it.</summary>
+    public const string AuditDestination = "audit";
 }

@@ -1,0 +1,18 @@
+namespace Heraclius.KvStore.StateMachine;
+
+/// <summary>The decided state for a service's read between decisions (<see cref="IReplicatedService.HasTimers"/>): writes are a bug.</summary>
+internal sealed class ReadOnlyStateAccess : IStateAccess
+{
+    private readonly ReplicatedState _state;
+
+    public ReadOnlyStateAccess(ReplicatedState state)
+    {
+        _state = state;
+    }
+
+    public byte[]? Get(byte[] key) => _state.Get(key);
+
+    public void Put(byte[] key, byte[] value) => throw new InvalidOperationException("state is read-only between decisions");
+
+    public void Delete(byte[] key) => throw new InvalidOperationException("state is read-only between decisions");
+}
