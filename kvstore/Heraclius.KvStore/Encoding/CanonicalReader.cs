@@ -47,6 +47,8 @@ public ref struct CanonicalReader
         };
     }
 
+    public ushort U16() => BinaryPrimitives.ReadUInt16LittleEndian(Take(2));
+
     public uint U32() => BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
 
     public int I32() => unchecked((int)U32());

@@ -76,6 +76,8 @@ public sealed class CanonicalWriter
 
     public void Bool(bool value) => U8(value ? (byte)1 : (byte)0);
 
+    public void U16(ushort value) => BinaryPrimitives.WriteUInt16LittleEndian(Take(2), value);
+
     public void U32(uint value) => BinaryPrimitives.WriteUInt32LittleEndian(Take(4), value);
 
     public void I32(int value) => U32(unchecked((uint)value));
