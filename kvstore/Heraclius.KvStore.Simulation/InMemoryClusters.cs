@@ -20,8 +20,11 @@ public sealed class InMemoryClusters
 {
     private readonly Queue<(string Cluster, int From, int To, byte[] Message)> _messages = new();
 
-    public InMemoryClusters(ClusterTopology topology, IReadOnlyDictionary<string, SigningKey[]> nodeKeys, ReplicaOptions? options = null)
+    /// <param name="serviceFactory">The service each cluster runs; the store's key-value roles when null.</param>
+    public InMemoryClusters(ClusterTopology topology, IReadOnlyDictionary<string, SigningKey[]> nodeKeys, ReplicaOptions? options = null,
+        Func<ClusterTopology, ClusterInfo, StateMachine.IReplicatedService>? serviceFactory = null)
     {
+        serviceFactory ??= ClusterNode.DefaultService;
         Topology = topology;
         Options = options ?? new ReplicaOptions { BatchDelayMs = 1, CheckpointInterval = 8, RetainDecisions = 16, ViewChangeTimeoutMs = 400, ResendIntervalMs = 50, StateBuckets = 16 };
         foreach (var cluster in topology.Clusters)
@@ -30,7 +33,7 @@ public sealed class InMemoryClusters
             for (var i = 0; i < cluster.N; i++)
             {
                 var outbox = new Outbox(this, cluster.Id, i);
-                replicas[i] = new Replica(topology, cluster.Id, i, nodeKeys[cluster.Id][i], ClusterNode.DefaultService(topology, cluster),
+                replicas[i] = new Replica(topology, cluster.Id, i, nodeKeys[cluster.Id][i], serviceFactory(topology, cluster),
                     new MemoryWriteAheadLog(), new MemorySnapshotStore(), outbox, Options);
                 replicas[i].Start(Now);
             }

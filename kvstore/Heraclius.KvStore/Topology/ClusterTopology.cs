@@ -18,8 +18,17 @@ public sealed class ClusterTopology
     private readonly Dictionary<string, ClusterInfo> _clusters;
     private readonly Dictionary<string, ClientInfo> _clients;
 
-    public ClusterTopology(IEnumerable<ClusterInfo> clusters, IEnumerable<ClientInfo> clients)
+    /// <summary>The service of a key-value deployment (the default).</summary>
+    public const string KeyValueService = "kv";
+
+    public ClusterTopology(IEnumerable<ClusterInfo> clusters, IEnumerable<ClientInfo> clients, string service = KeyValueService)
     {
+        if (string.IsNullOrEmpty(service) || !service.All(char.IsAsciiLetterLower))
+        {
+            throw new ArgumentException("service must be a non-empty lowercase ascii word", nameof(service));
+        }
+
+        Service = service;
         Clusters = [.. clusters];
         Clients = [.. clients];
         _clusters = Clusters.ToDictionary(c => c.Id, StringComparer.Ordinal);
@@ -35,6 +44,12 @@ public sealed class ClusterTopology
 
     /// <summary>Destinations no client may take as its id.</summary>
     public static IReadOnlySet<string> ReservedDestinations { get; } = new HashSet<string>(StringComparer.Ordinal) { "audit" };
+
+    /// <summary>
+    /// Which replicated service every cluster runs ("kv", "ledger"): part of the deployment, so every
+    /// node of it executes the same state machine. The node process maps it to a service.
+    /// </summary>
+    public string Service { get; }
 
     public IReadOnlyList<ClusterInfo> Clusters { get; }
 
@@ -85,13 +100,14 @@ public sealed class ClusterTopology
         }
 
         var clients = file.Clients.Select(c => new ClientInfo(c.Id, VerifyingKey.FromBase64(c.PublicKey)));
-        return new ClusterTopology(clusters, clients);
+        return new ClusterTopology(clusters, clients, file.Service ?? KeyValueService);
     }
 
     public static ClusterTopology Load(string path) => FromJson(File.ReadAllText(path));
 
     private TopologyFile ToFile() => new()
     {
+        Service = Service,
         Clusters = [.. Clusters.Select(c => new TopologyFile.ClusterEntry
         {
             Id = c.Id,
@@ -103,6 +119,8 @@ public sealed class ClusterTopology
 
     private sealed class TopologyFile
     {
+        public string? Service { get; set; }
+
         public List<ClusterEntry> Clusters { get; set; } = [];
 
         public List<ClientEntry> Clients { get; set; } = [];
