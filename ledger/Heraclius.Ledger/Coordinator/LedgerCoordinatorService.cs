@@ -1,0 +1,496 @@
+using System.Buffers.Binary;
+using Heraclius.KvStore.Routing;
+using Heraclius.KvStore.StateMachine;
+using Heraclius.KvStore.Topology;
+using Heraclius.Ledger.Coordinator.Checks;
+using Heraclius.Ledger.Coordinator.Lookups;
+using Heraclius.Ledger.Coordinator.State;
+using Heraclius.Ledger.Coordinator.TwoPhase;
+using Heraclius.Ledger.Model;
+using Heraclius.Ledger.Protocol;
+using ExecutionContext = Heraclius.KvStore.StateMachine.ExecutionContext;
+
+namespace Heraclius.Ledger.Coordinator;
+
+/// <summary>
+/// The ledger on a coordinator cluster (docs/design.md "Ledger as built"): routes account operations to
+/// their shard, gathers lookup-transfer answers from every shard, makes the stateless transfer checks,
+/// applies one-shard chains in one shard round and runs two-phase commit for the others. Deterministic:
+/// the decision timestamp is its only time, and it iterates only over arrays in a fixed order.
+/// </summary>
+public sealed class LedgerCoordinatorService : IReplicatedService
+{
+    private readonly string _clusterId;
+    private readonly HomeCoordinator _home;
+    private readonly ShardRouter _router;
+    private readonly Dictionary<string, int> _shardIndex;
+    private readonly ulong _prepareTimeoutMs;
+    private readonly int _maxWaiting;
+
+    public LedgerCoordinatorService(ClusterTopology topology, string clusterId, LedgerCoordinatorOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(topology);
+        options ??= new LedgerCoordinatorOptions();
+        ArgumentOutOfRangeException.ThrowIfZero(options.PrepareTimeoutMs);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxWaitingClients, 1);
+        _home = new HomeCoordinator(topology);
+        if (!_home.Coordinators.Contains(clusterId, StringComparer.Ordinal))
+        {
+            throw new ArgumentException($"{clusterId} is not a coordinator cluster of the topology", nameof(clusterId));
+        }
+
+        _router = new ShardRouter(topology);
+        if (_router.Shards.Count == 0 || _router.Shards.Count > ushort.MaxValue)
+        {
+            throw new ArgumentException("a ledger needs 1 to 65535 shard clusters", nameof(topology));
+        }
+
+        _shardIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < _router.Shards.Count; i++)
+        {
+            _shardIndex.Add(_router.Shards[i], i);
+        }
+
+        _clusterId = clusterId;
+        _prepareTimeoutMs = options.PrepareTimeoutMs;
+        _maxWaiting = options.MaxWaitingClients;
+    }
+
+    /// <summary>The shard clusters in routing order; a participant's index is its position here.</summary>
+    public IReadOnlyList<string> Shards => _router.Shards;
+
+    public RequestOutcome ExecuteRequest(IStateAccess state, in ExecutionContext context, ReadOnlySpan<byte> operation, IServiceOutputs outputs)
+    {
+        if (!LedgerRequest.TryParse(operation, out var request, out var error))
+        {
+            return RequestOutcome.Answered(LedgerAnswer.Malformed(error));
+        }
+
+        var reference = new ClientRef(context.ClientId, context.Seq, context.RequestHash);
+        return request.Operation switch
+        {
+            LedgerOperation.CreateAccount => Forward(ShardOf(request.Account.Id), reference, operation, outputs),
+            LedgerOperation.LookupAccount or LedgerOperation.AccountHistory or LedgerOperation.CloseAccount =>
+                Forward(ShardOf(request.Id), reference, operation, outputs),
+            LedgerOperation.LookupTransfer => StartLookup(state, reference, operation, outputs),
+            LedgerOperation.CreateTransfers => CreateTransfers(state, context.Timestamp, reference, request.Chain!, outputs),
+            _ => RequestOutcome.Answered(LedgerAnswer.Malformed("unknown ledger operation")),
+        };
+    }
+
+    public void ExecuteMessage(IStateAccess state, in MessageContext context, ReadOnlySpan<byte> message, IServiceOutputs outputs)
+    {
+        // Only shards write to a coordinator; anything else is ignored without a trace.
+        if (!_shardIndex.TryGetValue(context.SourceCluster, out var shard) || !ShardMessage.TryParse(message, out var m))
+        {
+            return;
+        }
+
+        switch (m.Kind)
+        {
+            case ShardMessageKind.Answer:
+                var bytes = m.Bytes!;
+                if (bytes.Length > 0 && bytes[0] == (byte)LedgerOperation.LookupTransfer)
+                {
+                    OnLookupAnswer(state, shard, m.Ref, bytes, outputs);
+                }
+                else
+                {
+                    outputs.Answer(m.Ref.ClientId, m.Ref.Seq, m.Ref.RequestHash, bytes);
+                }
+
+                break;
+            case ShardMessageKind.Applied:
+                outputs.Answer(m.Ref.ClientId, m.Ref.Seq, m.Ref.RequestHash, LedgerAnswer.CreateTransfers(m.Results!));
+                break;
+            case ShardMessageKind.Vote:
+                OnVote(state, shard, m.Txn, m.Vote!, outputs);
+                break;
+            case ShardMessageKind.Ack:
+                OnAck(state, shard, m.Txn, outputs);
+                break;
+        }
+    }
+
+    public void ExecuteTimers(IStateAccess state, in TimerContext context, IServiceOutputs outputs)
+    {
+        var nowSecond = context.Timestamp / 1000;
+        if (nowSecond == 0)
+        {
+            return;
+        }
+
+        // A bucket is processed once its whole second is past, so a deadline fires within a second after it.
+        var done = nowSecond - 1;
+        var meta = CoordinatorMeta.Read(state, context.Timestamp, out var exists);
+        if (!exists || meta.WheelCursor >= done)
+        {
+            return;
+        }
+
+        // Buckets exist only up to MaxBucket, so an idle spell costs nothing to walk past.
+        var last = Math.Min(done, meta.MaxBucket);
+        for (var second = meta.WheelCursor + 1; second <= last; second++)
+        {
+            ExpireBucket(state, second, ref meta, outputs);
+        }
+
+        meta.WheelCursor = done;
+        meta.Write(state);
+    }
+
+    public bool HasTimers(IStateAccess state) => CoordinatorMeta.HasPreparing(state);
+
+    private RequestOutcome Forward(int shard, in ClientRef reference, ReadOnlySpan<byte> operation, IServiceOutputs outputs)
+    {
+        var destination = _router.Shards[shard];
+        if (!outputs.CanSend(destination))
+        {
+            return RequestOutcome.Overloaded;
+        }
+
+        outputs.Send(destination, ShardMessage.Forward(reference, operation));
+        return RequestOutcome.Deferred;
+    }
+
+    private RequestOutcome StartLookup(IStateAccess state, in ClientRef reference, ReadOnlySpan<byte> operation, IServiceOutputs outputs)
+    {
+        var shards = _router.Shards;
+        for (var i = 0; i < shards.Count; i++)
+        {
+            if (!outputs.CanSend(shards[i]))
+            {
+                return RequestOutcome.Overloaded;
+            }
+        }
+
+        state.Put(CoordinatorKeys.Gather(reference.ClientId, reference.Seq), LookupGather.Create(reference.RequestHash, shards.Count));
+        var message = ShardMessage.Forward(reference, operation);
+        for (var i = 0; i < shards.Count; i++)
+        {
+            outputs.Send(shards[i], message);
+        }
+
+        return RequestOutcome.Deferred;
+    }
+
+    private void OnLookupAnswer(IStateAccess state, int shard, in ClientRef reference, byte[] answer, IServiceOutputs outputs)
+    {
+        var key = CoordinatorKeys.Gather(reference.ClientId, reference.Seq);
+        var record = state.Get(key);
+        if (record is null || LookupGather.RequestHash(record) != reference.RequestHash || LookupGather.HasAnswered(record, shard))
+        {
+            return;
+        }
+
+        var shards = _router.Shards.Count;
+        record = LookupGather.WithAnswer(record, shards, shard, LedgerAnswer.IsFoundTransfer(answer), answer);
+        if (LookupGather.Answered(record) < shards)
+        {
+            state.Put(key, record);
+            return;
+        }
+
+        state.Delete(key);
+        var result = LookupGather.Best(record) >= 0
+            ? LookupGather.BestAnswer(record, shards).ToArray()
+            : LedgerAnswer.LookupTransfer(null, CreateTransferResult.Ok);
+        outputs.Answer(reference.ClientId, reference.Seq, reference.RequestHash, result);
+    }
+
+    private RequestOutcome CreateTransfers(IStateAccess state, ulong now, in ClientRef reference, Transfer[] chain, IServiceOutputs outputs)
+    {
+        if (!TransferChecks.IsOneChain(chain))
+        {
+            return RequestOutcome.Answered(LedgerAnswer.Malformed("a request is one chain: every leg but the last must be linked"));
+        }
+
+        var failedLeg = TransferChecks.FirstFailure(chain, out var code);
+        if (failedLeg >= 0)
+        {
+            return RequestOutcome.Answered(LedgerAnswer.CreateTransfers(ChainResults.Failed(chain.Length, failedLeg, code)));
+        }
+
+        if (!string.Equals(_home.Of(chain[0].Id), _clusterId, StringComparison.Ordinal))
+        {
+            return RequestOutcome.Answered(LedgerAnswer.CreateTransfers(ChainResults.All(chain.Length, CreateTransferResult.WrongCoordinator)));
+        }
+
+        Span<int> participants = stackalloc int[2 * chain.Length];
+        var count = Participants(chain, participants);
+        participants = participants[..count];
+        if (count == 1)
+        {
+            var shard = _router.Shards[participants[0]];
+            if (!outputs.CanSend(shard))
+            {
+                return RequestOutcome.Overloaded;
+            }
+
+            outputs.Send(shard, ShardMessage.Apply(reference, chain));
+            return RequestOutcome.Deferred;
+        }
+
+        // A retry of a chain in flight (same first id, same fields) waits for the same outcome.
+        var indexKey = CoordinatorKeys.Index(chain[0].Id);
+        var indexed = state.Get(indexKey);
+        var ownsIndex = true;
+        if (indexed is { Length: 8 })
+        {
+            var txnKey = CoordinatorKeys.Txn(BinaryPrimitives.ReadUInt64LittleEndian(indexed));
+            var record = state.Get(txnKey);
+            if (record is not null)
+            {
+                if (TxnRecord.ChainEquals(record, chain))
+                {
+                    if (TxnRecord.WaiterCount(record) >= _maxWaiting)
+                    {
+                        return RequestOutcome.Overloaded;
+                    }
+
+                    state.Put(txnKey, TxnRecord.AddWaiter(record, reference));
+                    return RequestOutcome.Deferred;
+                }
+
+                // Another chain under the same first id: the shards hold that id and answer for it.
+                ownsIndex = false;
+            }
+        }
+
+        foreach (var p in participants)
+        {
+            if (!outputs.CanSend(_router.Shards[p]))
+            {
+                return RequestOutcome.Overloaded;
+            }
+        }
+
+        var meta = CoordinatorMeta.Read(state, now, out _);
+        var txn = ++meta.LastTxn;
+        meta.Preparing++;
+        var deadline = now + _prepareTimeoutMs;
+        AddToBucket(state, deadline / 1000, txn, ref meta);
+        meta.Write(state);
+        state.Put(CoordinatorKeys.Txn(txn), TxnRecord.Create(deadline, ownsIndex, participants, chain, reference));
+        if (ownsIndex)
+        {
+            var value = new byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(value, txn);
+            state.Put(indexKey, value);
+        }
+
+        var prepare = ShardMessage.Prepare(txn, chain);
+        foreach (var p in participants)
+        {
+            outputs.Send(_router.Shards[p], prepare);
+        }
+
+        return RequestOutcome.Deferred;
+    }
+
+    private void OnVote(IStateAccess state, int shard, ulong txn, ShardVote vote, IServiceOutputs outputs)
+    {
+        var key = CoordinatorKeys.Txn(txn);
+        var stored = state.Get(key);
+        if (stored is null || TxnRecord.Phase(stored) != TxnPhase.Preparing)
+        {
+            return;
+        }
+
+        var slot = TxnRecord.FindParticipant(stored, shard);
+        if (slot < 0 || (TxnRecord.ParticipantState(stored, slot) & TxnRecord.Voted) != 0 || !IsWellFormed(vote, TxnRecord.Legs(stored)))
+        {
+            return;
+        }
+
+        var record = (byte[])stored.Clone();
+        TxnRecord.MarkParticipant(record, slot, TxnRecord.Voted);
+        TxnRecord.MergeLedgers(record, vote.Ledgers);
+        if (!vote.Prepared)
+        {
+            var leg = TxnRecord.FailedLeg(record);
+            if (leg < 0 || vote.FailedLeg < leg || (vote.FailedLeg == leg && vote.Code < TxnRecord.Code(record)))
+            {
+                TxnRecord.SetFailure(record, vote.FailedLeg, vote.Code);
+            }
+        }
+
+        if (TxnRecord.All(record, TxnRecord.Voted))
+        {
+            Decide(txn, record, outputs);
+            var meta = CoordinatorMeta.Read(state, 0, out _);
+            meta.Preparing--;
+            meta.Write(state);
+        }
+
+        state.Put(key, record);
+    }
+
+    /// <summary>All votes are in: commit iff every participant prepared, otherwise abort with the combined code.</summary>
+    private void Decide(ulong txn, byte[] record, IServiceOutputs outputs)
+    {
+        var leg = TxnRecord.FailedLeg(record);
+        if (leg < 0)
+        {
+            TxnRecord.SetPhase(record, TxnPhase.Committing);
+            SendToParticipants(record, ShardMessage.Commit(txn), outputs);
+            return;
+        }
+
+        // Each shard saw one side of the leg; only here are both ledgers known.
+        var code = TxnRecord.Code(record);
+        var ledgers = TxnRecord.Ledgers(record, leg);
+        if (ledgers.Debit != 0 && ledgers.Credit != 0 && ledgers.Debit != ledgers.Credit && code > CreateTransferResult.AccountsMustHaveTheSameLedger)
+        {
+            code = CreateTransferResult.AccountsMustHaveTheSameLedger;
+        }
+
+        Abort(txn, record, leg, code, outputs);
+    }
+
+    private void Abort(ulong txn, byte[] record, int leg, CreateTransferResult code, IServiceOutputs outputs)
+    {
+        TxnRecord.SetFailure(record, leg, code);
+        TxnRecord.SetPhase(record, TxnPhase.Aborting);
+        SendToParticipants(record, ShardMessage.Abort(txn, ChainResults.Failed(TxnRecord.Legs(record), leg, code)), outputs);
+    }
+
+    private static void OnAck(IStateAccess state, int shard, ulong txn, IServiceOutputs outputs)
+    {
+        var key = CoordinatorKeys.Txn(txn);
+        var stored = state.Get(key);
+        if (stored is null || TxnRecord.Phase(stored) == TxnPhase.Preparing)
+        {
+            return;
+        }
+
+        var slot = TxnRecord.FindParticipant(stored, shard);
+        if (slot < 0 || (TxnRecord.ParticipantState(stored, slot) & TxnRecord.Acked) != 0)
+        {
+            return;
+        }
+
+        var record = (byte[])stored.Clone();
+        TxnRecord.MarkParticipant(record, slot, TxnRecord.Acked);
+        if (!TxnRecord.All(record, TxnRecord.Acked))
+        {
+            state.Put(key, record);
+            return;
+        }
+
+        // Every shard applied or released: a read after the answer sees the outcome, and the record goes.
+        var legs = TxnRecord.Legs(record);
+        var results = TxnRecord.Phase(record) == TxnPhase.Committing
+            ? ChainResults.Ok(legs)
+            : ChainResults.Failed(legs, TxnRecord.FailedLeg(record), TxnRecord.Code(record));
+        var answer = LedgerAnswer.CreateTransfers(results);
+        foreach (var waiter in TxnRecord.Waiters(record))
+        {
+            outputs.Answer(waiter.ClientId, waiter.Seq, waiter.RequestHash, answer);
+        }
+
+        state.Delete(key);
+        if (TxnRecord.IndexOwner(record))
+        {
+            state.Delete(CoordinatorKeys.Index(TxnRecord.FirstTransferId(record)));
+        }
+    }
+
+    /// <summary>
+    /// Txns are numbered in start order and every deadline is start + one timeout, so one second's
+    /// txns are a contiguous range: a bucket is u64 first ‖ u64 last, and adding to it is a fixed-size
+    /// write however busy the second. A range may cover txns of other seconds only if the timeout
+    /// changed; each record's own deadline is checked when its bucket runs.
+    /// </summary>
+    private static void AddToBucket(IStateAccess state, ulong second, ulong txn, ref CoordinatorMeta meta)
+    {
+        var key = CoordinatorKeys.Bucket(second);
+        var bucket = state.Get(key);
+        var first = bucket is { Length: 16 } ? BinaryPrimitives.ReadUInt64LittleEndian(bucket) : txn;
+        var value = new byte[16];
+        BinaryPrimitives.WriteUInt64LittleEndian(value, first);
+        BinaryPrimitives.WriteUInt64LittleEndian(value.AsSpan(8), txn);
+        state.Put(key, value);
+        if (second > meta.MaxBucket)
+        {
+            meta.MaxBucket = second;
+        }
+    }
+
+    private void ExpireBucket(IStateAccess state, ulong second, ref CoordinatorMeta meta, IServiceOutputs outputs)
+    {
+        var bucketKey = CoordinatorKeys.Bucket(second);
+        var bucket = state.Get(bucketKey);
+        if (bucket is null)
+        {
+            return;
+        }
+
+        state.Delete(bucketKey);
+        if (bucket.Length != 16)
+        {
+            return;
+        }
+
+        var first = BinaryPrimitives.ReadUInt64LittleEndian(bucket);
+        var last = BinaryPrimitives.ReadUInt64LittleEndian(bucket.AsSpan(8));
+        for (var txn = first; txn <= last && txn != 0; txn++)
+        {
+            var key = CoordinatorKeys.Txn(txn);
+            var stored = state.Get(key);
+            if (stored is null || TxnRecord.Phase(stored) != TxnPhase.Preparing || TxnRecord.Deadline(stored) / 1000 > second)
+            {
+                continue;
+            }
+
+            var record = (byte[])stored.Clone();
+            Abort(txn, record, 0, CreateTransferResult.PrepareTimedOut, outputs);
+            state.Put(key, record);
+            meta.Preparing--;
+        }
+    }
+
+    private void SendToParticipants(byte[] record, byte[] message, IServiceOutputs outputs)
+    {
+        var p = TxnRecord.Participants(record);
+        for (var i = 0; i < p; i++)
+        {
+            outputs.Send(_router.Shards[TxnRecord.ParticipantShard(record, i)], message);
+        }
+    }
+
+    /// <summary>The sorted distinct shard indices of every account the chain names; returns how many.</summary>
+    private int Participants(Transfer[] chain, Span<int> shards)
+    {
+        for (var i = 0; i < chain.Length; i++)
+        {
+            shards[2 * i] = ShardOf(chain[i].DebitAccountId);
+            shards[(2 * i) + 1] = ShardOf(chain[i].CreditAccountId);
+        }
+
+        shards.Sort();
+        var count = 1;
+        for (var i = 1; i < shards.Length; i++)
+        {
+            if (shards[i] != shards[count - 1])
+            {
+                shards[count++] = shards[i];
+            }
+        }
+
+        return count;
+    }
+
+    private int ShardOf(UInt128 id)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        LedgerCodec.WriteIdTo(bytes, id);
+        return _shardIndex[_router.ShardOf(bytes)];
+    }
+
+    private static bool IsWellFormed(ShardVote vote, int legs) =>
+        vote.Ledgers.Length <= legs
+        && (vote.Prepared
+            ? vote.FailedLeg == -1
+            : vote.FailedLeg >= 0 && vote.FailedLeg < legs && vote.Code != CreateTransferResult.Ok);
+}
