@@ -6,6 +6,7 @@ using Heraclius.KvStore.Consensus;
 using Heraclius.KvStore.Hosting;
 using Heraclius.KvStore.Tests.Simulation;
 using Heraclius.KvStore.Transport;
+using Heraclius.Testing.Faults;
 
 namespace Heraclius.KvStore.Tests.Cluster;
 

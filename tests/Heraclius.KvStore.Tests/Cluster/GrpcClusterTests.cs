@@ -1,6 +1,7 @@
 
 using Heraclius.KvStore.Client;
 using Heraclius.KvStore.KeyValue;
+using Heraclius.Testing.Faults;
 
 namespace Heraclius.KvStore.Tests.Cluster;
 
@@ -106,9 +107,9 @@ public sealed class GrpcClusterTests
     }
 
     [Theory]
-    [InlineData(Simulation.ByzantineMode.Equivocate)]
-    [InlineData(Simulation.ByzantineMode.WrongOutputs)]
-    public async Task ByzantineLeader_IsReplacedAndHonestNodesAgree(Simulation.ByzantineMode mode)
+    [InlineData(ByzantineMode.Equivocate)]
+    [InlineData(ByzantineMode.WrongOutputs)]
+    public async Task ByzantineLeader_IsReplacedAndHonestNodesAgree(ByzantineMode mode)
     {
         await using var cluster = new GrpcCluster();
         cluster.Byzantine[0] = mode;
@@ -130,7 +131,7 @@ public sealed class GrpcClusterTests
         }
 
         Assert.True(await cluster.Nodes[2]!.Host.QueryAsync(r => r.View) > 0, "the lying leader of view 0 was never replaced");
-        if (mode == Simulation.ByzantineMode.WrongOutputs)
+        if (mode == ByzantineMode.WrongOutputs)
         {
             // Every honest follower that received the lying leader's proposal re-executed it and refused it.
             var refused = await Task.WhenAll(Enumerable.Range(1, 3).Select(i => cluster.Nodes[i]!.Host.QueryAsync(r =>
@@ -145,7 +146,7 @@ public sealed class GrpcClusterTests
     public async Task FollowerLyingInVotesAndViewChanges_CannotBlockProgress()
     {
         await using var cluster = new GrpcCluster();
-        cluster.Byzantine[3] = Simulation.ByzantineMode.LyingVotes | Simulation.ByzantineMode.LyingViewChanges | Simulation.ByzantineMode.Replay;
+        cluster.Byzantine[3] = ByzantineMode.LyingVotes | ByzantineMode.LyingViewChanges | ByzantineMode.Replay;
         await cluster.StartAsync();
         await using var client = await cluster.ClientAsync(1);
         for (var i = 0; i < 30; i++)

@@ -1,7 +1,8 @@
 using Heraclius.KvStore.Client;
 using Heraclius.KvStore.KeyValue;
-using Heraclius.KvStore.Tests.Simulation;
 using Heraclius.KvStore.Tests.Transport;
+using Heraclius.Testing.Cluster;
+using Heraclius.Testing.Faults;
 
 namespace Heraclius.KvStore.Tests.Cluster;
 

@@ -7,6 +7,7 @@ using Heraclius.KvStore.StateMachine;
 using Heraclius.KvStore.Transport;
 
 using Heraclius.KvStore.Simulation;
+using Heraclius.Testing.Cluster;
 
 namespace Heraclius.KvStore.Tests.MultiCluster;
 

@@ -3,6 +3,7 @@ using Heraclius.KvStore.Decisions;
 using Heraclius.KvStore.KeyValue;
 using Heraclius.KvStore.Merkle;
 using Heraclius.KvStore.Routing;
+using Heraclius.Testing.Cluster;
 
 namespace Heraclius.KvStore.Tests.MultiCluster;
 

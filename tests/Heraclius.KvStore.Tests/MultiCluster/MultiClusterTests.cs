@@ -4,6 +4,7 @@ using Heraclius.KvStore.KeyValue;
 using Heraclius.KvStore.Routing;
 
 using Heraclius.KvStore.Simulation;
+using Heraclius.Testing.Cluster;
 
 namespace Heraclius.KvStore.Tests.MultiCluster;
 

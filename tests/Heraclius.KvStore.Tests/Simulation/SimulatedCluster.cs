@@ -2,6 +2,7 @@ using Heraclius.KvStore.Client;
 using Heraclius.KvStore.Consensus;
 using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Decisions;
+using Heraclius.Testing.Faults;
 
 namespace Heraclius.KvStore.Tests.Simulation;
 

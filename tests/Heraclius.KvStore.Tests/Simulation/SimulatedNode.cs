@@ -3,6 +3,7 @@ using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Decisions;
 using Heraclius.KvStore.KeyValue;
 using Heraclius.KvStore.Storage;
+using Heraclius.Testing.Faults;
 
 namespace Heraclius.KvStore.Tests.Simulation;
 

@@ -1,3 +1,5 @@
+using Heraclius.Testing.Faults;
+
 namespace Heraclius.KvStore.Tests.Simulation;
 
 /// <summary>The faults one seeded run injects, chosen from the seed.</summary>

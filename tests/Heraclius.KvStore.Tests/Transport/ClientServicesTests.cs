@@ -1,6 +1,7 @@
 using System.Net;
 using Grpc.Core;
 using Heraclius.KvStore.Transport;
+using Heraclius.Testing.Cluster;
 using Microsoft.Extensions.Logging;
 
 namespace Heraclius.KvStore.Tests.Transport;

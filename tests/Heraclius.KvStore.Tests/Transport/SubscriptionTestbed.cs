@@ -2,6 +2,7 @@ using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Decisions;
 using Heraclius.KvStore.Topology;
 using Heraclius.KvStore.Transport;
+using Heraclius.Testing.Cluster;
 using Microsoft.Extensions.Logging;
 
 namespace Heraclius.KvStore.Tests.Transport;

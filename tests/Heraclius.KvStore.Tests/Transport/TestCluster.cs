@@ -1,6 +1,7 @@
 using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Topology;
 using Heraclius.KvStore.Transport;
+using Heraclius.Testing.Cluster;
 using Microsoft.Extensions.Logging;
 
 namespace Heraclius.KvStore.Tests.Transport;

@@ -1,4 +1,4 @@
-namespace Heraclius.KvStore.Tests.Simulation;
+namespace Heraclius.Testing.Faults;
 
 /// <summary>How the one faulty node of a simulated cluster misbehaves; its replica is the real code, its outbound traffic is rewritten.</summary>
 [Flags]

@@ -1,7 +1,6 @@
-using Heraclius.KvStore.Tests.Simulation;
 using Heraclius.KvStore.Transport;
 
-namespace Heraclius.KvStore.Tests.Cluster;
+namespace Heraclius.Testing.Faults;
 
 /// <summary>
 /// Wraps a node's real gRPC peer network: while partitioned, drops what it sends to the other side;

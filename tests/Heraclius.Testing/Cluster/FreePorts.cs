@@ -1,13 +1,13 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Heraclius.KvStore.Tests.Transport;
+namespace Heraclius.Testing.Cluster;
 
 /// <summary>
 /// Picks loopback ports the kernel reports free, so a topology can name endpoints before their
 /// servers start (and a restarted server can come back on the same one).
 /// </summary>
-internal static class FreePorts
+public static class FreePorts
 {
     public static int[] Reserve(int count)
     {

@@ -1,4 +1,4 @@
-namespace Heraclius.KvStore.Tests.Cluster;
+namespace Heraclius.Testing.Faults;
 
 /// <summary>How a <see cref="FaultyDecisionFeed"/> serves the other clusters that subscribe to it.</summary>
 public enum DecisionFeedFault

@@ -4,7 +4,7 @@ using Heraclius.KvStore.Decisions;
 using Heraclius.KvStore.Encoding;
 using Heraclius.KvStore.StateMachine;
 
-namespace Heraclius.KvStore.Tests.Simulation;
+namespace Heraclius.Testing.Faults;
 
 /// <summary>
 /// Rewrites what a faulty node sends, with that node's own key, so it can lie in every way a

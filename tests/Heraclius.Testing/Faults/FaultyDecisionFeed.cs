@@ -3,7 +3,7 @@ using Heraclius.KvStore.Decisions;
 using Heraclius.KvStore.Topology;
 using Heraclius.KvStore.Transport;
 
-namespace Heraclius.KvStore.Tests.Cluster;
+namespace Heraclius.Testing.Faults;
 
 /// <summary>
 /// Wraps a node's real decision queues (fault injection only): subscriptions of other clusters get

@@ -2,20 +2,20 @@ using Heraclius.KvStore.Client;
 using Heraclius.KvStore.Consensus;
 using Heraclius.KvStore.Hosting;
 using Heraclius.KvStore.Routing;
-using Heraclius.KvStore.Tests.MultiCluster;
-using Heraclius.KvStore.Tests.Simulation;
-using Heraclius.KvStore.Tests.Transport;
+using Heraclius.KvStore.StateMachine;
 using Heraclius.KvStore.Topology;
 using Heraclius.KvStore.Transport;
+using Heraclius.Testing.Faults;
 using Microsoft.Extensions.Logging;
 
-namespace Heraclius.KvStore.Tests.Cluster;
+namespace Heraclius.Testing.Cluster;
 
 /// <summary>
 /// The whole store in this process: C coordinator and S shard clusters of four real nodes each,
 /// over real gRPC on loopback ports, with their data in a temporary directory. Faults are chosen
 /// per node before it starts: crashed (never started), lying in consensus, or serving a faulty
-/// decision feed to the other clusters.
+/// decision feed to the other clusters. Every cluster runs the store's key-value roles unless a
+/// service factory says otherwise (the ledger's tests run their own services on it).
 /// </summary>
 public sealed class MultiGrpcCluster : IAsyncDisposable
 {
@@ -28,9 +28,14 @@ public sealed class MultiGrpcCluster : IAsyncDisposable
     private readonly Dictionary<string, FaultyDecisionFeed?[]> _feeds = new(StringComparer.Ordinal);
     private readonly List<GrpcNodeClient> _clientChannels = [];
     private readonly ILoggerFactory? _loggerFactory;
+    private readonly Func<ClusterTopology, ClusterInfo, IReplicatedService> _serviceFactory;
 
-    public MultiGrpcCluster(int coordinators, int shards, int clients)
+    /// <param name="service">The topology's service name (<see cref="ClusterTopology.KeyValueService"/> by default).</param>
+    /// <param name="serviceFactory">What each node runs, made anew per node; <see cref="ClusterNode.DefaultService"/> when null.</param>
+    public MultiGrpcCluster(int coordinators, int shards, int clients, string service = ClusterTopology.KeyValueService,
+        Func<ClusterTopology, ClusterInfo, IReplicatedService>? serviceFactory = null)
     {
+        _serviceFactory = serviceFactory ?? ClusterNode.DefaultService;
         var ports = FreePorts.Reserve((coordinators + shards) * NodesPerCluster);
         var assigned = new Dictionary<string, string>(StringComparer.Ordinal);
         string Endpoint(string cluster, int index)
@@ -45,7 +50,7 @@ public sealed class MultiGrpcCluster : IAsyncDisposable
             return endpoint;
         }
 
-        Keys = new MultiTopology(coordinators, shards, NodesPerCluster, clients, Endpoint);
+        Keys = new MultiTopology(coordinators, shards, NodesPerCluster, clients, Endpoint, service);
         Router = new ShardRouter(Keys.Topology);
         foreach (var c in Keys.Topology.Clusters)
         {
@@ -157,13 +162,15 @@ public sealed class MultiGrpcCluster : IAsyncDisposable
     /// <summary>Starts (or restarts, from its WAL and snapshots) one node with the faults chosen for it.</summary>
     public async Task StartNodeAsync(string cluster, int index)
     {
-        var info = Topology.Cluster(cluster).Nodes[index];
+        var clusterInfo = Topology.Cluster(cluster);
+        var info = clusterInfo.Nodes[index];
         var key = Keys.NodeKeys[cluster][index];
         FaultyDecisionFeed? feed = null;
         Func<IDecisionFeed, IDecisionFeed>? wrapFeed = FeedFaults.TryGetValue((cluster, index), out var fault)
             ? inner => feed = new FaultyDecisionFeed(inner, Topology, fault)
             : null;
         _nodes[cluster][index] = await ClusterNode.StartAsync(Topology, info.Id, key, Path.Combine(_root, cluster, $"n{index}"), Options,
+            service: _serviceFactory(Topology, clusterInfo),
             loggerFactory: _loggerFactory,
             wrapNetwork: inner =>
             {
