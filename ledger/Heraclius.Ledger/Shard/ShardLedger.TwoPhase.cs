@@ -1,0 +1,317 @@
+using Heraclius.Ledger.Model;
+using Heraclius.Ledger.Protocol;
+
+namespace Heraclius.Ledger.Shard;
+
+public sealed partial class ShardLedger
+{
+    /// <summary>The most legs a 2PC chain may have: a transaction record keeps per-leg bits in a u64.</summary>
+    public const int MaxChainLength = 64;
+
+    /// <summary>
+    /// Phase one of a cross-shard chain from <paramref name="coordinator"/>: evaluates the sides of each
+    /// leg this shard holds, in chain order counting its earlier legs, and either reserves every one
+    /// (debitsPending/creditsPending += amount; a post or void locks its pending transfer) and votes
+    /// Prepared, or reserves nothing and votes Refused at its first failing leg. Either way the chain's new
+    /// ids it evaluated are held in flight until Commit or Abort, so no other chain takes them first. The
+    /// ledgers reported per leg are those of the accounts held here (0 = not here or not found; 0 for a
+    /// post or void too, which are not ledger-checked). A repeated Prepare returns the first vote.
+    /// </summary>
+    public ShardVote Prepare(string coordinator, ulong txn, IReadOnlyList<Transfer> chain, ulong timestamp)
+    {
+        ArgumentNullException.ThrowIfNull(coordinator);
+        ArgumentNullException.ThrowIfNull(chain);
+        if (chain.Count is 0 or > MaxChainLength)
+        {
+            throw new ArgumentException($"a chain has 1 to {MaxChainLength} legs, not {chain.Count}", nameof(chain));
+        }
+
+        var key = StateKeys.Txn(coordinator, txn);
+        if (_state.Get(key) is { } existing)
+        {
+            return TxnRecord.Decode(existing).Vote;
+        }
+
+        var failed = TransferValidation.CheckChain(chain, out var stateless);
+        if (failed >= 0)
+        {
+            var refusal = ShardVote.No(failed, stateless, new LegLedgers[failed + 1]);
+            _state.Put(key, new TxnRecord { Status = TxnStatus.Refused, Vote = refusal, Chain = [] }.Encode());
+            return refusal;
+        }
+
+        var ws = new Workspace(_state, chain.Count);
+        var ledgers = new LegLedgers[chain.Count];
+        ulong owned = 0, debitSides = 0, creditSides = 0;
+        for (var i = 0; i < chain.Count; i++)
+        {
+            var t = chain[i];
+            var debitHere = _placement.Holds(t.DebitAccountId);
+            var creditHere = _placement.Holds(t.CreditAccountId);
+            if (!debitHere && !creditHere)
+            {
+                continue;
+            }
+
+            ledgers[i] = LedgersHere(ws, t, debitHere, creditHere);
+            var code = EvaluateLeg(ws, t, debitHere, creditHere, true, timestamp, out var fresh, out var created);
+            var bit = 1UL << i;
+            if (code != CreateTransferResult.Ok)
+            {
+                // Nothing reserved: only the ids of legs 0..i that were new here are held.
+                if (fresh)
+                {
+                    owned |= bit;
+                }
+
+                for (var j = 0; j <= i; j++)
+                {
+                    if ((owned & (1UL << j)) != 0)
+                    {
+                        var hold = new TransferRecord { Transfer = chain[j], Status = TransferRecordStatus.InFlight };
+                        _state.Put(StateKeys.Transfer(chain[j].Id), hold.Encode());
+                    }
+                }
+
+                var vote = ShardVote.No(i, code, ledgers[..(i + 1)]);
+                _state.Put(key, new TxnRecord { Status = TxnStatus.Refused, Owned = owned, Vote = vote, Chain = [.. chain] }.Encode());
+                EndTimerOperation();
+                return vote;
+            }
+
+            if (created)
+            {
+                owned |= bit;
+                debitSides |= debitHere ? bit : 0;
+                creditSides |= creditHere ? bit : 0;
+            }
+        }
+
+        Flush(ws, timestamp);
+        var yes = ShardVote.Yes(ledgers);
+        _state.Put(key, new TxnRecord
+        {
+            Status = TxnStatus.Prepared,
+            Owned = owned,
+            DebitSides = debitSides,
+            CreditSides = creditSides,
+            Vote = yes,
+            Chain = [.. chain],
+        }.Encode());
+        return yes;
+    }
+
+    /// <summary>
+    /// Applies a prepared chain: each reservation is released and replaced by its final movement (a
+    /// pending transfer's hold, its expiry counted from <paramref name="timestamp"/>; a post moves the posted
+    /// amount and releases the rest of the hold; a void releases it), and the chain's new ids are stored
+    /// with ok. It cannot fail: a reservation kept debitsPending + debitsPosted ≤ 2^64 − 1 with the amount
+    /// in it, so moving it to posted fits; a locked hold is still whole; limits were checked with the
+    /// reservations counted, and credits posted only grow. False (nothing changed) for a transaction this
+    /// shard did not prepare from this coordinator, or refused, or aborted; true for one it applied now or
+    /// before (a repeat changes nothing).
+    /// </summary>
+    public bool Commit(string coordinator, ulong txn, ulong timestamp)
+    {
+        ArgumentNullException.ThrowIfNull(coordinator);
+        var key = StateKeys.Txn(coordinator, txn);
+        if (_state.Get(key) is not { } bytes)
+        {
+            return false;
+        }
+
+        var record = TxnRecord.Decode(bytes);
+        if (record.Status != TxnStatus.Prepared)
+        {
+            return record.Status == TxnStatus.Committed;
+        }
+
+        var chain = record.Chain;
+        var ws = new Workspace(_state, chain.Length);
+        for (var i = 0; i < chain.Length; i++)
+        {
+            var bit = 1UL << i;
+            var debitHere = (record.DebitSides & bit) != 0;
+            var creditHere = (record.CreditSides & bit) != 0;
+            if (!debitHere && !creditHere)
+            {
+                continue;
+            }
+
+            var t = chain[i];
+            var kind = LegKinds.Of(t);
+            var xi = ws.Transfer(t.Id);
+            var di = debitHere ? ws.Account(t.DebitAccountId) : -1;
+            var ci = creditHere ? ws.Account(t.CreditAccountId) : -1;
+            var pi = kind is LegKind.Post or LegKind.Void ? ws.Transfer(t.PendingId) : -1;
+            ulong amount = t.Amount, held = 0;
+            if (pi >= 0)
+            {
+                ref var p = ref ws.Transfers[pi];
+                p.Dirty = true;
+                p.Stored.Locked = false;
+                p.Stored.State = kind == LegKind.Post ? PendingState.Posted : PendingState.Voided;
+                held = p.Stored.Transfer.Amount;
+                amount = kind == LegKind.Void ? 0 : t.Amount == 0 ? held : t.Amount;
+            }
+
+            if (di >= 0)
+            {
+                CommitReservedSide(ws, di, t, TransferSide.Debit, kind, amount, held, timestamp);
+            }
+
+            if (ci >= 0)
+            {
+                CommitReservedSide(ws, ci, t, TransferSide.Credit, kind, amount, held, timestamp);
+            }
+
+            var stamped = t with { Timestamp = timestamp };
+            ref var x = ref ws.Transfers[xi];
+            x.Dirty = true;
+            x.Stored = new TransferRecord
+            {
+                Transfer = stamped,
+                Result = CreateTransferResult.Ok,
+                Status = TransferRecordStatus.Final,
+                Sides = (byte)((debitHere ? TransferRecord.DebitSide : 0) | (creditHere ? TransferRecord.CreditSide : 0)),
+                State = kind == LegKind.Pending ? PendingState.Live : PendingState.None,
+                DeadlineMs = kind == LegKind.Pending && t.Timeout != 0 ? SaturatingAdd(timestamp, t.Timeout * 1000UL) : 0,
+            };
+            ws.Audit.Add(AuditRecord.EncodeTransferResult(stamped, CreateTransferResult.Ok));
+        }
+
+        Flush(ws, timestamp);
+        record.Status = TxnStatus.Committed;
+        record.Chain = [];
+        _state.Put(key, record.Encode());
+        return true;
+    }
+
+    /// <summary>
+    /// Releases a prepared (or refused) chain: reservations released, locks lifted (a lifted hold that is due
+    /// expires at the next timer run), and each held id stored with its final result from
+    /// <paramref name="finalResults"/>, except linked_event_failed, which is not stored (the id is free
+    /// again, as in a one-shard chain). A missing or ok result counts as linked_event_failed: an aborted
+    /// leg never applied. Same return as <see cref="Commit"/>.
+    /// </summary>
+    public bool Abort(string coordinator, ulong txn, IReadOnlyList<CreateTransferResult> finalResults, ulong timestamp)
+    {
+        ArgumentNullException.ThrowIfNull(coordinator);
+        ArgumentNullException.ThrowIfNull(finalResults);
+        var key = StateKeys.Txn(coordinator, txn);
+        if (_state.Get(key) is not { } bytes)
+        {
+            return false;
+        }
+
+        var record = TxnRecord.Decode(bytes);
+        if (record.Status is TxnStatus.Committed or TxnStatus.Aborted)
+        {
+            return record.Status == TxnStatus.Aborted;
+        }
+
+        var chain = record.Chain;
+        var ws = new Workspace(_state, chain.Length);
+        for (var i = 0; i < chain.Length; i++)
+        {
+            var bit = 1UL << i;
+            var debitHere = (record.DebitSides & bit) != 0;
+            var creditHere = (record.CreditSides & bit) != 0;
+            if (!debitHere && !creditHere)
+            {
+                continue;
+            }
+
+            var t = chain[i];
+            var kind = LegKinds.Of(t);
+            if (kind is LegKind.Post or LegKind.Void)
+            {
+                var pi = ws.Transfer(t.PendingId);
+                ws.Transfers[pi].Dirty = true;
+                ws.Transfers[pi].Stored.Locked = false;
+                continue;
+            }
+
+            if (debitHere)
+            {
+                Release(ws, ws.Account(t.DebitAccountId), t, TransferSide.Debit, timestamp);
+            }
+
+            if (creditHere)
+            {
+                Release(ws, ws.Account(t.CreditAccountId), t, TransferSide.Credit, timestamp);
+            }
+        }
+
+        for (var i = 0; i < chain.Length; i++)
+        {
+            if ((record.Owned & (1UL << i)) == 0)
+            {
+                continue;
+            }
+
+            var t = chain[i];
+            var result = i < finalResults.Count ? finalResults[i] : CreateTransferResult.LinkedEventFailed;
+            var xi = ws.Transfer(t.Id);
+            ref var x = ref ws.Transfers[xi];
+            x.Dirty = true;
+            if (result is CreateTransferResult.Ok or CreateTransferResult.LinkedEventFailed)
+            {
+                x.Deleted = true;
+                continue;
+            }
+
+            var stamped = t with { Timestamp = timestamp };
+            x.Stored = new TransferRecord { Transfer = stamped, Result = result, Status = TransferRecordStatus.Final };
+            ws.Audit.Add(AuditRecord.EncodeTransferResult(stamped, result));
+        }
+
+        Flush(ws, timestamp);
+        record.Status = TxnStatus.Aborted;
+        record.Chain = [];
+        _state.Put(key, record.Encode());
+        return true;
+    }
+
+    private static void CommitReservedSide(Workspace ws, int account, in Transfer t, TransferSide side, LegKind kind, ulong amount, ulong held, ulong now)
+    {
+        if (kind is LegKind.Plain or LegKind.Pending)
+        {
+            ReleasePending(ref ws.Accounts[account].Stored, side, t.Amount);
+            Record(ws, account, t.Id, side, TransferMovement.Released, t.Amount, false, now);
+        }
+
+        CommitSide(ws, account, t, side, kind, amount, held, now);
+    }
+
+    private static void Release(Workspace ws, int account, in Transfer t, TransferSide side, ulong now)
+    {
+        ReleasePending(ref ws.Accounts[account].Stored, side, t.Amount);
+        Record(ws, account, t.Id, side, TransferMovement.Released, t.Amount, false, now);
+    }
+
+    private static LegLedgers LedgersHere(Workspace ws, in Transfer t, bool debitHere, bool creditHere)
+    {
+        if (t.IsPost || t.IsVoid)
+        {
+            return default;
+        }
+
+        uint debit = 0, credit = 0;
+        if (debitHere)
+        {
+            var di = ws.Account(t.DebitAccountId);
+            debit = ws.Accounts[di].Found ? ws.Accounts[di].Virtual.Ledger : 0;
+        }
+
+        if (creditHere)
+        {
+            var ci = ws.Account(t.CreditAccountId);
+            credit = ws.Accounts[ci].Found ? ws.Accounts[ci].Virtual.Ledger : 0;
+        }
+
+        return new LegLedgers(debit, credit);
+    }
+
+    private static ulong SaturatingAdd(ulong a, ulong b) => a > ulong.MaxValue - b ? ulong.MaxValue : a + b;
+}

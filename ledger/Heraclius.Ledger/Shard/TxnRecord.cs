@@ -1,0 +1,90 @@
+using System.Buffers.Binary;
+using Heraclius.Ledger.Model;
+using Heraclius.Ledger.Protocol;
+
+namespace Heraclius.Ledger.Shard;
+
+/// <summary>
+/// A two-phase transaction as this shard saw it: u8 status ‖ u64 owned legs ‖ u64 debit sides ‖
+/// u64 credit sides (bit i = leg i) ‖ vote (bool prepared ‖ i32 failed leg ‖ u16 code ‖ u32 n ‖
+/// (u32, u32)*) ‖ u32 n ‖ transfer*. Owned legs are those whose ids this transaction holds in flight;
+/// a side bit is set where this shard reserved (or, for post/void, locked) that leg's side. Once
+/// finished the chain is dropped: only the vote stays, for a repeated Prepare.
+/// </summary>
+internal sealed class TxnRecord
+{
+    public TxnStatus Status { get; set; }
+
+    public ulong Owned { get; init; }
+
+    public ulong DebitSides { get; init; }
+
+    public ulong CreditSides { get; init; }
+
+    public required ShardVote Vote { get; init; }
+
+    public required Transfer[] Chain { get; set; }
+
+    public byte[] Encode()
+    {
+        var size = 1 + 24 + 1 + 4 + 2 + 4 + (8 * Vote.Ledgers.Length) + 4 + (ShardCodec.TransferSize * Chain.Length);
+        var b = new byte[size];
+        var s = b.AsSpan();
+        s[0] = (byte)Status;
+        BinaryPrimitives.WriteUInt64LittleEndian(s[1..], Owned);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[9..], DebitSides);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[17..], CreditSides);
+        s[25] = Vote.Prepared ? (byte)1 : (byte)0;
+        BinaryPrimitives.WriteInt32LittleEndian(s[26..], Vote.FailedLeg);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[30..], (ushort)Vote.Code);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[32..], (uint)Vote.Ledgers.Length);
+        var at = 36;
+        foreach (var l in Vote.Ledgers)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(s[at..], l.Debit);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[(at + 4)..], l.Credit);
+            at += 8;
+        }
+
+        BinaryPrimitives.WriteUInt32LittleEndian(s[at..], (uint)Chain.Length);
+        at += 4;
+        foreach (var t in Chain)
+        {
+            ShardCodec.WriteTransfer(s[at..], t);
+            at += ShardCodec.TransferSize;
+        }
+
+        return b;
+    }
+
+    public static TxnRecord Decode(ReadOnlySpan<byte> s)
+    {
+        var ledgerCount = (int)BinaryPrimitives.ReadUInt32LittleEndian(s[32..]);
+        var ledgers = new LegLedgers[ledgerCount];
+        var at = 36;
+        for (var i = 0; i < ledgerCount; i++)
+        {
+            ledgers[i] = new LegLedgers(BinaryPrimitives.ReadUInt32LittleEndian(s[at..]), BinaryPrimitives.ReadUInt32LittleEndian(s[(at + 4)..]));
+            at += 8;
+        }
+
+        var chainCount = (int)BinaryPrimitives.ReadUInt32LittleEndian(s[at..]);
+        at += 4;
+        var chain = new Transfer[chainCount];
+        for (var i = 0; i < chainCount; i++)
+        {
+            chain[i] = ShardCodec.ReadTransfer(s[at..]);
+            at += ShardCodec.TransferSize;
+        }
+
+        return new TxnRecord
+        {
+            Status = (TxnStatus)s[0],
+            Owned = BinaryPrimitives.ReadUInt64LittleEndian(s[1..]),
+            DebitSides = BinaryPrimitives.ReadUInt64LittleEndian(s[9..]),
+            CreditSides = BinaryPrimitives.ReadUInt64LittleEndian(s[17..]),
+            Vote = new ShardVote(s[25] != 0, BinaryPrimitives.ReadInt32LittleEndian(s[26..]), (CreateTransferResult)BinaryPrimitives.ReadUInt16LittleEndian(s[30..]), ledgers),
+            Chain = chain,
+        };
+    }
+}
