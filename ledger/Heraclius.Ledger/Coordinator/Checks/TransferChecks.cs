@@ -31,22 +31,24 @@ internal static class TransferChecks
     }
 
     /// <summary>
-    /// The first leg that fails a stateless check and its smallest failing code, or −1 when every leg
-    /// passes. A linked last leg fails with <see cref="CreateTransferResult.LinkedEventChainOpen"/>.
+    /// The leg that fails the coordinator's checks and its code, or −1 when the chain passes. An open chain
+    /// (last leg linked) is refused as a whole before any leg is checked: its last leg gets
+    /// <see cref="CreateTransferResult.LinkedEventChainOpen"/>. Otherwise the first leg in chain order that
+    /// fails a stateless check gets its smallest failing code.
     /// </summary>
     public static int FirstFailure(ReadOnlySpan<Transfer> chain, out CreateTransferResult code)
     {
+        if (chain[^1].IsLinked)
+        {
+            code = CreateTransferResult.LinkedEventChainOpen;
+            return chain.Length - 1;
+        }
+
         for (var i = 0; i < chain.Length; i++)
         {
-            var c = Check(chain[i]);
-            if (i == chain.Length - 1 && chain[i].IsLinked)
+            code = Check(chain[i]);
+            if (code != CreateTransferResult.Ok)
             {
-                c = CreateTransferResult.LinkedEventChainOpen;
-            }
-
-            if (c != CreateTransferResult.Ok)
-            {
-                code = c;
                 return i;
             }
         }
@@ -146,13 +148,13 @@ internal static class TransferChecks
             return CreateTransferResult.AmountTooLarge;
         }
 
-        // A post or void may leave ledger and code 0: they are the pending transfer's (TigerBeetle).
-        if (t.Ledger == 0 && !postOrVoid)
+        // Unlike TigerBeetle a post or void must name ledger and code too; the shard compares them with the pending transfer.
+        if (t.Ledger == 0)
         {
             return CreateTransferResult.LedgerMustNotBeZero;
         }
 
-        if (t.Code == 0 && !postOrVoid)
+        if (t.Code == 0)
         {
             return CreateTransferResult.CodeMustNotBeZero;
         }
