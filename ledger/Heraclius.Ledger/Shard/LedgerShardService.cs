@@ -1,0 +1,119 @@
+using Heraclius.KvStore.Routing;
+using Heraclius.KvStore.StateMachine;
+using Heraclius.KvStore.Topology;
+using Heraclius.Ledger.Protocol;
+
+namespace Heraclius.Ledger.Shard;
+
+/// <summary>
+/// The ledger on a shard cluster: executes what coordinators send (forwarded account requests and
+/// lookups, one-round chains, 2PC prepare/commit/abort) on a <see cref="ShardLedger"/> over the
+/// replicated state, answers the sending coordinator, and emits the audit records of every change.
+/// Clients never talk to a shard directly. A message that does not parse is skipped: an honest
+/// coordinator never sends one, and skipping is the same on every replica.
+/// </summary>
+public sealed class LedgerShardService : IReplicatedService
+{
+    private readonly ShardPlacement _placement;
+
+    public LedgerShardService(ClusterTopology topology, string clusterId)
+    {
+        ArgumentNullException.ThrowIfNull(topology);
+        ArgumentNullException.ThrowIfNull(clusterId);
+        var router = new ShardRouter(topology);
+        if (!router.Shards.Contains(clusterId, StringComparer.Ordinal))
+        {
+            throw new ArgumentException($"{clusterId} is not a shard cluster of the topology", nameof(clusterId));
+        }
+
+        _placement = ShardPlacement.ForShard(router, clusterId);
+    }
+
+    /// <summary>A service whose accounts are placed by <paramref name="placement"/> (tests).</summary>
+    public LedgerShardService(ShardPlacement placement)
+    {
+        ArgumentNullException.ThrowIfNull(placement);
+        _placement = placement;
+    }
+
+    public RequestOutcome ExecuteRequest(IStateAccess state, in Heraclius.KvStore.StateMachine.ExecutionContext context, ReadOnlySpan<byte> operation, IServiceOutputs outputs) =>
+        RequestOutcome.Answered(LedgerAnswer.Malformed("a shard cluster takes no client requests: send them to a coordinator"));
+
+    public void ExecuteMessage(IStateAccess state, in MessageContext context, ReadOnlySpan<byte> message, IServiceOutputs outputs)
+    {
+        ArgumentNullException.ThrowIfNull(outputs);
+        if (!ShardMessage.TryParse(message, out var m))
+        {
+            return;
+        }
+
+        var ledger = new ShardLedger(state, _placement, outputs.Audit);
+        var source = context.SourceCluster;
+        var now = context.Timestamp;
+        switch (m.Kind)
+        {
+            case ShardMessageKind.Forward:
+                outputs.Send(source, ShardMessage.Answer(m.Ref, Execute(ledger, m.Bytes!, now)));
+                break;
+            case ShardMessageKind.Apply:
+                outputs.Send(source, ShardMessage.Applied(m.Ref, ledger.Apply(m.Chain!, now)));
+                break;
+            case ShardMessageKind.Prepare:
+                outputs.Send(source, ShardMessage.VoteMessage(m.Txn, ledger.Prepare(source, m.Txn, m.Chain!, now)));
+                break;
+            case ShardMessageKind.Commit:
+                if (ledger.Commit(source, m.Txn, now))
+                {
+                    outputs.Send(source, ShardMessage.Ack(m.Txn));
+                }
+
+                break;
+            case ShardMessageKind.Abort:
+                if (ledger.Abort(source, m.Txn, m.Results!, now))
+                {
+                    outputs.Send(source, ShardMessage.Ack(m.Txn));
+                }
+
+                break;
+            default:
+                // Shard-to-coordinator kinds: another shard never sends us those, and we answer nothing.
+                break;
+        }
+    }
+
+    public void ExecuteTimers(IStateAccess state, in TimerContext context, IServiceOutputs outputs)
+    {
+        ArgumentNullException.ThrowIfNull(outputs);
+        new ShardLedger(state, _placement, outputs.Audit).RunTimers(context.Timestamp);
+    }
+
+    public bool HasTimers(IStateAccess state) => new ShardLedger(state, _placement).HasTimers();
+
+    /// <summary>A forwarded one-shard client request; its answer is what the coordinator gives the client.</summary>
+    private static byte[] Execute(ShardLedger ledger, byte[] request, ulong now)
+    {
+        if (!LedgerRequest.TryParse(request, out var r, out var error))
+        {
+            return LedgerAnswer.Malformed(error);
+        }
+
+        switch (r.Operation)
+        {
+            case LedgerOperation.CreateAccount:
+                return LedgerAnswer.CreateAccount(ledger.CreateAccount(r.Account, now));
+            case LedgerOperation.CloseAccount:
+                return LedgerAnswer.CloseAccount(ledger.CloseAccount(r.Id, now));
+            case LedgerOperation.LookupAccount:
+                return LedgerAnswer.LookupAccount(ledger.LookupAccount(r.Id));
+            case LedgerOperation.LookupTransfer:
+                return ledger.TryLookupTransfer(r.Id, out var transfer, out var result)
+                    ? LedgerAnswer.LookupTransfer(transfer, result)
+                    : LedgerAnswer.LookupTransfer(null, Model.CreateTransferResult.Ok);
+            case LedgerOperation.AccountHistory:
+                var entries = ledger.AccountHistory(r.Id, r.After, r.Limit, out var next);
+                return LedgerAnswer.AccountHistory(entries, next);
+            default:
+                return LedgerAnswer.Malformed("transfers reach a shard as Apply or Prepare, not forwarded");
+        }
+    }
+}
