@@ -278,11 +278,11 @@ public sealed partial class Replica
     /// outputs and state root. On success the execution stays open in the slot.
     /// </summary>
     /// <summary>
-    /// The service has deadlines (2PC votes, expiring holds) and no decision passed for a tick: a
-    /// timestamp-only decision moves decision time on, so deadlines fire on an idle cluster too.
+    /// A service deadline (a 2PC vote timeout, an expiring hold) has come and no decision passed for a
+    /// tick: a timestamp-only decision moves decision time on, so deadlines fire on an idle cluster too.
     /// </summary>
     private bool TimerTickDue() =>
-        _now - _lastDecidedAt >= _options.TimerTickMs && _executor.HasTimers(_state);
+        _now - _lastDecidedAt >= _options.TimerTickMs && (ulong)Math.Max(_now, 0) >= _executor.NextTimerDue(_state);
 
     private bool ValidateAndExecute(Proposal proposal, bool freshTimestamp, int from)
     {
@@ -313,7 +313,7 @@ public sealed partial class Replica
         var lastTs = Executor.LastTimestamp(_state);
         if (inputs.Timestamp <= lastTs
             || (freshTimestamp && !WithinTolerance(inputs.Timestamp))
-            || inputs.IsEmpty
+            || (inputs.IsEmpty && inputs.Timestamp < _executor.NextTimerDue(_state))
             || (inputs.Batches.Count > 0 && !TakesClientRequests))
         {
             Reject(RejectReason.InvalidProposal, from);

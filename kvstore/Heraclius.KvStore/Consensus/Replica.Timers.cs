@@ -27,6 +27,13 @@ public sealed partial class Replica
         }
     }
 
+    /// <summary>A service deadline passed a tick ago and the leader has not moved decision time on.</summary>
+    private bool TimersOverdue()
+    {
+        var due = _executor.NextTimerDue(_state);
+        return due <= ulong.MaxValue - (ulong)_options.TimerTickMs && (ulong)Math.Max(_now, 0) >= due + (ulong)_options.TimerTickMs;
+    }
+
     private void CheckTimeouts()
     {
         // Catching up goes on whatever the view: a lost chunk request is re-sent to the next peer.
@@ -59,7 +66,7 @@ public sealed partial class Replica
         }
 
         // Overdue timers are waiting work: a leader that never ticks would otherwise hold deadlines forever.
-        var timersOverdue = _now - _lastDecidedAt >= 2L * _options.TimerTickMs && _executor.HasTimers(_state);
+        var timersOverdue = _now - _lastDecidedAt >= 2L * _options.TimerTickMs && TimersOverdue();
         var waiting = _pool.Count > 0 || HasReadyInbound || _slot.Accepted is not null || _newViewForced is not null || timersOverdue;
         if (!waiting || PeersAhead() > _cluster.F || HeardFrom() < _cluster.Quorum - 1)
         {

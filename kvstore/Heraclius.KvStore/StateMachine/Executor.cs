@@ -91,8 +91,8 @@ public sealed class Executor
         return new ExecutionResult(inputs, outputs, root, tx);
     }
 
-    /// <summary>Whether the service has deadlines waiting in <paramref name="state"/> (read between decisions).</summary>
-    public bool HasTimers(ReplicatedState state) => _service.HasTimers(new ServiceStateAccess(new ReadOnlyStateAccess(state)));
+    /// <summary>The decision timestamp from which the service's timers have work in <paramref name="state"/> (read between decisions); <see cref="ulong.MaxValue"/> for none.</summary>
+    public ulong NextTimerDue(ReplicatedState state) => _service.NextTimerDue(new ServiceStateAccess(new ReadOnlyStateAccess(state)));
 
     /// <summary>What a client's answer slot holds (u8 after the request hash).</summary>
     private enum SlotState : byte
@@ -266,8 +266,10 @@ public sealed class Executor
             }
         }
 
-        public bool CanSend(string cluster) =>
-            _messages.ContainsKey(cluster) || _flow.Unacked(cluster) < (ulong)Routing.OutboundWindow;
+        // Only the window counts, not whether this decision already carries a group there: answers to
+        // work received (2PC votes and commits) put a group to a peer in nearly every busy decision, and
+        // letting new work ride along would switch back-pressure off exactly when it is needed (review).
+        public bool CanSend(string cluster) => _flow.Unacked(cluster) < (ulong)Routing.OutboundWindow;
 
         public void Send(string cluster, byte[] message)
         {

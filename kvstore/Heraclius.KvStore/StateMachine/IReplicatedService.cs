@@ -23,8 +23,17 @@ public interface IReplicatedService
     }
 
     /// <summary>
-    /// Whether the state holds deadlines that need decisions to pass: an idle leader then proposes a
-    /// timestamp-only decision every <c>TimerTickMs</c>. Read between decisions; must not write.
+    /// Whether the state holds deadlines at all (diagnostics, and the default of <see cref="NextTimerDue"/>).
+    /// Read between decisions; must not write.
     /// </summary>
     bool HasTimers(IStateAccess state) => false;
+
+    /// <summary>
+    /// The decision timestamp (ms) from which <see cref="ExecuteTimers"/> has work, <see cref="ulong.MaxValue"/>
+    /// for none; a lower bound is fine (a tick that finds nothing due only costs a decision). An idle
+    /// leader proposes a timestamp-only decision once it is due, and followers accept a decision with
+    /// no inputs only then, so a leader cannot fill the log with empty decisions. Read between
+    /// decisions; must not write.
+    /// </summary>
+    ulong NextTimerDue(IStateAccess state) => HasTimers(state) ? 0 : ulong.MaxValue;
 }

@@ -7,8 +7,7 @@ public interface IServiceOutputs
 {
     /// <summary>
     /// Whether new work may be started towards <paramref name="cluster"/>: fewer than W of our groups
-    /// to it are unacknowledged, or this decision already carries a group to it. Answers to work
-    /// received need no permission.
+    /// to it were unacknowledged when this decision began. Answers to work received need no permission.
     /// </summary>
     bool CanSend(string cluster);
 

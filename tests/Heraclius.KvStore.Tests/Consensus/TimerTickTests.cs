@@ -1,0 +1,101 @@
+using System.Buffers.Binary;
+using Heraclius.KvStore.Client;
+using Heraclius.KvStore.Consensus;
+using Heraclius.KvStore.Simulation;
+using Heraclius.KvStore.StateMachine;
+
+namespace Heraclius.KvStore.Tests.Consensus;
+
+/// <summary>
+/// Service timers: deadlines fire on an idle cluster through a timestamp-only decision, only when due
+/// (an empty decision that is not due is refused, so a leader cannot fill the log), and a leader that
+/// stops ticking is replaced like one that stops proposing requests.
+/// </summary>
+public sealed class TimerTickTests
+{
+    private static readonly byte[] DeadlineKey = [0x44];
+    private static readonly byte[] FiredKey = [0x46];
+
+    /// <summary>A request (u64 delay ms) sets a deadline that far past its decision; the timer run records when it fired.</summary>
+    private sealed class DeadlineService : IReplicatedService
+    {
+        public RequestOutcome ExecuteRequest(IStateAccess state, in StateMachine.ExecutionContext context, ReadOnlySpan<byte> operation, IServiceOutputs outputs)
+        {
+            state.Put(DeadlineKey, U64(context.Timestamp + BinaryPrimitives.ReadUInt64LittleEndian(operation)));
+            return RequestOutcome.Answered([]);
+        }
+
+        public void ExecuteMessage(IStateAccess state, in MessageContext context, ReadOnlySpan<byte> message, IServiceOutputs outputs)
+        {
+        }
+
+        public void ExecuteTimers(IStateAccess state, in TimerContext context, IServiceOutputs outputs)
+        {
+            if (state.Get(DeadlineKey) is { } d && context.Timestamp >= BinaryPrimitives.ReadUInt64LittleEndian(d))
+            {
+                state.Delete(DeadlineKey);
+                state.Put(FiredKey, U64(context.Timestamp));
+            }
+        }
+
+        public ulong NextTimerDue(IStateAccess state) =>
+            state.Get(DeadlineKey) is { } d ? BinaryPrimitives.ReadUInt64LittleEndian(d) : ulong.MaxValue;
+    }
+
+    private static byte[] U64(ulong v)
+    {
+        var b = new byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(b, v);
+        return b;
+    }
+
+    private static (InMemoryClusters Clusters, SimulatedTopology Topology) Start()
+    {
+        var t = new SimulatedTopology(1, 0);
+        var options = new ReplicaOptions { BatchDelayMs = 1, CheckpointInterval = 8, RetainDecisions = 16, ViewChangeTimeoutMs = 400, ResendIntervalMs = 50, StateBuckets = 16, TimerTickMs = 100 };
+        return (new InMemoryClusters(t.Topology, t.NodeKeys, options, (_, _) => new DeadlineService()), t);
+    }
+
+    private static void SetDeadline(InMemoryClusters h, SimulatedTopology t, ulong seq, ulong delayMs) =>
+        Assert.True(h.Submit("c0", 0, ClientBatch.Create("client-0", "c0", [new ClientRequest(seq, U64(delayMs))], t.ClientKeys[0])).Accepted);
+
+    [Fact]
+    public void AnIdleClustersDeadline_FiresThroughATimestampOnlyDecision_OnEveryReplica_AndNothingElseIsDecided()
+    {
+        var (h, t) = Start();
+        SetDeadline(h, t, 1, 2_000);
+        Assert.True(h.RunUntil(() => h.ReplyTo("client-0", 1) is not null));
+        var afterRequest = h.Replicas["c0"].Min(r => r.DecidedHeight);
+
+        // Before the deadline nothing is due: an idle cluster decides nothing.
+        h.Run(1_500);
+        Assert.All(h.Replicas["c0"], r => Assert.Equal(afterRequest, r.DecidedHeight));
+        Assert.All(h.Replicas["c0"], r => Assert.Null(r.State.Get(FiredKey)));
+
+        h.Run(1_500);
+        Assert.Null(h.Converge());
+        var fired = h.Replicas["c0"].Select(r => r.State.Get(FiredKey)).ToList();
+        Assert.All(fired, f => Assert.NotNull(f));
+        Assert.Single(fired.Select(f => BinaryPrimitives.ReadUInt64LittleEndian(f!)).Distinct());
+
+        // One tick fired it; with nothing due any more the cluster is idle again.
+        var afterTick = h.Replicas["c0"][0].DecidedHeight;
+        Assert.InRange(afterTick - afterRequest, 1UL, 2UL);
+        h.Run(2_000);
+        Assert.All(h.Replicas["c0"], r => Assert.Equal(afterTick, r.DecidedHeight));
+        Assert.All(h.Replicas["c0"], r => Assert.Equal(0UL, r.View));
+    }
+
+    [Fact]
+    public void ALeaderThatCrashesWithADeadlinePending_IsReplaced_AndTheNewLeaderFiresIt()
+    {
+        var (h, t) = Start();
+        SetDeadline(h, t, 1, 1_000);
+        Assert.True(h.RunUntil(() => h.Replicas["c0"].All(r => r.State.Get(DeadlineKey) is not null)));
+        h.Down.Add("c0-n0");
+
+        // No request waits anywhere: only the overdue deadline makes the followers suspect the leader.
+        Assert.True(h.RunUntil(() => h.Replicas["c0"].Skip(1).All(r => r.State.Get(FiredKey) is not null), maxMs: 15_000));
+        Assert.All(h.Replicas["c0"].Skip(1), r => Assert.True(r.View >= 1));
+    }
+}
