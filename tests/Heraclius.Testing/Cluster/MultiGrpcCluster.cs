@@ -221,6 +221,29 @@ public sealed class MultiGrpcCluster : IAsyncDisposable
         [.. Enumerable.Range(0, 10_000).Select(i => $"{prefix}-{i}").Where(k => Router.ShardOf(System.Text.Encoding.UTF8.GetBytes(k)) == shard).Take(count)];
 
     /// <summary>
+    /// Waits until a quorum of <paramref name="cluster"/>'s honest running nodes work in one view (not
+    /// changing views), and returns it: a slow start can cause a view change before a test begins, so a
+    /// test that stops "the leader" must name the one the quorum follows.
+    /// </summary>
+    public async Task<ulong> StableViewAsync(string cluster, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var running = Enumerable.Range(0, NodesPerCluster).Where(i => IsHonestAndRunning(cluster, i)).Select(i => _nodes[cluster][i]!).ToList();
+            var views = await Task.WhenAll(running.Select(n => n.Host.QueryAsync(r => (r.View, r.InViewChange))));
+            var working = views.Where(v => !v.InViewChange).GroupBy(v => v.View).OrderByDescending(g => g.Count()).FirstOrDefault();
+            if (working is not null && working.Count() >= 3)
+            {
+                return working.Key;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"{cluster} has no stable view: {string.Join(", ", views)}");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>
     /// Waits until the honest running nodes of <paramref name="cluster"/> have decided the same height
     /// with nothing pooled, then checks they hold one state root and one header per retained height.
     /// </summary>
