@@ -3,7 +3,6 @@ using Heraclius.KvStore.Routing;
 using Heraclius.KvStore.StateMachine;
 using Heraclius.KvStore.Topology;
 using Heraclius.Ledger.Coordinator.Checks;
-using Heraclius.Ledger.Coordinator.Lookups;
 using Heraclius.Ledger.Coordinator.State;
 using Heraclius.Ledger.Coordinator.TwoPhase;
 using Heraclius.Ledger.Model;
@@ -14,7 +13,7 @@ namespace Heraclius.Ledger.Coordinator;
 
 /// <summary>
 /// The ledger on a coordinator cluster (docs/design.md "Ledger as built"): routes account operations to
-/// their shard, gathers lookup-transfer answers from every shard, makes the stateless transfer checks,
+/// their account's shard and transfer lookups to the id's shard, makes the stateless transfer checks,
 /// applies one-shard chains in one shard round and runs two-phase commit for the others. Deterministic:
 /// the decision timestamp is its only time, and it iterates only over arrays in a fixed order.
 /// </summary>
@@ -70,9 +69,8 @@ public sealed class LedgerCoordinatorService : IReplicatedService
         return request.Operation switch
         {
             LedgerOperation.CreateAccount => Forward(ShardOf(request.Account.Id), reference, operation, outputs),
-            LedgerOperation.LookupAccount or LedgerOperation.AccountHistory or LedgerOperation.CloseAccount =>
+            LedgerOperation.LookupAccount or LedgerOperation.AccountHistory or LedgerOperation.CloseAccount or LedgerOperation.LookupTransfer =>
                 Forward(ShardOf(request.Id), reference, operation, outputs),
-            LedgerOperation.LookupTransfer => StartLookup(state, reference, operation, outputs),
             LedgerOperation.CreateTransfers => CreateTransfers(state, context.Timestamp, reference, request.Chain!, outputs),
             _ => RequestOutcome.Answered(LedgerAnswer.Malformed("unknown ledger operation")),
         };
@@ -89,22 +87,13 @@ public sealed class LedgerCoordinatorService : IReplicatedService
         switch (m.Kind)
         {
             case ShardMessageKind.Answer:
-                var bytes = m.Bytes!;
-                if (bytes.Length > 0 && bytes[0] == (byte)LedgerOperation.LookupTransfer)
-                {
-                    OnLookupAnswer(state, shard, m.Ref, bytes, outputs);
-                }
-                else
-                {
-                    outputs.Answer(m.Ref.ClientId, m.Ref.Seq, m.Ref.RequestHash, bytes);
-                }
-
+                outputs.Answer(m.Ref.ClientId, m.Ref.Seq, m.Ref.RequestHash, m.Bytes!);
                 break;
             case ShardMessageKind.Applied:
                 outputs.Answer(m.Ref.ClientId, m.Ref.Seq, m.Ref.RequestHash, LedgerAnswer.CreateTransfers(m.Results!));
                 break;
             case ShardMessageKind.Vote:
-                OnVote(state, shard, m.Txn, m.Vote!, outputs);
+                OnVote(state, shard, m.Txn, m.Vote!, context.Timestamp, outputs);
                 break;
             case ShardMessageKind.Ack:
                 OnAck(state, shard, m.Txn, outputs);
@@ -141,6 +130,29 @@ public sealed class LedgerCoordinatorService : IReplicatedService
 
     public bool HasTimers(IStateAccess state) => CoordinatorMeta.HasPreparing(state);
 
+    /// <summary>
+    /// While any record prepares: the end of the first second after the cursor that has a bucket (a lower
+    /// bound: the bucket may hold only finished txns). A handful of reads, at most one per second of the timeout.
+    /// </summary>
+    ulong IReplicatedService.NextTimerDue(IStateAccess state)
+    {
+        var meta = CoordinatorMeta.Read(state, 0, out var exists);
+        if (!exists || meta.Preparing == 0)
+        {
+            return ulong.MaxValue;
+        }
+
+        for (var second = meta.WheelCursor + 1; second <= meta.MaxBucket; second++)
+        {
+            if (state.Get(CoordinatorKeys.Bucket(second)) is not null)
+            {
+                return (second + 1) * 1000;
+            }
+        }
+
+        return (meta.WheelCursor + 2) * 1000;
+    }
+
     private RequestOutcome Forward(int shard, in ClientRef reference, ReadOnlySpan<byte> operation, IServiceOutputs outputs)
     {
         var destination = _router.Shards[shard];
@@ -151,51 +163,6 @@ public sealed class LedgerCoordinatorService : IReplicatedService
 
         outputs.Send(destination, ShardMessage.Forward(reference, operation));
         return RequestOutcome.Deferred;
-    }
-
-    private RequestOutcome StartLookup(IStateAccess state, in ClientRef reference, ReadOnlySpan<byte> operation, IServiceOutputs outputs)
-    {
-        var shards = _router.Shards;
-        for (var i = 0; i < shards.Count; i++)
-        {
-            if (!outputs.CanSend(shards[i]))
-            {
-                return RequestOutcome.Overloaded;
-            }
-        }
-
-        state.Put(CoordinatorKeys.Gather(reference.ClientId, reference.Seq), LookupGather.Create(reference.RequestHash, shards.Count));
-        var message = ShardMessage.Forward(reference, operation);
-        for (var i = 0; i < shards.Count; i++)
-        {
-            outputs.Send(shards[i], message);
-        }
-
-        return RequestOutcome.Deferred;
-    }
-
-    private void OnLookupAnswer(IStateAccess state, int shard, in ClientRef reference, byte[] answer, IServiceOutputs outputs)
-    {
-        var key = CoordinatorKeys.Gather(reference.ClientId, reference.Seq);
-        var record = state.Get(key);
-        if (record is null || LookupGather.RequestHash(record) != reference.RequestHash || LookupGather.HasAnswered(record, shard))
-        {
-            return;
-        }
-
-        var shards = _router.Shards.Count;
-        record = LookupGather.WithAnswer(record, shards, shard, LedgerAnswer.IsFoundTransfer(answer), answer);
-        if (LookupGather.Answered(record) < shards)
-        {
-            state.Put(key, record);
-            return;
-        }
-
-        state.Delete(key);
-        var result = LookupGather.Best(record) >= 0
-            ? LookupGather.BestAnswer(record, shards).ToArray()
-            : LedgerAnswer.LookupTransfer(null, CreateTransferResult.Ok);
-        outputs.Answer(reference.ClientId, reference.Seq, reference.RequestHash, result);
     }
 
     private RequestOutcome CreateTransfers(IStateAccess state, ulong now, in ClientRef reference, Transfer[] chain, IServiceOutputs outputs)
@@ -216,7 +183,7 @@ public sealed class LedgerCoordinatorService : IReplicatedService
             return RequestOutcome.Answered(LedgerAnswer.CreateTransfers(ChainResults.All(chain.Length, CreateTransferResult.WrongCoordinator)));
         }
 
-        Span<int> participants = stackalloc int[2 * chain.Length];
+        Span<int> participants = stackalloc int[3 * chain.Length];
         var count = Participants(chain, participants);
         participants = participants[..count];
         if (count == 1)
@@ -288,7 +255,7 @@ public sealed class LedgerCoordinatorService : IReplicatedService
         return RequestOutcome.Deferred;
     }
 
-    private void OnVote(IStateAccess state, int shard, ulong txn, ShardVote vote, IServiceOutputs outputs)
+    private void OnVote(IStateAccess state, int shard, ulong txn, ShardVote vote, ulong now, IServiceOutputs outputs)
     {
         var key = CoordinatorKeys.Txn(txn);
         var stored = state.Get(key);
@@ -309,7 +276,7 @@ public sealed class LedgerCoordinatorService : IReplicatedService
         if (!vote.Prepared)
         {
             var leg = TxnRecord.FailedLeg(record);
-            if (leg < 0 || vote.FailedLeg < leg || (vote.FailedLeg == leg && vote.Code < TxnRecord.Code(record)))
+            if (leg < 0 || vote.FailedLeg < leg || (vote.FailedLeg == leg && Rank(vote.Code) < Rank(TxnRecord.Code(record))))
             {
                 TxnRecord.SetFailure(record, vote.FailedLeg, vote.Code);
             }
@@ -317,7 +284,7 @@ public sealed class LedgerCoordinatorService : IReplicatedService
 
         if (TxnRecord.All(record, TxnRecord.Voted))
         {
-            Decide(txn, record, outputs);
+            Decide(txn, record, now, outputs);
             var meta = CoordinatorMeta.Read(state, 0, out _);
             meta.Preparing--;
             meta.Write(state);
@@ -327,20 +294,22 @@ public sealed class LedgerCoordinatorService : IReplicatedService
     }
 
     /// <summary>All votes are in: commit iff every participant prepared, otherwise abort with the combined code.</summary>
-    private void Decide(ulong txn, byte[] record, IServiceOutputs outputs)
+    private void Decide(ulong txn, byte[] record, ulong now, IServiceOutputs outputs)
     {
         var leg = TxnRecord.FailedLeg(record);
         if (leg < 0)
         {
             TxnRecord.SetPhase(record, TxnPhase.Committing);
-            SendToParticipants(record, ShardMessage.Commit(txn), outputs);
+            SendToParticipants(record, ShardMessage.Commit(txn, now), outputs);
             return;
         }
 
-        // Each shard saw one side of the leg; only here are both ledgers known.
+        // Each shard saw one side of the leg; only here are both ledgers known. A post or void takes its
+        // accounts from the pending transfer, whose ledgers were checked when it was made.
         var code = TxnRecord.Code(record);
         var ledgers = TxnRecord.Ledgers(record, leg);
-        if (ledgers.Debit != 0 && ledgers.Credit != 0 && ledgers.Debit != ledgers.Credit && code > CreateTransferResult.AccountsMustHaveTheSameLedger)
+        if ((TxnRecord.LegFlags(record, leg) & (TransferFlags.PostPending | TransferFlags.VoidPending)) == 0
+            && ledgers.Debit != 0 && ledgers.Credit != 0 && ledgers.Debit != ledgers.Credit && code > CreateTransferResult.AccountsMustHaveTheSameLedger)
         {
             code = CreateTransferResult.AccountsMustHaveTheSameLedger;
         }
@@ -459,13 +428,14 @@ public sealed class LedgerCoordinatorService : IReplicatedService
         }
     }
 
-    /// <summary>The sorted distinct shard indices of every account the chain names; returns how many.</summary>
+    /// <summary>The sorted distinct shard indices of every leg's id shard and account shards; returns how many.</summary>
     private int Participants(Transfer[] chain, Span<int> shards)
     {
         for (var i = 0; i < chain.Length; i++)
         {
-            shards[2 * i] = ShardOf(chain[i].DebitAccountId);
-            shards[(2 * i) + 1] = ShardOf(chain[i].CreditAccountId);
+            shards[3 * i] = ShardOf(chain[i].Id);
+            shards[(3 * i) + 1] = ShardOf(chain[i].DebitAccountId);
+            shards[(3 * i) + 2] = ShardOf(chain[i].CreditAccountId);
         }
 
         shards.Sort();
@@ -481,12 +451,22 @@ public sealed class LedgerCoordinatorService : IReplicatedService
         return count;
     }
 
+    /// <summary>The shard of an account id or of a transfer id (its id shard): one function of the 16 bytes.</summary>
     private int ShardOf(UInt128 id)
     {
         Span<byte> bytes = stackalloc byte[16];
         LedgerCodec.WriteIdTo(bytes, id);
         return _shardIndex[_router.ShardOf(bytes)];
     }
+
+    /// <summary>
+    /// Precedence of a leg's codes across votes: the numeric order, except that pending_transfer_not_found
+    /// yields to the codes only a shard holding the pending transfer can give (not_pending .. locked). A
+    /// post or void is evaluated on the shards of the accounts it names; one of them that lacks the pending
+    /// transfer reports not_found, yet the transfer exists if another shard judged it.
+    /// </summary>
+    private static int Rank(CreateTransferResult code) =>
+        code == CreateTransferResult.PendingTransferNotFound ? (2 * (int)CreateTransferResult.PendingTransferLocked) + 1 : 2 * (int)code;
 
     private static bool IsWellFormed(ShardVote vote, int legs) =>
         vote.Ledgers.Length <= legs

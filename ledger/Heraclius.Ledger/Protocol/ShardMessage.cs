@@ -5,7 +5,7 @@ namespace Heraclius.Ledger.Protocol;
 
 /// <summary>
 /// A coordinator↔shard message: u8 kind ‖ body. Forward = ref ‖ bytes request; Apply = ref ‖ chain;
-/// Prepare = u64 txn ‖ chain; Commit = u64 txn; Abort = u64 txn ‖ results; Answer = ref ‖ bytes answer;
+/// Prepare = u64 txn ‖ chain; Commit = u64 txn ‖ u64 timestamp (the coordinator's decision time); Abort = u64 txn ‖ results; Answer = ref ‖ bytes answer;
 /// Applied = ref ‖ results; Vote = u64 txn ‖ bool prepared ‖ i32 failedLeg ‖ u16 code ‖ u32 n ‖
 /// (u32 debitLedger ‖ u32 creditLedger)*; Ack = u64 txn. ref = string clientId ‖ u64 seq ‖ H(request);
 /// chain = u32 n ‖ transfer*; results = u32 n ‖ u16*. Txn ids are the coordinator's own sequence:
@@ -18,7 +18,8 @@ public sealed record ShardMessage(
     byte[]? Bytes = null,
     Transfer[]? Chain = null,
     CreateTransferResult[]? Results = null,
-    ShardVote? Vote = null)
+    ShardVote? Vote = null,
+    ulong Timestamp = 0)
 {
     public static byte[] Forward(in ClientRef reference, ReadOnlySpan<byte> request) => RefAndBytes(ShardMessageKind.Forward, reference, request);
 
@@ -51,7 +52,18 @@ public sealed record ShardMessage(
         return w.Detach();
     }
 
-    public static byte[] Commit(ulong txn) => TxnOnly(ShardMessageKind.Commit, txn);
+    /// <summary>
+    /// 2PC decided commit at the coordinator's decision <paramref name="timestamp"/> (ms), which both halves
+    /// of a cross-shard transfer take as theirs (and a hold its expiry from).
+    /// </summary>
+    public static byte[] Commit(ulong txn, ulong timestamp = 0)
+    {
+        var w = new CanonicalWriter(17);
+        w.U8((byte)ShardMessageKind.Commit);
+        w.U64(txn);
+        w.U64(timestamp);
+        return w.Detach();
+    }
 
     public static byte[] Ack(ulong txn) => TxnOnly(ShardMessageKind.Ack, txn);
 
@@ -110,6 +122,9 @@ public sealed record ShardMessage(
                     message = new ShardMessage(kind, Txn: prepareTxn, Chain: LedgerCodec.ReadChain(ref r));
                     break;
                 case ShardMessageKind.Commit:
+                    var commitTxn = r.U64();
+                    message = new ShardMessage(kind, Txn: commitTxn, Timestamp: r.U64());
+                    break;
                 case ShardMessageKind.Ack:
                     message = new ShardMessage(kind, Txn: r.U64());
                     break;

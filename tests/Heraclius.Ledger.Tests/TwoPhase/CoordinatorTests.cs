@@ -120,7 +120,7 @@ public sealed class CoordinatorTests
         w.Open(a, funds: 100);
         w.Open(b);
         var before = h.CoordinatorState.Count;
-        var id = h.Submit(LedgerRequest.CreateTransfers(w.Chain((a, b, 30), (b, a, 10))));
+        var id = h.Submit(LedgerRequest.CreateTransfers(w.ChainOn(1, (a, b, 30), (b, a, 10))));
         var apply = Assert.Single(h.QueuedBetween(C0, h.Shards[1]));
         Assert.True(ShardMessage.TryParse(apply, out var m));
         Assert.Equal(ShardMessageKind.Apply, m.Kind);
@@ -258,7 +258,7 @@ public sealed class CoordinatorTests
     public void Missing_votes_time_out_into_an_abort_and_late_votes_change_nothing()
     {
         var options = new LedgerCoordinatorOptions { PrepareTimeoutMs = 5000 };
-        var h = new LedgerHarness(options: options);
+        var h = new LedgerHarness(shards: 2, options: options);
         var w = new LedgerWorld(h);
         var (a, b) = (w.AccountOn(0), w.AccountOn(1));
         w.Open(a, funds: 100);
@@ -332,10 +332,10 @@ public sealed class CoordinatorTests
         Assert.Empty(h.Anomalies);
     }
 
-    [Fact]
+    [Fact(Skip = "waits for LedgerShardService to implement the id shard of the revised design (b4da6f2)")]
     public void Another_chain_under_an_in_flight_first_id_runs_on_its_own_and_the_shards_answer_for_the_id()
     {
-        var h = new LedgerHarness();
+        var h = new LedgerHarness(shards: 2);
         var w = new LedgerWorld(h);
         var (a, b) = (w.AccountOn(0), w.AccountOn(1));
         w.Open(a, funds: 100);
@@ -348,7 +348,7 @@ public sealed class CoordinatorTests
 
         h.RunToQuiescence();
         Assert.Equal(LedgerAnswer.CreateTransfers([CreateTransferResult.Ok]), h.AnswerOf(first));
-        Assert.NotEqual(CreateTransferResult.Ok, LedgerWorld.Parse(h.AnswerOf(other)!).TransferResults![0]);
+        Assert.Equal([CreateTransferResult.Exists], LedgerWorld.Parse(h.AnswerOf(other)!).TransferResults);
         Assert.Equal(10UL, w.LookupAccount(b)!.Value.CreditsPosted);
         AssertOnlyWheelLeft(h);
     }
@@ -445,50 +445,29 @@ public sealed class CoordinatorTests
         Assert.Equal(0, h.Queued);
 
         // Chains that do not touch the full destination still run.
-        var other = h.Submit(LedgerRequest.CreateTransfers(w.Chain((a, b, 1))));
+        var other = h.Submit(LedgerRequest.CreateTransfers(w.ChainOn(0, (a, b, 1))));
         Assert.Equal(RequestOutcomeKind.Deferred, h.OutcomeOf(other));
-
-        // So does a lookup only once every shard takes work.
-        Assert.Equal(RequestOutcomeKind.Overloaded, h.OutcomeOf(h.Submit(LedgerRequest.LookupTransfer(5))));
     }
 
-    [Fact]
-    public void Lookup_transfer_asks_every_shard_and_answers_the_first_found_in_shard_order()
+    [Fact(Skip = "waits for LedgerShardService to implement the id shard of the revised design (b4da6f2)")]
+    public void Lookup_transfer_asks_the_id_shard()
     {
         var h = new LedgerHarness();
         var w = new LedgerWorld(h);
         var (a, b) = (w.AccountOn(0), w.AccountOn(1));
         w.Open(a, funds: 100);
         w.Open(b);
-        var t = w.Plain(a, b, 10);
+        var t = w.Plain(a, b, 10, idShard: 2);
         Assert.Equal([CreateTransferResult.Ok], w.Transfer([t]));
-        var found = w.LookupTransfer(t.Id);
-        Assert.Equal(t.Id, found.Transfer!.Value.Id);
+
+        var id = h.Submit(LedgerRequest.LookupTransfer(t.Id));
+        Assert.True(ShardMessage.TryParse(Assert.Single(h.QueuedBetween(C0, h.Shards[2])), out var forward));
+        Assert.Equal(ShardMessageKind.Forward, forward.Kind);
+        Assert.Equal(1, h.Queued);
+        h.RunToQuiescence();
+        var found = LedgerWorld.Parse(h.AnswerOf(id)!);
+        Assert.Equal((t.Id, CreateTransferResult.Ok), (found.Transfer!.Value.Id, found.TransferResult));
         Assert.Null(w.LookupTransfer(t.Id + 12345).Transfer);
-        Assert.Empty(h.CoordinatorState.KeysWithPrefix((byte)'G'));
-
-        // Answers arrive in any order; the smallest shard index that found it wins.
-        var id = h.Submit(LedgerRequest.LookupTransfer(77));
-        var forward = h.QueuedBetween(C0, h.Shards[0])[0];
-        Assert.True(ShardMessage.TryParse(forward, out var m));
-        foreach (var shard in h.Shards)
-        {
-            h.Drop(C0, shard);
-        }
-
-        var fromS1 = LedgerAnswer.LookupTransfer(t with { Id = 77 }, CreateTransferResult.Ok);
-        var fromS2 = LedgerAnswer.LookupTransfer(t with { Id = 77, Amount = 3 }, CreateTransferResult.ExceedsCredits);
-        h.Enqueue(h.Shards[2], C0, ShardMessage.Answer(m.Ref, fromS2));
-        h.DeliverAll(h.Shards[2], C0);
-        h.Enqueue(h.Shards[1], C0, ShardMessage.Answer(m.Ref, fromS1));
-        h.DeliverAll(h.Shards[1], C0);
-        h.Enqueue(h.Shards[1], C0, ShardMessage.Answer(m.Ref, fromS2));
-        h.DeliverAll(h.Shards[1], C0);
-        Assert.Null(h.AnswerOf(id));
-        h.Enqueue(h.Shards[0], C0, ShardMessage.Answer(m.Ref, LedgerAnswer.LookupTransfer(null, CreateTransferResult.Ok)));
-        h.DeliverAll(h.Shards[0], C0);
-        Assert.Equal(fromS1, h.AnswerOf(id));
-        Assert.Empty(h.CoordinatorState.KeysWithPrefix((byte)'G'));
         Assert.Empty(h.Anomalies);
     }
 
@@ -536,7 +515,6 @@ public sealed class CoordinatorTests
     {
         Assert.Empty(h.CoordinatorState.KeysWithPrefix((byte)'X'));
         Assert.Empty(h.CoordinatorState.KeysWithPrefix((byte)'I'));
-        Assert.Empty(h.CoordinatorState.KeysWithPrefix((byte)'G'));
     }
 
     private static ulong PreparedTxn(LedgerHarness h)
@@ -558,7 +536,7 @@ public sealed class CoordinatorTests
     private static string Snapshot(LedgerHarness h)
     {
         var parts = new List<string>();
-        foreach (var prefix in "NXITG")
+        foreach (var prefix in "NXIT")
         {
             foreach (var key in h.CoordinatorState.KeysWithPrefix((byte)prefix))
             {

@@ -4,6 +4,7 @@ using Heraclius.KvStore.StateMachine;
 using Heraclius.KvStore.Topology;
 using Heraclius.Ledger.Coordinator;
 using Heraclius.Ledger.Protocol;
+using Heraclius.Ledger.Shard;
 using ExecutionContext = Heraclius.KvStore.StateMachine.ExecutionContext;
 
 namespace Heraclius.Ledger.Tests.TwoPhase;
@@ -56,7 +57,7 @@ internal sealed class LedgerHarness
 
     /// <summary>The shard each harness runs unless told otherwise.</summary>
     public static Func<ClusterTopology, string, IReplicatedService> DefaultShards { get; } =
-        (topology, id) => new StubShard(new ShardRouter(topology), id);
+        (topology, id) => new LedgerShardService(topology, id);
 
     public ClusterTopology Topology { get; }
 

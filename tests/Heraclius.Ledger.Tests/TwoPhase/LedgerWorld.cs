@@ -53,10 +53,10 @@ internal sealed class LedgerWorld
 
     public CreateTransferResult[] Transfer(Transfer[] chain) => Parse(Harness.Run(LedgerRequest.CreateTransfers(chain))).TransferResults!;
 
-    /// <summary>A fresh transfer id whose home is the harness's coordinator.</summary>
-    public UInt128 NextTransferId()
+    /// <summary>A fresh transfer id whose home is the harness's coordinator (and whose id shard is <paramref name="shard"/>, if given).</summary>
+    public UInt128 NextTransferId(int shard = -1)
     {
-        while (_home.Of(_nextTransferId) != LedgerHarness.Coordinator)
+        while (_home.Of(_nextTransferId) != LedgerHarness.Coordinator || (shard >= 0 && Harness.ShardOf(_nextTransferId) != Harness.Shards[shard]))
         {
             _nextTransferId++;
         }
@@ -65,16 +65,19 @@ internal sealed class LedgerWorld
     }
 
     /// <summary>A plain transfer whose id has this harness's coordinator as home.</summary>
-    public Transfer Plain(UInt128 debit, UInt128 credit, ulong amount, uint ledger = 1, bool linked = false) =>
-        new(NextTransferId(), debit, credit, amount, 0, 0, 0, ledger, 1, linked ? TransferFlags.Linked : TransferFlags.None, 0);
+    public Transfer Plain(UInt128 debit, UInt128 credit, ulong amount, uint ledger = 1, bool linked = false, int idShard = -1) =>
+        new(NextTransferId(idShard), debit, credit, amount, 0, 0, 0, ledger, 1, linked ? TransferFlags.Linked : TransferFlags.None, 0);
 
     /// <summary>A linked chain of plain transfers (every leg but the last linked).</summary>
-    public Transfer[] Chain(params (UInt128 Debit, UInt128 Credit, ulong Amount)[] legs)
+    public Transfer[] Chain(params (UInt128 Debit, UInt128 Credit, ulong Amount)[] legs) => ChainOn(-1, legs);
+
+    /// <summary>A chain whose transfer ids all live on shard <paramref name="idShard"/> (−1: anywhere).</summary>
+    public Transfer[] ChainOn(int idShard, params (UInt128 Debit, UInt128 Credit, ulong Amount)[] legs)
     {
         var chain = new Transfer[legs.Length];
         for (var i = 0; i < legs.Length; i++)
         {
-            chain[i] = Plain(legs[i].Debit, legs[i].Credit, legs[i].Amount, linked: i < legs.Length - 1);
+            chain[i] = Plain(legs[i].Debit, legs[i].Credit, legs[i].Amount, linked: i < legs.Length - 1, idShard: idShard);
         }
 
         return chain;

@@ -13,7 +13,6 @@ internal static class CoordinatorKeys
     public const byte TxnPrefix = (byte)'X';
     public const byte IndexPrefix = (byte)'I';
     public const byte BucketPrefix = (byte)'T';
-    public const byte GatherPrefix = (byte)'G';
 
     /// <summary>The one meta record; never mutated, so sharing the array as a key is safe.</summary>
     public static readonly byte[] Meta = [MetaPrefix];
@@ -27,15 +26,6 @@ internal static class CoordinatorKeys
         var key = new byte[17];
         key[0] = IndexPrefix;
         LedgerCodec.WriteIdTo(key.AsSpan(1), firstTransferId);
-        return key;
-    }
-
-    public static byte[] Gather(string clientId, ulong seq)
-    {
-        var key = new byte[9 + System.Text.Encoding.UTF8.GetByteCount(clientId)];
-        key[0] = GatherPrefix;
-        BinaryPrimitives.WriteUInt64BigEndian(key.AsSpan(1), seq);
-        System.Text.Encoding.UTF8.GetBytes(clientId, key.AsSpan(9));
         return key;
     }
 

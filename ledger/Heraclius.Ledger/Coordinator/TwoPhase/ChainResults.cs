@@ -10,9 +10,7 @@ internal static class ChainResults
     /// <summary>
     /// <paramref name="code"/> at <paramref name="failedLeg"/>, <see cref="CreateTransferResult.LinkedEventFailed"/>
     /// at every other leg. <see cref="CreateTransferResult.PrepareTimedOut"/> is the exception: no leg
-    /// caused it, so every leg carries it. That also keeps a retry's answer equal to the first: the
-    /// shards store it for every leg, and a retry refused at its first leg with it again is widened
-    /// to the whole chain the same way.
+    /// caused it (a missing vote might have held any code), so every leg carries it.
     /// </summary>
     public static CreateTransferResult[] Failed(int legs, int failedLeg, CreateTransferResult code)
     {

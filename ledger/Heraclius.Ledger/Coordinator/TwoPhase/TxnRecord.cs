@@ -178,6 +178,10 @@ internal static class TxnRecord
         return new UInt128(BinaryPrimitives.ReadUInt64LittleEndian(r.AsSpan(at + 8)), BinaryPrimitives.ReadUInt64LittleEndian(r.AsSpan(at)));
     }
 
+    /// <summary>The flags of leg <paramref name="leg"/> (the last u16 before its timestamp in the transfer encoding).</summary>
+    public static TransferFlags LegFlags(byte[] r, int leg) =>
+        (TransferFlags)BinaryPrimitives.ReadUInt16LittleEndian(r.AsSpan(ChainAt(r) + ((leg + 1) * LedgerCodec.TransferSize) - 10));
+
     public static int WaiterCount(byte[] r) => BinaryPrimitives.ReadUInt16LittleEndian(r.AsSpan(WaitersAt(r)));
 
     /// <summary>A copy of the record with one more waiting client.</summary>
