@@ -359,12 +359,18 @@ public sealed partial class Replica
         return true;
     }
 
-    /// <summary>|timestamp - now| ≤ Δ, computed without a signed conversion a hostile timestamp could overflow.</summary>
+    /// <summary>
+    /// now − lag ≤ timestamp ≤ now + Δ, computed without a signed conversion a hostile timestamp could
+    /// overflow. Asymmetric: a timestamp ahead fires deadlines early, so Δ is tight; one behind is what
+    /// an honest leader's proposal looks like after it queued behind a loaded follower's other work,
+    /// so the lag bound is loose (it only keeps a faulty leader from stopping decision time).
+    /// </summary>
     private bool WithinTolerance(ulong timestamp)
     {
         var now = (ulong)Math.Max(_now, 0);
-        var distance = timestamp > now ? timestamp - now : now - timestamp;
-        return distance <= (ulong)_options.TimestampToleranceMs;
+        return timestamp > now
+            ? timestamp - now <= (ulong)_options.TimestampToleranceMs
+            : now - timestamp <= (ulong)_options.TimestampLagToleranceMs;
     }
 
     private void DropExecution()

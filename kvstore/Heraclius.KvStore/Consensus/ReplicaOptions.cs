@@ -27,12 +27,15 @@ public sealed class ReplicaOptions
     /// <summary>How often votes, view changes and status are re-sent, so lost messages do not stall progress.</summary>
     public int ResendIntervalMs { get; set; } = 200;
 
-    /// <summary>A leader's timestamp must lie within this many ms of a follower's clock (fresh proposals only).</summary>
+    /// <summary>A leader's timestamp may lie at most this many ms ahead of a follower's clock (fresh proposals only).</summary>
     /// <remarks>
     /// It bounds how far a faulty leader can move decision time, and so how early it can fire a
     /// deadline (a 2PC vote timeout, a hold's expiry): keep service timeouts several times larger.
     /// </remarks>
     public int TimestampToleranceMs { get; set; } = 1_000;
+
+    /// <summary>... and at most this many ms behind it: a loaded follower may see an honest proposal late.</summary>
+    public int TimestampLagToleranceMs { get; set; } = 30_000;
 
     /// <summary>An idle leader whose service has timers (<c>IReplicatedService.HasTimers</c>) proposes a timestamp-only decision this often.</summary>
     public int TimerTickMs { get; set; } = 250;
@@ -75,7 +78,7 @@ public sealed class ReplicaOptions
         if (BatchRequests < 1 || MaxProposalRequests < BatchRequests || CheckpointInterval < 1 || ViewChangeTimeoutMs < 10
             || ResendIntervalMs < 1 || SessionWindow < 1 || MaxPoolBatches < 1 || CatchUpBatch < 1 || RetainDecisions < CheckpointInterval
             || OutboundWindow < 1 || MaxProposalInputBytes < 1024 || MaxInboundPerProposal < 1 || MaxInboundPooledPerSource < 1
-            || TimerTickMs < 1 || TimestampToleranceMs < 1)
+            || TimerTickMs < 1 || TimestampToleranceMs < 1 || TimestampLagToleranceMs < 1)
         {
             throw new ArgumentException("invalid replica options (see ReplicaOptions for the allowed ranges)");
         }

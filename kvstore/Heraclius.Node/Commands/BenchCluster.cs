@@ -5,6 +5,7 @@ using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Hosting;
 using Heraclius.KvStore.Topology;
 using Heraclius.KvStore.Transport;
+using Heraclius.Node.Services;
 
 namespace Heraclius.Node.Commands;
 
@@ -51,7 +52,7 @@ internal sealed class BenchCluster : IAsyncDisposable
                 var key = dir.LoadKey(n.Id);
                 cluster._nodeKeys.Add(key);
                 cluster._nodes.Add(await ClusterNode.StartAsync(topology, n.Id, key, dir.NodeDataPath(n.Id), options,
-                    configureBuilder: b => b.Logging.ClearProviders()));
+                    service: NodeServices.For(topology, topology.Cluster(n.ClusterId)), configureBuilder: b => b.Logging.ClearProviders()));
             }
 
             var coordinators = topology.Coordinators.ToList();

@@ -38,9 +38,10 @@ internal static class BenchCommand
     {
         var o = new Options(args);
         var kind = o.Positional.Count == 1 ? o.Positional[0] : "";
-        if (o.Help || kind is not ("kv" or "get" or "scaling"))
+        if (o.Help || kind is not ("kv" or "get" or "transfers" or "scaling"))
         {
             Console.WriteLine(Usage);
+            Console.WriteLine(TransfersBench.Usage);
             return o.Help ? 0 : 2;
         }
 
@@ -50,6 +51,7 @@ internal static class BenchCommand
             {
                 "kv" => await KvAsync(o),
                 "get" => await GetAsync(o),
+                "transfers" => await TransfersBench.RunAsync(o),
                 _ => Scaling(o),
             };
         }

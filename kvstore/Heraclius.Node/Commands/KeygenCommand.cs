@@ -11,13 +11,14 @@ internal static class KeygenCommand
     public const string BenchClientId = "bench";
 
     public const string Usage = """
-        heraclius keygen [--coordinators 1] [--shards 2] [--nodes 4] [--base-port 7100] [--dir .data] [--force]
+        heraclius keygen [--coordinators 1] [--shards 2] [--nodes 4] [--service kv|ledger] [--base-port 7100] [--dir .data] [--force]
 
           clusters c0..c(C-1) (coordinators: clients talk to them) and s0..s(S-1) (shards: a key lives on
           shard XXH64(key) mod S); --shards 0 makes the single-cluster store (c0 executes every operation).
           Node ids are <cluster>-n<i>; gRPC ports run from --base-port, coordinators first, then shards;
-          each node's metrics/health port is its gRPC port + 1000. --force replaces an existing topology
-          and deletes its nodes' data.
+          each node's metrics/health port is its gRPC port + 1000. --service picks what every cluster
+          runs: kv (the key-value store, default) or ledger (accounts and transfers; needs shards).
+          --force replaces an existing topology and deletes its nodes' data.
         """;
 
     public static int Run(string[] args)
@@ -29,7 +30,7 @@ internal static class KeygenCommand
             return 0;
         }
 
-        o.RejectUnknown("--coordinators", "--shards", "--nodes", "--base-port", "--dir", "--force");
+        o.RejectUnknown("--coordinators", "--shards", "--nodes", "--service", "--base-port", "--dir", "--force");
         if (o.Positional.Count > 0)
         {
             throw new ArgumentException($"keygen takes no positional arguments: {string.Join(" ", o.Positional)}");
@@ -118,7 +119,7 @@ internal static class KeygenCommand
             clients.Add(new ClientInfo(clientId, key.PublicKey));
         }
 
-        var topology = new ClusterTopology(clusters, clients);
+        var topology = new ClusterTopology(clusters, clients, shape.Service);
         File.WriteAllText(dir.TopologyPath, topology.ToJson());
         return topology;
     }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Heraclius.KvStore.Client;
-using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.KeyValue;
 using Heraclius.KvStore.Topology;
 
@@ -44,42 +43,16 @@ internal sealed class LoadStep
     {
         var clients = cluster.Clients;
         await RunLoad(clients, workload, vus, warmup, new LoadResult(vus));
-        var before = await cluster.CountersAsync();
-        var verifies0 = CryptoCounters.Verifies;
-        var allocated0 = GC.GetTotalAllocatedBytes();
-        var pause0 = GC.GetTotalPauseDuration();
-        var gen0 = GC.CollectionCount(0);
-        var gen2 = GC.CollectionCount(2);
-        var cpu0 = Environment.CpuUsage.TotalTime;
+        var meter = await CostMeter.StartAsync(cluster);
         var result = new LoadResult(vus);
         var sw = Stopwatch.StartNew();
         await RunLoad(clients, workload, vus, duration, result);
         var elapsed = sw.Elapsed.TotalSeconds;
-        var after = await cluster.CountersAsync();
-        var verifies = CryptoCounters.Verifies - verifies0; // counted per process, so over every cluster together
-        var allocated = GC.GetTotalAllocatedBytes() - allocated0;
-        var pause = GC.GetTotalPauseDuration() - pause0;
-        var cpu = Environment.CpuUsage.TotalTime - cpu0;
-
         var all = result.Latencies.SelectMany(l => l).Order().ToArray();
         var ops = all.Length;
-        double PerOp(long n) => n / (double)Math.Max(ops, 1);
         double P(double q) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
-        var delta = cluster.Topology.Clusters.Select((c, i) => (Cluster: c, D: after[i] - before[i])).ToList();
         var step = new LoadStep(vus, ops / elapsed, P(0.50), P(0.99), all.Length == 0 ? 0 : all.Average(), ops, result);
-        var coordinatorDecisions = delta.Where(d => d.Cluster.Kind == ClusterKind.Coordinator).Sum(d => d.D.Decisions);
-        var coordinatorRequests = delta.Where(d => d.Cluster.Kind == ClusterKind.Coordinator).Sum(d => d.D.Requests);
-        Console.WriteLine($"  vus={vus} fsyncs_per_op={PerOp(delta.Sum(d => d.D.Fsyncs)):F4} sig_verifies_per_op={PerOp(verifies):F4} decisions={delta.Sum(d => d.D.Decisions)} view_changes={delta.Sum(d => d.D.ViewChanges)} batch_avg={(coordinatorDecisions == 0 ? 0 : coordinatorRequests / (double)coordinatorDecisions):F1}");
-        // The whole process (every node and every client): what an operation costs the machine.
-        Console.WriteLine($"  cpu_us_per_op={cpu.TotalMicroseconds / Math.Max(ops, 1):F1} alloc_bytes_per_op={PerOp(allocated):F0} gc_pause_pct={pause.TotalSeconds / elapsed * 100:F1} gen0={GC.CollectionCount(0) - gen0} gen2={GC.CollectionCount(2) - gen2}");
-        if (verbose)
-        {
-            foreach (var (c, d) in delta)
-            {
-                Console.WriteLine($"  cluster={c.Id} kind={KeygenCommand.Kind(c.Kind)} decisions={d.Decisions} view_changes={d.ViewChanges} fsyncs_per_op={PerOp(d.Fsyncs):F4}"
-                                  + (c.Kind == ClusterKind.Coordinator ? $" batch_avg={(d.Decisions == 0 ? 0 : d.Requests / (double)d.Decisions):F1}" : ""));
-            }
-        }
+        await meter.PrintAsync(ops, elapsed, $"vus={vus}", verbose);
 
         var refused = result.Refusals();
         if (refused.Length > 0 || result.Timeouts > 0)

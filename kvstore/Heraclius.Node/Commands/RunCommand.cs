@@ -5,6 +5,7 @@ using Prometheus;
 using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Hosting;
 using Heraclius.KvStore.Topology;
+using Heraclius.Node.Services;
 using Microsoft.Extensions.Logging;
 
 namespace Heraclius.Node.Commands;
@@ -28,7 +29,9 @@ internal static class RunCommand
         using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(c => c.SingleLine = true)
             .SetMinimumLevel(LogLevel.Warning).AddFilter("Heraclius", LogLevel.Information));
         var metricsPort = config.MetricsPort ?? new Uri(topology.Node(config.NodeId).Endpoint).Port + 1000;
-        await using var node = await ClusterNode.StartAsync(topology, config.NodeId, key, config.DataDirectory, config.Replica, loggerFactory: loggerFactory,
+        var cluster = topology.Cluster(topology.Node(config.NodeId).ClusterId);
+        await using var node = await ClusterNode.StartAsync(topology, config.NodeId, key, config.DataDirectory, config.Replica,
+            service: NodeServices.For(topology, cluster), loggerFactory: loggerFactory,
             configureBuilder: b =>
             {
                 b.Logging.SetMinimumLevel(LogLevel.Warning).AddFilter("Heraclius", LogLevel.Information);

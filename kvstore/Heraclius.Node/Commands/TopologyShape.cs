@@ -1,4 +1,5 @@
 using Heraclius.KvStore.Topology;
+using Heraclius.Node.Services;
 
 namespace Heraclius.Node.Commands;
 
@@ -7,8 +8,11 @@ namespace Heraclius.Node.Commands;
 /// port plan of keygen: cluster k in the order c0.., s0.. listens on base + k·nodes + i (gRPC) and
 /// base + 1000 + k·nodes + i (metrics, the node's default), so the two ranges must not meet.
 /// </summary>
-internal readonly record struct TopologyShape(int Coordinators, int Shards, int NodesPerCluster)
+internal readonly record struct TopologyShape(int Coordinators, int Shards, int NodesPerCluster, string Service = ClusterTopology.KeyValueService)
 {
+    /// <summary>The services a local deployment can run (--service).</summary>
+    public static readonly string[] Services = [ClusterTopology.KeyValueService, NodeServices.Ledger];
+
     public const int DefaultCoordinators = 1;
     public const int DefaultShards = 2;
     public const int DefaultNodes = 4;
@@ -33,10 +37,11 @@ internal readonly record struct TopologyShape(int Coordinators, int Shards, int 
     public static TopologyShape FromOptions(Options o, TopologyShape fallback) => new(
         o.GetInt("--coordinators", fallback.Coordinators),
         o.GetInt("--shards", fallback.Shards),
-        o.GetInt("--nodes", fallback.NodesPerCluster));
+        o.GetInt("--nodes", fallback.NodesPerCluster),
+        o.Get("--service", fallback.Service));
 
     /// <summary>Whether any of --coordinators, --shards or --nodes was given.</summary>
-    public static bool Requested(Options o) => o.Has("--coordinators") || o.Has("--shards") || o.Has("--nodes");
+    public static bool Requested(Options o) => o.Has("--coordinators") || o.Has("--shards") || o.Has("--nodes") || o.Has("--service");
 
     /// <summary>The shape of an existing topology; null when it is not one keygen makes (ids c0.., s0.., equal cluster sizes).</summary>
     public static TopologyShape? Of(ClusterTopology topology)
@@ -51,7 +56,7 @@ internal readonly record struct TopologyShape(int Coordinators, int Shards, int 
             return null;
         }
 
-        return new TopologyShape(coordinators.Count, shards.Count, topology.Clusters[0].N);
+        return new TopologyShape(coordinators.Count, shards.Count, topology.Clusters[0].N, topology.Service);
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> with the reason when this shape cannot be made on ports from <paramref name="basePort"/>.</summary>
@@ -60,6 +65,16 @@ internal readonly record struct TopologyShape(int Coordinators, int Shards, int 
         if (Coordinators < 1)
         {
             throw new ArgumentException($"--coordinators must be at least 1 (clients only talk to coordinators); got {Coordinators}");
+        }
+
+        if (!Services.Contains(Service))
+        {
+            throw new ArgumentException($"--service must be one of {string.Join(", ", Services)}; got {Service}");
+        }
+
+        if (Service == NodeServices.Ledger && Shards < 1)
+        {
+            throw new ArgumentException("the ledger needs at least one shard cluster (--shards 1 or more): accounts live on shards");
         }
 
         if (Shards < 0)
@@ -89,5 +104,5 @@ internal readonly record struct TopologyShape(int Coordinators, int Shards, int 
             .Concat(Enumerable.Range(0, Shards).Select(i => (ShardId(i), ClusterKind.Shard)));
 
     public override string ToString() =>
-        $"{Coordinators} coordinator{(Coordinators == 1 ? "" : "s")} + {Shards} shard{(Shards == 1 ? "" : "s")}, {NodesPerCluster} nodes each";
+        $"{Coordinators} coordinator{(Coordinators == 1 ? "" : "s")} + {Shards} shard{(Shards == 1 ? "" : "s")}, {NodesPerCluster} nodes each{(Service == ClusterTopology.KeyValueService ? "" : $", service {Service}")}";
 }

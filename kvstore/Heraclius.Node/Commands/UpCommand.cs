@@ -11,7 +11,7 @@ namespace Heraclius.Node.Commands;
 internal static class UpCommand
 {
     private const string Usage = """
-        heraclius up [--coordinators 1] [--shards 2] [--nodes 4] [--base-port 7100] [--dir .data] [--force]
+        heraclius up [--coordinators 1] [--shards 2] [--nodes 4] [--service kv|ledger] [--base-port 7100] [--dir .data] [--force]
 
           starts every node of every cluster as its own process (logs in <dir>/nodes/<node>.log);
           Ctrl-C stops them all. Keys and topology are generated on first run with the given shape
@@ -34,7 +34,7 @@ internal static class UpCommand
             return 0;
         }
 
-        o.RejectUnknown("--coordinators", "--shards", "--nodes", "--base-port", "--dir", "--force");
+        o.RejectUnknown("--coordinators", "--shards", "--nodes", "--service", "--base-port", "--dir", "--force");
         var dir = new DataDirectory(o.Get("--dir", ".data"));
         var hint = o.Has("--dir") ? $" --dir {o.Get("--dir", ".data")}" : "";
 
