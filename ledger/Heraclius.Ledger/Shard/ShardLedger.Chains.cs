@@ -8,7 +8,8 @@ public sealed partial class ShardLedger
     /// One round for a chain whose accounts are all on this shard. The chain's stateless checks first;
     /// then every leg in order, each counting the earlier legs' effects. On the first failing leg: it
     /// gets its code, every other leg linked_event_failed, nothing is applied, and only that leg is stored
-    /// (if it was evaluated afresh, not answered from a stored id). Otherwise every leg is applied and
+    /// (if it was evaluated afresh, not answered from a stored id, and its code is not the transient
+    /// pending_transfer_locked; exists, the other transient code, is never fresh). Otherwise every leg is applied and
     /// stored with ok. A leg whose id is stored with equal fields answers the stored result; ok there is a
     /// success that applies nothing.
     /// </summary>
@@ -33,7 +34,8 @@ public sealed partial class ShardLedger
             var code = EvaluateLeg(ws, t, true, true, false, timestamp, out var fresh, out _);
             if (code != CreateTransferResult.Ok)
             {
-                if (fresh)
+                // A locked hold is transient: the id stays free for a retry once the other chain is done.
+                if (fresh && code != CreateTransferResult.PendingTransferLocked)
                 {
                     StoreFinal(t, code, timestamp);
                 }

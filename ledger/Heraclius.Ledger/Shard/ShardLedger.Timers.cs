@@ -36,7 +36,12 @@ public sealed partial class ShardLedger
 
         var cursor = Cursor;
         var nowSecond = timestamp / 1000;
-        var end = nowSecond - cursor > MaxSecondsPerRun ? cursor + MaxSecondsPerRun : nowSecond;
+        var end = cursor;
+        if (nowSecond > cursor)
+        {
+            end = nowSecond - cursor > MaxSecondsPerRun ? cursor + MaxSecondsPerRun : nowSecond;
+        }
+
         for (var second = cursor + 1; second <= end && TimerCount != 0; second++)
         {
             ProcessBucket(second, timestamp);
@@ -47,9 +52,10 @@ public sealed partial class ShardLedger
             Cursor = end;
         }
 
-        if (end == nowSecond && TimerCount != 0)
+        // The second after the cursor holds deadlines up to a second ahead: those at or before now are due too.
+        if (end >= nowSecond && TimerCount != 0)
         {
-            ProcessBucket(nowSecond + 1, timestamp);
+            ProcessBucket(end + 1, timestamp);
         }
 
         EndTimerOperation();

@@ -190,9 +190,10 @@ public sealed partial class ShardLedger
     /// <summary>
     /// Releases a prepared (or refused) chain: reservations released, locks lifted (a lifted hold that is due
     /// expires at the next timer run), and each held id stored with its final result from
-    /// <paramref name="finalResults"/>, except linked_event_failed, which is not stored (the id is free
-    /// again, as in a one-shard chain). A missing or ok result counts as linked_event_failed: an aborted
-    /// leg never applied. Same return as <see cref="Commit"/>.
+    /// <paramref name="finalResults"/>, except linked_event_failed (the id is free again, as in a one-shard
+    /// chain), the exists codes (the id is another transfer's, stored on another shard) and the transient
+    /// codes. A missing or ok result counts as linked_event_failed: an aborted leg never applied. Same
+    /// return as <see cref="Commit"/>.
     /// </summary>
     public bool Abort(string coordinator, ulong txn, IReadOnlyList<CreateTransferResult> finalResults, ulong timestamp)
     {
@@ -255,7 +256,7 @@ public sealed partial class ShardLedger
             var xi = ws.Transfer(t.Id);
             ref var x = ref ws.Transfers[xi];
             x.Dirty = true;
-            if (result is CreateTransferResult.Ok or CreateTransferResult.LinkedEventFailed)
+            if (!IsStoredOnAbort(result))
             {
                 x.Deleted = true;
                 continue;
@@ -312,6 +313,16 @@ public sealed partial class ShardLedger
 
         return new LegLedgers(debit, credit);
     }
+
+    /// <summary>
+    /// Whether an aborted chain's final code is stored for a held id. Not linked_event_failed, as in a
+    /// one-shard chain; not the exists codes, which say some shard holds the id for another transfer (a
+    /// record here would be a second, conflicting one); not the transient codes (an in-flight id, a locked
+    /// hold, a prepare timeout), which a retry with the same ids may get past.
+    /// </summary>
+    private static bool IsStoredOnAbort(CreateTransferResult code) =>
+        code is not (CreateTransferResult.Ok or CreateTransferResult.LinkedEventFailed or CreateTransferResult.PendingTransferLocked or CreateTransferResult.PrepareTimedOut) &&
+        code is not (>= CreateTransferResult.ExistsWithDifferentFlags and <= CreateTransferResult.Exists);
 
     private static ulong SaturatingAdd(ulong a, ulong b) => a > ulong.MaxValue - b ? ulong.MaxValue : a + b;
 }

@@ -231,12 +231,16 @@ public sealed partial class ShardLedger
         return (audit, entry);
     }
 
-    private static void Record(Workspace ws, int account, UInt128 transferId, TransferSide side, TransferMovement movement, ulong amount, bool history, ulong now)
+    private static void Record(Workspace ws, int account, UInt128 transferId, TransferSide side, TransferMovement movement, ulong amount, bool history, ulong now, bool audit = true)
     {
         ref var slot = ref ws.Accounts[account];
         slot.Dirty = true;
-        var (audit, entry) = Movement(ref slot.Stored, transferId, side, movement, amount, history, now);
-        ws.Audit.Add(audit);
+        var (posting, entry) = Movement(ref slot.Stored, transferId, side, movement, amount, history, now);
+        if (audit)
+        {
+            ws.Audit.Add(posting);
+        }
+
         if (entry is { } e)
         {
             ws.History.Add((slot.Id, e));
@@ -325,6 +329,25 @@ public sealed partial class ShardLedger
     /// </summary>
     private static void CommitSide(Workspace ws, int account, in Transfer t, TransferSide side, LegKind kind, ulong amount, ulong held, ulong now)
     {
+        if (kind == LegKind.Post)
+        {
+            // Audit deltas stay one movement each, every record with the balances after its own delta:
+            // the posted part, then the rest of the hold released. History keeps one entry per leg and
+            // side, as the reference ledger does.
+            ApplyFinal(ref ws.Accounts[account].Stored, side, LegKind.Post, amount, amount);
+            if (held == amount)
+            {
+                Record(ws, account, t.Id, side, TransferMovement.PendingPosted, amount, true, now);
+                return;
+            }
+
+            Record(ws, account, t.Id, side, TransferMovement.PendingPosted, amount, false, now);
+            ReleasePending(ref ws.Accounts[account].Stored, side, held - amount);
+            Record(ws, account, t.Id, side, TransferMovement.PendingVoided, held - amount, false, now);
+            Record(ws, account, t.Id, side, TransferMovement.PendingPosted, amount, true, now, audit: false);
+            return;
+        }
+
         ApplyFinal(ref ws.Accounts[account].Stored, side, kind, amount, held);
         switch (kind)
         {
@@ -333,16 +356,6 @@ public sealed partial class ShardLedger
                 break;
             case LegKind.Pending:
                 Record(ws, account, t.Id, side, TransferMovement.PendingHold, amount, true, now);
-                break;
-            case LegKind.Post:
-                // Audit deltas stay one movement each: the posted part, then the rest of the hold released.
-                // History keeps one entry per leg and side, as the reference ledger does.
-                Record(ws, account, t.Id, side, TransferMovement.PendingPosted, amount, true, now);
-                if (held > amount)
-                {
-                    Record(ws, account, t.Id, side, TransferMovement.PendingVoided, held - amount, false, now);
-                }
-
                 break;
             case LegKind.Void:
                 Record(ws, account, t.Id, side, TransferMovement.PendingVoided, held, true, now);
