@@ -3,8 +3,9 @@ namespace Heraclius.Ledger.Model;
 /// <summary>
 /// The result of one transfer (u16 on the wire; stable, new codes are appended). The numeric order is
 /// the precedence order: when several checks fail the smallest code is the result, so checks made on
-/// different shards combine by taking the minimum. Codes up to <see cref="WrongCoordinator"/> are
-/// stateless (made by the coordinator, never stored); the rest are made by the shards.
+/// different shards combine by taking the minimum. Codes up to <see cref="WrongCoordinator"/>, and
+/// <see cref="TimestampMustBeZero"/>, are stateless (made by the coordinator, never stored); the rest
+/// are made by the shards.
 /// </summary>
 public enum CreateTransferResult : ushort
 {
@@ -69,7 +70,10 @@ public enum CreateTransferResult : ushort
     ExistsWithDifferentLedger = 29,
     ExistsWithDifferentCode = 30,
 
-    /// <summary>The id is held by another chain that has not finished (a client that sent overlapping chains).</summary>
+    /// <summary>
+    /// The id is in flight: held by another chain that has not finished (a client that sent overlapping
+    /// chains). Transient and not stored: retry later with the same ids.
+    /// </summary>
     Exists = 31,
 
     DebitAccountNotFound = 32,
@@ -101,7 +105,7 @@ public enum CreateTransferResult : ushort
     PendingTransferAlreadyVoided = 45,
     PendingTransferExpired = 46,
 
-    /// <summary>A post or void of a pending transfer that another unfinished chain is posting or voiding.</summary>
+    /// <summary>A post or void of a pending transfer that another unfinished chain is posting or voiding. Transient and not stored: retry later.</summary>
     PendingTransferLocked = 47,
 
     DebitAccountClosed = 48,
@@ -127,6 +131,12 @@ public enum CreateTransferResult : ushort
     /// <summary>The credit account has credits_must_not_exceed_debits and too little debit.</summary>
     ExceedsDebits = 58,
 
-    /// <summary>Not all shards voted in time (the prepare timeout); nothing was applied. Retry under a new id.</summary>
+    /// <summary>
+    /// Not all shards voted in time (the prepare timeout); nothing was applied and nothing stored.
+    /// Transient: retry with the same ids (a new id could pay twice if an earlier attempt committed).
+    /// </summary>
     PrepareTimedOut = 59,
+
+    /// <summary>A client sent a non-zero timestamp: the ledger assigns timestamps. Stateless, made by the coordinator.</summary>
+    TimestampMustBeZero = 60,
 }

@@ -29,7 +29,7 @@ public sealed record CreateTransfersOp(IReadOnlyList<Transfer> Chain) : LedgerOp
 
     public static string Describe(Transfer t) => string.Create(
         CultureInfo.InvariantCulture,
-        $"id {t.Id} {t.DebitAccountId}->{t.CreditAccountId} amount {t.Amount} flags {t.Flags} pending {t.PendingId} timeout {t.Timeout} ledger {t.Ledger} code {t.Code} user {t.UserData}");
+        $"id {t.Id} {t.DebitAccountId}->{t.CreditAccountId} amount {t.Amount} flags {t.Flags} pending {t.PendingId} timeout {t.Timeout} ledger {t.Ledger} code {t.Code} user {t.UserData}{(t.Timestamp == 0 ? "" : $" timestamp {t.Timestamp}")}");
 }
 
 public sealed record CloseAccountOp(UInt128 AccountId) : LedgerOp
@@ -208,7 +208,11 @@ public static class LedgerScenarioGen
             return new Transfer(NewId(), debit, credit, amount, 0, userData, timeout, ledger, code, pending ? TransferFlags.Pending : TransferFlags.None, 0);
         }
 
-        /// <summary>A post or void of a pending transfer generated earlier (possibly one that failed or is gone).</summary>
+        /// <summary>
+        /// A post or void of a pending transfer generated earlier (possibly one that failed or is gone), now and
+        /// then naming one account that is not the pending transfer's (has_different_*_account_id) or neither
+        /// (not found: no shard holds a half of it under those accounts).
+        /// </summary>
         private Transfer? PostOrVoid(int[] r, int leg)
         {
             if (_pending.Count == 0)
@@ -235,23 +239,35 @@ public static class LedgerScenarioGen
                     < 9 => p.Amount,
                     _ => p.Amount - 1,
                 };
-            var debit = r[o + 6] % 20 == 19 ? PickAccount(r[o + 7]) : p.DebitAccountId;
+            var wrong = r[o + 6] % 20;
+            var debit = wrong is 19 or 14 ? PickAccount(r[o + 7]) : p.DebitAccountId;
+            var credit = wrong is 15 or 14 ? PickAccount(r[o + 7] / AccountPool.Length) : p.CreditAccountId;
             var code = r[o + 6] % 20 == 18 ? (ushort)(p.Code % 3 + 1) : p.Code;
             var ledger = r[o + 6] % 20 == 17 ? 3 - p.Ledger : p.Ledger;
             var flags = post ? TransferFlags.PostPending : TransferFlags.VoidPending;
             // Now and then the "pending" id is an earlier transfer that was not pending.
             var pendingId = r[o + 6] % 20 == 16 ? _chains[r[o + 7] % _chains.Count][0].Id : p.Id;
-            return new Transfer(NewId(), debit, p.CreditAccountId, amount, pendingId, 0, 0, ledger, code, flags, 0);
+            return new Transfer(NewId(), debit, credit, amount, pendingId, 0, 0, ledger, code, flags, 0);
         }
 
         /// <summary>2 to 5 linked legs (plain, pending, post or void of anything pending so far, this chain's
-        /// legs included); now and then the last leg stays linked (an open chain).</summary>
+        /// legs included); now and then a leg repeats an earlier leg's id (as it was, or with another amount),
+        /// and now and then the last leg stays linked (an open chain).</summary>
         private void Chain(int[] r)
         {
             var count = 2 + (r[1] % (MaxLegs - 1));
             var legs = new Transfer[count];
             for (var i = 0; i < count; i++)
             {
+                // Seed 0 of legs after the first is free (leg 0's is the operation's kind).
+                var again = r[i * LegSeeds];
+                if (i > 0 && again % 20 == 19)
+                {
+                    var earlier = legs[again / 20 % i];
+                    legs[i] = again / 20 % 3 == 0 ? earlier with { Amount = earlier.Amount + 1 } : earlier;
+                    continue;
+                }
+
                 var leg = r[(i * LegSeeds) + 7] % 4 == 3 ? PostOrVoid(r, i) ?? NewTransfer(r, i) : NewTransfer(r, i);
                 legs[i] = leg with { Flags = leg.Flags | TransferFlags.Linked };
                 if (leg.IsPending)
@@ -342,9 +358,19 @@ public static class LedgerScenarioGen
             Ops.Add(new CreateTransfersOp([t]));
         }
 
-        /// <summary>One field made invalid for the coordinator's stateless checks.</summary>
-        private static Transfer Invalid(Transfer t, int r) => (r % 16) switch
+        /// <summary>
+        /// One field made invalid for the coordinator's stateless checks; now and then a client timestamp on top,
+        /// whose timestamp_must_be_zero must lose to the other code.
+        /// </summary>
+        private static Transfer Invalid(Transfer t, int r)
         {
+            var invalid = OneInvalidField(t, r);
+            return r / 17 % 5 == 4 ? invalid with { Timestamp = 1 } : invalid;
+        }
+
+        private static Transfer OneInvalidField(Transfer t, int r) => (r % 17) switch
+        {
+            16 => t with { Timestamp = StartMs },
             14 => t with { DebitAccountId = UInt128.MaxValue },
             15 => t with { CreditAccountId = 0 },
             0 => t with { Id = 0 },

@@ -19,11 +19,13 @@ namespace Heraclius.Ledger.Tests.Reference;
 /// <item>Post and void: <see cref="PostOrVoidChecks"/> and <see cref="Apply"/>.</item>
 /// <item>Time and expiry: <see cref="AdvanceTo"/>.</item>
 /// <item>History entries: <see cref="History"/>.</item>
+/// <item>Accounts: <see cref="CreateAccount"/>.</item>
 /// </list>
 /// The model never answers <see cref="CreateTransferResult.WrongCoordinator"/>,
 /// <see cref="CreateTransferResult.Exists"/>, <see cref="CreateTransferResult.PendingTransferLocked"/> or
 /// <see cref="CreateTransferResult.PrepareTimedOut"/>: they come from routing and from concurrent or
-/// timed-out chains, which a sequential ledger has none of.
+/// timed-out chains, which a sequential ledger has none of. The last three are transient and never stored
+/// (<see cref="IsStoredRefusal"/>), so a model that answers none of them also stores none of them.
 /// </summary>
 public sealed class ReferenceLedger : ILedgerUnderTest
 {
@@ -115,8 +117,11 @@ public sealed class ReferenceLedger : ILedgerUnderTest
     }
 
     /// <summary>
-    /// Creates an account. A customer account (no <see cref="AccountFlags.Issuance"/>) without a limit flag
-    /// is stored with <see cref="AccountFlags.DebitsMustNotExceedCredits"/>. A repeat is compared after
+    /// Creates an account. Only two kinds of account exist: the issuance account of a ledger (may go
+    /// negative, no limit flag) and customer accounts, each with exactly one of
+    /// <see cref="AccountFlags.DebitsMustNotExceedCredits"/> and <see cref="AccountFlags.CreditsMustNotExceedDebits"/>,
+    /// so no customer can go negative (<see cref="BalanceViolations"/> checks it of any implementation). A
+    /// customer account without a limit flag is therefore stored with <see cref="AccountFlags.DebitsMustNotExceedCredits"/>. A repeat is compared after
     /// that default and without <see cref="AccountFlags.Closed"/> (the ledger's own flags), so the same
     /// request sent again answers <see cref="CreateAccountResult.Exists"/> even after a close.
     /// </summary>
@@ -222,13 +227,14 @@ public sealed class ReferenceLedger : ILedgerUnderTest
     /// checks.</item>
     /// <item>On the first failing leg: it gets its code, every other leg linked_event_failed, nothing is
     /// applied. Only that leg is stored (with its fields and code), and only if it was evaluated afresh
-    /// (not an exists_* code or a replayed result: its id already holds its first result). The legs
+    /// (not an exists_* code or a replayed result: its id already holds its first result) and its code is
+    /// one a finished chain stores (<see cref="IsStoredRefusal"/>: a shard's check, not transient). The legs
     /// answered linked_event_failed are not stored, as in TigerBeetle, so retrying the same chain answers
     /// the same (the failed leg replays its code) while the other ids stay free.</item>
     /// <item>If every leg succeeded, all are applied and stored with <see cref="CreateTransferResult.Ok"/>.</item>
     /// </list>
-    /// Every leg is stamped with <see cref="Now"/>; the request's own timestamp is ignored (there is no
-    /// timestamp_must_be_zero code).
+    /// The ledger assigns timestamps: a leg with a non-zero one is refused statelessly with
+    /// <see cref="CreateTransferResult.TimestampMustBeZero"/>, and every stored leg is stamped with <see cref="Now"/>.
     /// </summary>
     public IReadOnlyList<CreateTransferResult> CreateTransfers(IReadOnlyList<Transfer> chain)
     {
@@ -284,7 +290,13 @@ public sealed class ReferenceLedger : ILedgerUnderTest
             var failed = StatefulCode(scratch, leg);
             if (failed != CreateTransferResult.Ok)
             {
-                _state.Transfers.Add(leg.Id, (leg, failed));
+                // Always true here (the stateful checks give neither stateless nor transient codes); asked anyway
+                // so that the storing rule is written once, where the engines' tests read it too.
+                if (IsStoredRefusal(failed))
+                {
+                    _state.Transfers.Add(leg.Id, (leg, failed));
+                }
+
                 return FailChain(chain.Count, i, failed);
             }
 
@@ -295,6 +307,18 @@ public sealed class ReferenceLedger : ILedgerUnderTest
         Commit(entries);
         return Enumerable.Repeat(CreateTransferResult.Ok, chain.Count).ToArray();
     }
+
+    /// <summary>
+    /// Whether a leg refused afresh with <paramref name="code"/> is stored with it when its chain finishes
+    /// (design: "Which ids a finished chain stores"): only a shard's check (≥ exists_with_different_flags;
+    /// timestamp_must_be_zero is numbered among them but is the coordinator's), and never a transient code
+    /// (id in flight, pending_transfer_locked, prepare_timed_out): a stored transient result would answer every
+    /// retry with the same ids for ever, and retrying with the same ids is the only safe retry.
+    /// </summary>
+    public static bool IsStoredRefusal(CreateTransferResult code) =>
+        code >= CreateTransferResult.ExistsWithDifferentFlags &&
+        code is not (CreateTransferResult.TimestampMustBeZero or CreateTransferResult.Exists or
+            CreateTransferResult.PendingTransferLocked or CreateTransferResult.PrepareTimedOut);
 
     /// <summary>Closes an account; refused while it has any pending debits or credits.</summary>
     public CloseAccountResult CloseAccount(UInt128 id)
@@ -526,6 +550,11 @@ public sealed class ReferenceLedger : ILedgerUnderTest
             failed.Add(CreateTransferResult.CodeMustNotBeZero);
         }
 
+        if (t.Timestamp != 0)
+        {
+            failed.Add(CreateTransferResult.TimestampMustBeZero);
+        }
+
         return failed.Count == 0 ? CreateTransferResult.Ok : failed.Min();
     }
 
@@ -698,8 +727,13 @@ public sealed class ReferenceLedger : ILedgerUnderTest
     }
 
     /// <summary>
-    /// A post or void, checked against the pending transfer (which must be stored with result ok, else
-    /// not found). Its accounts are not checked for ledgers (accounts_must_have_the_same_ledger,
+    /// A post or void, checked against the pending transfer P. Not found, and nothing else checked against P,
+    /// when P is not stored with result ok, or when neither named account is P's (debit ≠ P's debit and
+    /// credit ≠ P's credit): the shards find P only through the named accounts (P's debit half on the named
+    /// debit account, its credit half on the named credit account), so with neither named account P's, no
+    /// shard can tell P exists and all answer not_found. When one is P's, the shard holding that half checks
+    /// everything below, the other named account included (38/39), and its codes win over the other shard's
+    /// not_found, so the answer is the smallest of TigerBeetle's checks. Its accounts are not checked for ledgers (accounts_must_have_the_same_ledger,
     /// transfer_must_have_the_same_ledger_as_accounts), as in TigerBeetle: the post must name the pending
     /// transfer's accounts (38/39) and ledger (40), which have one ledger, and were the ledger compared with
     /// the accounts too, code 35 would hide code 40 for ever. A post's amount 0 posts all of the hold and
@@ -708,7 +742,8 @@ public sealed class ReferenceLedger : ILedgerUnderTest
     /// </summary>
     private static void PostOrVoidChecks(State state, Transfer t, Account? debit, Account? credit, List<CreateTransferResult> failed)
     {
-        if (!state.Transfers.TryGetValue(t.PendingId, out var found) || found.Result != CreateTransferResult.Ok)
+        if (!state.Transfers.TryGetValue(t.PendingId, out var found) || found.Result != CreateTransferResult.Ok ||
+            (t.DebitAccountId != found.Transfer.DebitAccountId && t.CreditAccountId != found.Transfer.CreditAccountId))
         {
             failed.Add(CreateTransferResult.PendingTransferNotFound);
             return;

@@ -227,6 +227,8 @@ public sealed class ReferenceLedgerTests
                 return Single(plain with { Amount = 1001 });
             case CreateTransferResult.ExceedsDebits:
                 return Single(T(100, 1, 12, 1001));
+            case CreateTransferResult.TimestampMustBeZero:
+                return Single(plain with { Timestamp = Start });
             default:
                 throw new ArgumentOutOfRangeException(nameof(code), code, "no example for this code");
         }
@@ -257,7 +259,7 @@ public sealed class ReferenceLedgerTests
             {
                 Assert.Equal(storedBefore[i], stored);
             }
-            else if (results[i] >= CreateTransferResult.DebitAccountNotFound)
+            else if (results[i] is >= CreateTransferResult.DebitAccountNotFound and not CreateTransferResult.TimestampMustBeZero)
             {
                 // A fresh stateful refusal is stored, so a retry answers the same.
                 Assert.Equal((chain[i] with { Timestamp = ledger.Now }, results[i]), stored);
@@ -360,6 +362,83 @@ public sealed class ReferenceLedgerTests
         Assert.Equal(CreateTransferResult.ExistsWithDifferentFlags, One(ledger, T(103, 11, 10, 6000, TransferFlags.Pending)));
         // ... but not a stateless check.
         Assert.Equal(CreateTransferResult.LedgerMustNotBeZero, One(ledger, T(103, 11, 10, 6000, ledger: 0)));
+    }
+
+    [Fact]
+    public void A_client_timestamp_is_refused_statelessly_after_every_other_stateless_check()
+    {
+        var ledger = Funded();
+        var stamped = T(100, 10, 11, 10) with { Timestamp = 1 };
+        Assert.Equal(CreateTransferResult.TimestampMustBeZero, One(ledger, stamped));
+        Assert.Null(ledger.LookupTransfer(100));
+
+        // Numbered last, it loses to every other stateless code ...
+        Assert.Equal(CreateTransferResult.CodeMustNotBeZero, One(ledger, stamped with { Code = 0 }));
+        Assert.Equal(CreateTransferResult.AmountMustNotBeZero, One(ledger, stamped with { Amount = 0 }));
+        Assert.Equal(CreateTransferResult.IdMustNotBeZero, One(ledger, stamped with { Id = 0 }));
+
+        // ... but, stateless, comes before any shard's check, a stored id's included, and fails its chain there.
+        Assert.Equal(CreateTransferResult.TimestampMustBeZero, One(ledger, stamped with { Amount = 5000 }));
+        Ok(ledger, T(101, 10, 11, 10));
+        Assert.Equal(CreateTransferResult.TimestampMustBeZero, One(ledger, T(101, 10, 11, 10) with { Timestamp = 1 }));
+        Assert.Equal(
+            [CreateTransferResult.LinkedEventFailed, CreateTransferResult.TimestampMustBeZero],
+            ledger.CreateTransfers([T(102, 10, 11, 5000, TransferFlags.Linked), stamped with { Id = 103 }]));
+        Assert.Null(ledger.LookupTransfer(102));
+        Assert.Null(ledger.LookupTransfer(103));
+
+        // Not stored: the same id without a timestamp runs.
+        Ok(ledger, T(100, 10, 11, 10));
+        Assert.Equal(Start, ledger.LookupTransfer(100)?.Transfer.Timestamp);
+    }
+
+    [Fact]
+    public void A_post_or_void_finds_its_pending_transfer_only_through_an_account_of_it()
+    {
+        var ledger = Funded();
+        Ok(ledger, T(100, 10, 11, 10, TransferFlags.Pending, code: 2), T(101, 1, 12, 10));
+
+        // One named account is the pending transfer's: that half is found and every check runs, the smallest wins.
+        Assert.Equal(CreateTransferResult.PendingTransferHasDifferentDebitAccountId, One(ledger, T(102, 12, 11, 50, TransferFlags.PostPending, pendingId: 100)));
+        Assert.Equal(CreateTransferResult.PendingTransferHasDifferentCreditAccountId, One(ledger, T(103, 10, 12, 50, TransferFlags.PostPending, pendingId: 100)));
+        Assert.Equal(CreateTransferResult.PendingTransferHasDifferentCode, One(ledger, T(104, 10, 11, 0, TransferFlags.VoidPending, pendingId: 100)));
+
+        // Neither: not found, whatever else the pending transfer would refuse (code, amount).
+        Assert.Equal(CreateTransferResult.PendingTransferNotFound, One(ledger, T(105, 12, 1, 50, TransferFlags.PostPending, pendingId: 100)));
+        Assert.Equal(CreateTransferResult.PendingTransferNotFound, One(ledger, T(106, 11, 10, 0, TransferFlags.VoidPending, pendingId: 100)));
+
+        // The same for a transfer that is not pending: not_pending only through one of its accounts.
+        Assert.Equal(CreateTransferResult.PendingTransferNotPending, One(ledger, T(107, 1, 10, 0, TransferFlags.PostPending, pendingId: 101)));
+        Assert.Equal(CreateTransferResult.PendingTransferNotFound, One(ledger, T(108, 10, 11, 0, TransferFlags.PostPending, pendingId: 101)));
+
+        // A refused transfer has no halves on its accounts: not found even naming them.
+        Assert.Equal(CreateTransferResult.ExceedsCredits, One(ledger, T(109, 10, 11, 5000, TransferFlags.Pending)));
+        Assert.Equal(CreateTransferResult.PendingTransferNotFound, One(ledger, T(110, 10, 11, 0, TransferFlags.VoidPending, pendingId: 109)));
+
+        // Checks that are not about the pending transfer still run, and smaller codes win over not found.
+        Assert.Equal(CreateTransferResult.DebitAccountNotFound, One(ledger, T(111, 99, 1, 0, TransferFlags.PostPending, pendingId: 100)));
+
+        // Once posted, a post naming neither account is still not found, not already_posted.
+        Ok(ledger, T(112, 10, 11, 0, TransferFlags.PostPending, pendingId: 100, code: 2));
+        Assert.Equal(CreateTransferResult.PendingTransferAlreadyPosted, One(ledger, T(113, 10, 11, 0, TransferFlags.VoidPending, pendingId: 100, code: 2)));
+        Assert.Equal(CreateTransferResult.PendingTransferNotFound, One(ledger, T(114, 12, 1, 0, TransferFlags.VoidPending, pendingId: 100, code: 2)));
+        Assert.Empty(ledger.InvariantViolations());
+    }
+
+    [Fact]
+    public void Only_fresh_shard_refusals_that_are_not_transient_are_stored()
+    {
+        var stored = Enum.GetValues<CreateTransferResult>().Where(ReferenceLedger.IsStoredRefusal).ToHashSet();
+        Assert.DoesNotContain(CreateTransferResult.Exists, stored);
+        Assert.DoesNotContain(CreateTransferResult.PendingTransferLocked, stored);
+        Assert.DoesNotContain(CreateTransferResult.PrepareTimedOut, stored);
+        Assert.DoesNotContain(CreateTransferResult.TimestampMustBeZero, stored);
+        Assert.DoesNotContain(CreateTransferResult.WrongCoordinator, stored);
+        Assert.Contains(CreateTransferResult.ExistsWithDifferentFlags, stored);
+        Assert.Contains(CreateTransferResult.PendingTransferNotFound, stored);
+        Assert.Contains(CreateTransferResult.ExceedsDebits, stored);
+        // exists_with_different_flags (22) to prepare_timed_out (59), but the three transient codes.
+        Assert.Equal(59 - 22 + 1 - 3, stored.Count);
     }
 
     [Fact]

@@ -159,6 +159,12 @@ internal static class TransferChecks
             return CreateTransferResult.CodeMustNotBeZero;
         }
 
+        // Numbered after the others (it was added later; codes are stable), so it is the last stateless check.
+        if (t.Timestamp != 0)
+        {
+            return CreateTransferResult.TimestampMustBeZero;
+        }
+
         return CreateTransferResult.Ok;
     }
 }
