@@ -62,7 +62,8 @@ public sealed class LedgerShardService : IReplicatedService
                 outputs.Send(source, ShardMessage.VoteMessage(m.Txn, ledger.Prepare(source, m.Txn, m.Chain!, now)));
                 break;
             case ShardMessageKind.Commit:
-                if (ledger.Commit(source, m.Txn, now))
+                // Both halves of a cross-shard transfer take the coordinator's decision time (0: none sent).
+                if (ledger.Commit(source, m.Txn, m.Timestamp != 0 ? m.Timestamp : now))
                 {
                     outputs.Send(source, ShardMessage.Ack(m.Txn));
                 }
@@ -88,6 +89,8 @@ public sealed class LedgerShardService : IReplicatedService
     }
 
     public bool HasTimers(IStateAccess state) => new ShardLedger(state, _placement).HasTimers();
+
+    public ulong NextTimerDue(IStateAccess state) => new ShardLedger(state, _placement).NextTimerDue();
 
     /// <summary>A forwarded one-shard client request; its answer is what the coordinator gives the client.</summary>
     private static byte[] Execute(ShardLedger ledger, byte[] request, ulong now)

@@ -31,7 +31,7 @@ public sealed partial class ShardLedger
         for (var i = 0; i < chain.Count; i++)
         {
             var t = chain[i];
-            var code = EvaluateLeg(ws, t, true, true, false, timestamp, out var fresh, out _);
+            var code = EvaluateLeg(ws, t, true, true, true, false, timestamp, out var fresh, out _);
             if (code != CreateTransferResult.Ok)
             {
                 // A locked hold is transient: the id stays free for a retry once the other chain is done.
@@ -55,7 +55,7 @@ public sealed partial class ShardLedger
     /// reservations (and locks) on the images to be written. <paramref name="fresh"/>: the id was not
     /// stored, so the stateful checks ran; <paramref name="created"/>: the leg passed and its id is new.
     /// </summary>
-    private static CreateTransferResult EvaluateLeg(Workspace ws, in Transfer t, bool debitHere, bool creditHere, bool reserve, ulong now, out bool fresh, out bool created)
+    private static CreateTransferResult EvaluateLeg(Workspace ws, in Transfer t, bool idHere, bool debitHere, bool creditHere, bool reserve, ulong now, out bool fresh, out bool created)
     {
         fresh = false;
         created = false;
@@ -77,6 +77,23 @@ public sealed partial class ShardLedger
         }
 
         fresh = true;
+        if (!debitHere && !creditHere)
+        {
+            // Only the id part is here: the id is free, so this chain holds it until it finishes.
+            created = true;
+            ref var idSlot = ref ws.Transfers[xi];
+            idSlot.NewInChain = true;
+            idSlot.Dirty = true;
+            idSlot.Virtual = new TransferRecord { Transfer = t with { Timestamp = now }, Result = CreateTransferResult.Ok, Status = TransferRecordStatus.Final };
+            idSlot.Stored = idSlot.Virtual with { Status = reserve ? TransferRecordStatus.InFlight : TransferRecordStatus.Final };
+            if (!reserve && idHere)
+            {
+                ws.Audit.Add(AuditRecord.EncodeTransferResult(idSlot.Virtual.Transfer, CreateTransferResult.Ok));
+            }
+
+            return CreateTransferResult.Ok;
+        }
+
         var kind = LegKinds.Of(t);
         var di = debitHere ? ws.Account(t.DebitAccountId) : -1;
         var ci = creditHere ? ws.Account(t.CreditAccountId) : -1;
@@ -147,7 +164,7 @@ public sealed partial class ShardLedger
             ApplySide(ws, ci, t, TransferSide.Credit, kind, amount, held, reserve, now);
         }
 
-        if (!reserve)
+        if (!reserve && idHere)
         {
             ws.Audit.Add(AuditRecord.EncodeTransferResult(stamped, CreateTransferResult.Ok));
         }
@@ -299,8 +316,8 @@ public sealed partial class ShardLedger
     }
 
     /// <summary>
-    /// A post or void, in code order, against the pending transfer (stored here with result ok, else not
-    /// found). No ledger checks on its accounts (it must name the pending transfer's accounts, ledger and
+    /// A post or void, in code order, against the pending transfer (stored here with result ok and reached
+    /// through a named account that is its own on a side held here, else not found). No ledger checks on its accounts (it must name the pending transfer's accounts, ledger and
     /// code, which were checked when the hold was made) and no limit checks (posting moves at most the
     /// hold, and credits posted only grow). A locked pending transfer is being posted or voided by an
     /// unfinished chain. <paramref name="amount"/>: what gets posted (0 for a void); <paramref name="held"/>:
@@ -316,7 +333,17 @@ public sealed partial class ShardLedger
             return CreateTransferResult.PendingTransferNotFound;
         }
 
+        // A hold is found through the accounts the post names, by its half on a named account held here:
+        // the debit half on the named debit account, the credit half on the named credit account. Naming
+        // neither of its accounts finds nothing (so one shard and two shards answer alike).
         var pending = p.Virtual.Transfer;
+        var sides = p.Virtual.Sides;
+        if (!((di >= 0 && (sides & TransferRecord.DebitSide) != 0 && pending.DebitAccountId == t.DebitAccountId) ||
+              (ci >= 0 && (sides & TransferRecord.CreditSide) != 0 && pending.CreditAccountId == t.CreditAccountId)))
+        {
+            return CreateTransferResult.PendingTransferNotFound;
+        }
+
         if (!pending.IsPending || p.Virtual.State == PendingState.None)
         {
             return CreateTransferResult.PendingTransferNotPending;

@@ -13,11 +13,21 @@ public sealed partial class ShardLedger
 
     private ulong? _timerCount;
     private ulong? _cursor;
+    private ulong? _nextDue;
+    private bool _nextDueDirty;
     private bool _timerCountDirty;
     private bool _cursorDirty;
 
     /// <summary>Whether any pending transfer with a timeout waits in the expiry wheel: one read, no writes.</summary>
     public bool HasTimers() => ReadU64(StateKeys.TimerCount) != 0;
+
+    /// <summary>
+    /// A lower bound of the next deadline in the wheel (ms), <see cref="ulong.MaxValue"/> when it is empty:
+    /// the earliest deadline added since the last timer run, or after a run the end of the second it
+    /// reached (the wheel does not know its next non-empty second, so a run a second at most finds it).
+    /// Two reads, no writes.
+    /// </summary>
+    public ulong NextTimerDue() => ReadU64(StateKeys.TimerCount) == 0 ? ulong.MaxValue : ReadU64(StateKeys.TimerNextDue);
 
     /// <summary>
     /// Expires every pending transfer in the wheel whose deadline is at or before <paramref name="timestamp"/>:
@@ -44,7 +54,7 @@ public sealed partial class ShardLedger
 
         for (var second = cursor + 1; second <= end && TimerCount != 0; second++)
         {
-            ProcessBucket(second, timestamp);
+            _ = ProcessBucket(second, timestamp);
         }
 
         if (end > cursor)
@@ -53,9 +63,15 @@ public sealed partial class ShardLedger
         }
 
         // The second after the cursor holds deadlines up to a second ahead: those at or before now are due too.
+        var next = 0UL;
         if (end >= nowSecond && TimerCount != 0)
         {
-            ProcessBucket(end + 1, timestamp);
+            next = Math.Min(ProcessBucket(end + 1, timestamp), ((end + 1) * 1000) + 1);
+        }
+
+        if (TimerCount != 0)
+        {
+            NextDue = next;
         }
 
         EndTimerOperation();
@@ -68,6 +84,16 @@ public sealed partial class ShardLedger
         {
             _timerCount = value;
             _timerCountDirty = true;
+        }
+    }
+
+    private ulong NextDue
+    {
+        get => _nextDue ??= ReadU64(StateKeys.TimerNextDue);
+        set
+        {
+            _nextDue = value;
+            _nextDueDirty = true;
         }
     }
 
@@ -94,10 +120,17 @@ public sealed partial class ShardLedger
             WriteU64(StateKeys.TimerCursor, _cursor!.Value);
         }
 
+        if (_nextDueDirty)
+        {
+            WriteU64(StateKeys.TimerNextDue, _nextDue!.Value);
+        }
+
         _timerCount = null;
         _cursor = null;
+        _nextDue = null;
         _timerCountDirty = false;
         _cursorDirty = false;
+        _nextDueDirty = false;
     }
 
     /// <summary>Puts a live hold with a deadline into the wheel, or takes a finished or locked one out, as its record now says.</summary>
@@ -143,6 +176,7 @@ public sealed partial class ShardLedger
 
         record.WheelSecond = second;
         record.WheelSlot = slot;
+        NextDue = TimerCount == 0 ? deadline : Math.Min(NextDue, deadline);
         TimerCount++;
     }
 
@@ -169,19 +203,22 @@ public sealed partial class ShardLedger
         TimerCount--;
     }
 
-    /// <summary>Expires the due entries of one wheel second; the rest stay (only the current second has any).</summary>
-    private void ProcessBucket(ulong second, ulong now)
+    /// <summary>
+    /// Expires the due entries of one wheel second; the rest stay (only the current second has any).
+    /// Returns a lower bound of the deadlines left in it, <see cref="ulong.MaxValue"/> for none.
+    /// </summary>
+    private ulong ProcessBucket(ulong second, ulong now)
     {
         var bucketKey = StateKeys.Bucket(second);
         if (_state.Get(bucketKey) is not { } stored)
         {
-            return;
+            return ulong.MaxValue;
         }
 
         var bucket = WheelBucket.Decode(stored);
         if (bucket.MinDeadline > now)
         {
-            return;
+            return bucket.MinDeadline;
         }
 
         var contiguous = true;
@@ -226,11 +263,12 @@ public sealed partial class ShardLedger
         if (bucket.Live == 0)
         {
             _state.Delete(bucketKey);
-            return;
+            return ulong.MaxValue;
         }
 
         bucket.MinDeadline = min;
         _state.Put(bucketKey, bucket.Encode());
+        return min;
     }
 
     /// <summary>Releases a due hold on the sides held here, or, while it is locked, just takes it out of the wheel.</summary>

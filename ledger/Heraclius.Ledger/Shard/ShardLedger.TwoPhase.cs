@@ -9,11 +9,14 @@ public sealed partial class ShardLedger
     public const int MaxChainLength = 64;
 
     /// <summary>
-    /// Phase one of a cross-shard chain from <paramref name="coordinator"/>: evaluates the sides of each
-    /// leg this shard holds, in chain order counting its earlier legs, and either reserves every one
-    /// (debitsPending/creditsPending += amount; a post or void locks its pending transfer) and votes
-    /// Prepared, or reserves nothing and votes Refused at its first failing leg. Either way the chain's new
-    /// ids it evaluated are held in flight until Commit or Abort, so no other chain takes them first. The
+    /// Phase one of a cross-shard chain from <paramref name="coordinator"/>: evaluates the parts of each
+    /// leg this shard holds (the id part on the id's shard: stored or in-flight ids; the debit and credit
+    /// parts on the accounts' shards), in chain order counting its earlier legs as posted, and either
+    /// reserves every one (debitsPending/creditsPending += amount; a post or void locks its pending
+    /// transfer) and votes Prepared, or reserves nothing and votes Refused at its first failing leg. Either
+    /// way the chain's new ids it evaluated are held in flight here until Commit or Abort, so no other
+    /// chain takes them first (an account shard keeps its own record of each transfer it applies, so a
+    /// replayed id applies nothing there either). The
     /// ledgers reported per leg are those of the accounts held here (0 = not here or not found; 0 for a
     /// post or void too, which are not ledger-checked). A repeated Prepare returns the first vote.
     /// </summary>
@@ -46,15 +49,16 @@ public sealed partial class ShardLedger
         for (var i = 0; i < chain.Count; i++)
         {
             var t = chain[i];
+            var idHere = _placement.Holds(t.Id);
             var debitHere = _placement.Holds(t.DebitAccountId);
             var creditHere = _placement.Holds(t.CreditAccountId);
-            if (!debitHere && !creditHere)
+            if (!idHere && !debitHere && !creditHere)
             {
                 continue;
             }
 
             ledgers[i] = LedgersHere(ws, t, debitHere, creditHere);
-            var code = EvaluateLeg(ws, t, debitHere, creditHere, true, timestamp, out var fresh, out var created);
+            var code = EvaluateLeg(ws, t, idHere, debitHere, creditHere, true, timestamp, out var fresh, out var created);
             var bit = 1UL << i;
             if (code != CreateTransferResult.Ok)
             {
@@ -102,10 +106,11 @@ public sealed partial class ShardLedger
     }
 
     /// <summary>
-    /// Applies a prepared chain: each reservation is released and replaced by its final movement (a
-    /// pending transfer's hold, its expiry counted from <paramref name="timestamp"/>; a post moves the posted
+    /// Applies a prepared chain at <paramref name="timestamp"/> (the coordinator's decision time, the same on
+    /// every shard of the chain): each reservation is released and replaced by its final movement (a
+    /// pending transfer's hold, its expiry counted from that timestamp; a post moves the posted
     /// amount and releases the rest of the hold; a void releases it), and the chain's new ids are stored
-    /// with ok. It cannot fail: a reservation kept debitsPending + debitsPosted ≤ 2^64 − 1 with the amount
+    /// with ok (the id shard emits its TransferResult). It cannot fail: a reservation kept debitsPending + debitsPosted ≤ 2^64 − 1 with the amount
     /// in it, so moving it to posted fits; a locked hold is still whole; limits were checked with the
     /// reservations counted, and credits posted only grow. False (nothing changed) for a transaction this
     /// shard did not prepare from this coordinator, or refused, or aborted; true for one it applied now or
@@ -133,7 +138,7 @@ public sealed partial class ShardLedger
             var bit = 1UL << i;
             var debitHere = (record.DebitSides & bit) != 0;
             var creditHere = (record.CreditSides & bit) != 0;
-            if (!debitHere && !creditHere)
+            if ((record.Owned & bit) == 0)
             {
                 continue;
             }
@@ -143,7 +148,7 @@ public sealed partial class ShardLedger
             var xi = ws.Transfer(t.Id);
             var di = debitHere ? ws.Account(t.DebitAccountId) : -1;
             var ci = creditHere ? ws.Account(t.CreditAccountId) : -1;
-            var pi = kind is LegKind.Post or LegKind.Void ? ws.Transfer(t.PendingId) : -1;
+            var pi = (debitHere || creditHere) && kind is LegKind.Post or LegKind.Void ? ws.Transfer(t.PendingId) : -1;
             ulong amount = t.Amount, held = 0;
             if (pi >= 0)
             {
@@ -174,10 +179,13 @@ public sealed partial class ShardLedger
                 Result = CreateTransferResult.Ok,
                 Status = TransferRecordStatus.Final,
                 Sides = (byte)((debitHere ? TransferRecord.DebitSide : 0) | (creditHere ? TransferRecord.CreditSide : 0)),
-                State = kind == LegKind.Pending ? PendingState.Live : PendingState.None,
-                DeadlineMs = kind == LegKind.Pending && t.Timeout != 0 ? SaturatingAdd(timestamp, t.Timeout * 1000UL) : 0,
+                State = kind == LegKind.Pending && (debitHere || creditHere) ? PendingState.Live : PendingState.None,
+                DeadlineMs = kind == LegKind.Pending && (debitHere || creditHere) && t.Timeout != 0 ? SaturatingAdd(timestamp, t.Timeout * 1000UL) : 0,
             };
-            ws.Audit.Add(AuditRecord.EncodeTransferResult(stamped, CreateTransferResult.Ok));
+            if (_placement.Holds(t.Id))
+            {
+                ws.Audit.Add(AuditRecord.EncodeTransferResult(stamped, CreateTransferResult.Ok));
+            }
         }
 
         Flush(ws, timestamp);
@@ -189,7 +197,8 @@ public sealed partial class ShardLedger
 
     /// <summary>
     /// Releases a prepared (or refused) chain: reservations released, locks lifted (a lifted hold that is due
-    /// expires at the next timer run), and each held id stored with its final result from
+    /// expires at the next timer run), and each held id stored with its final result (audited by the id's
+    /// shard) from
     /// <paramref name="finalResults"/>, except linked_event_failed (the id is free again, as in a one-shard
     /// chain), the exists codes (the id is another transfer's, stored on another shard) and the transient
     /// codes. A missing or ok result counts as linked_event_failed: an aborted leg never applied. Same
@@ -262,9 +271,15 @@ public sealed partial class ShardLedger
                 continue;
             }
 
+            // Every shard that held the id keeps the failure, not only the id shard: a retry is then
+            // answered from the stored result on each of them, and no account shard evaluates it afresh
+            // into a code that would win over the replay. The id shard alone audits it.
             var stamped = t with { Timestamp = timestamp };
             x.Stored = new TransferRecord { Transfer = stamped, Result = result, Status = TransferRecordStatus.Final };
-            ws.Audit.Add(AuditRecord.EncodeTransferResult(stamped, result));
+            if (_placement.Holds(t.Id))
+            {
+                ws.Audit.Add(AuditRecord.EncodeTransferResult(stamped, result));
+            }
         }
 
         Flush(ws, timestamp);

@@ -15,10 +15,13 @@ internal static class StateKeys
 
     private static readonly byte[] TimerCountKey = [TimerPrefix, 1];
     private static readonly byte[] TimerCursorKey = [TimerPrefix, 2];
+    private static readonly byte[] TimerNextDueKey = [TimerPrefix, 3];
 
     public static byte[] TimerCount => TimerCountKey;
 
     public static byte[] TimerCursor => TimerCursorKey;
+
+    public static byte[] TimerNextDue => TimerNextDueKey;
 
     public static byte[] Account(UInt128 id) => Id(AccountPrefix, id);
 

@@ -3,7 +3,8 @@ using Heraclius.Ledger.Model;
 namespace Heraclius.Ledger.Shard;
 
 /// <summary>
-/// The stateless checks of a transfer and of a chain (codes below <see cref="CreateTransferResult.WrongCoordinator"/>):
+/// The stateless checks of a transfer and of a chain (codes below <see cref="CreateTransferResult.WrongCoordinator"/>,
+/// and <see cref="CreateTransferResult.TimestampMustBeZero"/>):
 /// the same fields always give the same code, so they are never stored. The coordinator makes them
 /// before routing; the shard makes them again so it never applies a malformed transfer.
 /// </summary>
@@ -104,7 +105,13 @@ public static class TransferValidation
             return CreateTransferResult.LedgerMustNotBeZero;
         }
 
-        return t.Code == 0 ? CreateTransferResult.CodeMustNotBeZero : CreateTransferResult.Ok;
+        if (t.Code == 0)
+        {
+            return CreateTransferResult.CodeMustNotBeZero;
+        }
+
+        // Numbered after the others (codes are stable), yet a stateless check like them: it comes last.
+        return t.Timestamp != 0 ? CreateTransferResult.TimestampMustBeZero : CreateTransferResult.Ok;
     }
 
     /// <summary>

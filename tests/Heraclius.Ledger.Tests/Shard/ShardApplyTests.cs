@@ -57,6 +57,8 @@ public sealed class ShardApplyTests
         ("amount too large", [T(305, 5, 6, Transfer.MaxAmount + 1)], [CreateTransferResult.AmountTooLarge]),
         ("ledger zero", [T(305, 5, 6, 1, ledger: 0)], [CreateTransferResult.LedgerMustNotBeZero]),
         ("code zero", [T(305, 5, 6, 1, code: 0)], [CreateTransferResult.CodeMustNotBeZero]),
+        ("a client timestamp", [T(305, 5, 6, 1) with { Timestamp = 1 }], [CreateTransferResult.TimestampMustBeZero]),
+        ("a client timestamp is the last stateless check", [T(305, 5, 6, 1, code: 0) with { Timestamp = 1 }], [CreateTransferResult.CodeMustNotBeZero]),
         ("a later leg's stateless failure wins over an earlier leg's stateful one", [T(306, 77, 6, 1, TransferFlags.Linked), T(307, 5, 6, 0)], [CreateTransferResult.LinkedEventFailed, CreateTransferResult.AmountMustNotBeZero]),
         ("exists with different flags", [T(104, 5, 6, 1, TransferFlags.Pending)], [CreateTransferResult.ExistsWithDifferentFlags]),
         ("exists with different pending id", [T(201, 5, 6, 0, TransferFlags.PostPending, pendingId: 100)], [CreateTransferResult.ExistsWithDifferentPendingId]),
@@ -79,6 +81,8 @@ public sealed class ShardApplyTests
         ("not pending", [T(310, 5, 6, 0, TransferFlags.PostPending, pendingId: 104)], [CreateTransferResult.PendingTransferNotPending]),
         ("post names another debit account", [T(310, 8, 6, 0, TransferFlags.PostPending, pendingId: 100)], [CreateTransferResult.PendingTransferHasDifferentDebitAccountId]),
         ("post names another credit account", [T(310, 5, 8, 0, TransferFlags.PostPending, pendingId: 100)], [CreateTransferResult.PendingTransferHasDifferentCreditAccountId]),
+        ("post names neither of the hold's accounts", [T(310, 8, 1, 0, TransferFlags.PostPending, pendingId: 100)], [CreateTransferResult.PendingTransferNotFound]),
+        ("void of a plain transfer through one of its accounts", [T(310, 5, 8, 0, TransferFlags.VoidPending, pendingId: 104)], [CreateTransferResult.PendingTransferNotPending]),
         ("post on another ledger", [T(310, 5, 6, 0, TransferFlags.PostPending, pendingId: 100, ledger: 2)], [CreateTransferResult.PendingTransferHasDifferentLedger]),
         ("post with another code", [T(310, 5, 6, 0, TransferFlags.PostPending, pendingId: 100, code: 2)], [CreateTransferResult.PendingTransferHasDifferentCode]),
         ("post of more than held", [T(310, 5, 6, 51, TransferFlags.PostPending, pendingId: 100)], [CreateTransferResult.ExceedsPendingTransferAmount]),
@@ -114,7 +118,7 @@ public sealed class ShardApplyTests
             Assert.True(before.SequenceEqual(accounts.Select(kit.Get)), $"{name}: a failed chain changed an account");
             var failedLeg = Array.FindIndex(expected, r => r != CreateTransferResult.LinkedEventFailed);
             var stored = kit.Audit.Skip(audit).ToList();
-            var freshStateful = expected[failedLeg] >= CreateTransferResult.DebitAccountNotFound &&
+            var freshStateful = expected[failedLeg] is >= CreateTransferResult.DebitAccountNotFound and <= CreateTransferResult.ExceedsDebits &&
                 chain.All(t => t.Id != 105);
             Assert.True(stored.Count == (freshStateful ? 1 : 0), $"{name}: {stored.Count} audit records");
             for (var i = 0; i < chain.Length; i++)
