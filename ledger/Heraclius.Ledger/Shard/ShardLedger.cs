@@ -15,12 +15,15 @@ namespace Heraclius.Ledger.Shard;
 /// <list type="bullet">
 /// <item><c>0x11 ‖ account id</c> → account (80 bytes as on the wire) ‖ u64 history count.</item>
 /// <item><c>0x12 ‖ transfer id</c> → <see cref="TransferRecord"/>: the transfer, its result, whether it is
-/// final or held by an unfinished 2PC, and for a pending transfer its state, lock and wheel slot.</item>
+/// final or held by an unfinished 2PC, and for a pending transfer its state, lock and wheel slot. On the
+/// id's shard it is the id's record (idempotency, lookups, the one TransferResult); on an account shard
+/// the transfer's half (a repeat applies nothing there; a post or void finds the hold through it).</item>
 /// <item><c>0x13 ‖ account id ‖ u64 sequence</c> → history entry (transfer id, side, movement, amount,
 /// balances after, timestamp).</item>
 /// <item><c>0x14 ‖ u64 txn ‖ coordinator id (utf-8)</c> → <see cref="TxnRecord"/>.</item>
 /// <item><c>0x15 01</c> → u64 live entries in the expiry wheel (what <see cref="HasTimers"/> reads);
-/// <c>0x15 02</c> → u64 cursor, the last wheel second processed in full.</item>
+/// <c>0x15 02</c> → u64 cursor, the last wheel second processed in full; <c>0x15 03</c> → u64 lower
+/// bound of the next deadline (<see cref="NextTimerDue"/>).</item>
 /// <item><c>0x16 ‖ u64 second</c> → <see cref="WheelBucket"/>; <c>0x17 ‖ u64 second ‖ u32 slot</c> →
 /// pending transfer id ‖ u64 deadline ms. A pending transfer with deadline d (ms) sits in second ⌈d/1000⌉.</item>
 /// </list>
