@@ -94,6 +94,25 @@ public sealed class CliCommandTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Keygen_ServiceLedger_IsWrittenToTheTopology_KvCommandsRefuseIt_AndTheLedgerNeedsShards()
+    {
+        Assert.Equal(0, (await Cli("keygen", "--dir", Data, "--service", "ledger", "--base-port", "21200")).ExitCode);
+        Assert.Equal("ledger", ClusterTopology.Load(Path.Combine(Data, "topology.json")).Service);
+
+        var kv = await Cli("kv", "get", "k", "--dir", Data);
+        Assert.NotEqual(0, kv.ExitCode);
+        Assert.Contains("runs the ledger service", kv.Stderr, StringComparison.Ordinal);
+
+        var noShards = await Cli("keygen", "--dir", Data + "-single", "--service", "ledger", "--shards", "0");
+        Assert.Equal(2, noShards.ExitCode);
+        Assert.Contains("at least one shard", noShards.Stderr, StringComparison.Ordinal);
+
+        var unknown = await Cli("keygen", "--dir", Data + "-other", "--service", "bank");
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("--service must be one of kv, ledger", unknown.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Up_AskedForAnotherShapeThanTheExistingTopology_RefusesWithoutForce_AndStartsNothing()
     {
         Assert.Equal(0, (await Cli("keygen", "--dir", Data, "--shards", "0", "--base-port", "21100")).ExitCode);

@@ -45,6 +45,11 @@ internal static class KvCommand
 
         var dir = new DataDirectory(o.Get("--dir", ".data"));
         var topology = dir.LoadTopology();
+        if (topology.Service != ClusterTopology.KeyValueService)
+        {
+            return Cli.Fail($"{dir.TopologyPath} runs the {topology.Service} service, not the key-value store; kv commands need a topology made with --service kv");
+        }
+
         var coordinatorId = o.Get("--coordinator", TopologyShape.CoordinatorId(0));
         var coordinators = string.Join(", ", topology.Coordinators.Select(c => c.Id));
         if (!topology.TryGetCluster(coordinatorId, out var cluster))

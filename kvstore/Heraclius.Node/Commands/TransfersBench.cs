@@ -130,7 +130,8 @@ internal static class TransfersBench
     private static async Task ParallelAsync(UInt128[] ids, List<LedgerClient> clients, Func<LedgerClient, UInt128, Task> action)
     {
         var next = -1;
-        var workers = Enumerable.Range(0, Math.Min(4096, ids.Length)).Select(w => Task.Run(async () =>
+        // 256 in flight per client id keeps every request well inside its session window.
+        var workers = Enumerable.Range(0, Math.Min(256 * clients.Count, ids.Length)).Select(w => Task.Run(async () =>
         {
             var client = clients[w % clients.Count];
             int i;

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Heraclius.KvStore.Topology;
 
+using Heraclius.Node.Services;
+
 namespace Heraclius.Node.Commands;
 
 /// <summary>
@@ -262,10 +264,14 @@ internal static class UpCommand
             Console.WriteLine("  no shard clusters: the coordinator executes every operation itself");
         }
 
+        var tryLine = topology.Service == NodeServices.Ledger
+            ? "clients:  Heraclius.Ledger.Client.LedgerClient over a BftClient per coordinator (accounts, transfers, lookups)"
+            : $"try:      ./heraclius kv put greeting hello{hint} && ./heraclius kv get greeting{hint}";
         Console.WriteLine($"""
+              service:  {topology.Service}
               topology: {dir.TopologyPath}
               logs:     {Path.Combine(dir.Root, "nodes")}/<node>.log
-              try:      ./heraclius kv put greeting hello{hint} && ./heraclius kv get greeting{hint}
+              {tryLine}
                         ./heraclius status{hint}
             Press Ctrl-C to stop.
             """);

@@ -8,9 +8,9 @@ namespace Heraclius.Ledger.Client;
 /// <summary>
 /// Typed ledger operations over BFT clients of the coordinators (one per coordinator cluster): a
 /// transfer chain goes to its home coordinator, everything else to the first. Answers come only from
-/// compact decisions the BFT client verified. A request refused as <c>overloaded</c> (final for its
-/// request id, never executed) is sent again under a new id after a short back-off: transfer ids are
-/// the idempotency keys, so a repeat can never execute twice.
+/// compact decisions the BFT client verified. A request refused as <c>overloaded</c>, <c>window_full</c>
+/// or <c>request_too_old</c> is sent again under a new request id after a short back-off: transfer and
+/// account ids are the idempotency keys, so a repeat can never execute twice.
 /// </summary>
 public sealed class LedgerClient
 {
@@ -101,6 +101,10 @@ public sealed class LedgerClient
                     return answer;
                 case ReplyStatus.Overloaded:
                 case ReplyStatus.WindowFull:
+                case ReplyStatus.RequestTooOld:
+                    // Every ledger request is idempotent by its own ids (a transfer id answers its first
+                    // result, an account id `exists`, lookups read), so even "too old" — which may or may
+                    // not have run — is safe to send again under a new request id.
                     Interlocked.Increment(ref _resent);
                     await Task.Delay(OverloadBackoff, ct);
                     continue;
