@@ -130,6 +130,13 @@ public sealed partial class Replica
         TryPropose();
     }
 
+    /// <summary>
+    /// A service deadline (a 2PC vote timeout, an expiring hold) has come and no decision passed for a
+    /// tick: a timestamp-only decision moves decision time on, so deadlines fire on an idle cluster too.
+    /// </summary>
+    private bool TimerTickDue() =>
+        _now - _lastDecidedAt >= _options.TimerTickMs && (ulong)Math.Max(_now, 0) >= _executor.NextTimerDue(_state);
+
     private void TryPropose()
     {
         if (!IsLeader || (_pool.Count == 0 && !HasReadyInbound && !TimerTickDue()) || _decided < _newViewMaxDecided || _snapshotFetch is not null)
@@ -277,13 +284,6 @@ public sealed partial class Replica
     /// digest and outputs root, timestamp, client signatures; then re-executes it and compares
     /// outputs and state root. On success the execution stays open in the slot.
     /// </summary>
-    /// <summary>
-    /// A service deadline (a 2PC vote timeout, an expiring hold) has come and no decision passed for a
-    /// tick: a timestamp-only decision moves decision time on, so deadlines fire on an idle cluster too.
-    /// </summary>
-    private bool TimerTickDue() =>
-        _now - _lastDecidedAt >= _options.TimerTickMs && (ulong)Math.Max(_now, 0) >= _executor.NextTimerDue(_state);
-
     private bool ValidateAndExecute(Proposal proposal, bool freshTimestamp, int from)
     {
         var header = proposal.Header;

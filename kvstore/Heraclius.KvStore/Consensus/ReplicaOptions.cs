@@ -37,7 +37,7 @@ public sealed class ReplicaOptions
     /// <summary>... and at most this many ms behind it: a loaded follower may see an honest proposal late.</summary>
     public int TimestampLagToleranceMs { get; set; } = 30_000;
 
-    /// <summary>An idle leader whose service has timers (<c>IReplicatedService.HasTimers</c>) proposes a timestamp-only decision this often.</summary>
+    /// <summary>An idle leader proposes a timestamp-only decision once a service deadline is due (<c>IReplicatedService.NextTimerDue</c>), at most this often.</summary>
     public int TimerTickMs { get; set; } = 250;
 
     /// <summary>Answers kept per client (the exactly-once window).</summary>
