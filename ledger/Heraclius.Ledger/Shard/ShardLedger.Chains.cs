@@ -27,7 +27,7 @@ public sealed partial class ShardLedger
             return FailChain(chain.Count, failed, stateless);
         }
 
-        var ws = new Workspace(_state, chain.Count);
+        var ws = Workspace.Rent(_state, chain.Count);
         for (var i = 0; i < chain.Count; i++)
         {
             var t = chain[i];
@@ -41,11 +41,13 @@ public sealed partial class ShardLedger
                 }
 
                 EndTimerOperation();
+                ws.Return();
                 return FailChain(chain.Count, i, code);
             }
         }
 
         Flush(ws, timestamp);
+        ws.Return();
         return new CreateTransferResult[chain.Count];
     }
 

@@ -43,7 +43,7 @@ public sealed partial class ShardLedger
             return refusal;
         }
 
-        var ws = new Workspace(_state, chain.Count);
+        var ws = Workspace.Rent(_state, chain.Count);
         var ledgers = new LegLedgers[chain.Count];
         ulong owned = 0, debitSides = 0, creditSides = 0;
         for (var i = 0; i < chain.Count; i++)
@@ -80,6 +80,7 @@ public sealed partial class ShardLedger
                 var vote = ShardVote.No(i, code, ledgers[..(i + 1)]);
                 _state.Put(key, new TxnRecord { Status = TxnStatus.Refused, Owned = owned, Vote = vote, Chain = [.. chain] }.Encode());
                 EndTimerOperation();
+                ws.Return();
                 return vote;
             }
 
@@ -92,6 +93,7 @@ public sealed partial class ShardLedger
         }
 
         Flush(ws, timestamp);
+        ws.Return();
         var yes = ShardVote.Yes(ledgers);
         _state.Put(key, new TxnRecord
         {
@@ -132,7 +134,7 @@ public sealed partial class ShardLedger
         }
 
         var chain = record.Chain;
-        var ws = new Workspace(_state, chain.Length);
+        var ws = Workspace.Rent(_state, chain.Length);
         for (var i = 0; i < chain.Length; i++)
         {
             var bit = 1UL << i;
@@ -189,6 +191,7 @@ public sealed partial class ShardLedger
         }
 
         Flush(ws, timestamp);
+        ws.Return();
         record.Status = TxnStatus.Committed;
         record.Chain = [];
         _state.Put(key, record.Encode());
@@ -221,7 +224,7 @@ public sealed partial class ShardLedger
         }
 
         var chain = record.Chain;
-        var ws = new Workspace(_state, chain.Length);
+        var ws = Workspace.Rent(_state, chain.Length);
         for (var i = 0; i < chain.Length; i++)
         {
             var bit = 1UL << i;
@@ -283,6 +286,7 @@ public sealed partial class ShardLedger
         }
 
         Flush(ws, timestamp);
+        ws.Return();
         record.Status = TxnStatus.Aborted;
         record.Chain = [];
         _state.Put(key, record.Encode());

@@ -8,16 +8,52 @@ namespace Heraclius.Ledger.Shard;
 /// written back once, with the history entries and audit records it will emit, all discarded if the
 /// chain fails. Lookups are linear: a chain names at most 64 legs, and usually one or two.
 /// Callers take indices, and refs into the arrays only after the last lookup (a lookup may grow them).
+/// A workspace is rented per operation and returned when the operation is done with it: the slot arrays
+/// hold two account or transfer images each and were, fresh per message, the largest allocation of a
+/// cross-shard transfer. Execution is synchronous, so one cached workspace per thread suffices; a nested
+/// or concurrent rent simply gets a new one, and one not returned (an exception) is left to the GC.
 /// </summary>
 internal sealed class Workspace
 {
-    private readonly IStateAccess _state;
+    [ThreadStatic]
+    private static Workspace? s_cached;
+
+    private IStateAccess _state;
 
     public Workspace(IStateAccess state, int legs)
     {
         _state = state;
         Accounts = new AccountSlot[Math.Max(4, 2 * legs)];
         Transfers = new TransferSlot[Math.Max(4, 2 * legs)];
+    }
+
+    /// <summary>An empty workspace over <paramref name="state"/>: this thread's cached one if free, else a new one.</summary>
+    public static Workspace Rent(IStateAccess state, int legs)
+    {
+        var ws = s_cached;
+        if (ws is null)
+        {
+            return new Workspace(state, legs);
+        }
+
+        s_cached = null;
+        ws._state = state;
+        return ws;
+    }
+
+    /// <summary>Clears the workspace and keeps it for the next <see cref="Rent"/> on this thread; the caller must not use it after.</summary>
+    public void Return()
+    {
+        Array.Clear(Accounts, 0, AccountCount);
+        Array.Clear(Transfers, 0, TransferCount);
+        AccountCount = 0;
+        TransferCount = 0;
+        History.Clear();
+        Audit.Clear();
+        _state = null!;
+
+        // A chain of many legs grows the arrays; keep them (at most 64 legs, 128 slots each).
+        s_cached = this;
     }
 
     public AccountSlot[] Accounts { get; private set; }
