@@ -139,19 +139,44 @@ public sealed class ReplicatedState
 
     private byte[] EncodeChunk(int bucket)
     {
+        // Sized exactly, so the writer hands over its buffer (a guessed size grew and then copied the
+        // chunk; every dirty bucket is encoded at every checkpoint), and sorted as key/value pairs so no
+        // entry is looked up again. Keys are distinct, so the order is the keys' order alone.
         var entries = _buckets[bucket];
-        var keys = new byte[entries.Count][];
-        entries.Keys.CopyTo(keys, 0);
-        Array.Sort(keys, ByteArrayComparer.Instance);
-        var w = new CanonicalWriter(64 + (keys.Length * 64));
-        w.U32((uint)keys.Length);
-        foreach (var k in keys)
+        var count = entries.Count;
+        var pairs = System.Buffers.ArrayPool<KeyValuePair<byte[], byte[]>>.Shared.Rent(Math.Max(count, 1));
+        try
         {
-            w.Bytes(k);
-            w.Bytes(entries[k]);
-        }
+            ((ICollection<KeyValuePair<byte[], byte[]>>)entries).CopyTo(pairs, 0);
+            Array.Sort(pairs, 0, count, KeyOrder.Instance);
+            long size = 4;
+            for (var i = 0; i < count; i++)
+            {
+                size += 8L + pairs[i].Key.Length + pairs[i].Value.Length;
+            }
 
-        return w.ToArray();
+            var w = new CanonicalWriter(checked((int)size));
+            w.U32((uint)count);
+            for (var i = 0; i < count; i++)
+            {
+                w.Bytes(pairs[i].Key);
+                w.Bytes(pairs[i].Value);
+            }
+
+            return w.Detach();
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<KeyValuePair<byte[], byte[]>>.Shared.Return(pairs, clearArray: true);
+        }
+    }
+
+    private sealed class KeyOrder : IComparer<KeyValuePair<byte[], byte[]>>
+    {
+        public static readonly KeyOrder Instance = new();
+
+        public int Compare(KeyValuePair<byte[], byte[]> x, KeyValuePair<byte[], byte[]> y) =>
+            ByteArrayComparer.Instance.Compare(x.Key, y.Key);
     }
 
     /// <summary>Replaces one bucket with a chunk read elsewhere; the chunk must be canonical and belong here.</summary>

@@ -78,7 +78,7 @@ public sealed partial class ShardLedger
                 }
 
                 var vote = ShardVote.No(i, code, ledgers[..(i + 1)]);
-                _state.Put(key, new TxnRecord { Status = TxnStatus.Refused, Owned = owned, Vote = vote, Chain = [.. chain] }.Encode());
+                _state.Put(key, new TxnRecord { Status = TxnStatus.Refused, Owned = owned, Vote = vote, Chain = chain as Transfer[] ?? [.. chain] }.Encode());
                 EndTimerOperation();
                 ws.Return();
                 return vote;
@@ -102,7 +102,7 @@ public sealed partial class ShardLedger
             DebitSides = debitSides,
             CreditSides = creditSides,
             Vote = yes,
-            Chain = [.. chain],
+            Chain = chain as Transfer[] ?? [.. chain],
         }.Encode());
         return yes;
     }
