@@ -11,7 +11,7 @@ namespace Heraclius.Ledger.Protocol;
 /// chain = u32 n ‖ transfer*; results = u32 n ‖ u16*. Txn ids are the coordinator's own sequence:
 /// a shard keys them by (coordinator cluster, txn).
 /// </summary>
-public sealed record ShardMessage(
+public readonly record struct ShardMessage(
     ShardMessageKind Kind,
     ClientRef Ref = default,
     ulong Txn = 0,
@@ -97,7 +97,7 @@ public sealed record ShardMessage(
     /// <summary>Parses a message; false for anything malformed (a certified group an honest cluster never produces is skipped deterministically).</summary>
     public static bool TryParse(ReadOnlySpan<byte> bytes, out ShardMessage message)
     {
-        message = null!;
+        message = default;
         try
         {
             var r = new CanonicalReader(bytes);

@@ -47,7 +47,7 @@ public sealed class LedgerShardService : IReplicatedService
             return;
         }
 
-        var ledger = new ShardLedger(state, _placement, outputs.Audit);
+        var ledger = new ShardLedger(state, _placement, outputs);
         var source = context.SourceCluster;
         var now = context.Timestamp;
         switch (m.Kind)
@@ -85,7 +85,7 @@ public sealed class LedgerShardService : IReplicatedService
     public void ExecuteTimers(IStateAccess state, in TimerContext context, IServiceOutputs outputs)
     {
         ArgumentNullException.ThrowIfNull(outputs);
-        new ShardLedger(state, _placement, outputs.Audit).RunTimers(context.Timestamp);
+        new ShardLedger(state, _placement, outputs).RunTimers(context.Timestamp);
     }
 
     public bool HasTimers(IStateAccess state) => new ShardLedger(state, _placement).HasTimers();

@@ -310,7 +310,7 @@ public sealed partial class ShardLedger
         var (audit, entry) = Movement(ref account, t.Id, side, TransferMovement.PendingExpired, t.Amount, true, now);
         _state.Put(key, account.Encode());
         _state.Put(StateKeys.History(accountId, entry!.Value.Sequence), EncodeHistory(entry.Value));
-        _audit?.Invoke(audit);
+        EmitAudit(audit);
     }
 
     private ulong ReadU64(byte[] key) => _state.Get(key) is { } b ? BinaryPrimitives.ReadUInt64LittleEndian(b) : 0;

@@ -35,6 +35,7 @@ public sealed partial class ShardLedger
     private readonly IStateAccess _state;
     private readonly ShardPlacement _placement;
     private readonly Action<byte[]>? _audit;
+    private readonly IServiceOutputs? _outputs;
 
     public ShardLedger(IStateAccess state, ShardPlacement? placement = null, Action<byte[]>? audit = null)
     {
@@ -42,6 +43,28 @@ public sealed partial class ShardLedger
         _state = state;
         _placement = placement ?? ShardPlacement.All;
         _audit = audit;
+    }
+
+    /// <summary>A ledger that emits its audit records to <paramref name="outputs"/> (the service, per message: no delegate to allocate).</summary>
+    internal ShardLedger(IStateAccess state, ShardPlacement placement, IServiceOutputs outputs)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(outputs);
+        _state = state;
+        _placement = placement;
+        _outputs = outputs;
+    }
+
+    private void EmitAudit(byte[] record)
+    {
+        if (_outputs is not null)
+        {
+            _outputs.Audit(record);
+        }
+        else
+        {
+            _audit?.Invoke(record);
+        }
     }
 
     /// <summary>
@@ -85,7 +108,7 @@ public sealed partial class ShardLedger
 
         var created = account with { Flags = flags, Timestamp = timestamp };
         _state.Put(key, AccountState.From(created).Encode());
-        _audit?.Invoke(AuditRecord.EncodeAccountCreated(created));
+        EmitAudit(AuditRecord.EncodeAccountCreated(created));
         return CreateAccountResult.Ok;
     }
 
@@ -112,7 +135,7 @@ public sealed partial class ShardLedger
 
         account.Flags |= AccountFlags.Closed;
         _state.Put(key, account.Encode());
-        _audit?.Invoke(AuditRecord.EncodeAccountClosed(id, timestamp));
+        EmitAudit(AuditRecord.EncodeAccountClosed(id, timestamp));
         return CloseAccountResult.Ok;
     }
 
@@ -401,11 +424,11 @@ public sealed partial class ShardLedger
             _state.Put(StateKeys.History(accountId, entry.Sequence), EncodeHistory(entry));
         }
 
-        if (_audit is not null)
+        if (_audit is not null || _outputs is not null)
         {
             foreach (var record in ws.Audit)
             {
-                _audit(record);
+                EmitAudit(record);
             }
         }
 
@@ -418,7 +441,7 @@ public sealed partial class ShardLedger
         var stamped = t with { Timestamp = now };
         var record = new TransferRecord { Transfer = stamped, Result = result, Status = TransferRecordStatus.Final };
         _state.Put(StateKeys.Transfer(t.Id), record.Encode());
-        _audit?.Invoke(AuditRecord.EncodeTransferResult(stamped, result));
+        EmitAudit(AuditRecord.EncodeTransferResult(stamped, result));
     }
 
     private static CreateTransferResult[] FailChain(int count, int failedLeg, CreateTransferResult code)
