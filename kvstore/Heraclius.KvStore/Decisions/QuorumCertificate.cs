@@ -27,8 +27,11 @@ public sealed class QuorumCertificate
     {
         w.U64(View);
         w.U32((uint)Signatures.Count);
-        foreach (var s in Signatures)
+
+        // Indexed, not foreach: an enumerator over the IReadOnlyList is an object per encoded QC.
+        for (var i = 0; i < Signatures.Count; i++)
         {
+            var s = Signatures[i];
             w.U32((uint)s.Signer);
             w.Fixed(s.Signature);
         }
@@ -68,8 +71,9 @@ public sealed class QuorumCertificate
         }
 
         Span<bool> seen = stackalloc bool[cluster.N];
-        foreach (var s in signatures)
+        for (var i = 0; i < signatures.Count; i++)
         {
+            var s = signatures[i];
             if (s.Signer < 0 || s.Signer >= cluster.N)
             {
                 return QcCheck.NonMember;
@@ -84,8 +88,9 @@ public sealed class QuorumCertificate
         }
 
         var statement = VoteStatement.Bytes(kind, cluster.Id, view, height, headerHash);
-        foreach (var s in signatures)
+        for (var i = 0; i < signatures.Count; i++)
         {
+            var s = signatures[i];
             if (!cluster.Nodes[s.Signer].PublicKey.Verify(statement, s.Signature))
             {
                 return QcCheck.BadSignature;
