@@ -172,7 +172,7 @@ public sealed class LedgerCoordinatorService : IReplicatedService
             return RequestOutcome.Answered(LedgerAnswer.Malformed("a request is one chain: every leg but the last must be linked"));
         }
 
-        var failedLeg = TransferChecks.FirstFailure(chain, out var code);
+        var failedLeg = TransferValidation.CheckChain(chain, out var code);
         if (failedLeg >= 0)
         {
             return RequestOutcome.Answered(LedgerAnswer.CreateTransfers(ChainResults.Failed(chain.Length, failedLeg, code)));

@@ -1,6 +1,4 @@
-using Heraclius.Ledger.Model;
-
-namespace Heraclius.Ledger.Shard;
+namespace Heraclius.Ledger.Model;
 
 /// <summary>
 /// The stateless checks of a transfer and of a chain (codes below <see cref="CreateTransferResult.WrongCoordinator"/>,
