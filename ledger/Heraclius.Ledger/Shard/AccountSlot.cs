@@ -8,6 +8,10 @@ namespace Heraclius.Ledger.Shard;
 internal struct AccountSlot
 {
     public UInt128 Id;
+
+    /// <summary>The state key the account was read by, written back by the same array (keys handed to the state are never changed).</summary>
+    public byte[] Key;
+
     public bool Found;
     public bool Dirty;
     public AccountState Virtual;

@@ -59,7 +59,12 @@ public sealed class LedgerShardService : IReplicatedService
                 outputs.Send(source, ShardMessage.Applied(m.Ref, ledger.Apply(m.Chain!, now)));
                 break;
             case ShardMessageKind.Prepare:
-                outputs.Send(source, ShardMessage.VoteMessage(m.Txn, ledger.Prepare(source, m.Txn, m.Chain!, now)));
+                // A Prepare of a txn finished here gets no vote: the coordinator has decided it already.
+                if (ledger.TryPrepare(source, m.Txn, m.Chain!, now, out var vote))
+                {
+                    outputs.Send(source, ShardMessage.VoteMessage(m.Txn, vote));
+                }
+
                 break;
             case ShardMessageKind.Commit:
                 // Both halves of a cross-shard transfer take the coordinator's decision time (0: none sent).

@@ -18,9 +18,12 @@ public sealed partial class ShardLedger
     /// chain takes them first (an account shard keeps its own record of each transfer it applies, so a
     /// replayed id applies nothing there either). The
     /// ledgers reported per leg are those of the accounts held here (0 = not here or not found; 0 for a
-    /// post or void too, which are not ledger-checked). A repeated Prepare returns the first vote.
+    /// post or void too, which are not ledger-checked). A repeated Prepare of an unfinished txn returns the
+    /// first vote. False, and nothing changed, for a txn this shard already finished and forgot (see
+    /// <see cref="Commit"/>): a coordinator's Prepares reach a shard in increasing txn order, so a txn at or
+    /// below the highest prepared from it whose record is gone is one that finished here, never a new one.
     /// </summary>
-    public ShardVote Prepare(string coordinator, ulong txn, IReadOnlyList<Transfer> chain, ulong timestamp)
+    public bool TryPrepare(string coordinator, ulong txn, IReadOnlyList<Transfer> chain, ulong timestamp, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ShardVote? vote)
     {
         ArgumentNullException.ThrowIfNull(coordinator);
         ArgumentNullException.ThrowIfNull(chain);
@@ -30,11 +33,27 @@ public sealed partial class ShardLedger
         }
 
         var key = StateKeys.Txn(coordinator, txn);
-        if (_state.Get(key) is { } existing)
+        var upToKey = StateKeys.PreparedUpTo(coordinator);
+        if (txn <= ReadU64(upToKey))
         {
-            return TxnRecord.Decode(existing).Vote;
+            // A repeat: its record while it is unfinished, nothing once it finished (it reserves nothing again).
+            vote = _state.Get(key) is { } existing ? TxnRecord.Decode(existing).Vote : null;
+            return vote is not null;
         }
 
+        WriteU64(upToKey, txn);
+        vote = Evaluate(key, chain, timestamp);
+        return true;
+    }
+
+    /// <summary><see cref="TryPrepare"/> for a txn known not to be finished (tests); throws for a forgotten one.</summary>
+    public ShardVote Prepare(string coordinator, ulong txn, IReadOnlyList<Transfer> chain, ulong timestamp) =>
+        TryPrepare(coordinator, txn, chain, timestamp, out var vote)
+            ? vote
+            : throw new InvalidOperationException($"txn {txn} of {coordinator} finished here and was forgotten");
+
+    private ShardVote Evaluate(byte[] key, IReadOnlyList<Transfer> chain, ulong timestamp)
+    {
         var failed = TransferValidation.CheckChain(chain, out var stateless);
         if (failed >= 0)
         {
@@ -114,9 +133,12 @@ public sealed partial class ShardLedger
     /// amount and releases the rest of the hold; a void releases it), and the chain's new ids are stored
     /// with ok (the id shard emits its TransferResult). It cannot fail: a reservation kept debitsPending + debitsPosted ≤ 2^64 − 1 with the amount
     /// in it, so moving it to posted fits; a locked hold is still whole; limits were checked with the
-    /// reservations counted, and credits posted only grow. False (nothing changed) for a transaction this
-    /// shard did not prepare from this coordinator, or refused, or aborted; true for one it applied now or
-    /// before (a repeat changes nothing).
+    /// reservations counted, and credits posted only grow. True when it applied the txn now (the shard acks);
+    /// false, and nothing changed, for a txn this shard did not prepare from this coordinator, or refused,
+    /// or already finished: a finished txn's record is deleted, so a late or repeated Commit or Abort finds
+    /// nothing and is ignored (the coordinator took the first ack), and a repeated Prepare is refused by
+    /// <see cref="TryPrepare"/>'s watermark. Records written before records were deleted (status
+    /// committed or aborted) still answer as they did.
     /// </summary>
     public bool Commit(string coordinator, ulong txn, ulong timestamp)
     {
@@ -147,7 +169,9 @@ public sealed partial class ShardLedger
 
             var t = chain[i];
             var kind = LegKinds.Of(t);
-            var xi = ws.Transfer(t.Id);
+
+            // The id's record here is this txn's in-flight hold, replaced whole below: no need to read it.
+            var xi = ws.TransferToReplace(t.Id);
             var di = debitHere ? ws.Account(t.DebitAccountId) : -1;
             var ci = creditHere ? ws.Account(t.CreditAccountId) : -1;
             var pi = (debitHere || creditHere) && kind is LegKind.Post or LegKind.Void ? ws.Transfer(t.PendingId) : -1;
@@ -192,9 +216,9 @@ public sealed partial class ShardLedger
 
         Flush(ws, timestamp);
         ws.Return();
-        record.Status = TxnStatus.Committed;
-        record.Chain = [];
-        _state.Put(key, record.Encode());
+
+        // Finished: the record goes (docs/design.md "Shard state": why a late Prepare or decision is still harmless).
+        _state.Delete(key);
         return true;
     }
 
@@ -265,7 +289,7 @@ public sealed partial class ShardLedger
 
             var t = chain[i];
             var result = i < finalResults.Count ? finalResults[i] : CreateTransferResult.LinkedEventFailed;
-            var xi = ws.Transfer(t.Id);
+            var xi = ws.TransferToReplace(t.Id);
             ref var x = ref ws.Transfers[xi];
             x.Dirty = true;
             if (!IsStoredOnAbort(result))
@@ -287,9 +311,7 @@ public sealed partial class ShardLedger
 
         Flush(ws, timestamp);
         ws.Return();
-        record.Status = TxnStatus.Aborted;
-        record.Chain = [];
-        _state.Put(key, record.Encode());
+        _state.Delete(key);
         return true;
     }
 

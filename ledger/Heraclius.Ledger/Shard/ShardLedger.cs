@@ -20,7 +20,8 @@ namespace Heraclius.Ledger.Shard;
 /// the transfer's half (a repeat applies nothing there; a post or void finds the hold through it).</item>
 /// <item><c>0x13 ‖ account id ‖ u64 sequence</c> → history entry (transfer id, side, movement, amount,
 /// balances after, timestamp).</item>
-/// <item><c>0x14 ‖ u64 txn ‖ coordinator id (utf-8)</c> → <see cref="TxnRecord"/>.</item>
+/// <item><c>0x14 ‖ u64 txn ‖ coordinator id (utf-8)</c> → <see cref="TxnRecord"/>, while the txn is unfinished here.</item>
+/// <item><c>0x18 ‖ coordinator id (utf-8)</c> → u64 highest txn prepared from that coordinator.</item>
 /// <item><c>0x15 01</c> → u64 live entries in the expiry wheel (what <see cref="HasTimers"/> reads);
 /// <c>0x15 02</c> → u64 cursor, the last wheel second processed in full; <c>0x15 03</c> → u64 lower
 /// bound of the next deadline (<see cref="NextTimerDue"/>).</item>
@@ -397,7 +398,7 @@ public sealed partial class ShardLedger
             ref var slot = ref ws.Accounts[i];
             if (slot.Dirty)
             {
-                _state.Put(StateKeys.Account(slot.Id), slot.Stored.Encode());
+                _state.Put(slot.Key, slot.Stored.Encode());
             }
         }
 
@@ -411,12 +412,12 @@ public sealed partial class ShardLedger
 
             if (slot.Deleted)
             {
-                _state.Delete(StateKeys.Transfer(slot.Id));
+                _state.Delete(slot.Key);
                 continue;
             }
 
             FixWheel(ref slot.Stored, slot.Id, now);
-            _state.Put(StateKeys.Transfer(slot.Id), slot.Stored.Encode());
+            _state.Put(slot.Key, slot.Stored.Encode());
         }
 
         foreach (var (accountId, entry) in ws.History)

@@ -12,6 +12,7 @@ internal static class StateKeys
     public const byte TimerPrefix = 0x15;
     public const byte BucketPrefix = 0x16;
     public const byte WheelEntryPrefix = 0x17;
+    public const byte PreparedUpToPrefix = 0x18;
 
     private static readonly byte[] TimerCountKey = [TimerPrefix, 1];
     private static readonly byte[] TimerCursorKey = [TimerPrefix, 2];
@@ -44,6 +45,15 @@ internal static class StateKeys
         key[0] = TxnPrefix;
         BinaryPrimitives.WriteUInt64LittleEndian(key.AsSpan(1), txn);
         System.Text.Encoding.UTF8.GetBytes(coordinator, key.AsSpan(9));
+        return key;
+    }
+
+    /// <summary>The highest txn this shard prepared from <paramref name="coordinator"/>: what tells a forgotten txn from a new one.</summary>
+    public static byte[] PreparedUpTo(string coordinator)
+    {
+        var key = new byte[1 + System.Text.Encoding.UTF8.GetByteCount(coordinator)];
+        key[0] = PreparedUpToPrefix;
+        System.Text.Encoding.UTF8.GetBytes(coordinator, key.AsSpan(1));
         return key;
     }
 

@@ -5,6 +5,9 @@ internal struct TransferSlot
 {
     public UInt128 Id;
 
+    /// <summary>The state key the record was read by (or will be written by), as in <see cref="AccountSlot.Key"/>.</summary>
+    public byte[] Key;
+
     /// <summary>A record was in the state before this operation.</summary>
     public bool InState;
 

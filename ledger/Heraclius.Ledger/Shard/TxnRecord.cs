@@ -8,8 +8,9 @@ namespace Heraclius.Ledger.Shard;
 /// A two-phase transaction as this shard saw it: u8 status ‖ u64 owned legs ‖ u64 debit sides ‖
 /// u64 credit sides (bit i = leg i) ‖ vote (bool prepared ‖ i32 failed leg ‖ u16 code ‖ u32 n ‖
 /// (u32, u32)*) ‖ u32 n ‖ transfer*. Owned legs are those whose ids this transaction holds in flight;
-/// a side bit is set where this shard reserved (or, for post/void, locked) that leg's side. Once
-/// finished the chain is dropped: only the vote stays, for a repeated Prepare.
+/// a side bit is set where this shard reserved (or, for post/void, locked) that leg's side. Deleted
+/// once the txn commits or aborts here (the watermark under <see cref="StateKeys.PreparedUpTo"/> keeps a
+/// repeated Prepare of it from running again).
 /// </summary>
 internal sealed class TxnRecord
 {

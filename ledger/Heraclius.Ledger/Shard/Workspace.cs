@@ -85,20 +85,30 @@ internal sealed class Workspace
             Accounts = grown;
         }
 
-        var slot = new AccountSlot { Id = id };
-        var bytes = _state.Get(StateKeys.Account(id));
-        if (bytes is not null)
+        ref var slot = ref Accounts[AccountCount];
+        slot = new AccountSlot { Id = id, Key = StateKeys.Account(id) };
+        if (_state.Get(slot.Key) is { } bytes)
         {
             slot.Found = true;
             slot.Stored = AccountState.Decode(bytes);
             slot.Virtual = slot.Stored;
         }
 
-        Accounts[AccountCount] = slot;
         return AccountCount++;
     }
 
-    public int Transfer(UInt128 id)
+    public int Transfer(UInt128 id) => Transfer(id, read: true);
+
+    /// <summary>
+    /// A slot for a transfer id whose stored record the caller replaces whole without looking at it: the
+    /// record a 2PC holds in flight, which Commit and Abort overwrite or delete. It is not read (one state
+    /// lookup less per leg and shard), so <see cref="TransferSlot.InState"/> and the images say nothing of
+    /// it; an in-flight record is never in the expiry wheel, so nothing of it needs undoing either. A slot
+    /// the operation already has for the id is returned as it is.
+    /// </summary>
+    public int TransferToReplace(UInt128 id) => Transfer(id, read: false);
+
+    private int Transfer(UInt128 id, bool read)
     {
         for (var i = 0; i < TransferCount; i++)
         {
@@ -115,16 +125,15 @@ internal sealed class Workspace
             Transfers = grown;
         }
 
-        var slot = new TransferSlot { Id = id };
-        var bytes = _state.Get(StateKeys.Transfer(id));
-        if (bytes is not null)
+        ref var slot = ref Transfers[TransferCount];
+        slot = new TransferSlot { Id = id, Key = StateKeys.Transfer(id) };
+        if (read && _state.Get(slot.Key) is { } bytes)
         {
             slot.InState = true;
             slot.Stored = TransferRecord.Decode(bytes);
             slot.Virtual = slot.Stored;
         }
 
-        Transfers[TransferCount] = slot;
         return TransferCount++;
     }
 }

@@ -86,7 +86,11 @@ public sealed class LedgerShardServiceTests
 
         var ack = Send(ShardMessage.Commit(9));
         Assert.Equal((ShardMessageKind.Ack, 9ul), (ack.Kind, ack.Txn));
-        Assert.Equal(ShardMessageKind.Ack, Send(ShardMessage.Commit(9)).Kind);
+
+        // Finished here and forgotten: a repeated Commit is not acked again (the coordinator took the first).
+        var repeat = new Outputs();
+        _service.ExecuteMessage(_state, new MessageContext("c0", 1, ++_height, Start), ShardMessage.Commit(9), repeat);
+        Assert.Empty(repeat.Sent);
 
         var refused = Send(ShardMessage.Prepare(10, [T(11, 5, 1, 71)]));
         Assert.Equal((false, CreateTransferResult.ExceedsCredits), (refused.Vote!.Prepared, refused.Vote.Code));

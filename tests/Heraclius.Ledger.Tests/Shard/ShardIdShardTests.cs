@@ -81,13 +81,13 @@ public sealed class ShardIdShardTests
         Assert.All(All, k => Assert.Equal(CreateTransferResult.ExceedsCredits, k.Ledger.Prepare("c0", 10, [T(201, 5, 6, 500)], Start).Code));
 
         // The id shard alone knows 202 is in flight; the other chain is refused there.
-        Assert.True(_ids.Ledger.Prepare("c0", 2, [T(202, 5, 6, 10)], Start).Prepared);
+        Assert.True(_ids.Ledger.Prepare("c0", 11, [T(202, 5, 6, 10)], Start).Prepared);
         var other = _ids.Ledger.Prepare("c1", 1, [T(202, 5, 6, 10)], Start);
         Assert.Equal((false, CreateTransferResult.Exists), (other.Prepared, other.Code));
         Assert.True(_ids.Ledger.Abort("c1", 1, [CreateTransferResult.Exists], Start));
-        Assert.True(_ids.Ledger.Abort("c0", 2, [CreateTransferResult.PrepareTimedOut], Start));
+        Assert.True(_ids.Ledger.Abort("c0", 11, [CreateTransferResult.PrepareTimedOut], Start));
         Assert.False(_ids.Ledger.TryLookupTransfer(202, out _, out _));
-        Assert.True(Run(3, [T(202, 5, 6, 10)], out _));
+        Assert.True(Run(12, [T(202, 5, 6, 10)], out _));
     }
 
     [Fact]

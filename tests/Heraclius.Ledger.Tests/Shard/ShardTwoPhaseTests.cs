@@ -38,10 +38,11 @@ public sealed class ShardTwoPhaseTests
         Assert.True(kit.Ledger.TryLookupTransfer(10, out var t, out var r));
         Assert.Equal((T(10, 5, 6, 30) with { Timestamp = kit.Now }, CreateTransferResult.Ok), (t, r));
 
+        // Finished and forgotten: a late decision or Prepare of the txn finds nothing to do.
         var committed = kit.State.Snapshot();
-        Assert.True(kit.Ledger.Commit("c0", 1, kit.Now));
+        Assert.False(kit.Ledger.Commit("c0", 1, kit.Now));
         Assert.False(kit.Ledger.Abort("c0", 1, [CreateTransferResult.ExceedsCredits], kit.Now));
-        Assert.True(kit.Ledger.Prepare("c0", 1, [T(10, 5, 6, 30)], kit.Now).Prepared);
+        Assert.False(kit.Ledger.TryPrepare("c0", 1, [T(10, 5, 6, 30)], kit.Now, out _));
         Assert.Equal(committed, kit.State.Snapshot());
 
         // The id is stored: a new chain with it is a replay.
@@ -78,7 +79,7 @@ public sealed class ShardTwoPhaseTests
         Assert.Equal(CreateTransferResult.CreditAccountClosed, r);
 
         var aborted = kit.State.Snapshot();
-        Assert.True(kit.Ledger.Abort("c0", 1, [CreateTransferResult.Ok, CreateTransferResult.Ok], kit.Now));
+        Assert.False(kit.Ledger.Abort("c0", 1, [CreateTransferResult.Ok, CreateTransferResult.Ok], kit.Now));
         Assert.False(kit.Ledger.Commit("c0", 1, kit.Now));
         Assert.Equal(aborted, kit.State.Snapshot());
         Assert.Equal([CreateTransferResult.Ok], kit.Apply(T(10, 5, 6, 30)));
