@@ -366,24 +366,26 @@ public sealed class LedgerCoordinatorService : IReplicatedService
     }
 
     /// <summary>
-    /// Txns are numbered in start order and every deadline is start + one timeout, so one second's
-    /// txns are a contiguous range: a bucket is u64 first ‖ u64 last, and adding to it is a fixed-size
-    /// write however busy the second. A range may cover txns of other seconds only if the timeout
-    /// changed; each record's own deadline is checked when its bucket runs.
+    /// Txns are numbered in start order and decision time only grows, so with one timeout the deadline
+    /// seconds of successive txns never decrease: a bucket needs only its first txn (u64), and its txns run
+    /// up to the next bucket's first. It is written once, by the first txn whose deadline second is past
+    /// the newest bucket; every other txn joins the newest bucket and costs no state access here (a lowered
+    /// timeout makes such a txn fire up to the difference late). Never behind the cursor: a bucket there
+    /// would not be walked again. Each record's own deadline is checked when its bucket runs.
     /// </summary>
     private static void AddToBucket(IStateAccess state, ulong second, ulong txn, ref CoordinatorMeta meta)
     {
-        var key = CoordinatorKeys.Bucket(second);
-        var bucket = state.Get(key);
-        var first = bucket is { Length: 16 } ? BinaryPrimitives.ReadUInt64LittleEndian(bucket) : txn;
-        var value = new byte[16];
-        BinaryPrimitives.WriteUInt64LittleEndian(value, first);
-        BinaryPrimitives.WriteUInt64LittleEndian(value.AsSpan(8), txn);
-        state.Put(key, value);
-        if (second > meta.MaxBucket)
+        second = Math.Max(second, meta.WheelCursor + 1);
+        if (second <= meta.MaxBucket)
         {
-            meta.MaxBucket = second;
+            // The newest bucket is not processed yet (its second is after the cursor), so it exists and its range takes this txn.
+            return;
         }
+
+        var value = new byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(value, txn);
+        state.Put(CoordinatorKeys.Bucket(second), value);
+        meta.MaxBucket = second;
     }
 
     private void ExpireBucket(IStateAccess state, ulong second, ref CoordinatorMeta meta, IServiceOutputs outputs)
@@ -396,13 +398,23 @@ public sealed class LedgerCoordinatorService : IReplicatedService
         }
 
         state.Delete(bucketKey);
-        if (bucket.Length != 16)
+        if (bucket.Length != 8)
         {
             return;
         }
 
+        // The range ends before the next bucket's first txn, or at the last txn started when no later bucket exists.
         var first = BinaryPrimitives.ReadUInt64LittleEndian(bucket);
-        var last = BinaryPrimitives.ReadUInt64LittleEndian(bucket.AsSpan(8));
+        var last = meta.LastTxn;
+        for (var next = second + 1; next <= meta.MaxBucket; next++)
+        {
+            if (state.Get(CoordinatorKeys.Bucket(next)) is { Length: 8 } following)
+            {
+                last = BinaryPrimitives.ReadUInt64LittleEndian(following) - 1;
+                break;
+            }
+        }
+
         for (var txn = first; txn <= last && txn != 0; txn++)
         {
             var key = CoordinatorKeys.Txn(txn);

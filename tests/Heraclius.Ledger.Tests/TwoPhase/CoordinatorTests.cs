@@ -309,6 +309,47 @@ public sealed class CoordinatorTests
     }
 
     [Fact]
+    public void Txns_of_one_deadline_second_share_one_bucket_and_each_second_times_out_on_its_own()
+    {
+        var options = new LedgerCoordinatorOptions { PrepareTimeoutMs = 5000 };
+        var h = new LedgerHarness(shards: 2, options: options);
+        var w = new LedgerWorld(h);
+        var (a, b) = (w.AccountOn(0), w.AccountOn(1));
+        w.Open(a, funds: 100);
+        w.Open(b);
+        h.Now += 10_000;
+        h.Tick();
+        Assert.Empty(h.CoordinatorState.KeysWithPrefix((byte)'T'));
+        var second = (h.Now / 1000) + 1;
+        var ids = new List<(string Client, ulong Seq)>();
+        foreach (var at in new ulong[] { 100, 200, 300, 1100, 1200, 1300 })
+        {
+            h.Now = (second * 1000) + at;
+            ids.Add(h.Submit(LedgerRequest.CreateTransfers([w.Plain(a, b, 1)])));
+        }
+
+        // No shard has seen a Prepare yet: nothing votes, so every txn waits for its deadline.
+        Assert.Equal(2, h.CoordinatorState.KeysWithPrefix((byte)'T').Count);
+        int Aborts() => h.QueuedBetween(C0, h.Shards[0]).Count(m => m[0] == (byte)ShardMessageKind.Abort);
+        h.Now = ((second + 6) * 1000) - 1;
+        h.Tick();
+        Assert.Equal(0, Aborts());
+        h.Now = (second + 6) * 1000;
+        h.Tick();
+        Assert.Equal(3, Aborts());
+        Assert.Single(h.CoordinatorState.KeysWithPrefix((byte)'T'));
+        h.Now = (second + 7) * 1000;
+        h.Tick();
+        Assert.Equal(6, Aborts());
+        Assert.Empty(h.CoordinatorState.KeysWithPrefix((byte)'T'));
+
+        h.RunToQuiescence();
+        Assert.All(ids, id => Assert.Equal(LedgerAnswer.CreateTransfers([CreateTransferResult.PrepareTimedOut]), h.AnswerOf(id)));
+        AssertNoPending(w, a, b);
+        Assert.False(h.CoordinatorService.HasTimers(h.CoordinatorState));
+    }
+
+    [Fact]
     public void A_retry_under_a_new_request_id_joins_the_chain_in_flight()
     {
         var h = new LedgerHarness();
