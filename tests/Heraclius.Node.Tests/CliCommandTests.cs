@@ -93,6 +93,19 @@ public sealed class CliCommandTests(ITestOutputHelper output) : IDisposable
         Assert.False(File.Exists(Path.Combine(Data, "topology.json")));
     }
 
+    // A flag followed by another option must not take that option as its value (it once swallowed the
+    // option after it, so a typo there went unnoticed and `--no-baseline --log` lost --log).
+    [Theory]
+    [InlineData("transfers --no-baseline --shard 2", "unknown option --shard")]
+    [InlineData("get --sweep --vu 8", "unknown option --vu")]
+    [InlineData("kv --log --bogus 1", "unknown option --bogus")]
+    public async Task Bench_FlagFollowedByAnUnknownOption_IsRefusedWithAReasonAndExitCode2(string args, string reason)
+    {
+        var r = await Cli(["bench", .. args.Split(' ')]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(reason, r.Stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Keygen_ServiceLedger_IsWrittenToTheTopology_KvCommandsRefuseIt_AndTheLedgerNeedsShards()
     {

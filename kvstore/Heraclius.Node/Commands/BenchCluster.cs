@@ -1,4 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using Heraclius.KvStore.Client;
 using Heraclius.KvStore.Consensus;
 using Heraclius.KvStore.Crypto;
@@ -20,6 +22,7 @@ internal sealed class BenchCluster : IAsyncDisposable
     private readonly List<ClusterNode> _nodes = [];
     private readonly List<(BftClient Client, GrpcNodeClient Grpc, SigningKey Key)> _clients = [];
     private readonly List<SigningKey> _nodeKeys = [];
+    private ILoggerFactory? _logs;
 
     private BenchCluster(string root, ClusterTopology topology)
     {
@@ -33,7 +36,8 @@ internal sealed class BenchCluster : IAsyncDisposable
 
     public List<BftClient> Clients => [.. _clients.Select(c => c.Client)];
 
-    public static async Task<BenchCluster> StartAsync(TopologyShape shape, int clientCount, ReplicaOptions options)
+    /// <param name="logReplicas">Print the replicas' own log lines (view changes with their reason, rejected messages) to stderr.</param>
+    public static async Task<BenchCluster> StartAsync(TopologyShape shape, int clientCount, ReplicaOptions options, bool logReplicas = false)
     {
         var basePort = LoopbackPorts.PickRange(shape.TotalNodes);
         shape.Validate(basePort);
@@ -45,6 +49,10 @@ internal sealed class BenchCluster : IAsyncDisposable
         var clientIds = Enumerable.Range(0, clientCount).Select(i => $"{KeygenCommand.BenchClientId}-{i}").ToList();
         var topology = KeygenCommand.Generate(dir, shape, basePort, clientIds, replace: false);
         var cluster = new BenchCluster(root, topology);
+        cluster._logs = logReplicas ? LoggerFactory.Create(b => b
+            .AddFilter((category, level) => category?.StartsWith("Heraclius", StringComparison.Ordinal) == true && level >= LogLevel.Information)
+            .AddSimpleConsole(c => { c.SingleLine = true; c.TimestampFormat = "HH:mm:ss.fff "; })
+            .Services.Configure<ConsoleLoggerOptions>(c => c.LogToStandardErrorThreshold = LogLevel.Trace)) : null;
         try
         {
             foreach (var n in topology.Clusters.SelectMany(c => c.Nodes))
@@ -52,7 +60,7 @@ internal sealed class BenchCluster : IAsyncDisposable
                 var key = dir.LoadKey(n.Id);
                 cluster._nodeKeys.Add(key);
                 cluster._nodes.Add(await ClusterNode.StartAsync(topology, n.Id, key, dir.NodeDataPath(n.Id), options,
-                    service: NodeServices.For(topology, topology.Cluster(n.ClusterId)), configureBuilder: b => b.Logging.ClearProviders()));
+                    service: NodeServices.For(topology, topology.Cluster(n.ClusterId)), loggerFactory: cluster._logs, configureBuilder: b => b.Logging.ClearProviders()));
             }
 
             var coordinators = topology.Coordinators.ToList();
@@ -108,6 +116,8 @@ internal sealed class BenchCluster : IAsyncDisposable
         {
             k.Dispose();
         }
+
+        _logs?.Dispose();
 
         try
         {

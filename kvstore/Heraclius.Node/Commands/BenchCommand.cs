@@ -13,11 +13,11 @@ internal static class BenchCommand
 {
     private const string Usage = """
         heraclius bench kv      [--duration 20s] [--vus 256] [--coordinators 1] [--shards 2] [--nodes 4]
-                                [--clients N] [--checkpoint-interval 128] [--warmup 3s]
+                                [--clients N] [--checkpoint-interval 128] [--warmup 3s] [--log]
           half Puts, half Gets of random 32-byte keys. --shards 0 benchmarks the single-cluster store.
 
         heraclius bench get     [--coordinators 1] [--shards 1] [--nodes 4] [--vus 256 | --sweep]
-                                [--min-vus 16] [--max-vus 4096] [--step 10s] [--warmup 2s] [--p99-bound 100]
+                                [--min-vus 16] [--max-vus 4096] [--step 10s] [--warmup 2s] [--p99-bound 100] [--log]
                                 [--clients N] [--checkpoint-interval 128]
           blocking GETs of random 32-byte keys (the paper's workload). --sweep doubles the virtual users
           per step from --min-vus to --max-vus, one line per step; the last line is the best step: the
@@ -36,7 +36,7 @@ internal static class BenchCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var o = new Options(args);
+        var o = new Options(args, "--sweep", "--no-baseline", "--log");
         var kind = o.Positional.Count == 1 ? o.Positional[0] : "";
         if (o.Help || kind is not ("kv" or "get" or "transfers" or "scaling"))
         {
@@ -63,7 +63,7 @@ internal static class BenchCommand
 
     private static async Task<int> KvAsync(Options o)
     {
-        o.RejectUnknown("--duration", "--vus", "--coordinators", "--shards", "--nodes", "--clients", "--checkpoint-interval", "--warmup");
+        o.RejectUnknown("--duration", "--vus", "--coordinators", "--shards", "--nodes", "--clients", "--checkpoint-interval", "--warmup", "--log");
         var shape = TopologyShape.FromOptions(o, TopologyShape.Default);
         var vus = o.GetInt("--vus", 256);
         await using var cluster = await StartAsync(o, shape, vus);
@@ -80,7 +80,7 @@ internal static class BenchCommand
 
     private static async Task<int> GetAsync(Options o)
     {
-        o.RejectUnknown("--coordinators", "--shards", "--nodes", "--vus", "--sweep", "--min-vus", "--max-vus", "--step", "--warmup", "--p99-bound", "--clients", "--checkpoint-interval");
+        o.RejectUnknown("--coordinators", "--shards", "--nodes", "--vus", "--sweep", "--min-vus", "--max-vus", "--step", "--warmup", "--p99-bound", "--clients", "--checkpoint-interval", "--log");
         var shape = TopologyShape.FromOptions(o, new TopologyShape(1, 1, TopologyShape.DefaultNodes));
         var sweep = o.Has("--sweep");
         var minVus = o.GetInt("--min-vus", 16);
@@ -126,7 +126,7 @@ internal static class BenchCommand
         options.CheckpointInterval = o.GetInt("--checkpoint-interval", options.CheckpointInterval);
         options.RetainDecisions = Math.Max(options.RetainDecisions, options.CheckpointInterval);
         options.Validate();
-        return await BenchCluster.StartAsync(shape, clientCount, options);
+        return await BenchCluster.StartAsync(shape, clientCount, options, logReplicas: o.Has("--log"));
     }
 
     private static int Scaling(Options o)

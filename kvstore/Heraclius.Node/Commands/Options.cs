@@ -14,7 +14,9 @@ internal sealed class Options
             {
                 Positional.Add(a);
             }
-            else if (flags.Contains(a) || i + 1 >= args.Length)
+            // An option followed by another option is a flag: no value of ours starts with "--", and taking the
+            // next option as this one's value dropped it silently (`--no-baseline --log` lost --log).
+            else if (flags.Contains(a) || i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal))
             {
                 _values[a] = "true";
             }

@@ -21,7 +21,7 @@ internal static class TransfersBench
     public const string Usage = """
         heraclius bench transfers [--duration 20s] [--vus 2048] [--accounts 100000] [--cross-shard 1.0]
                                   [--coordinators 1] [--shards 2] [--nodes 4] [--clients N] [--warmup 3s]
-                                  [--baseline ../shared/baselines/pg_transfers.sh | --no-baseline]
+                                  [--baseline ../shared/baselines/pg_transfers.sh | --no-baseline] [--log]
           virtual users each create transfers of 1..100 units between random funded accounts, one at a
           time; --cross-shard is the fraction whose two accounts live on different shards. The
           PostgreSQL baseline (pgbench, 32 clients, same duration) runs first when its script exists.
@@ -35,7 +35,7 @@ internal static class TransfersBench
 
     public static async Task<int> RunAsync(Options o)
     {
-        o.RejectUnknown("--duration", "--vus", "--accounts", "--cross-shard", "--coordinators", "--shards", "--nodes", "--clients", "--warmup", "--baseline", "--no-baseline");
+        o.RejectUnknown("--duration", "--vus", "--accounts", "--cross-shard", "--coordinators", "--shards", "--nodes", "--clients", "--warmup", "--baseline", "--no-baseline", "--log");
         var shape = TopologyShape.FromOptions(o, TopologyShape.Default) with { Service = NodeServices.Ledger };
         var vus = o.GetInt("--vus", 2048);
         var accounts = o.GetInt("--accounts", 100_000);
@@ -58,7 +58,7 @@ internal static class TransfersBench
         var ledgerClients = o.GetInt("--clients", Math.Max(shape.NodesPerCluster, (vus + 511) / 512));
         var options = new ReplicaOptions();
         options.Validate();
-        await using var cluster = await BenchCluster.StartAsync(shape, ledgerClients * perLedgerClient, options);
+        await using var cluster = await BenchCluster.StartAsync(shape, ledgerClients * perLedgerClient, options, logReplicas: o.Has("--log"));
         var bft = cluster.Clients;
         var clients = Enumerable.Range(0, ledgerClients).Select(k => new LedgerClient(cluster.Topology,
             Enumerable.Range(0, perLedgerClient).ToDictionary(j => cluster.Topology.Coordinators.ElementAt(j).Id, j => bft[(k * perLedgerClient) + j]))).ToList();
@@ -110,7 +110,14 @@ internal static class TransfersBench
         await ParallelAsync(ids, clients, async (client, id) =>
         {
             var funding = new Transfer(salt | id, Ledger, id, InitialBalance, 0, 0, 0, Ledger, Code, TransferFlags.None, 0);
+            // Every funding debits the one issuance account; on a loaded machine a prepare can time out. The
+            // transient codes are retried with the same id, as a bank must (a new id could pay twice).
             var r = await client.CreateTransfersAsync([funding]);
+            while (r[0] is CreateTransferResult.PrepareTimedOut or CreateTransferResult.Exists)
+            {
+                r = await client.CreateTransfersAsync([funding]);
+            }
+
             if (r[0] != CreateTransferResult.Ok)
             {
                 throw new InvalidOperationException($"funding {id}: {r[0]}");
