@@ -27,6 +27,41 @@ public sealed partial class Replica
         }
     }
 
+    /// <summary>Times this replica saw its own clock jump (it was not running), and their total in ms.</summary>
+    public long Stalls { get; private set; }
+
+    public long StalledMs { get; private set; }
+
+    /// <summary>
+    /// This replica processed nothing, not even a tick, for <paramref name="gap"/> ms: the process was paused
+    /// (a blocking GC, the VM descheduled) or its thread was busy with one long step (a checkpoint, a large
+    /// catch-up). The leader cannot have been observed during that time, so it does not count towards any
+    /// timeout: every waiting-since mark moves forward by the gap. Without this, a pause of the whole process
+    /// expired the timers of every replica of every cluster at once and set off view changes everywhere.
+    /// Deterministic (a function of the input times) and liveness-only: a view change starts later, never
+    /// earlier. A faulty leader cannot cause a gap: messages are handled one at a time in arrival order, so
+    /// a flood lengthens the queue, not the spacing between the steps this replica takes.
+    /// </summary>
+    private void CreditStall(long gap)
+    {
+        Stalls++;
+        StalledMs += gap;
+        _progressSince += gap;
+        _viewChangeSince += gap;
+        foreach (var source in _inboundReadySince.Keys.ToList())
+        {
+            var (cursor, since) = _inboundReadySince[source];
+            _inboundReadySince[source] = (cursor, since + gap);
+        }
+
+        foreach (var batch in _pool)
+        {
+            _poolArrivals[batch.Digest] += gap;
+        }
+
+        ReplicaLog.Stalled(_logger, NodeId, gap);
+    }
+
     /// <summary>A service deadline passed a tick ago and the leader has not moved decision time on.</summary>
     private bool TimersOverdue()
     {

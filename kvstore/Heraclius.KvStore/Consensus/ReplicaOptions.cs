@@ -24,6 +24,13 @@ public sealed class ReplicaOptions
     /// <summary>Cap of the backed-off timeout.</summary>
     public int MaxViewChangeTimeoutMs { get; set; } = 30_000;
 
+    /// <summary>
+    /// A jump of this replica's clock by more than this many ms between two of its steps (it did not run:
+    /// a paused process, one long step) is not counted towards its timeouts; 0 counts every ms. Keep it
+    /// well above the tick interval and below <see cref="ViewChangeTimeoutMs"/>.
+    /// </summary>
+    public int StallThresholdMs { get; set; } = 250;
+
     /// <summary>How often votes, view changes and status are re-sent, so lost messages do not stall progress.</summary>
     public int ResendIntervalMs { get; set; } = 200;
 
@@ -78,7 +85,7 @@ public sealed class ReplicaOptions
         if (BatchRequests < 1 || MaxProposalRequests < BatchRequests || CheckpointInterval < 1 || ViewChangeTimeoutMs < 10
             || ResendIntervalMs < 1 || SessionWindow < 1 || MaxPoolBatches < 1 || CatchUpBatch < 1 || RetainDecisions < CheckpointInterval
             || OutboundWindow < 1 || MaxProposalInputBytes < 1024 || MaxInboundPerProposal < 1 || MaxInboundPooledPerSource < 1
-            || TimerTickMs < 1 || TimestampToleranceMs < 1 || TimestampLagToleranceMs < 1)
+            || TimerTickMs < 1 || StallThresholdMs < 0 || TimestampToleranceMs < 1 || TimestampLagToleranceMs < 1)
         {
             throw new ArgumentException("invalid replica options (see ReplicaOptions for the allowed ranges)");
         }

@@ -46,6 +46,39 @@ public sealed class ReplicaTests
         Assert.Equal(0UL, restarted.DecidedHeight);
     }
 
+    [Fact]
+    public void ClockJumpWhileTheReplicaDidNotRun_DoesNotCountTowardsTheViewChangeTimeout()
+    {
+        var f = new ReplicaFixture();
+        f.Options.StallThresholdMs = 250;
+        var follower = f.Replicas[1];
+
+        // The follower holds a request the leader never proposes (nothing is delivered to the leader).
+        follower.SubmitBatch(f.Batch().Bytes, 10);
+
+        // One step 1.49 s later: the process was paused, the replica was not watching the leader.
+        follower.Tick(1500);
+        Assert.Empty(f.Outboxes[1].OfType(MessageType.ViewChange, to: 2));
+        Assert.Equal(1, follower.Stalls);
+        Assert.Equal(1490, follower.StalledMs);
+
+        // Running again, ticking every 10 ms, it suspects the leader a whole timeout after the pause.
+        var t = 1500L;
+        for (; t < 2400; t += 10)
+        {
+            follower.Tick(t);
+        }
+
+        Assert.Empty(f.Outboxes[1].OfType(MessageType.ViewChange, to: 2));
+        for (; t < 2700; t += 10)
+        {
+            follower.Tick(t);
+        }
+
+        Assert.NotEmpty(f.Outboxes[1].OfType(MessageType.ViewChange, to: 2));
+        Assert.Equal(1, follower.Stalls);
+    }
+
     private static byte[] ViewChangeWithCertificate(int sender, ulong certView, ulong[] signatureViews)
     {
         var p = Proposal(T, height: 1);
