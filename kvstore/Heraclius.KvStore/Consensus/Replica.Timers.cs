@@ -27,39 +27,49 @@ public sealed partial class Replica
         }
     }
 
-    /// <summary>Times this replica saw its own clock jump (it was not running), and their total in ms.</summary>
+    private long _stallCreditUsed;
+    private long _stallCreditMark = long.MinValue;
+
+    /// <summary>Pauses reported by the host that moved this replica's timers, and the ms they moved them by.</summary>
     public long Stalls { get; private set; }
 
     public long StalledMs { get; private set; }
 
+    /// <summary>Pauses shorter than this (ms) are not reported by the host (<see cref="ReplicaOptions.StallThresholdMs"/>).</summary>
+    public int StallThresholdMs => _options.StallThresholdMs;
+
     /// <summary>
-    /// This replica processed nothing, not even a tick, for <paramref name="gap"/> ms: the process was paused
-    /// (a blocking GC, the VM descheduled) or its thread was busy with one long step (a checkpoint, a large
-    /// catch-up). The leader cannot have been observed during that time, so it does not count towards any
-    /// timeout: every waiting-since mark moves forward by the gap. Without this, a pause of the whole process
-    /// expired the timers of every replica of every cluster at once and set off view changes everywhere.
-    /// Deterministic (a function of the input times) and liveness-only: a view change starts later, never
-    /// earlier. A faulty leader cannot cause a gap: messages are handled one at a time in arrival order, so
-    /// a flood lengthens the queue, not the spacing between the steps this replica takes.
+    /// The host reports that this replica did not run for <paramref name="pausedMs"/> ms before this step: the
+    /// process was paused (a blocking GC, the VM descheduled) or its thread was not scheduled. Its own steps'
+    /// running time is never reported (a faulty leader controls how long its proposal takes to check). The
+    /// leader could not be observed meanwhile, so the progress and NEW-VIEW timers do not count that time: a
+    /// whole-process pause otherwise expired every replica's timers in every cluster at once. Bounded: at most
+    /// one timeout of credit between two resets of the progress timer, so whatever causes pauses delays a view
+    /// change by at most one timeout; the starvation marks (a censored input) get no credit at all (they wait
+    /// two or four timeouts, which absorbs a pause). Deterministic: the pause is an input. Liveness only.
     /// </summary>
-    private void CreditStall(long gap)
+    public void OnPaused(long pausedMs, long now)
     {
+        Advance(now);
+        if (_options.StallThresholdMs == 0 || pausedMs <= _options.StallThresholdMs)
+        {
+            return;
+        }
+
+        if (_progressSince != _stallCreditMark)
+        {
+            // The progress timer was reset since the last credit: a fresh budget.
+            _stallCreditUsed = 0;
+        }
+
+        var credit = Math.Min(pausedMs, Math.Max(0, CurrentTimeout() - _stallCreditUsed));
+        _stallCreditUsed += credit;
+        _progressSince += credit;
+        _viewChangeSince += credit;
+        _stallCreditMark = _progressSince;
         Stalls++;
-        StalledMs += gap;
-        _progressSince += gap;
-        _viewChangeSince += gap;
-        foreach (var source in _inboundReadySince.Keys.ToList())
-        {
-            var (cursor, since) = _inboundReadySince[source];
-            _inboundReadySince[source] = (cursor, since + gap);
-        }
-
-        foreach (var batch in _pool)
-        {
-            _poolArrivals[batch.Digest] += gap;
-        }
-
-        ReplicaLog.Stalled(_logger, NodeId, gap);
+        StalledMs += credit;
+        ReplicaLog.Stalled(_logger, NodeId, pausedMs, credit);
     }
 
     /// <summary>A service deadline passed a tick ago and the leader has not moved decision time on.</summary>

@@ -292,12 +292,7 @@ public sealed partial class Replica
 
         if (now > _now)
         {
-            var gap = now - _now;
             _now = now;
-            if (_options.StallThresholdMs > 0 && gap > _options.StallThresholdMs)
-            {
-                CreditStall(gap);
-            }
         }
     }
 

@@ -11,8 +11,8 @@ internal static partial class ReplicaLog
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "{Node}: view change to view {View} ({Why})")]
     public static partial void ViewChangeStarted(ILogger logger, string node, ulong view, string why);
 
-    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "{Node}: did not run for {Gap} ms (process paused or one long step); its timeouts do not count that time")]
-    public static partial void Stalled(ILogger logger, string node, long gap);
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "{Node}: did not run for {Paused} ms (process paused); its timers do not count {Credit} ms of it")]
+    public static partial void Stalled(ILogger logger, string node, long paused, long credit);
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "{Node}: entered view {View}, leader {Leader}")]
     public static partial void NewViewEntered(ILogger logger, string node, ulong view, int leader);

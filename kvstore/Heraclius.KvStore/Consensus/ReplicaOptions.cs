@@ -25,9 +25,9 @@ public sealed class ReplicaOptions
     public int MaxViewChangeTimeoutMs { get; set; } = 30_000;
 
     /// <summary>
-    /// A jump of this replica's clock by more than this many ms between two of its steps (it did not run:
-    /// a paused process, one long step) is not counted towards its timeouts; 0 counts every ms. Keep it
-    /// well above the tick interval and below <see cref="ViewChangeTimeoutMs"/>.
+    /// A pause of this replica longer than this (ms; reported by its host: the process or its thread did
+    /// not run) is not counted towards its progress and NEW-VIEW timers, up to one timeout per progress
+    /// period; 0 counts every ms. Below <see cref="ViewChangeTimeoutMs"/>, and well above the host's tick.
     /// </summary>
     public int StallThresholdMs { get; set; } = 250;
 
@@ -85,7 +85,7 @@ public sealed class ReplicaOptions
         if (BatchRequests < 1 || MaxProposalRequests < BatchRequests || CheckpointInterval < 1 || ViewChangeTimeoutMs < 10
             || ResendIntervalMs < 1 || SessionWindow < 1 || MaxPoolBatches < 1 || CatchUpBatch < 1 || RetainDecisions < CheckpointInterval
             || OutboundWindow < 1 || MaxProposalInputBytes < 1024 || MaxInboundPerProposal < 1 || MaxInboundPooledPerSource < 1
-            || TimerTickMs < 1 || StallThresholdMs < 0 || TimestampToleranceMs < 1 || TimestampLagToleranceMs < 1)
+            || TimerTickMs < 1 || StallThresholdMs < 0 || (StallThresholdMs > 0 && StallThresholdMs >= ViewChangeTimeoutMs) || TimestampToleranceMs < 1 || TimestampLagToleranceMs < 1)
         {
             throw new ArgumentException("invalid replica options (see ReplicaOptions for the allowed ranges)");
         }

@@ -62,6 +62,13 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
     /// <summary>Binds the replica (constructed with this host as its outbox) and the network, recovers, and starts the thread.</summary>
     public void Start(Replica replica, IPeerNetwork network, int maxPoolBatches)
     {
+        // An idle replica steps once per tick; ticks as far apart as the stall threshold would read as pauses
+        // and stop its timers.
+        if (replica.StallThresholdMs > 0 && 4L * _options.TickIntervalMs > replica.StallThresholdMs)
+        {
+            throw new ArgumentException($"the tick interval ({_options.TickIntervalMs} ms) must be at most a quarter of the replica's stall threshold ({replica.StallThresholdMs} ms)");
+        }
+
         _replica = replica;
         _network = network;
         _maxPool = maxPoolBatches;
@@ -90,12 +97,25 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
     {
         var reader = _inbox.Reader;
         var replica = Replica;
+        var lastStepEnd = Now;
+        var gcPausedInLastStep = 0L;
         try
         {
             while (await reader.WaitToReadAsync(_stop.Token))
             {
                 while (reader.TryRead(out var e))
                 {
+                    // How long the replica did not run before this step: the gap since its last step ended
+                    // (ticks come every ms, so a longer gap means this thread or the process was not running)
+                    // and the GC pauses that stopped the last step. Never the steps' own running time.
+                    var start = Now;
+                    var paused = start - lastStepEnd + gcPausedInLastStep;
+                    if (paused > replica.StallThresholdMs && replica.StallThresholdMs > 0)
+                    {
+                        replica.OnPaused(paused, start);
+                    }
+
+                    var gcBefore = GC.GetTotalPauseDuration();
                     switch (e)
                     {
                         case HostEvent.PeerMessage m:
@@ -122,6 +142,9 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
                         case HostEvent.Stop:
                             return;
                     }
+
+                    lastStepEnd = Now;
+                    gcPausedInLastStep = (long)(GC.GetTotalPauseDuration() - gcBefore).TotalMilliseconds;
                 }
             }
         }

@@ -30,9 +30,7 @@ internal sealed class ReplicaFixture
 
     private readonly int[] _delivered = new int[4];
 
-    // The tests jump the clock (Tick(2000)) to stand for time in which the replica ran and saw nothing, so
-    // the stall credit (a jump means the replica did not run) is off unless a test turns it on.
-    public ReplicaOptions Options { get; } = new() { BatchDelayMs = 1, ViewChangeTimeoutMs = 1000, ResendIntervalMs = 5, StallThresholdMs = 0 };
+    public ReplicaOptions Options { get; } = new() { BatchDelayMs = 1, ViewChangeTimeoutMs = 1000, ResendIntervalMs = 5 };
 
     public Replica[] Replicas { get; } = new Replica[4];
 

@@ -47,36 +47,54 @@ public sealed class ReplicaTests
     }
 
     [Fact]
-    public void ClockJumpWhileTheReplicaDidNotRun_DoesNotCountTowardsTheViewChangeTimeout()
+    public void PauseReportedByTheHost_DoesNotCountTowardsTheProgressTimer_UpToOneTimeout()
     {
         var f = new ReplicaFixture();
-        f.Options.StallThresholdMs = 250;
         var follower = f.Replicas[1];
 
         // The follower holds a request the leader never proposes (nothing is delivered to the leader).
         follower.SubmitBatch(f.Batch().Bytes, 10);
+        for (var t = 20L; t <= 600; t += 10)
+        {
+            follower.Tick(t);
+        }
 
-        // One step 1.49 s later: the process was paused, the replica was not watching the leader.
-        follower.Tick(1500);
+        // The process was paused for 700 ms: not counted.
+        follower.OnPaused(700, 1300);
+        follower.Tick(1300);
         Assert.Empty(f.Outboxes[1].OfType(MessageType.ViewChange, to: 2));
         Assert.Equal(1, follower.Stalls);
-        Assert.Equal(1490, follower.StalledMs);
+        Assert.Equal(700, follower.StalledMs);
 
-        // Running again, ticking every 10 ms, it suspects the leader a whole timeout after the pause.
-        var t = 1500L;
-        for (; t < 2400; t += 10)
-        {
-            follower.Tick(t);
-        }
-
-        Assert.Empty(f.Outboxes[1].OfType(MessageType.ViewChange, to: 2));
-        for (; t < 2700; t += 10)
-        {
-            follower.Tick(t);
-        }
-
+        // A longer pause is credited only up to one timeout (1000 ms) in all, so the view change is late by
+        // at most that: 300 more ms of credit, and the timer runs out (without the cap it would not have).
+        // Before 4 timeouts from the request's arrival, so it is the progress timer, not starvation.
+        follower.OnPaused(2000, 3700);
+        Assert.Equal(1000, follower.StalledMs);
+        follower.Tick(3700);
         Assert.NotEmpty(f.Outboxes[1].OfType(MessageType.ViewChange, to: 2));
-        Assert.Equal(1, follower.Stalls);
+    }
+
+    [Fact]
+    public void PauseBelowTheThreshold_CountsAsUsual()
+    {
+        var f = new ReplicaFixture();
+        var follower = f.Replicas[1];
+        follower.SubmitBatch(f.Batch().Bytes, 10);
+        follower.OnPaused(follower.StallThresholdMs, 1100);
+        follower.Tick(1100);
+        Assert.Equal(0, follower.Stalls);
+        Assert.NotEmpty(f.Outboxes[1].OfType(MessageType.ViewChange, to: 2));
+    }
+
+    [Fact]
+    public void StallThresholdNotBelowTheTimeout_IsRefused()
+    {
+        // A threshold at or above the timeout would let pauses hide a dead leader's whole timeout.
+        Assert.Throws<ArgumentException>(() => new ReplicaOptions { ViewChangeTimeoutMs = 1000, StallThresholdMs = 1000 }.Validate());
+        Assert.Throws<ArgumentException>(() => new ReplicaOptions { StallThresholdMs = -1 }.Validate());
+        new ReplicaOptions { ViewChangeTimeoutMs = 1000, StallThresholdMs = 0 }.Validate();
+        new ReplicaOptions { ViewChangeTimeoutMs = 1000, StallThresholdMs = 999 }.Validate();
     }
 
     private static byte[] ViewChangeWithCertificate(int sender, ulong certView, ulong[] signatureViews)
