@@ -149,25 +149,25 @@ public sealed partial class ShardLedger
             return false;
         }
 
-        var record = TxnRecord.Decode(bytes);
+        var record = new TxnRecordView(bytes);
         if (record.Status != TxnStatus.Prepared)
         {
             return record.Status == TxnStatus.Committed;
         }
 
-        var chain = record.Chain;
-        var ws = Workspace.Rent(_state, chain.Length);
-        for (var i = 0; i < chain.Length; i++)
+        var (owned, debitSides, creditSides) = (record.Owned, record.DebitSides, record.CreditSides);
+        var ws = Workspace.Rent(_state, record.Count);
+        for (var i = 0; i < record.Count; i++)
         {
             var bit = 1UL << i;
-            var debitHere = (record.DebitSides & bit) != 0;
-            var creditHere = (record.CreditSides & bit) != 0;
-            if ((record.Owned & bit) == 0)
+            var debitHere = (debitSides & bit) != 0;
+            var creditHere = (creditSides & bit) != 0;
+            if ((owned & bit) == 0)
             {
                 continue;
             }
 
-            var t = chain[i];
+            var t = record.Leg(i);
             var kind = LegKinds.Of(t);
 
             // The id's record here is this txn's in-flight hold, replaced whole below: no need to read it.
@@ -241,25 +241,25 @@ public sealed partial class ShardLedger
             return false;
         }
 
-        var record = TxnRecord.Decode(bytes);
+        var record = new TxnRecordView(bytes);
         if (record.Status is TxnStatus.Committed or TxnStatus.Aborted)
         {
             return record.Status == TxnStatus.Aborted;
         }
 
-        var chain = record.Chain;
-        var ws = Workspace.Rent(_state, chain.Length);
-        for (var i = 0; i < chain.Length; i++)
+        var (owned, debitSides, creditSides) = (record.Owned, record.DebitSides, record.CreditSides);
+        var ws = Workspace.Rent(_state, record.Count);
+        for (var i = 0; i < record.Count; i++)
         {
             var bit = 1UL << i;
-            var debitHere = (record.DebitSides & bit) != 0;
-            var creditHere = (record.CreditSides & bit) != 0;
+            var debitHere = (debitSides & bit) != 0;
+            var creditHere = (creditSides & bit) != 0;
             if (!debitHere && !creditHere)
             {
                 continue;
             }
 
-            var t = chain[i];
+            var t = record.Leg(i);
             var kind = LegKinds.Of(t);
             if (kind is LegKind.Post or LegKind.Void)
             {
@@ -280,14 +280,14 @@ public sealed partial class ShardLedger
             }
         }
 
-        for (var i = 0; i < chain.Length; i++)
+        for (var i = 0; i < record.Count; i++)
         {
-            if ((record.Owned & (1UL << i)) == 0)
+            if ((owned & (1UL << i)) == 0)
             {
                 continue;
             }
 
-            var t = chain[i];
+            var t = record.Leg(i);
             var result = i < finalResults.Count ? finalResults[i] : CreateTransferResult.LinkedEventFailed;
             var xi = ws.TransferToReplace(t.Id);
             ref var x = ref ws.Transfers[xi];

@@ -1,0 +1,37 @@
+using System.Buffers.Binary;
+using Heraclius.Ledger.Model;
+
+namespace Heraclius.Ledger.Shard;
+
+/// <summary>
+/// What Commit and Abort read of a stored <see cref="TxnRecord"/>, straight from its bytes: the status, the
+/// leg bits and one leg at a time. Decoding the whole record built a vote, a ledgers array and a chain
+/// array per decision only to drop them.
+/// </summary>
+internal readonly struct TxnRecordView
+{
+    private readonly byte[] _bytes;
+    private readonly int _chainAt;
+
+    public TxnRecordView(byte[] bytes)
+    {
+        _bytes = bytes;
+        var ledgers = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(32));
+        var countAt = 36 + (8 * ledgers);
+        Count = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(countAt));
+        _chainAt = countAt + 4;
+    }
+
+    public TxnStatus Status => (TxnStatus)_bytes[0];
+
+    public ulong Owned => BinaryPrimitives.ReadUInt64LittleEndian(_bytes.AsSpan(1));
+
+    public ulong DebitSides => BinaryPrimitives.ReadUInt64LittleEndian(_bytes.AsSpan(9));
+
+    public ulong CreditSides => BinaryPrimitives.ReadUInt64LittleEndian(_bytes.AsSpan(17));
+
+    /// <summary>How many legs the record keeps (the whole chain while unfinished).</summary>
+    public int Count { get; }
+
+    public Transfer Leg(int i) => ShardCodec.ReadTransfer(_bytes.AsSpan(_chainAt + (i * ShardCodec.TransferSize)));
+}
