@@ -198,7 +198,7 @@ public sealed class InMemoryClusters
                 Replies[outputs[i].Destination] = list;
             }
 
-            foreach (var reply in ClientReply.DecodeGroup(compact.Group.Payload))
+            foreach (var reply in ClientReply.DecodeGroup(compact.Group.Payload.Span))
             {
                 list.Add(reply);
                 OnReply?.Invoke(outputs[i].Destination, reply);

@@ -163,7 +163,8 @@ public sealed class BftClient : IAsyncDisposable
             {
                 await foreach (var bytes in _node.SubscribeAsync(_clientId, afterHeight, _stop.Token))
                 {
-                    var compact = CompactDecision.FromBytes(bytes.Span);
+                    // A view, not a copy: the frame's bytes are this loop's own and only the replies are kept.
+                    var compact = CompactDecision.FromMemory(bytes);
                     if (compact.Header.Cluster != _cluster || compact.Verify(_topology, _clientId) != CompactDecisionCheck.Valid)
                     {
                         Interlocked.Increment(ref _rejectedDecisions);
@@ -171,7 +172,7 @@ public sealed class BftClient : IAsyncDisposable
                     }
 
                     afterHeight = Math.Max(afterHeight, compact.Header.Height);
-                    foreach (var reply in ClientReply.DecodeGroup(compact.Group.Payload))
+                    foreach (var reply in ClientReply.DecodeGroup(compact.Group.Payload.Span))
                     {
                         // WindowFull is not an answer: the retry loop sends the same request again.
                         if (reply.Status != ReplyStatus.WindowFull

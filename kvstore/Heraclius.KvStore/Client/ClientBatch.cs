@@ -8,6 +8,8 @@ namespace Heraclius.KvStore.Client;
 /// Requests of one client for one cluster, signed once as a batch. Wire format:
 /// clientId ‖ cluster ‖ u32 count ‖ (u64 seq ‖ bytes op)* ‖ signature(64), where the signature
 /// covers "HRCL-BATCH" ‖ every byte before it. The bytes are shipped and proposed unchanged.
+/// A parsed batch keeps the memory it was parsed from (its requests' operations are slices of it):
+/// the caller hands over bytes nothing will write again.
 /// </summary>
 public sealed class ClientBatch
 {
@@ -16,14 +18,14 @@ public sealed class ClientBatch
     public const int MaxClientIdBytes = 128;
     private static readonly byte[] Domain = "HRCL-BATCH"u8.ToArray();
 
-    private ClientBatch(string clientId, string cluster, IReadOnlyList<ClientRequest> requests, byte[] bytes, int signedLength)
+    private ClientBatch(string clientId, string cluster, IReadOnlyList<ClientRequest> requests, ReadOnlyMemory<byte> bytes, int signedLength)
     {
         ClientId = clientId;
         Cluster = cluster;
         Requests = requests;
         Bytes = bytes;
         SignedLength = signedLength;
-        Digest = Hash32.Of(bytes);
+        Digest = Hash32.Of(bytes.Span);
     }
 
     public string ClientId { get; }
@@ -32,7 +34,7 @@ public sealed class ClientBatch
 
     public IReadOnlyList<ClientRequest> Requests { get; }
 
-    public byte[] Bytes { get; }
+    public ReadOnlyMemory<byte> Bytes { get; }
 
     public Hash32 Digest { get; }
 
@@ -47,7 +49,7 @@ public sealed class ClientBatch
         foreach (var r in requests)
         {
             w.U64(r.Seq);
-            w.Bytes(r.Operation);
+            w.Bytes(r.Operation.Span);
         }
 
         var signedLength = w.Length;
@@ -63,15 +65,19 @@ public sealed class ClientBatch
         return statement;
     }
 
-    /// <summary>Parses a batch; throws <see cref="MalformedMessageException"/> on anything ill-formed.</summary>
-    public static ClientBatch Parse(byte[] bytes)
+    /// <summary>
+    /// Parses a batch without copying it: the batch and its operations are views of
+    /// <paramref name="bytes"/>, which must never change afterwards. Throws
+    /// <see cref="MalformedMessageException"/> on anything ill-formed.
+    /// </summary>
+    public static ClientBatch Parse(ReadOnlyMemory<byte> bytes)
     {
         if (bytes.Length > MaxBatchBytes)
         {
             throw new MalformedMessageException("batch too large");
         }
 
-        var r = new CanonicalReader(bytes);
+        var r = CanonicalReader.Over(bytes);
         var clientId = r.String(MaxClientIdBytes);
         var cluster = r.String(Decisions.DecisionHeader.MaxClusterIdBytes);
         var count = r.Count(MaxRequests);
@@ -83,7 +89,7 @@ public sealed class ClientBatch
         var requests = new ClientRequest[count];
         for (var i = 0; i < count; i++)
         {
-            requests[i] = new ClientRequest(r.U64(), r.Bytes(ClientRequest.MaxOperationBytes));
+            requests[i] = new ClientRequest(r.U64(), r.BytesMemory(ClientRequest.MaxOperationBytes));
         }
 
         var signedLength = r.Position;
@@ -100,8 +106,9 @@ public sealed class ClientBatch
         try
         {
             Domain.CopyTo(statement, 0);
-            Bytes.AsSpan(0, SignedLength).CopyTo(statement.AsSpan(Domain.Length));
-            return key.Verify(statement.AsSpan(0, length), Bytes.AsSpan(SignedLength));
+            var bytes = Bytes.Span;
+            bytes[..SignedLength].CopyTo(statement.AsSpan(Domain.Length));
+            return key.Verify(statement.AsSpan(0, length), bytes[SignedLength..]);
         }
         finally
         {

@@ -4,8 +4,11 @@ using Heraclius.KvStore.Crypto;
 
 namespace Heraclius.KvStore.Client;
 
-/// <summary>One operation of a client: its sequence number (unique per client, never reused) and opaque operation bytes.</summary>
-public sealed record ClientRequest(ulong Seq, byte[] Operation)
+/// <summary>
+/// One operation of a client: its sequence number (unique per client, never reused) and opaque
+/// operation bytes. Parsed requests' operations are slices of their batch's bytes, not copies.
+/// </summary>
+public sealed record ClientRequest(ulong Seq, ReadOnlyMemory<byte> Operation)
 {
     public const int MaxOperationBytes = 128 * 1024;
 
@@ -22,7 +25,7 @@ public sealed record ClientRequest(ulong Seq, byte[] Operation)
         var at = 4 + idBytes;
         BinaryPrimitives.WriteUInt64LittleEndian(buffer[at..], Seq);
         BinaryPrimitives.WriteUInt32LittleEndian(buffer[(at + 8)..], (uint)Operation.Length);
-        Operation.CopyTo(buffer[(at + 12)..]);
+        Operation.Span.CopyTo(buffer[(at + 12)..]);
         var hash = Hash32.Of(buffer);
         if (rented is not null)
         {

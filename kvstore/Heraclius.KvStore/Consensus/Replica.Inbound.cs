@@ -114,8 +114,9 @@ public sealed partial class Replica
 
     private void OnForwardedInbound(int from, ReadOnlyMemory<byte> body)
     {
-        var r = new CanonicalReader(body.Span);
-        var bytes = r.Bytes(InboundGroup.MaxBytes);
+        // A view of the message, which the host owns and never writes.
+        var r = CanonicalReader.Over(body);
+        var bytes = r.BytesMemory(InboundGroup.MaxBytes);
         r.End();
         if (AdmitInbound(InboundGroup.Parse(bytes), verified: false, from) == InboundVerdict.Accepted)
         {
@@ -125,9 +126,9 @@ public sealed partial class Replica
 
     private byte[] ForwardInboundMessage(InboundGroup group)
     {
-        var w = Envelope.Begin(MessageType.ForwardInbound, _self, group.Bytes.Length + 16);
-        w.Bytes(group.Bytes);
-        return w.ToArray();
+        var w = Envelope.Begin(MessageType.ForwardInbound, _self, Envelope.Size(MessageType.ForwardInbound, 4 + group.Bytes.Length));
+        w.Bytes(group.Bytes.Span);
+        return w.Detach();
     }
 
     /// <summary>The pooled group that continues <paramref name="source"/>'s chain at the decided cursor, if any.</summary>

@@ -108,7 +108,7 @@ public sealed partial class Replica
     private static byte[] ForwardMessageBytes(int sender, ClientBatch batch)
     {
         var w = Envelope.Begin(MessageType.ForwardBatch, sender, Envelope.Size(MessageType.ForwardBatch, 4 + batch.Bytes.Length));
-        w.Bytes(batch.Bytes);
+        w.Bytes(batch.Bytes.Span);
         return w.Detach();
     }
 
@@ -116,8 +116,9 @@ public sealed partial class Replica
 
     private void OnForwardedBatch(int from, ReadOnlyMemory<byte> body)
     {
-        var r = new CanonicalReader(body.Span);
-        var bytes = r.Bytes(ClientBatch.MaxBatchBytes);
+        // The batch is a view of the message (the host owns received messages and never writes them).
+        var r = CanonicalReader.Over(body);
+        var bytes = r.BytesMemory(ClientBatch.MaxBatchBytes);
         r.End();
         var batch = ClientBatch.Parse(bytes);
         var outcome = Admit(batch);
@@ -216,7 +217,9 @@ public sealed partial class Replica
 
     private void OnPrePrepare(int from, ReadOnlyMemory<byte> body)
     {
-        var r = new CanonicalReader(body.Span);
+        // Inputs and output payloads are views of the message, which the host owns and never writes:
+        // the proposal is kept whole in the slot and the log anyway, so copying them only doubled it.
+        var r = CanonicalReader.Over(body);
         var view = r.U64();
         var proposal = Proposal.Read(ref r);
         r.End();
@@ -420,10 +423,14 @@ public sealed partial class Replica
         var view = r.U64();
         var height = r.U64();
         var hash = r.Hash();
-        var signature = r.Fixed(SigningKey.SignatureSize).ToArray();
+        var signature = r.Fixed(SigningKey.SignatureSize);
         r.End();
         // Check the signature first: an unverified vote must not steer catch-up or help requests.
-        if (!_cluster.Nodes[from].PublicKey.Verify(VoteStatement.Bytes(kind, _cluster.Id, view, height, hash), signature))
+        // The statement is built on the stack (a cluster id is at most 64 bytes, so it stays small).
+        var statementSize = VoteStatement.Size(_cluster.Id);
+        var statement = statementSize <= 256 ? stackalloc byte[statementSize] : new byte[statementSize];
+        VoteStatement.Write(statement, kind, _cluster.Id, view, height, hash);
+        if (!_cluster.Nodes[from].PublicKey.Verify(statement, signature))
         {
             Reject(RejectReason.BadSignature, from);
             return;
@@ -462,7 +469,8 @@ public sealed partial class Replica
             return;
         }
 
-        votes.Add(view, from, hash, signature, out var equivocation);
+        // Copied only now: most votes that arrive after the decision are dropped above, and this copy is kept in the certificate.
+        votes.Add(view, from, hash, signature.ToArray(), out var equivocation);
         if (equivocation)
         {
             Reject(RejectReason.Equivocation, from);

@@ -227,8 +227,8 @@ public sealed partial class Replica
         }
     }
 
-    /// <summary>A client's signed batch, from a client connection or forwarded by a peer.</summary>
-    public SubmitOutcome SubmitBatch(byte[] batchBytes, long now)
+    /// <summary>A client's signed batch, from a client connection or forwarded by a peer; kept as a view of <paramref name="batchBytes"/>, which must never change.</summary>
+    public SubmitOutcome SubmitBatch(ReadOnlyMemory<byte> batchBytes, long now)
     {
         Advance(now);
         ClientBatch batch;

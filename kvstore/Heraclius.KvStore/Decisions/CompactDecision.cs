@@ -36,9 +36,25 @@ public sealed class CompactDecision
         return w.Detach();
     }
 
+    /// <summary>Reads a compact decision, copying the group's payload out of <paramref name="bytes"/>.</summary>
     public static CompactDecision FromBytes(ReadOnlySpan<byte> bytes)
     {
         var r = new CanonicalReader(bytes);
+        return Read(ref r);
+    }
+
+    /// <summary>
+    /// Reads a compact decision whose group payload is a slice of <paramref name="bytes"/>, not a
+    /// copy: for bytes the caller keeps unchanged for as long as the decision lives.
+    /// </summary>
+    public static CompactDecision FromMemory(ReadOnlyMemory<byte> bytes)
+    {
+        var r = CanonicalReader.Over(bytes);
+        return Read(ref r);
+    }
+
+    private static CompactDecision Read(ref CanonicalReader r)
+    {
         var c = new CompactDecision(DecisionHeader.Read(ref r), QuorumCertificate.Read(ref r), OutputGroup.Read(ref r), MerkleProof.Read(ref r));
         r.End();
         return c;

@@ -67,8 +67,18 @@ public sealed class DecisionHeader
         w.Hash(StateRoot);
     }
 
-    public static DecisionHeader Read(ref CanonicalReader r) =>
-        new(r.String(MaxClusterIdBytes), r.U64(), r.Hash(), r.Hash(), r.Hash(), r.Hash());
+    /// <summary>
+    /// Reads a header and keeps the bytes it was read from as its encoding: its hash is needed for
+    /// every header received, and the reader's strict rules make those bytes the canonical encoding,
+    /// so re-encoding them (a writer and two arrays) bought nothing.
+    /// </summary>
+    public static DecisionHeader Read(ref CanonicalReader r)
+    {
+        var start = r.Position;
+        var header = new DecisionHeader(r.String(MaxClusterIdBytes), r.U64(), r.Hash(), r.Hash(), r.Hash(), r.Hash());
+        header._bytes = r.Since(start).ToArray();
+        return header;
+    }
 
     public static DecisionHeader FromBytes(ReadOnlySpan<byte> bytes)
     {

@@ -8,8 +8,12 @@ namespace Heraclius.KvStore.Decisions;
 /// What one decision says to one destination (a cluster, a client, or "audit"). prevHeight links
 /// the groups of one source→destination chain so a receiver sees gaps; ackHeight acknowledges
 /// the groups received from that destination.
+/// <para>
+/// The payload is memory, not an array, so a group read from a received message is a slice of it
+/// rather than a copy; nothing ever writes a payload after the group is made.
+/// </para>
 /// </summary>
-public sealed record OutputGroup(string Destination, ulong PrevHeight, ulong AckHeight, byte[] Payload)
+public sealed record OutputGroup(string Destination, ulong PrevHeight, ulong AckHeight, ReadOnlyMemory<byte> Payload)
 {
     public const int MaxDestinationBytes = 128;
     public const int MaxPayloadBytes = 16 * 1024 * 1024;
@@ -19,7 +23,7 @@ public sealed record OutputGroup(string Destination, ulong PrevHeight, ulong Ack
         w.String(Destination);
         w.U64(PrevHeight);
         w.U64(AckHeight);
-        w.Bytes(Payload);
+        w.Bytes(Payload.Span);
     }
 
     /// <summary>The size of <see cref="ToBytes"/>.</summary>
@@ -32,8 +36,9 @@ public sealed record OutputGroup(string Destination, ulong PrevHeight, ulong Ack
         return w.Detach();
     }
 
+    /// <summary>Reads a group; the payload is a slice of the reader's memory when it has some (see <see cref="CanonicalReader.Over"/>).</summary>
     public static OutputGroup Read(ref CanonicalReader r) =>
-        new(r.String(MaxDestinationBytes), r.U64(), r.U64(), r.Bytes(MaxPayloadBytes));
+        new(r.String(MaxDestinationBytes), r.U64(), r.U64(), r.BytesMemory(MaxPayloadBytes));
 
     /// <summary>H(0x00 ‖ group bytes), hashing the payload in place instead of re-encoding the group around it.</summary>
     public Crypto.Hash32 LeafHash()
@@ -48,10 +53,10 @@ public sealed record OutputGroup(string Destination, ulong PrevHeight, ulong Ack
         BinaryPrimitives.WriteUInt64LittleEndian(head[at..], PrevHeight);
         BinaryPrimitives.WriteUInt64LittleEndian(head[(at + 8)..], AckHeight);
         BinaryPrimitives.WriteUInt32LittleEndian(head[(at + 16)..], (uint)Payload.Length);
-        return MerkleTree.LeafHash(head, Payload);
+        return MerkleTree.LeafHash(head, Payload.Span);
     }
 
     public bool ContentEquals(OutputGroup other) =>
         Destination == other.Destination && PrevHeight == other.PrevHeight && AckHeight == other.AckHeight
-        && Payload.AsSpan().SequenceEqual(other.Payload);
+        && Payload.Span.SequenceEqual(other.Payload.Span);
 }

@@ -17,7 +17,7 @@ public sealed class Proposal
     private byte[]? _bytes;
     private Hash32[]? _leafHashes;
 
-    public Proposal(DecisionHeader header, byte[] inputs, IReadOnlyList<OutputGroup> outputs)
+    public Proposal(DecisionHeader header, ReadOnlyMemory<byte> inputs, IReadOnlyList<OutputGroup> outputs)
     {
         Header = header;
         Inputs = inputs;
@@ -26,7 +26,8 @@ public sealed class Proposal
 
     public DecisionHeader Header { get; }
 
-    public byte[] Inputs { get; }
+    /// <summary>The inputs' canonical bytes: a slice of the received pre-prepare on a follower (see <see cref="Read"/>); never written.</summary>
+    public ReadOnlyMemory<byte> Inputs { get; }
 
     public IReadOnlyList<OutputGroup> Outputs { get; }
 
@@ -63,7 +64,7 @@ public sealed class Proposal
         }
 
         Header.Write(w);
-        w.Bytes(Inputs);
+        w.Bytes(Inputs.Span);
         w.U32((uint)Outputs.Count);
         foreach (var g in Outputs)
         {
@@ -71,10 +72,15 @@ public sealed class Proposal
         }
     }
 
+    /// <summary>
+    /// Reads a proposal. From a reader made by <see cref="CanonicalReader.Over"/> the inputs and the
+    /// output payloads are slices of its memory (a pre-prepare is read once and kept whole anyway);
+    /// from a span they are copies.
+    /// </summary>
     public static Proposal Read(ref CanonicalReader r)
     {
         var header = DecisionHeader.Read(ref r);
-        var inputs = r.Bytes(MaxInputBytes);
+        var inputs = r.BytesMemory(MaxInputBytes);
         var count = r.Count(MaxGroups);
         var groups = new OutputGroup[count];
         for (var i = 0; i < count; i++)
@@ -120,7 +126,7 @@ public sealed class Proposal
             }
         }
 
-        return Hash32.Of(Inputs) == Header.InputsDigest && MerkleTree.Root(LeafHashes) == Header.OutputsRoot;
+        return Hash32.Of(Inputs.Span) == Header.InputsDigest && MerkleTree.Root(LeafHashes) == Header.OutputsRoot;
     }
 
     /// <summary>The compact decision for output group <paramref name="index"/>: all that destination needs.</summary>

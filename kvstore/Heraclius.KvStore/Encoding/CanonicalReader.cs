@@ -10,13 +10,34 @@ public ref struct CanonicalReader
     private static readonly System.Text.UTF8Encoding StrictUtf8 = new(false, true);
 
     private readonly ReadOnlySpan<byte> _data;
+
+    // Set only by Over: the same bytes as _data, for fields read as slices instead of copies.
+    private readonly ReadOnlyMemory<byte> _memory;
+    private readonly bool _hasMemory;
     private int _position;
 
     public CanonicalReader(ReadOnlySpan<byte> data)
     {
         _data = data;
+        _memory = default;
+        _hasMemory = false;
         _position = 0;
     }
+
+    private CanonicalReader(ReadOnlyMemory<byte> data)
+    {
+        _data = data.Span;
+        _memory = data;
+        _hasMemory = true;
+        _position = 0;
+    }
+
+    /// <summary>
+    /// A reader whose <see cref="BytesMemory"/> returns slices of <paramref name="data"/> instead of
+    /// copies. Only for bytes the caller owns for good: what was parsed keeps the whole buffer alive
+    /// and sees any later write to it, so never a transport's or a pool's reused buffer.
+    /// </summary>
+    public static CanonicalReader Over(ReadOnlyMemory<byte> data) => new(data);
 
     public readonly int Remaining => _data.Length - _position;
 
@@ -33,6 +54,9 @@ public ref struct CanonicalReader
         _position += count;
         return span;
     }
+
+    /// <summary>The bytes read since <paramref name="start"/> (a <see cref="Position"/>), for keeping the exact encoding of what was read.</summary>
+    public readonly ReadOnlySpan<byte> Since(int start) => _data[start.._position];
 
     public byte U8() => Take(1)[0];
 
@@ -73,6 +97,16 @@ public ref struct CanonicalReader
     }
 
     public byte[] Bytes(int maxLength) => BytesSpan(maxLength).ToArray();
+
+    /// <summary>
+    /// A length-prefixed field as a slice of the reader's memory when it was made by <see cref="Over"/>
+    /// (no copy), otherwise as a copy: a reader over a span cannot tell whether its bytes stay unchanged.
+    /// </summary>
+    public ReadOnlyMemory<byte> BytesMemory(int maxLength)
+    {
+        var span = BytesSpan(maxLength);
+        return _hasMemory ? _memory.Slice(_position - span.Length, span.Length) : span.ToArray();
+    }
 
     public string String(int maxBytes)
     {

@@ -181,7 +181,8 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
         ClientBatch parsed;
         try
         {
-            parsed = ClientBatch.Parse(batch.ToArray());
+            // No copy: the gateway's buffer may be kept (protobuf copied it out of the transport's buffer once).
+            parsed = ClientBatch.Parse(batch);
         }
         catch (MalformedMessageException e)
         {
@@ -218,7 +219,8 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
         InboundGroup group;
         try
         {
-            group = InboundGroup.Parse(compactDecision.ToArray());
+            // No copy: the frame's bytes are the sink's to keep (protobuf copied them out of the transport's buffer once).
+            group = InboundGroup.Parse(compactDecision);
         }
         catch (MalformedMessageException)
         {

@@ -27,15 +27,22 @@ public static class ClusterPayload
     }
 
     /// <summary>The messages as slices of <paramref name="payload"/> (not copies: a group carries thousands); throws on malformed bytes.</summary>
-    public static List<ReadOnlyMemory<byte>> Decode(ReadOnlyMemory<byte> payload)
+    public static ReadOnlyMemory<byte>[] Decode(ReadOnlyMemory<byte> payload)
     {
-        var r = new CanonicalReader(payload.Span);
+        var r = CanonicalReader.Over(payload);
         var count = r.Count(MaxMessages);
-        var messages = new List<ReadOnlyMemory<byte>>(Math.Min(count, 4096));
+
+        // Every message takes at least its 4-byte length, so a count beyond that is a lie: refused
+        // before the array is sized exactly by it.
+        if (count > r.Remaining / 4)
+        {
+            throw new MalformedMessageException($"{count} messages cannot fit in {r.Remaining} bytes");
+        }
+
+        var messages = new ReadOnlyMemory<byte>[count];
         for (var i = 0; i < count; i++)
         {
-            var length = r.BytesSpan(OutputGroup.MaxPayloadBytes).Length;
-            messages.Add(payload.Slice(r.Position - length, length));
+            messages[i] = r.BytesMemory(OutputGroup.MaxPayloadBytes);
         }
 
         r.End();

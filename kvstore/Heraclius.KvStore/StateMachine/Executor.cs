@@ -145,7 +145,7 @@ public sealed class Executor
 
             _flow.SetCursor(source, group.Height);
             _flow.Acknowledge(source, g.AckHeight);
-            List<ReadOnlyMemory<byte>> messages;
+            ReadOnlyMemory<byte>[] messages;
             try
             {
                 messages = ClusterPayload.Decode(g.Payload);
@@ -156,7 +156,7 @@ public sealed class Executor
                 return;
             }
 
-            if (messages.Count == 0)
+            if (messages.Length == 0)
             {
                 return;
             }
@@ -244,7 +244,7 @@ public sealed class Executor
                 }
             }
 
-            var outcome = _executor._service.ExecuteRequest(_access, new ExecutionContext(clientId, request.Seq, requestHash, _height, _timestamp), request.Operation, this);
+            var outcome = _executor._service.ExecuteRequest(_access, new ExecutionContext(clientId, request.Seq, requestHash, _height, _timestamp), request.Operation.Span, this);
 
             // Overloaded is stored like an answer: a late copy of the batch must never run a request the client gave up on.
             var state = outcome.Kind switch

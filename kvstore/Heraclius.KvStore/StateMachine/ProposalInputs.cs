@@ -48,34 +48,38 @@ public sealed class ProposalInputs
         w.U32((uint)Batches.Count);
         foreach (var b in Batches)
         {
-            w.Bytes(b.Bytes);
+            w.Bytes(b.Bytes.Span);
         }
 
         w.U32((uint)Inbound.Count);
         foreach (var g in Inbound)
         {
-            w.Bytes(g.Bytes);
+            w.Bytes(g.Bytes.Span);
         }
 
         return w.Detach();
     }
 
-    public static ProposalInputs Parse(ReadOnlySpan<byte> bytes)
+    /// <summary>
+    /// Parses the inputs as views of <paramref name="bytes"/> (a proposal's inputs, never written):
+    /// every batch and inbound group is a slice of them, not a copy.
+    /// </summary>
+    public static ProposalInputs Parse(ReadOnlyMemory<byte> bytes)
     {
-        var r = new CanonicalReader(bytes);
+        var r = CanonicalReader.Over(bytes);
         var ts = r.U64();
         var count = r.Count(MaxBatches);
         var batches = new ClientBatch[count];
         for (var i = 0; i < count; i++)
         {
-            batches[i] = ClientBatch.Parse(r.Bytes(ClientBatch.MaxBatchBytes));
+            batches[i] = ClientBatch.Parse(r.BytesMemory(ClientBatch.MaxBatchBytes));
         }
 
         var inboundCount = r.Count(MaxInbound);
         var inbound = new InboundGroup[inboundCount];
         for (var i = 0; i < inboundCount; i++)
         {
-            inbound[i] = InboundGroup.Parse(r.Bytes(InboundGroup.MaxBytes));
+            inbound[i] = InboundGroup.Parse(r.BytesMemory(InboundGroup.MaxBytes));
         }
 
         r.End();

@@ -15,7 +15,8 @@ public interface IInboundSink
 
     /// <summary>
     /// Verifies one compact decision served by a node of <paramref name="sourceCluster"/> (parse,
-    /// QC, proof, destination) and, when valid and still wanted, hands it to the replica.
+    /// QC, proof, destination) and, when valid and still wanted, hands it to the replica. The bytes
+    /// are handed over and kept as they are (the group is a view of them): never written or reused.
     /// </summary>
     InboundVerdict Offer(string sourceCluster, ReadOnlyMemory<byte> compactDecision);
 }

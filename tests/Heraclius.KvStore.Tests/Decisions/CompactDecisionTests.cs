@@ -53,7 +53,7 @@ public sealed class CompactDecisionTests
     public void TamperedPayload_BadProof()
     {
         var (c, _) = Make();
-        var payload = (byte[])c.Group.Payload.Clone();
+        var payload = c.Group.Payload.ToArray();
         payload[^1] ^= 0xFF;
         var forged = new CompactDecision(c.Header, c.Qc, c.Group with { Payload = payload }, c.Proof);
         Assert.Equal(CompactDecisionCheck.BadProof, forged.Verify(T.Topology, "client-1"));

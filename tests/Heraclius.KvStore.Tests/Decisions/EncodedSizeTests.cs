@@ -39,7 +39,7 @@ public sealed class EncodedSizeTests
     {
         foreach (var destination in new[] { "c0", "client-7", "ü-ñ", new string('x', 600) })
         {
-            var g = new OutputGroup(destination, 41, 43, [.. Enumerable.Range(0, 300).Select(i => (byte)i)]);
+            var g = new OutputGroup(destination, 41, 43, (byte[])[.. Enumerable.Range(0, 300).Select(i => (byte)i)]);
             Assert.Equal(MerkleTree.LeafHash(g.ToBytes()), g.LeafHash());
         }
     }
@@ -75,7 +75,7 @@ public sealed class EncodedSizeTests
         byte[][] messages = [[1], [], [2, 3, 4], [.. Enumerable.Repeat((byte)5, 300)]];
         var payload = Routing.ClusterPayload.Encode(messages);
         var decoded = Routing.ClusterPayload.Decode(payload);
-        Assert.Equal(messages.Length, decoded.Count);
+        Assert.Equal(messages.Length, decoded.Length);
         for (var i = 0; i < messages.Length; i++)
         {
             Assert.Equal(messages[i], decoded[i].ToArray());

@@ -118,7 +118,7 @@ public sealed class SimulatedCluster
                 continue;
             }
 
-            foreach (var reply in ClientReply.DecodeGroup(compact.Group.Payload))
+            foreach (var reply in ClientReply.DecodeGroup(compact.Group.Payload.Span))
             {
                 client.Accept(reply);
             }

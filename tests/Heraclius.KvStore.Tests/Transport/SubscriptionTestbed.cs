@@ -77,8 +77,8 @@ internal sealed class SubscriptionTestbed : IAsyncDisposable
         {
             var groups = new List<OutputGroup>
             {
-                new("audit", h - 1, 0, [0, 0, 0, 0]),
-                new(destination, h - 1, 0, [0, 0, 0, 1, (byte)h, .. destination.Select(c => (byte)c)]),
+                new("audit", h - 1, 0, (byte[])[0, 0, 0, 0]),
+                new(destination, h - 1, 0, (byte[])[0, 0, 0, 1, (byte)h, .. destination.Select(c => (byte)c)]),
             };
             groups.Sort((a, b) => string.CompareOrdinal(a.Destination, b.Destination));
             var inputs = BitConverter.GetBytes(h);

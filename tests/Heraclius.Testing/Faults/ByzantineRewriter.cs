@@ -114,7 +114,7 @@ public sealed class ByzantineRewriter
         }
 
         var outputs = p.Outputs.ToArray();
-        var payload = (byte[])outputs[0].Payload.Clone();
+        var payload = outputs[0].Payload.ToArray();
         payload[^1] ^= 0xFF;
         outputs[0] = outputs[0] with { Payload = payload };
         var h = p.Header;
@@ -148,7 +148,7 @@ public sealed class ByzantineRewriter
         var vc = ViewChangeMessage.Parse(message);
         var height = vc.LastDecided + 1;
         var header = new DecisionHeader(_cluster, height, vc.LastHeader?.Hash ?? Hash32.Zero, Hash32.Of([]), Proposal.OutputsRoot([]), Hash32.Zero);
-        var proposal = new Proposal(header, [], []);
+        var proposal = new Proposal(header, ReadOnlyMemory<byte>.Empty, []);
         var sig = _key.Sign(VoteStatement.Bytes(VoteKind.Prepare, _cluster, vc.NewView - 1, height, header.Hash));
         var forged = new PreparedCertificate(vc.NewView - 1, proposal, [new(_self, sig), new(_self, sig), new(_self, sig)]);
         return ViewChangeMessage.Encode(_self, vc.NewView, vc.LastHeader, vc.LastQc, forged, _cluster, _key);

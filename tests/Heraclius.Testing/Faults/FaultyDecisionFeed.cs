@@ -75,7 +75,7 @@ public sealed class FaultyDecisionFeed : IDecisionFeed
                 continue;
             }
 
-            var payload = (byte[])real.Group.Payload.Clone();
+            var payload = real.Group.Payload.ToArray();
             payload[Random.Shared.Next(payload.Length)] ^= (byte)(1 + Random.Shared.Next(255));
             Interlocked.Increment(ref _corrupted);
 

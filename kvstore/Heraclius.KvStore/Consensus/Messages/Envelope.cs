@@ -34,7 +34,10 @@ public static class Envelope
 
         ArgumentNullException.ThrowIfNull(key);
         Span<byte> signature = stackalloc byte[SigningKey.SignatureSize];
-        key.Sign(SignedStatement(cluster, w.WrittenSpan), signature);
+        var size = StatementSize(cluster);
+        var statement = size <= MaxStackStatement ? stackalloc byte[size] : new byte[size];
+        WriteSignedStatement(statement, cluster, w.WrittenSpan);
+        key.Sign(statement, signature);
         w.Fixed(signature);
         return w.Detach();
     }
@@ -50,16 +53,26 @@ public static class Envelope
     /// </summary>
     public static byte[] SignedStatement(string cluster, ReadOnlySpan<byte> body)
     {
+        var statement = new byte[StatementSize(cluster)];
+        WriteSignedStatement(statement, cluster, body);
+        return statement;
+    }
+
+    // 8 + 4 + 64 + 32 bytes for the longest cluster id a header carries: built on the stack for every
+    // signed message sent or checked, on the heap only for an id too long to be valid anyway.
+    private const int MaxStackStatement = 256;
+
+    private static int StatementSize(string cluster) => Domain.Length + 4 + System.Text.Encoding.UTF8.GetByteCount(cluster) + Hash32.Size;
+
+    private static void WriteSignedStatement(Span<byte> span, string cluster, ReadOnlySpan<byte> body)
+    {
         var clusterBytes = System.Text.Encoding.UTF8.GetByteCount(cluster);
-        var statement = new byte[Domain.Length + 4 + clusterBytes + Hash32.Size];
-        var span = statement.AsSpan();
         Domain.CopyTo(span);
         var at = Domain.Length;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(span[at..], (uint)clusterBytes);
         at += 4;
         System.Text.Encoding.UTF8.GetBytes(cluster, span[at..]);
         Hash32.Of(body).WriteTo(span[(at + clusterBytes)..]);
-        return statement;
     }
 
     /// <summary>Splits a message into type, sender and the body (signature excluded); throws when malformed.</summary>
@@ -105,6 +118,9 @@ public static class Envelope
         }
 
         var bodyEnd = message.Length - SigningKey.SignatureSize;
-        return key.Verify(SignedStatement(cluster, message[..bodyEnd]), message[bodyEnd..]);
+        var size = StatementSize(cluster);
+        var statement = size <= MaxStackStatement ? stackalloc byte[size] : new byte[size];
+        WriteSignedStatement(statement, cluster, message[..bodyEnd]);
+        return key.Verify(statement, message[bodyEnd..]);
     }
 }
