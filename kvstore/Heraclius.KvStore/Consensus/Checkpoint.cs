@@ -10,40 +10,62 @@ namespace Heraclius.KvStore.Consensus;
 /// chunks as of that height. Its encoding is the snapshot file's content:
 /// header ‖ QC ‖ u32 bucketCount ‖ (bytes chunk)*.
 /// </summary>
-internal sealed record Checkpoint(DecisionHeader Header, QuorumCertificate Qc, byte[][] Chunks, Hash32[] ChunkHashes)
+/// <remarks>
+/// The chunks are the state's own buffers (see <see cref="ReplicatedState.CaptureChunks"/>): valid
+/// until the state is captured again, so a replica captures only once its last save finished and
+/// it has stopped serving the previous checkpoint.
+/// </remarks>
+internal sealed record Checkpoint(DecisionHeader Header, QuorumCertificate Qc, ReadOnlyMemory<byte>[] Chunks, Hash32[] ChunkHashes)
 {
-    /// <summary>Copies the chunks of <paramref name="state"/>, which must be the state as of <paramref name="header"/>.</summary>
+    /// <summary>Captures the chunks of <paramref name="state"/>, which must be the state as of <paramref name="header"/>.</summary>
     public static Checkpoint Capture(DecisionHeader header, QuorumCertificate qc, ReplicatedState state)
     {
-        var chunks = new byte[state.BucketCount][];
-        var hashes = new Hash32[state.BucketCount];
-        for (var i = 0; i < chunks.Length; i++)
-        {
-            chunks[i] = state.ReadChunk(i);
-            hashes[i] = state.BucketHash(i);
-        }
-
+        var (chunks, hashes) = state.CaptureChunks();
         return new Checkpoint(header, qc, chunks, hashes);
     }
 
     public byte[] Encode()
     {
-        var size = 1024;
-        foreach (var c in Chunks)
+        var parts = Parts();
+        var size = 0;
+        for (var i = 0; i < parts.Length; i++)
         {
-            size += c.Length + 4;
+            size = checked(size + parts[i].Length);
         }
 
-        var w = new CanonicalWriter(size);
+        var bytes = new byte[size];
+        var offset = 0;
+        foreach (var part in parts)
+        {
+            part.Span.CopyTo(bytes.AsSpan(offset));
+            offset += part.Length;
+        }
+
+        return bytes;
+    }
+
+    /// <summary>
+    /// The encoding in pieces whose concatenation is <see cref="Encode"/>: the chunks themselves,
+    /// not copies (they are immutable), each after its u32 length, so a save need not gather the
+    /// whole state into one array.
+    /// </summary>
+    public ReadOnlyMemory<byte>[] Parts()
+    {
+        var w = new CanonicalWriter(1024);
         Header.Write(w);
         Qc.Write(w);
         w.U32((uint)Chunks.Length);
-        foreach (var c in Chunks)
+        var parts = new ReadOnlyMemory<byte>[1 + (2 * Chunks.Length)];
+        parts[0] = w.ToArray();
+        var lengths = new byte[4 * Chunks.Length];
+        for (var i = 0; i < Chunks.Length; i++)
         {
-            w.Bytes(c);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(lengths.AsSpan(4 * i), (uint)Chunks[i].Length);
+            parts[1 + (2 * i)] = lengths.AsMemory(4 * i, 4);
+            parts[2 + (2 * i)] = Chunks[i];
         }
 
-        return w.ToArray();
+        return parts;
     }
 
     /// <summary>Decodes a snapshot into the checkpoint and the state it holds; chunks must be canonical.</summary>
@@ -59,16 +81,12 @@ internal sealed record Checkpoint(DecisionHeader Header, QuorumCertificate Qc, b
         }
 
         var state = new ReplicatedState(count);
-        var chunks = new byte[count][];
-        var hashes = new Hash32[count];
         for (var i = 0; i < count; i++)
         {
-            chunks[i] = r.Bytes(int.MaxValue);
-            state.WriteChunk(i, chunks[i]);
-            hashes[i] = state.BucketHash(i);
+            state.WriteChunk(i, r.BytesSpan(int.MaxValue));
         }
 
         r.End();
-        return (new Checkpoint(header, qc, chunks, hashes), state);
+        return (Capture(header, qc, state), state);
     }
 }

@@ -198,7 +198,7 @@ public sealed partial class Replica
         for (var i = (int)first; i < end; i++)
         {
             w.U32((uint)i);
-            w.Bytes(cp.Chunks[i]);
+            w.Bytes(cp.Chunks[i].Span);
             MerkleTree.Prove(cp.ChunkHashes, i).Write(w);
             bytes += cp.Chunks[i].Length;
             if (bytes > MaxCatchUpBytes)
@@ -294,10 +294,14 @@ public sealed partial class Replica
         _log.Clear();
         _slot.Reset();
         _progressSince = _now;
-        _checkpoint = Checkpoint.Capture(fetch.Header, fetch.Qc!, _state);
-        _snapshots.Save(_decided, _checkpoint.Encode());
+        // Saved like a checkpoint: until it is durable the WAL keeps the records that rebuild the
+        // state this node had (a crash meanwhile recovers that and catches up again).
+        StartSave(fetch.Header, fetch.Qc!, _state);
         RefreshFlow();
-        CompactWal();
+        if (_pendingSave is { IsCompleted: true })
+        {
+            FinishPendingSave();
+        }
         PruneAnsweredBatches();
         if (_newViewForced is not null && _newViewForced.Header.Height <= _decided)
         {

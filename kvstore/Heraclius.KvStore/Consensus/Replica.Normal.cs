@@ -623,10 +623,7 @@ public sealed partial class Replica
         }
 
         RefreshFlow();
-        if (IsCheckpointHeight(header.Height))
-        {
-            TakeCheckpoint(decision);
-        }
+        CheckpointAfterDecision(decision);
 
         if (_newViewForced is not null && _newViewForced.Header.Height <= _decided)
         {
@@ -635,29 +632,6 @@ public sealed partial class Replica
 
         ProcessForcedProposal();
         TryPropose();
-    }
-
-    private void TakeCheckpoint(Decision decision)
-    {
-        _checkpoint = Checkpoint.Capture(decision.Header, decision.Qc, _state);
-        _snapshots.Save(decision.Height, _checkpoint.Encode());
-        CompactWal();
-    }
-
-    /// <summary>
-    /// After a snapshot, the WAL keeps only what the snapshot does not hold: the view, an outstanding
-    /// view change, and the compact decisions other clusters have not acknowledged yet.
-    /// </summary>
-    private void CompactWal()
-    {
-        var records = new List<Storage.WalRecord> { new((byte)WalRecordType.View, U64Bytes(_view)) };
-        if (_inViewChange && _myViewChange is not null)
-        {
-            records.Add(new((byte)WalRecordType.ViewChangeSent, _myViewChange));
-        }
-
-        records.AddRange(OutboundWalRecords());
-        _wal.Rewrite(records);
     }
 
     private static byte[] U64Bytes(ulong value)

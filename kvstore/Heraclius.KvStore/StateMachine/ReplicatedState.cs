@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Encoding;
 using Heraclius.KvStore.Merkle;
@@ -8,8 +9,14 @@ namespace Heraclius.KvStore.StateMachine;
 /// The whole replicated state of a cluster as one byte-keyed map, split into a fixed number of
 /// buckets by the stable key hash. A bucket is a snapshot chunk; its leaf is H(0x00 ‖ the bucket's
 /// entries in key order), and the state root is the Merkle root over the buckets. Only buckets
-/// written since the last root are re-hashed, so a checkpoint costs what changed, not the state size.
+/// written since the last root are re-encoded and re-hashed.
 /// </summary>
+/// <remarks>
+/// Each bucket's encoding lives in a buffer the state reuses: allocating the whole state's chunks
+/// afresh at every checkpoint (tens of megabytes that survive into gen2) cost several times what
+/// encoding and hashing them did. A captured checkpoint's buffers are never written until the next
+/// capture (see <see cref="CaptureChunks"/>), so they can be saved and served meanwhile.
+/// </remarks>
 public sealed class ReplicatedState
 {
     public const int MaxKeyBytes = 4096;
@@ -17,7 +24,13 @@ public sealed class ReplicatedState
 
     private readonly Dictionary<byte[], byte[]>[] _buckets;
     private readonly Hash32[] _bucketHashes;
+    // The buffer holding each bucket's encoding (valid while not dirty) and its length.
     private readonly byte[]?[] _chunks;
+    private readonly int[] _chunkLengths;
+    // The buffers the last capture handed out, never written until the next capture; and a free
+    // buffer per bucket (a capture's, once the next capture released it) for the next encoding.
+    private readonly byte[]?[] _captured;
+    private readonly byte[]?[] _spare;
     private readonly bool[] _dirty;
     private readonly int _mask;
     private long _count;
@@ -37,6 +50,9 @@ public sealed class ReplicatedState
         _buckets = new Dictionary<byte[], byte[]>[bucketCount];
         _bucketHashes = new Hash32[bucketCount];
         _chunks = new byte[bucketCount][];
+        _chunkLengths = new int[bucketCount];
+        _captured = new byte[bucketCount][];
+        _spare = new byte[bucketCount][];
         _dirty = new bool[bucketCount];
         for (var i = 0; i < bucketCount; i++)
         {
@@ -79,7 +95,6 @@ public sealed class ReplicatedState
         var b = BucketOf(key);
         var bucket = _buckets[b];
         _dirty[b] = true;
-        _chunks[b] = null;
         if (value is null)
         {
             if (bucket.Remove(key, out var old))
@@ -107,8 +122,8 @@ public sealed class ReplicatedState
         if (_dirty[bucket])
         {
             // The chunk bytes are kept with their hash: a checkpoint right after the root needs both.
-            _chunks[bucket] = EncodeChunk(bucket);
-            _bucketHashes[bucket] = MerkleTree.LeafHash(_chunks[bucket]);
+            EncodeChunk(bucket);
+            _bucketHashes[bucket] = MerkleTree.LeafHash(_chunks[bucket].AsSpan(0, _chunkLengths[bucket]));
             _dirty[bucket] = false;
         }
 
@@ -130,18 +145,51 @@ public sealed class ReplicatedState
 
     public MerkleProof ProveChunk(int bucket) => MerkleTree.Prove(AllBucketHashes(), bucket);
 
-    /// <summary>The canonical bytes of one bucket: its entries sorted by key. Callers must not modify them.</summary>
+    /// <summary>A copy of the canonical bytes of one bucket: its entries sorted by key.</summary>
     public byte[] ReadChunk(int bucket)
     {
         BucketHash(bucket);
-        return _chunks[bucket]!;
+        return _chunks[bucket].AsSpan(0, _chunkLengths[bucket]).ToArray();
     }
 
-    private byte[] EncodeChunk(int bucket)
+    /// <summary>
+    /// The canonical bytes and leaf hash of every bucket as of now, for a checkpoint. The bytes are
+    /// not copied: they stay unchanged, whatever the state does, until the next capture, which
+    /// reuses their buffers; so the caller must be done with them (a save finished) by then.
+    /// </summary>
+    public (ReadOnlyMemory<byte>[] Chunks, Hash32[] Hashes) CaptureChunks()
     {
-        // Sized exactly, so the writer hands over its buffer (a guessed size grew and then copied the
-        // chunk; every dirty bucket is encoded at every checkpoint), and sorted as key/value pairs so no
-        // entry is looked up again. Keys are distinct, so the order is the keys' order alone.
+        var chunks = new ReadOnlyMemory<byte>[_buckets.Length];
+        var hashes = new Hash32[_buckets.Length];
+        for (var i = 0; i < chunks.Length; i++)
+        {
+            hashes[i] = BucketHash(i);
+            var released = _captured[i];
+            _captured[i] = _chunks[i];
+            if (released is not null && !ReferenceEquals(released, _chunks[i]))
+            {
+                KeepSpare(i, released);
+            }
+
+            chunks[i] = _chunks[i].AsMemory(0, _chunkLengths[i]);
+        }
+
+        return (chunks, hashes);
+    }
+
+    private void KeepSpare(int bucket, byte[] buffer)
+    {
+        if (_spare[bucket] is null || _spare[bucket]!.Length < buffer.Length)
+        {
+            _spare[bucket] = buffer;
+        }
+    }
+
+    /// <summary>Encodes a bucket into a buffer no capture holds: its current one, its spare, or a new one.</summary>
+    private void EncodeChunk(int bucket)
+    {
+        // Sorted as key/value pairs so no entry is looked up again. Keys are distinct, so the order
+        // is the keys' order alone.
         var entries = _buckets[bucket];
         var count = entries.Count;
         var pairs = System.Buffers.ArrayPool<KeyValuePair<byte[], byte[]>>.Shared.Rent(Math.Max(count, 1));
@@ -155,20 +203,56 @@ public sealed class ReplicatedState
                 size += 8L + pairs[i].Key.Length + pairs[i].Value.Length;
             }
 
-            var w = new CanonicalWriter(checked((int)size));
-            w.U32((uint)count);
+            var buffer = BufferFor(bucket, checked((int)size));
+            var span = buffer.AsSpan();
+            BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)count);
+            var offset = 4;
             for (var i = 0; i < count; i++)
             {
-                w.Bytes(pairs[i].Key);
-                w.Bytes(pairs[i].Value);
+                offset = Put(span, offset, pairs[i].Key);
+                offset = Put(span, offset, pairs[i].Value);
             }
 
-            return w.Detach();
+            _chunks[bucket] = buffer;
+            _chunkLengths[bucket] = offset;
         }
         finally
         {
             System.Buffers.ArrayPool<KeyValuePair<byte[], byte[]>>.Shared.Return(pairs, clearArray: true);
         }
+    }
+
+    private static int Put(Span<byte> span, int offset, byte[] bytes)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(span[offset..], (uint)bytes.Length);
+        bytes.CopyTo(span[(offset + 4)..]);
+        return offset + 4 + bytes.Length;
+    }
+
+    private byte[] BufferFor(int bucket, int size)
+    {
+        var current = _chunks[bucket];
+        if (current is not null && !ReferenceEquals(current, _captured[bucket]))
+        {
+            if (current.Length >= size)
+            {
+                return current;
+            }
+
+            KeepSpare(bucket, current);
+        }
+
+        var spare = _spare[bucket];
+        if (spare is not null && spare.Length >= size)
+        {
+            _spare[bucket] = null;
+            return spare;
+        }
+
+        // Room to grow: a bucket that gains entries at every checkpoint is not reallocated at each.
+        // Uninitialized, as every byte up to the length is written.
+        _spare[bucket] = null;
+        return GC.AllocateUninitializedArray<byte>((int)Math.Min(Array.MaxLength, size + (size / 4L) + 64));
     }
 
     private sealed class KeyOrder : IComparer<KeyValuePair<byte[], byte[]>>
@@ -203,6 +287,5 @@ public sealed class ReplicatedState
         _count += replacement.Count - _buckets[bucket].Count;
         _buckets[bucket] = replacement;
         _dirty[bucket] = true;
-        _chunks[bucket] = null;
     }
 }

@@ -13,7 +13,7 @@ namespace Heraclius.KvStore.Storage;
 /// <remarks>
 /// <para>
 /// Save writes <c>….bin.tmp</c>, fsyncs it, renames it to <c>….bin</c> and fsyncs the directory;
-/// only then does it delete every other snapshot, so a crash at any point leaves the previous
+/// only then does it delete every older snapshot, so a crash at any point leaves the previous
 /// snapshot or the new one, never neither. The store therefore keeps one snapshot, the last saved
 /// (heights are expected to increase). An older one survives only if a crash came between the
 /// rename and the deletion.
@@ -24,7 +24,10 @@ namespace Heraclius.KvStore.Storage;
 /// snapshot files exist but none validates it throws <see cref="SnapshotCorruptedException"/>
 /// rather than return null, because null means "never saved" and the WAL may have been compacted.
 /// </para>
-/// <para>Single owner thread.</para>
+/// <para>
+/// Single owner thread, except that a SaveAsync runs on a thread of its own; its owner starts no
+/// other save, and does not load, until it completes.
+/// </para>
 /// </remarks>
 public sealed class FileSnapshotStore : ISnapshotStore
 {
@@ -53,15 +56,10 @@ public sealed class FileSnapshotStore : ISnapshotStore
 
     public void Save(ulong height, ReadOnlySpan<byte> snapshot)
     {
-        var path = Path.Combine(_directory, FileNameFor(height));
-        var tempPath = path + TempSuffix;
+        var tempPath = PathFor(height) + TempSuffix;
         Span<byte> header = stackalloc byte[HeaderSize];
-        Magic.CopyTo(header);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[4..], FormatVersion);
-        BinaryPrimitives.WriteUInt64LittleEndian(header[8..], height);
-        BinaryPrimitives.WriteUInt64LittleEndian(header[16..], (ulong)snapshot.Length);
+        WriteHeader(header, height, (ulong)snapshot.Length);
         SHA256.HashData(snapshot, header[24..]);
-
         using (var handle = File.OpenHandle(tempPath, FileMode.Create, FileAccess.Write, FileShare.None))
         {
             RandomAccess.Write(handle, header, 0);
@@ -69,15 +67,67 @@ public sealed class FileSnapshotStore : ISnapshotStore
             RandomAccess.FlushToDisk(handle);
         }
 
-        File.Move(tempPath, path, overwrite: true);
+        Publish(height);
+    }
+
+    /// <remarks>
+    /// Runs on a thread of its own: writing and fsyncing a state of tens of megabytes on the
+    /// replica's thread stalled its consensus for as long. The content is hashed as it is written.
+    /// </remarks>
+    public Task SaveAsync(ulong height, IReadOnlyList<ReadOnlyMemory<byte>> parts) =>
+        Task.Factory.StartNew(() => SaveParts(height, parts), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void SaveParts(ulong height, IReadOnlyList<ReadOnlyMemory<byte>> parts)
+    {
+        var tempPath = PathFor(height) + TempSuffix;
+        Span<byte> header = stackalloc byte[HeaderSize];
+        using (var handle = File.OpenHandle(tempPath, FileMode.Create, FileAccess.Write, FileShare.None))
+        using (var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+        {
+            long length = 0;
+            for (var i = 0; i < parts.Count; i++)
+            {
+                sha.AppendData(parts[i].Span);
+                length += parts[i].Length;
+            }
+
+            // One gathered write (pwritev) for all the parts: a snapshot is a thousand chunks, each after a 4-byte length.
+            RandomAccess.Write(handle, parts, HeaderSize);
+            WriteHeader(header, height, (ulong)length);
+            sha.GetHashAndReset(header[24..]);
+            RandomAccess.Write(handle, header, 0);
+            RandomAccess.FlushToDisk(handle);
+        }
+
+        Publish(height);
+    }
+
+    private static void WriteHeader(Span<byte> header, ulong height, ulong length)
+    {
+        Magic.CopyTo(header);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[4..], FormatVersion);
+        BinaryPrimitives.WriteUInt64LittleEndian(header[8..], height);
+        BinaryPrimitives.WriteUInt64LittleEndian(header[16..], length);
+    }
+
+    private string PathFor(ulong height) => Path.Combine(_directory, FileNameFor(height));
+
+    /// <summary>Renames the fsync'd temporary file into place, makes the rename durable, then removes every other snapshot.</summary>
+    private void Publish(ulong height)
+    {
+        var path = PathFor(height);
+        File.Move(path + TempSuffix, path, overwrite: true);
         DirectorySync.Flush(_directory);
 
-        // The new snapshot is durable; everything else (older snapshots, crash leftovers) can go.
-        // Not fsync'd: a deletion the crash undoes leaves a file LoadLatest ranks or ignores correctly.
+        // The new snapshot is durable; older snapshots and crash leftovers can go. Not a newer
+        // snapshot: a save that outlived its replica (a restart in the same process) must not delete
+        // what the next replica saved. Not fsync'd: a deletion the crash undoes leaves a file
+        // LoadLatest ranks or ignores correctly.
         foreach (var file in Directory.EnumerateFiles(_directory, Prefix + "*"))
         {
             var isOther = !string.Equals(file, path, StringComparison.Ordinal);
-            if (isOther && (TryParseHeight(Path.GetFileName(file), out _) || file.EndsWith(Extension + TempSuffix, StringComparison.Ordinal)))
+            if (isOther && ((TryParseHeight(Path.GetFileName(file), out var other) && other < height)
+                || file.EndsWith(Extension + TempSuffix, StringComparison.Ordinal)))
             {
                 File.Delete(file);
             }

@@ -11,8 +11,12 @@ internal sealed class ReplicaFixture
 {
     public static readonly TestTopology T = new(4, 1);
 
-    public ReplicaFixture()
+    /// <param name="configure">Changes the options before any replica starts.</param>
+    /// <param name="snapshots">The snapshot store of each node (default: in memory, durable at once).</param>
+    public ReplicaFixture(Action<ReplicaOptions>? configure = null, Func<int, ISnapshotStore>? snapshots = null)
     {
+        configure?.Invoke(Options);
+        Snapshots = [.. Enumerable.Range(0, 4).Select(i => snapshots?.Invoke(i) ?? new MemorySnapshotStore())];
         for (var i = 0; i < 4; i++)
         {
             Boot(i, 0);
@@ -38,7 +42,7 @@ internal sealed class ReplicaFixture
 
     public MemoryWriteAheadLog[] Wals { get; } = [.. Enumerable.Range(0, 4).Select(_ => new MemoryWriteAheadLog())];
 
-    public MemorySnapshotStore[] Snapshots { get; } = [.. Enumerable.Range(0, 4).Select(_ => new MemorySnapshotStore())];
+    public ISnapshotStore[] Snapshots { get; }
 
     /// <summary>Starts (or restarts, after a crash) node <paramref name="i"/> from its storage.</summary>
     public Replica Boot(int i, long now)

@@ -128,6 +128,42 @@ public sealed class FileSnapshotStoreTests : IDisposable
         Assert.Equal(1ul, store.LoadLatest()!.Value.Height);
     }
 
+    [Fact]
+    public void SaveThatFinishesAfterANewerOne_NeverDeletesIt()
+    {
+        // A background save that outlived its replica, after the restarted replica saved a newer one.
+        var store = new FileSnapshotStore(_directory.Path);
+        store.Save(9, Bytes(2, 100));
+        new FileSnapshotStore(_directory.Path).Save(5, Bytes(1, 100));
+
+        var latest = store.LoadLatest();
+
+        Assert.NotNull(latest);
+        Assert.Equal(9ul, latest.Value.Height);
+        Assert.Contains(FileSnapshotStore.FileNameFor(9), SnapshotFiles());
+    }
+
+    [Fact]
+    public async Task SaveAsync_OfManyParts_WritesTheSameFileAsOneSave_AndReplacesTheOlderSnapshot()
+    {
+        // More parts than one gathered write takes (IOV_MAX is 1024), some empty, some large.
+        var parts = Enumerable.Range(0, 2500).Select(i => (ReadOnlyMemory<byte>)Bytes(i, i % 7 == 0 ? 0 : i % 100 == 0 ? 70_000 : i % 13)).ToArray();
+        var whole = parts.SelectMany(p => p.ToArray()).ToArray();
+        var store = new FileSnapshotStore(_directory.Path);
+        store.Save(3, Bytes(1, 100));
+
+        await store.SaveAsync(7, parts);
+
+        var latest = new FileSnapshotStore(_directory.Path).LoadLatest();
+        Assert.NotNull(latest);
+        Assert.Equal(7ul, latest.Value.Height);
+        Assert.Equal(whole, latest.Value.Bytes);
+        Assert.Equal([FileSnapshotStore.FileNameFor(7)], SnapshotFiles());
+        var written = await File.ReadAllBytesAsync(_directory.File(FileSnapshotStore.FileNameFor(7)), TestContext.Current.CancellationToken);
+        new FileSnapshotStore(_directory.File("one")).Save(7, whole);
+        Assert.Equal(await File.ReadAllBytesAsync(_directory.File(Path.Combine("one", FileSnapshotStore.FileNameFor(7))), TestContext.Current.CancellationToken), written);
+    }
+
     private static byte[] Bytes(int seed, int length)
     {
         var bytes = new byte[length];

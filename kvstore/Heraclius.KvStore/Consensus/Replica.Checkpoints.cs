@@ -1,0 +1,107 @@
+using Heraclius.KvStore.Decisions;
+using Heraclius.KvStore.StateMachine;
+
+namespace Heraclius.KvStore.Consensus;
+
+// Checkpoints: the snapshot is written in the background, and the WAL is compacted only down to a
+// snapshot that is durable.
+public sealed partial class Replica
+{
+    // The snapshot being saved and its height. Until the save completes, the WAL keeps every record
+    // it had: after a crash, the previous snapshot plus the WAL's decisions rebuild the state.
+    private Task? _pendingSave;
+    private ulong _pendingSaveHeight;
+
+    /// <summary>Whether a snapshot save has been started and not yet followed by its WAL compaction.</summary>
+    public bool SnapshotSavePending => _pendingSave is not null;
+
+    /// <summary>After each decision (state applied, slot reset): a checkpoint, or the compaction a finished save allows.</summary>
+    private void CheckpointAfterDecision(Decision decision)
+    {
+        if (IsCheckpointHeight(decision.Height))
+        {
+            TakeCheckpoint(decision);
+        }
+        else if (_pendingSave is { IsCompleted: true })
+        {
+            FinishPendingSave();
+        }
+    }
+
+    private void TakeCheckpoint(Decision decision)
+    {
+        StartSave(decision.Header, decision.Qc, _state);
+        if (_pendingSave is { IsCompleted: true })
+        {
+            FinishPendingSave();
+        }
+    }
+
+    /// <summary>Captures <paramref name="state"/> (as of <paramref name="header"/>) as the checkpoint served to peers, and starts saving it.</summary>
+    private void StartSave(DecisionHeader header, QuorumCertificate qc, ReplicatedState state)
+    {
+        // Saves never overlap: each deletes the older snapshots once durable, so a late older save
+        // would delete a newer one; and a capture reuses the buffers of the one before, which the
+        // save must have finished writing. The last save normally finished long ago (a whole
+        // interval earlier); it is superseded, so the WAL is compacted once the new one is durable.
+        _pendingSave?.GetAwaiter().GetResult();
+        _pendingSave = null;
+        _checkpoint = Checkpoint.Capture(header, qc, state);
+        _pendingSave = _snapshots.SaveAsync(header.Height, _checkpoint.Parts());
+        _pendingSaveHeight = header.Height;
+    }
+
+    /// <summary>
+    /// Waits for the pending save (if any) and compacts the WAL down to it. A failed save throws
+    /// here, on the replica's thread, as a synchronous save did, and the WAL stays as it was.
+    /// Call only between decisions (the slot reset, no vote for an undecided height in the WAL).
+    /// </summary>
+    private void FinishPendingSave()
+    {
+        if (_pendingSave is not { } save)
+        {
+            return;
+        }
+
+        save.GetAwaiter().GetResult();
+        _pendingSave = null;
+        CompactWal(_pendingSaveHeight);
+    }
+
+    /// <summary>
+    /// After a snapshot at <paramref name="snapshotHeight"/> is durable, the WAL keeps only what it
+    /// does not hold: the view, an outstanding view change, the compact decisions other clusters
+    /// have not acknowledged yet, and the decisions made while it was being saved.
+    /// </summary>
+    /// <remarks>
+    /// Called only between decisions (the slot is reset), so no vote for an undecided height is in
+    /// the log to be lost. Decision records still buffered in the WAL are written again after the
+    /// rewrite; recovery replays only the next height and skips the duplicates.
+    /// </remarks>
+    private void CompactWal(ulong snapshotHeight)
+    {
+        var firstKept = _log.FindIndex(d => d.Height > snapshotHeight);
+        if (_decided > snapshotHeight && (firstKept < 0 || _log[firstKept].Height != snapshotHeight + 1))
+        {
+            // The in-memory log no longer holds every decision since the snapshot (it cannot, with
+            // RetainDecisions ≥ CheckpointInterval): keep the whole WAL rather than lose any.
+            return;
+        }
+
+        var records = new List<Storage.WalRecord> { new((byte)WalRecordType.View, U64Bytes(_view)) };
+        if (_inViewChange && _myViewChange is not null)
+        {
+            records.Add(new((byte)WalRecordType.ViewChangeSent, _myViewChange));
+        }
+
+        records.AddRange(OutboundWalRecords());
+        for (var i = firstKept; i >= 0 && i < _log.Count; i++)
+        {
+            var w = new Encoding.CanonicalWriter(64 * 1024);
+            _log[i].Write(w);
+            records.Add(new((byte)WalRecordType.Decision, w.ToArray()));
+        }
+
+        _wal.Rewrite(records);
+    }
+}

@@ -1,0 +1,126 @@
+using Heraclius.KvStore.Consensus;
+using Heraclius.KvStore.Decisions;
+using Heraclius.KvStore.Encoding;
+
+namespace Heraclius.KvStore.Tests.Consensus;
+
+/// <summary>
+/// Snapshots are saved in the background; the WAL may be compacted only down to a snapshot that is
+/// durable, so a crash at any point of a save recovers the decided state.
+/// </summary>
+public sealed class CheckpointSaveTests
+{
+    private const int Interval = 4;
+    private const int Slow = 2;
+
+    [Fact]
+    public void CrashWhileTheSnapshotIsBeingSaved_RecoversFromTheWal()
+    {
+        var (f, store) = Cluster();
+        Decide(f, 0, Interval);
+
+        // The checkpoint's snapshot is in flight: nothing durable yet, and the WAL kept every decision.
+        Assert.True(store.InFlight);
+        Assert.True(f.Replicas[Slow].SnapshotSavePending);
+        Assert.Null(store.LoadLatest());
+        Assert.Equal([1UL, 2, 3, 4], WalDecisionHeights(f));
+
+        var expected = f.Replicas[0].ComputeDecidedStateRoot();
+        var restarted = f.Boot(Slow, 1_000);
+
+        Assert.Equal((ulong)Interval, restarted.DecidedHeight);
+        Assert.Equal(expected, restarted.ComputeDecidedStateRoot());
+        Assert.Equal(f.Replicas[0].LastHeaderHash, restarted.LastHeaderHash);
+    }
+
+    [Fact]
+    public void WalIsCompactedAfterTheSaveCompletes_KeepingTheDecisionsMadeMeanwhile_AndRecoversFromTheSnapshot()
+    {
+        var (f, store) = Cluster();
+        Decide(f, 0, Interval + 1);
+        Assert.True(store.InFlight);
+
+        store.Release();
+        Assert.Equal((ulong)Interval, store.LoadLatest()!.Value.Height);
+        // Compaction waits for a point between decisions, where no vote for an open height is in the WAL.
+        Assert.True(f.Replicas[Slow].SnapshotSavePending);
+        Decide(f, Interval + 1, 1);
+
+        Assert.False(f.Replicas[Slow].SnapshotSavePending);
+        Assert.All(WalDecisionHeights(f), h => Assert.True(h > Interval));
+        Assert.Equal([5UL, 6], WalDecisionHeights(f).Distinct());
+
+        var expected = f.Replicas[0].ComputeDecidedStateRoot();
+        var restarted = f.Boot(Slow, 1_000);
+
+        Assert.Equal(Interval + 2UL, restarted.DecidedHeight);
+        Assert.Equal(expected, restarted.ComputeDecidedStateRoot());
+        Assert.Equal(f.Replicas[0].LastHeaderHash, restarted.LastHeaderHash);
+    }
+
+    [Fact]
+    public void NextCheckpoint_WaitsForTheSaveStillInFlight_AndNeverCompactsPastAFailedOne()
+    {
+        var (f, store) = Cluster();
+        Decide(f, 0, Interval);
+        store.Fail();
+
+        // The failure surfaces on the replica's thread at its next decision, as a synchronous save's did.
+        Assert.ThrowsAny<IOException>(() => Decide(f, Interval, 1));
+        Assert.Null(store.LoadLatest());
+        Assert.Contains(1UL, WalDecisionHeights(f));
+    }
+
+    [Fact]
+    public void SnapshotWrittenInParts_DecodesToTheSameStateAndRoot()
+    {
+        var f = new ReplicaFixture(o => o.CheckpointInterval = Interval);
+        Decide(f, 0, Interval);
+
+        var saved = f.Snapshots[1].LoadLatest()!.Value;
+        var (checkpoint, state) = Checkpoint.Decode(saved.Bytes, f.Options.StateBuckets);
+
+        Assert.Equal((ulong)Interval, saved.Height);
+        Assert.Equal(f.Replicas[1].LastHeaderHash, checkpoint.Header.Hash);
+        Assert.Equal(checkpoint.Header.StateRoot, state.ComputeRoot());
+        Assert.Equal(f.Replicas[1].ComputeDecidedStateRoot(), state.ComputeRoot());
+        Assert.Equal(saved.Bytes, checkpoint.Encode());
+    }
+
+    private static (ReplicaFixture Fixture, HeldSnapshotStore Store) Cluster()
+    {
+        var store = new HeldSnapshotStore();
+        var f = new ReplicaFixture(o => o.CheckpointInterval = Interval, i => i == Slow ? store : new KvStore.Storage.MemorySnapshotStore());
+        return (f, store);
+    }
+
+    /// <summary>Decides <paramref name="count"/> more heights, one client batch each, after <paramref name="done"/> already decided.</summary>
+    private static void Decide(ReplicaFixture f, int done, int count)
+    {
+        for (var i = done; i < done + count; i++)
+        {
+            var now = 10 + (i * 10);
+            f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
+            f.Replicas[0].Tick(now + 2);
+            f.Pump(now + 2);
+            Assert.Equal((ulong)i + 1, f.Replicas[Slow].DecidedHeight);
+        }
+    }
+
+    /// <summary>The heights of the decisions in the slow node's WAL, after making its buffered records durable.</summary>
+    private static List<ulong> WalDecisionHeights(ReplicaFixture f)
+    {
+        f.Wals[Slow].Flush();
+        var heights = new List<ulong>();
+        foreach (var record in f.Wals[Slow].ReadAll())
+        {
+            if (record.Type == (byte)WalRecordType.Decision)
+            {
+                var r = new CanonicalReader(record.Payload);
+                heights.Add(Decision.Read(ref r).Height);
+            }
+        }
+
+        return heights;
+    }
+}
