@@ -97,9 +97,7 @@ public sealed partial class Replica
         records.AddRange(OutboundWalRecords());
         for (var i = firstKept; i >= 0 && i < _log.Count; i++)
         {
-            var w = new Encoding.CanonicalWriter(64 * 1024);
-            _log[i].Write(w);
-            records.Add(new((byte)WalRecordType.Decision, w.ToArray()));
+            records.Add(new((byte)WalRecordType.Decision, _log[i].ToBytes()));
         }
 
         _wal.Rewrite(records);

@@ -14,6 +14,14 @@ namespace Heraclius.Ledger.Shard;
 /// </summary>
 internal sealed class TxnRecord
 {
+    // Byte offsets of the fixed part; TxnRecordView reads the stored bytes by them.
+    internal const int OwnedAt = 1;
+    internal const int DebitSidesAt = 9;
+    internal const int CreditSidesAt = 17;
+    internal const int VoteAt = 25;
+    internal const int LedgerCountAt = 32;
+    internal const int LedgersAt = 36;
+
     public TxnStatus Status { get; set; }
 
     public ulong Owned { get; init; }
@@ -28,18 +36,18 @@ internal sealed class TxnRecord
 
     public byte[] Encode()
     {
-        var size = 1 + 24 + 1 + 4 + 2 + 4 + (8 * Vote.Ledgers.Length) + 4 + (ShardCodec.TransferSize * Chain.Length);
+        var size = LedgersAt + (8 * Vote.Ledgers.Length) + 4 + (ShardCodec.TransferSize * Chain.Length);
         var b = new byte[size];
         var s = b.AsSpan();
         s[0] = (byte)Status;
-        BinaryPrimitives.WriteUInt64LittleEndian(s[1..], Owned);
-        BinaryPrimitives.WriteUInt64LittleEndian(s[9..], DebitSides);
-        BinaryPrimitives.WriteUInt64LittleEndian(s[17..], CreditSides);
-        s[25] = Vote.Prepared ? (byte)1 : (byte)0;
-        BinaryPrimitives.WriteInt32LittleEndian(s[26..], Vote.FailedLeg);
-        BinaryPrimitives.WriteUInt16LittleEndian(s[30..], (ushort)Vote.Code);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[32..], (uint)Vote.Ledgers.Length);
-        var at = 36;
+        BinaryPrimitives.WriteUInt64LittleEndian(s[OwnedAt..], Owned);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[DebitSidesAt..], DebitSides);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[CreditSidesAt..], CreditSides);
+        s[VoteAt] = Vote.Prepared ? (byte)1 : (byte)0;
+        BinaryPrimitives.WriteInt32LittleEndian(s[(VoteAt + 1)..], Vote.FailedLeg);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[(VoteAt + 5)..], (ushort)Vote.Code);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[LedgerCountAt..], (uint)Vote.Ledgers.Length);
+        var at = LedgersAt;
         foreach (var l in Vote.Ledgers)
         {
             BinaryPrimitives.WriteUInt32LittleEndian(s[at..], l.Debit);
@@ -60,9 +68,9 @@ internal sealed class TxnRecord
 
     public static TxnRecord Decode(ReadOnlySpan<byte> s)
     {
-        var ledgerCount = (int)BinaryPrimitives.ReadUInt32LittleEndian(s[32..]);
+        var ledgerCount = (int)BinaryPrimitives.ReadUInt32LittleEndian(s[LedgerCountAt..]);
         var ledgers = new LegLedgers[ledgerCount];
-        var at = 36;
+        var at = LedgersAt;
         for (var i = 0; i < ledgerCount; i++)
         {
             ledgers[i] = new LegLedgers(BinaryPrimitives.ReadUInt32LittleEndian(s[at..]), BinaryPrimitives.ReadUInt32LittleEndian(s[(at + 4)..]));
@@ -81,10 +89,10 @@ internal sealed class TxnRecord
         return new TxnRecord
         {
             Status = (TxnStatus)s[0],
-            Owned = BinaryPrimitives.ReadUInt64LittleEndian(s[1..]),
-            DebitSides = BinaryPrimitives.ReadUInt64LittleEndian(s[9..]),
-            CreditSides = BinaryPrimitives.ReadUInt64LittleEndian(s[17..]),
-            Vote = new ShardVote(s[25] != 0, BinaryPrimitives.ReadInt32LittleEndian(s[26..]), (CreateTransferResult)BinaryPrimitives.ReadUInt16LittleEndian(s[30..]), ledgers),
+            Owned = BinaryPrimitives.ReadUInt64LittleEndian(s[OwnedAt..]),
+            DebitSides = BinaryPrimitives.ReadUInt64LittleEndian(s[DebitSidesAt..]),
+            CreditSides = BinaryPrimitives.ReadUInt64LittleEndian(s[CreditSidesAt..]),
+            Vote = new ShardVote(s[VoteAt] != 0, BinaryPrimitives.ReadInt32LittleEndian(s[(VoteAt + 1)..]), (CreateTransferResult)BinaryPrimitives.ReadUInt16LittleEndian(s[(VoteAt + 5)..]), ledgers),
             Chain = chain,
         };
     }

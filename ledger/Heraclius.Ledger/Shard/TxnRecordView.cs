@@ -16,19 +16,19 @@ internal readonly struct TxnRecordView
     public TxnRecordView(byte[] bytes)
     {
         _bytes = bytes;
-        var ledgers = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(32));
-        var countAt = 36 + (8 * ledgers);
+        var ledgers = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(TxnRecord.LedgerCountAt));
+        var countAt = TxnRecord.LedgersAt + (8 * ledgers);
         Count = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(countAt));
         _chainAt = countAt + 4;
     }
 
     public TxnStatus Status => (TxnStatus)_bytes[0];
 
-    public ulong Owned => BinaryPrimitives.ReadUInt64LittleEndian(_bytes.AsSpan(1));
+    public ulong Owned => BinaryPrimitives.ReadUInt64LittleEndian(_bytes.AsSpan(TxnRecord.OwnedAt));
 
-    public ulong DebitSides => BinaryPrimitives.ReadUInt64LittleEndian(_bytes.AsSpan(9));
+    public ulong DebitSides => BinaryPrimitives.ReadUInt64LittleEndian(_bytes.AsSpan(TxnRecord.DebitSidesAt));
 
-    public ulong CreditSides => BinaryPrimitives.ReadUInt64LittleEndian(_bytes.AsSpan(17));
+    public ulong CreditSides => BinaryPrimitives.ReadUInt64LittleEndian(_bytes.AsSpan(TxnRecord.CreditSidesAt));
 
     /// <summary>How many legs the record keeps (the whole chain while unfinished).</summary>
     public int Count { get; }

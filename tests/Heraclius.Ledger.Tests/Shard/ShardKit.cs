@@ -44,6 +44,15 @@ internal sealed class ShardKit
 
     public CreateAccountResult Create(Account a) => Ledger.CreateAccount(a, Now);
 
+    /// <summary>Customers 5, 6 and 7, and <paramref name="amount"/> funded to 5: where the two-phase tests start.</summary>
+    public static ShardKit Funded(ulong amount = 100)
+    {
+        var kit = new ShardKit();
+        kit.Accounts(5, 6, 7);
+        kit.Fund(5, amount);
+        return kit;
+    }
+
     /// <summary>The issuance account of ledger 1 and customers with the given ids (default limit).</summary>
     public void Accounts(params UInt128[] customers)
     {

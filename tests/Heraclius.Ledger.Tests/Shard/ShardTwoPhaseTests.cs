@@ -6,14 +6,6 @@ namespace Heraclius.Ledger.Tests.Shard;
 
 public sealed class ShardTwoPhaseTests
 {
-    private static ShardKit Funded(ulong amount = 100)
-    {
-        var kit = new ShardKit();
-        kit.Accounts(5, 6, 7);
-        kit.Fund(5, amount);
-        return kit;
-    }
-
     [Fact]
     public void Prepare_reserves_commit_applies_and_repeats_change_nothing()
     {

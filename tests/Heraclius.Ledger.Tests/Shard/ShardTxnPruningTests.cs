@@ -16,14 +16,6 @@ public sealed class ShardTxnPruningTests
     private const byte TxnPrefix = 0x14;
     private const byte PreparedUpToPrefix = 0x18;
 
-    private static ShardKit Funded(ulong amount = 100)
-    {
-        var kit = new ShardKit();
-        kit.Accounts(5, 6, 7);
-        kit.Fund(5, amount);
-        return kit;
-    }
-
     [Fact]
     public void A_repeated_Prepare_after_commit_reserves_nothing_and_late_decisions_apply_nothing()
     {
