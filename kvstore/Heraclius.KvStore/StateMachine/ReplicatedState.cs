@@ -106,15 +106,16 @@ public sealed class ReplicatedState
             return null;
         }
 
-        if (bucket.TryGetValue(key, out var previous))
+        // One lookup: the hot path of every Put and answer slot, on a map far larger than the caches.
+        ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(bucket, key, out var existed);
+        var previous = existed ? slot : null;
+        slot = value;
+        if (!existed)
         {
-            bucket[key] = value;
-            return previous;
+            _count++;
         }
 
-        bucket[key] = value;
-        _count++;
-        return null;
+        return previous;
     }
 
     public Hash32 BucketHash(int bucket)
