@@ -32,8 +32,11 @@ internal sealed class CostMeter
 
     public static async Task<CostMeter> StartAsync(BenchCluster cluster) => new(cluster, await cluster.CountersAsync());
 
-    /// <summary>Prints the per-operation lines for <paramref name="ops"/> operations over <paramref name="elapsedSeconds"/> (and one line per cluster when verbose).</summary>
-    public async Task PrintAsync(long ops, double elapsedSeconds, string label, bool verbose)
+    /// <summary>
+    /// Prints the per-operation lines for <paramref name="ops"/> operations over <paramref name="elapsedSeconds"/>
+    /// (and one line per cluster when verbose); returns the requests per coordinator decision.
+    /// </summary>
+    public async Task<double> PrintAsync(long ops, double elapsedSeconds, string label, bool verbose)
     {
         var after = await _cluster.CountersAsync();
         var verifies = CryptoCounters.Verifies - _verifies; // counted per process, so over every cluster together
@@ -44,7 +47,8 @@ internal sealed class CostMeter
         var delta = _cluster.Topology.Clusters.Select((c, i) => (Cluster: c, D: after[i] - _before[i])).ToList();
         var coordinatorDecisions = delta.Where(d => d.Cluster.Kind == ClusterKind.Coordinator).Sum(d => d.D.Decisions);
         var coordinatorRequests = delta.Where(d => d.Cluster.Kind == ClusterKind.Coordinator).Sum(d => d.D.Requests);
-        Console.WriteLine($"  {label} fsyncs_per_op={PerOp(delta.Sum(d => d.D.Fsyncs)):F4} sig_verifies_per_op={PerOp(verifies):F4} decisions={delta.Sum(d => d.D.Decisions)} view_changes={delta.Sum(d => d.D.ViewChanges)} batch_avg={(coordinatorDecisions == 0 ? 0 : coordinatorRequests / (double)coordinatorDecisions):F1}");
+        var batchAvg = coordinatorDecisions == 0 ? 0 : coordinatorRequests / (double)coordinatorDecisions;
+        Console.WriteLine($"  {label} fsyncs_per_op={PerOp(delta.Sum(d => d.D.Fsyncs)):F4} sig_verifies_per_op={PerOp(verifies):F4} decisions={delta.Sum(d => d.D.Decisions)} view_changes={delta.Sum(d => d.D.ViewChanges)} batch_avg={batchAvg:F1}");
         // The whole process (every node and every client): what an operation costs the machine.
         Console.WriteLine($"  cpu_us_per_op={cpu.TotalMicroseconds / Math.Max(ops, 1):F1} alloc_bytes_per_op={PerOp(allocated):F0} gc_pause_pct={pause.TotalSeconds / elapsedSeconds * 100:F1} gen0={GC.CollectionCount(0) - _gen0} gen2={GC.CollectionCount(2) - _gen2}");
         if (verbose)
@@ -55,5 +59,7 @@ internal sealed class CostMeter
                                   + (c.Kind == ClusterKind.Coordinator ? $" batch_avg={(d.Decisions == 0 ? 0 : d.Requests / (double)d.Decisions):F1}" : ""));
             }
         }
+
+        return batchAvg;
     }
 }

@@ -10,8 +10,9 @@ internal sealed class LoadStep
 {
     private static readonly TimeSpan OperationTimeout = TimeSpan.FromSeconds(30);
 
-    private LoadStep(int vus, double opsPerSecond, double p50, double p99, double avg, long ops, LoadResult result)
+    private LoadStep(int vus, double opsPerSecond, double p50, double p99, double avg, long ops, double batchAvg, LoadResult result)
     {
+        BatchAvg = batchAvg;
         Vus = vus;
         OpsPerSecond = opsPerSecond;
         P50 = p50;
@@ -33,10 +34,13 @@ internal sealed class LoadStep
 
     public long Ops { get; }
 
+    /// <summary>Requests per coordinator decision over the measurement.</summary>
+    public double BatchAvg { get; }
+
     public LoadResult Result { get; }
 
     public string Line(TopologyShape shape) =>
-        $"ops_per_s={OpsPerSecond:F0} p50_ms={P50:F2} p99_ms={P99:F2} avg_ms={Avg:F2} vus={Vus} clusters={shape.Coordinators}+{shape.Shards}";
+        $"ops_per_s={OpsPerSecond:F0} p50_ms={P50:F2} p99_ms={P99:F2} avg_ms={Avg:F2} vus={Vus} clusters={shape.Coordinators}+{shape.Shards} nodes={shape.TotalNodes} batch_avg={BatchAvg:F1}";
 
     /// <summary>Warms up, then measures <paramref name="vus"/> users for <paramref name="duration"/>, printing the per-op costs and per-cluster lines.</summary>
     public static async Task<LoadStep> RunAsync(BenchCluster cluster, LoadWorkload workload, int vus, TimeSpan warmup, TimeSpan duration, bool verbose)
@@ -51,8 +55,8 @@ internal sealed class LoadStep
         var all = result.Latencies.SelectMany(l => l).Order().ToArray();
         var ops = all.Length;
         double P(double q) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
-        var step = new LoadStep(vus, ops / elapsed, P(0.50), P(0.99), all.Length == 0 ? 0 : all.Average(), ops, result);
-        await meter.PrintAsync(ops, elapsed, $"vus={vus}", verbose);
+        var batchAvg = await meter.PrintAsync(ops, elapsed, $"vus={vus}", verbose);
+        var step = new LoadStep(vus, ops / elapsed, P(0.50), P(0.99), all.Length == 0 ? 0 : all.Average(), ops, batchAvg, result);
 
         var refused = result.Refusals();
         if (refused.Length > 0 || result.Timeouts > 0)
