@@ -47,6 +47,8 @@ public sealed class ClusterNode : IAsyncDisposable
 
     public long WalFsyncs => _wal.FlushCount;
 
+    public long WalBytes => _wal.BytesWritten;
+
     public static async Task<ClusterNode> StartAsync(
         ClusterTopology topology,
         string nodeId,

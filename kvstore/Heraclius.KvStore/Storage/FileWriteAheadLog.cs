@@ -85,6 +85,9 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
     /// <remarks>Counts fsyncs made by <see cref="Flush"/>; the few made by recovery and Rewrite are off the commit path and not counted.</remarks>
     public long FlushCount { get; private set; }
 
+    /// <inheritdoc />
+    public long BytesWritten { get; private set; }
+
     /// <summary>Bytes on disk that hold the header and durable records.</summary>
     public long DurableLength => _length;
 
@@ -118,6 +121,7 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
         }
 
         _length += _buffered;
+        BytesWritten += _buffered;
         _buffered = 0;
         FlushCount++;
         if (_buffer.Length > RetainedBufferSize)
@@ -164,6 +168,7 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
             DirectorySync.Flush(_directory);
             _handle = OpenLogFile();
             _length = newLength;
+            BytesWritten += newLength;
         }
         catch
         {

@@ -27,4 +27,11 @@ public interface IWriteAheadLog : IDisposable
 
     /// <summary>Fsyncs performed so far, for benchmarks.</summary>
     long FlushCount { get; }
+
+    /// <summary>
+    /// Bytes written to the log so far, for benchmarks: every record made durable by <see cref="Flush"/>
+    /// (its framing included) and every log written by <see cref="Rewrite"/> (file header included).
+    /// What the log costs a disk, which grows with bytes as well as with fsyncs.
+    /// </summary>
+    long BytesWritten { get; }
 }

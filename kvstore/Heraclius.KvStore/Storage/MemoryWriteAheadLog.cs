@@ -26,6 +26,10 @@ public sealed class MemoryWriteAheadLog : IWriteAheadLog
 
     public long FlushCount { get; private set; }
 
+    /// <inheritdoc />
+    /// <remarks>Counted as the file log lays the records out, so both report the same numbers.</remarks>
+    public long BytesWritten { get; private set; }
+
     /// <summary>Records appended since the last flush: what a crash now would put at risk.</summary>
     public int PendingCount => _pending.Count;
 
@@ -40,6 +44,11 @@ public sealed class MemoryWriteAheadLog : IWriteAheadLog
         if (_pending.Count == 0)
         {
             return;
+        }
+
+        foreach (var record in _pending)
+        {
+            BytesWritten += WalFormat.RecordOverhead + record.Payload.Length;
         }
 
         _durable.AddRange(_pending);
@@ -78,9 +87,11 @@ public sealed class MemoryWriteAheadLog : IWriteAheadLog
         var chunks = new List<byte[]>();
         _used = ChunkSize;
         var durable = new List<Stored>(list.Count);
+        var written = (long)WalFormat.FileHeaderSize;
         foreach (var record in list)
         {
             durable.Add(Store(record.Type, record.Payload, chunks));
+            written += WalFormat.RecordOverhead + record.Payload.Length;
         }
 
         var pending = new List<Stored>(_pending.Count);
@@ -100,6 +111,7 @@ public sealed class MemoryWriteAheadLog : IWriteAheadLog
         _chunks = chunks;
         _durable = durable;
         _pending = pending;
+        BytesWritten += written;
     }
 
     /// <summary>Power loss: every record not flushed is gone.</summary>

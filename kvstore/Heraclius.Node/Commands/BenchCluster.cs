@@ -83,7 +83,7 @@ internal sealed class BenchCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>Per cluster, in topology order: fsyncs of all its nodes, and decisions, requests and view changes seen by its node 0.</summary>
+    /// <summary>Per cluster, in topology order: WAL fsyncs and bytes of all its nodes, and decisions, requests and view changes seen by its node 0.</summary>
     public async Task<ClusterCounters[]> CountersAsync()
     {
         var result = new ClusterCounters[Topology.Clusters.Count];
@@ -92,7 +92,7 @@ internal sealed class BenchCluster : IAsyncDisposable
             var id = Topology.Clusters[i].Id;
             var members = _nodes.Where(n => n.Node.ClusterId == id).ToList();
             var (decisions, requests, viewChanges) = await members[0].Host.QueryAsync(r => (r.DecisionsApplied, r.RequestsDecided, r.ViewChangesStarted));
-            result[i] = new ClusterCounters(members.Sum(n => n.WalFsyncs), decisions, requests, viewChanges);
+            result[i] = new ClusterCounters(members.Sum(n => n.WalFsyncs), members.Sum(n => n.WalBytes), decisions, requests, viewChanges);
         }
 
         return result;

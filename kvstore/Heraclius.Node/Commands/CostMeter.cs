@@ -4,7 +4,7 @@ using Heraclius.KvStore.Topology;
 namespace Heraclius.Node.Commands;
 
 /// <summary>
-/// What a measured interval cost the machine, per operation: fsyncs and signature checks (what carries
+/// What a measured interval cost the machine, per operation: fsyncs, WAL bytes and signature checks (what carries
 /// over to real disks and CPUs), decisions and view changes, and the process's CPU, allocation and GC.
 /// </summary>
 internal sealed class CostMeter
@@ -48,14 +48,14 @@ internal sealed class CostMeter
         var coordinatorDecisions = delta.Where(d => d.Cluster.Kind == ClusterKind.Coordinator).Sum(d => d.D.Decisions);
         var coordinatorRequests = delta.Where(d => d.Cluster.Kind == ClusterKind.Coordinator).Sum(d => d.D.Requests);
         var batchAvg = coordinatorDecisions == 0 ? 0 : coordinatorRequests / (double)coordinatorDecisions;
-        Console.WriteLine($"  {label} fsyncs_per_op={PerOp(delta.Sum(d => d.D.Fsyncs)):F4} sig_verifies_per_op={PerOp(verifies):F4} decisions={delta.Sum(d => d.D.Decisions)} view_changes={delta.Sum(d => d.D.ViewChanges)} batch_avg={batchAvg:F1}");
+        Console.WriteLine($"  {label} fsyncs_per_op={PerOp(delta.Sum(d => d.D.Fsyncs)):F4} wal_bytes_per_op={PerOp(delta.Sum(d => d.D.WalBytes)):F0} sig_verifies_per_op={PerOp(verifies):F4} decisions={delta.Sum(d => d.D.Decisions)} view_changes={delta.Sum(d => d.D.ViewChanges)} batch_avg={batchAvg:F1}");
         // The whole process (every node and every client): what an operation costs the machine.
         Console.WriteLine($"  cpu_us_per_op={cpu.TotalMicroseconds / Math.Max(ops, 1):F1} alloc_bytes_per_op={PerOp(allocated):F0} gc_pause_pct={pause.TotalSeconds / elapsedSeconds * 100:F1} gen0={GC.CollectionCount(0) - _gen0} gen2={GC.CollectionCount(2) - _gen2}");
         if (verbose)
         {
             foreach (var (c, d) in delta)
             {
-                Console.WriteLine($"  cluster={c.Id} kind={KeygenCommand.Kind(c.Kind)} decisions={d.Decisions} view_changes={d.ViewChanges} fsyncs_per_op={PerOp(d.Fsyncs):F4}"
+                Console.WriteLine($"  cluster={c.Id} kind={KeygenCommand.Kind(c.Kind)} decisions={d.Decisions} view_changes={d.ViewChanges} fsyncs_per_op={PerOp(d.Fsyncs):F4} wal_bytes_per_op={PerOp(d.WalBytes):F0}"
                                   + (c.Kind == ClusterKind.Coordinator ? $" batch_avg={(d.Decisions == 0 ? 0 : d.Requests / (double)d.Decisions):F1}" : ""));
             }
         }

@@ -195,6 +195,31 @@ public abstract class WriteAheadLogContractTests
     }
 
     [Fact]
+    public void BytesWritten_CountsFlushedRecordsAndRewrittenLogs_FramingIncluded()
+    {
+        // A record costs its payload plus 9 bytes of framing (length, type, checksum); a rewritten log adds the 8-byte file header.
+        using var log = Open();
+        log.Append(1, new byte[10]);
+        Assert.Equal(0, log.BytesWritten);
+
+        log.Flush();
+        Assert.Equal(19, log.BytesWritten);
+
+        log.Append(2, []);
+        log.Append(3, new byte[100]);
+        log.Flush();
+        Assert.Equal(19 + 9 + 109, log.BytesWritten);
+
+        log.Append(5, [5]);
+        log.Rewrite([new(4, new byte[20])]);
+        Assert.Equal(137 + 8 + 29, log.BytesWritten);
+
+        // The record still pending across the rewrite is counted when it is flushed.
+        log.Flush();
+        Assert.Equal(174 + 10, log.BytesWritten);
+    }
+
+    [Fact]
     public void PayloadAboveTheLimit_IsRefused()
     {
         using var log = Open();
