@@ -75,8 +75,11 @@ public sealed partial class Replica
     /// </summary>
     /// <remarks>
     /// Called only between decisions (the slot is reset), so no vote for an undecided height is in
-    /// the log to be lost. Decision records still buffered in the WAL are written again after the
-    /// rewrite; recovery replays only the next height and skips the duplicates.
+    /// the log to be lost. The rewrite drops every PrepareSent, so the kept decisions are written
+    /// whole, never by reference. Records still buffered (the decision just made, by reference to a
+    /// PrepareSent) would land after the new log and name a proposal it no longer holds: they are
+    /// made durable in the old log first, and the new one holds all they hold (the decisions after
+    /// the snapshot whole, the groups of those it covers in the Outbound records).
     /// </remarks>
     private void CompactWal(ulong snapshotHeight)
     {
@@ -100,6 +103,8 @@ public sealed partial class Replica
             records.Add(new((byte)WalRecordType.Decision, _log[i].ToBytes()));
         }
 
+        _wal.Flush();
         _wal.Rewrite(records);
+        _slot.InWal.Clear();
     }
 }

@@ -18,10 +18,6 @@ public sealed partial class Replica
     private int _poolRequests;
     private long _lastDecidedAt;
 
-    // Reused for every WAL record: the records that hold a whole proposal are written and copied
-    // into the log at once, so a buffer kept at its largest size saves an allocation per record.
-    private readonly CanonicalWriter _walRecord = new(0);
-
     private ulong _view;
     private bool _inViewChange;
     private ulong _decided;
@@ -392,12 +388,7 @@ public sealed partial class Replica
         _slot.Accepted = proposal;
         _slot.AcceptedView = view;
         _slot.Known[proposal.Header.Hash] = proposal;
-        var w = _walRecord;
-        w.Clear();
-        w.U64(view);
-        proposal.Write(w);
-        _wal.Append((byte)WalRecordType.PrepareSent, w.WrittenSpan);
-        _wal.Flush();
+        LogPrepareSent(view, proposal);
         var vote = VoteMessage(VoteKind.Prepare, view, proposal.Header.Height, proposal.Header.Hash);
         _slot.Prepares.Add(view, _self, proposal.Header.Hash, vote.Signature, out _);
         Broadcast(vote.Message);
@@ -503,11 +494,7 @@ public sealed partial class Replica
         }
 
         var cert = new PreparedCertificate(_view, accepted, sigs);
-        var w = _walRecord;
-        w.Clear();
-        cert.Write(w);
-        _wal.Append((byte)WalRecordType.CommitSent, w.WrittenSpan);
-        _wal.Flush();
+        LogCommitSent(cert);
         _slot.Prepared = cert;
         _slot.CommitSentView = _view;
         var vote = VoteMessage(VoteKind.Commit, _view, accepted.Header.Height, accepted.Header.Hash);
@@ -554,9 +541,7 @@ public sealed partial class Replica
 
         exec.Transaction.Complete();
         var decision = new Decision(proposal, qc);
-        _walRecord.Clear();
-        decision.Write(_walRecord);
-        _wal.Append((byte)WalRecordType.Decision, _walRecord.WrittenSpan);
+        LogDecision(decision);
         QueueOutbound(decision);
         ApplyDecided(decision, exec.Inputs);
         _outbox.Decided(decision);

@@ -32,20 +32,32 @@ public sealed partial class Replica
         PreparedCertificate? committed = null;
         byte[]? lastViewChange = null;
         ulong lastViewChangeView = 0;
+        // Read as views of the records' payloads, which stay alive anyway: a proposal read whole is
+        // indexed for the by-reference records after it and shared with them, never copied.
+        var proposals = new WalProposalIndex();
         foreach (var record in _wal.ReadAll())
         {
-            var r = new CanonicalReader(record.Payload);
-            switch ((WalRecordType)record.Type)
+            var r = CanonicalReader.Over(record.Payload);
+            var type = (WalRecordType)record.Type;
+            switch (type)
             {
                 case WalRecordType.View:
                     _view = Math.Max(_view, r.U64());
+                    r.End();
                     break;
                 case WalRecordType.PrepareSent:
                     var view = r.U64();
-                    prepared = (view, Proposal.Read(ref r));
+                    prepared = (view, proposals.Add(Proposal.Read(ref r)));
+                    r.End();
                     break;
                 case WalRecordType.CommitSent:
                     committed = PreparedCertificate.Read(ref r);
+                    proposals.Add(committed.Proposal);
+                    r.End();
+                    break;
+                case WalRecordType.CommitSentRef:
+                    committed = ReadCommitSentRef(ref r, proposals);
+                    r.End();
                     break;
                 case WalRecordType.ViewChangeSent:
                     lastViewChange = record.Payload;
@@ -54,13 +66,15 @@ public sealed partial class Replica
                     break;
                 case WalRecordType.Decision:
                     var decision = Decision.Read(ref r);
-                    if (decision.Height == _decided + 1)
-                    {
-                        ReplayDecision(decision);
-                    }
-
-                    // Also decisions the snapshot already holds (a crash before the WAL rewrite): their groups may be unacknowledged.
-                    QueueOutbound(decision);
+                    r.End();
+                    proposals.Add(decision.Proposal);
+                    RecoverDecision(decision);
+                    break;
+                case WalRecordType.DecisionRef:
+                    var proposal = proposals.Resolve(ProposalReference.Read(ref r), type);
+                    var qc = QuorumCertificate.Read(ref r);
+                    r.End();
+                    RecoverDecision(new Decision(proposal, qc));
                     break;
                 case WalRecordType.Checkpoint:
                     break;
@@ -72,11 +86,14 @@ public sealed partial class Replica
             }
         }
 
+        // Both come from records that stay in the WAL, ahead of anything appended from now on, until
+        // this height is decided: the records of this height that follow may name them by reference.
         if (prepared is { } p && p.Proposal.Header.Height == _decided + 1)
         {
             _slot.Accepted = p.Proposal;
             _slot.AcceptedView = p.View;
             _slot.Known[p.Proposal.Header.Hash] = p.Proposal;
+            _slot.InWal.Add(p.Proposal.Header.Hash);
         }
 
         if (committed is not null && committed.Height == _decided + 1)
@@ -84,6 +101,7 @@ public sealed partial class Replica
             _slot.Prepared = committed;
             _slot.CommitSentView = committed.View;
             _slot.Known[committed.Proposal.Header.Hash] = committed.Proposal;
+            _slot.InWal.Add(committed.Proposal.Header.Hash);
         }
 
         if (lastViewChange is not null && lastViewChangeView == _view)
@@ -111,6 +129,32 @@ public sealed partial class Replica
 
         RefreshFlow();
         ReplicaLog.Recovered(_logger, NodeId, _decided, _view);
+    }
+
+    /// <summary>A decision read from the WAL: replayed when it is the next height, and its groups queued again either way.</summary>
+    private void RecoverDecision(Decision decision)
+    {
+        if (decision.Height == _decided + 1)
+        {
+            ReplayDecision(decision);
+        }
+
+        // Also decisions the snapshot already holds (a crash before the WAL rewrite): their groups may be unacknowledged.
+        QueueOutbound(decision);
+    }
+
+    /// <summary>A <see cref="WalRecordType.CommitSentRef"/> payload, its proposal resolved against the records before it.</summary>
+    private static PreparedCertificate ReadCommitSentRef(ref CanonicalReader r, WalProposalIndex proposals)
+    {
+        var view = r.U64();
+        var proposal = proposals.Resolve(ProposalReference.Read(ref r), WalRecordType.CommitSentRef);
+        var prepares = QuorumCertificate.Read(ref r);
+        if (prepares.View != view)
+        {
+            throw new Storage.WalCorruptedException($"WAL {WalRecordType.CommitSentRef} record mixes views {view} and {prepares.View}");
+        }
+
+        return new PreparedCertificate(view, proposal, prepares.Signatures);
     }
 
     private void ReplayDecision(Decision decision)

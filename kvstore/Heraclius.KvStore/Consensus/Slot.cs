@@ -33,6 +33,13 @@ internal sealed class Slot
     /// <summary>Proposals seen with a valid header for this height, by header hash, to decide from a QC.</summary>
     public Dictionary<Hash32, Proposal> Known { get; } = [];
 
+    /// <summary>
+    /// Header hashes of the proposals of this height that the WAL holds whole, in records recovery
+    /// reads before anything appended now: later records may name them by reference. Only records of
+    /// this height are appended while the slot lives, and a rewrite happens only once it is reset.
+    /// </summary>
+    public HashSet<Hash32> InWal { get; } = [];
+
     public void Reset()
     {
         Accepted = null;
@@ -45,5 +52,6 @@ internal sealed class Slot
         Prepares.Clear();
         Commits.Clear();
         Known.Clear();
+        InWal.Clear();
     }
 }

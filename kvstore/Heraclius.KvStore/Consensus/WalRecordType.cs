@@ -1,6 +1,10 @@
 namespace Heraclius.KvStore.Consensus;
 
-/// <summary>Record types of the consensus WAL.</summary>
+/// <summary>
+/// Record types of the consensus WAL. A proposal is written whole in the first record of a height that
+/// needs it; later records of that height that this log is sure to hold it before name it by a
+/// <see cref="ProposalReference"/> (the "Ref" types), which recovery resolves against earlier records.
+/// </summary>
 internal enum WalRecordType : byte
 {
     /// <summary>u64 view: the node entered this view; it never signs in a lower one.</summary>
@@ -9,13 +13,13 @@ internal enum WalRecordType : byte
     /// <summary>u64 view ‖ proposal: the node sent a prepare for this proposal in this view.</summary>
     PrepareSent = 2,
 
-    /// <summary>prepared certificate: the node holds it and sent a commit for it.</summary>
+    /// <summary>prepared certificate (u64 view ‖ proposal ‖ QC of the prepares): the node holds it and sent a commit for it.</summary>
     CommitSent = 3,
 
     /// <summary>the node's signed VIEW-CHANGE as sent.</summary>
     ViewChangeSent = 4,
 
-    /// <summary>decision with its QC.</summary>
+    /// <summary>decision with its QC: proposal ‖ QC.</summary>
     Decision = 5,
 
     /// <summary>checkpoint header ‖ QC: the snapshot store holds the state of this height.</summary>
@@ -23,4 +27,10 @@ internal enum WalRecordType : byte
 
     /// <summary>an unacknowledged compact decision for another cluster, kept across a WAL rewrite.</summary>
     Outbound = 7,
+
+    /// <summary><see cref="CommitSent"/> with the proposal replaced by its reference: u64 view ‖ u64 height ‖ H(header) ‖ QC of the prepares.</summary>
+    CommitSentRef = 8,
+
+    /// <summary><see cref="Decision"/> with the proposal replaced by its reference: u64 height ‖ H(header) ‖ QC.</summary>
+    DecisionRef = 9,
 }

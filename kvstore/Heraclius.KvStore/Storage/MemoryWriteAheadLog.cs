@@ -12,9 +12,9 @@ namespace Heraclius.KvStore.Storage;
 /// </remarks>
 public sealed class MemoryWriteAheadLog : IWriteAheadLog
 {
-    // Payloads live in large reused chunks rather than an array each: a replica logs its whole
-    // proposal three times per decision, and in a long simulation those copies were the largest
-    // share of allocation (and of the CPU spent zeroing fresh pages), which the file log does not pay.
+    // Payloads live in large reused chunks rather than an array each: a replica logs every proposal
+    // it decides at least once, and in a long simulation those copies were the largest share of
+    // allocation (and of the CPU spent zeroing fresh pages), which the file log does not pay.
     private const int ChunkSize = 4 * 1024 * 1024;
     private const int MaxSpareChunks = 16;
 

@@ -58,6 +58,63 @@ public sealed class CheckpointSaveTests
         Assert.Equal(f.Replicas[0].LastHeaderHash, restarted.LastHeaderHash);
     }
 
+    /// <summary>
+    /// Height 5 is decided while the snapshot of 4 is saved, its decision record by reference to its
+    /// PrepareSent. The compaction after the save drops that PrepareSent, so it keeps decision 5 whole.
+    /// </summary>
+    [Fact]
+    public void CompactionDroppingThePrepareRecordADecisionReferredTo_KeepsThatDecisionWhole_AndRecovers()
+    {
+        var (f, store) = Cluster();
+        Decide(f, 0, Interval + 1);
+        var before = WalRecordTypes(f);
+        Assert.Equal(WalRecordType.DecisionRef, before[^1]);
+        Assert.Contains(WalRecordType.PrepareSent, before);
+
+        store.Release();
+        Decide(f, Interval + 1, 1);
+
+        Assert.False(f.Replicas[Slow].SnapshotSavePending);
+        var after = WalRecordTypes(f);
+        Assert.Equal(2, after.Count(t => t == WalRecordType.Decision));
+        Assert.DoesNotContain(WalRecordType.PrepareSent, after);
+        Assert.DoesNotContain(WalRecordType.CommitSentRef, after);
+        Assert.DoesNotContain(WalRecordType.DecisionRef, after);
+        Assert.Equal([5UL, 6], WalDecisionHeights(f));
+
+        var expected = f.Replicas[0].ComputeDecidedStateRoot();
+        var restarted = f.Boot(Slow, 1_000);
+        Assert.Equal(Interval + 2UL, restarted.DecidedHeight);
+        Assert.Equal(expected, restarted.ComputeDecidedStateRoot());
+    }
+
+    /// <summary>
+    /// A save that is durable at once compacts the WAL right after the checkpoint's own decision, whose
+    /// record (by reference) is still buffered: it must not land after the new log and name a
+    /// PrepareSent the rewrite dropped. The heights decided after the rewrite refer to their own records.
+    /// </summary>
+    [Fact]
+    public void CompactionRightAfterTheCheckpointDecision_LeavesNoReferenceToADroppedRecord()
+    {
+        var f = new ReplicaFixture(o => o.CheckpointInterval = Interval);
+        Decide(f, 0, Interval);
+
+        Assert.Equal((ulong)Interval, f.Snapshots[Slow].LoadLatest()!.Value.Height);
+        var compacted = WalRecordTypes(f);
+        Assert.DoesNotContain(WalRecordType.PrepareSent, compacted);
+        Assert.DoesNotContain(WalRecordType.DecisionRef, compacted);
+        Assert.Equal((ulong)Interval, f.Boot(Slow, 1_000).DecidedHeight);
+
+        Decide(f, Interval, 1);
+        Assert.Equal(
+            [WalRecordType.PrepareSent, WalRecordType.CommitSentRef, WalRecordType.DecisionRef],
+            WalRecordTypes(f).Skip(compacted.Count));
+        var expected = f.Replicas[0].ComputeDecidedStateRoot();
+        var restarted = f.Boot(Slow, 2_000);
+        Assert.Equal(Interval + 1UL, restarted.DecidedHeight);
+        Assert.Equal(expected, restarted.ComputeDecidedStateRoot());
+    }
+
     [Fact]
     public void NextCheckpoint_WaitsForTheSaveStillInFlight_AndNeverCompactsPastAFailedOne()
     {
@@ -107,6 +164,13 @@ public sealed class CheckpointSaveTests
         }
     }
 
+    /// <summary>The types of the slow node's WAL records, after making its buffered records durable.</summary>
+    private static List<WalRecordType> WalRecordTypes(ReplicaFixture f)
+    {
+        f.Wals[Slow].Flush();
+        return [.. f.Wals[Slow].ReadAll().Select(r => (WalRecordType)r.Type)];
+    }
+
     /// <summary>The heights of the decisions in the slow node's WAL, after making its buffered records durable.</summary>
     private static List<ulong> WalDecisionHeights(ReplicaFixture f)
     {
@@ -118,6 +182,11 @@ public sealed class CheckpointSaveTests
             {
                 var r = new CanonicalReader(record.Payload);
                 heights.Add(Decision.Read(ref r).Height);
+            }
+            else if (record.Type == (byte)WalRecordType.DecisionRef)
+            {
+                var r = new CanonicalReader(record.Payload);
+                heights.Add(ProposalReference.Read(ref r).Height);
             }
         }
 
