@@ -72,6 +72,17 @@ public sealed class CanonicalWriter
         _buffer = grown;
     }
 
+    /// <summary>Overwrites a u32 written earlier at <paramref name="position"/> (a <see cref="Length"/> taken before writing it): a count known only at the end.</summary>
+    public void PatchU32(int position, uint value)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(position);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(position, _length - 4);
+        BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(position, 4), value);
+    }
+
+    /// <summary>The buffer's size: what the writer holds on to between uses after <see cref="Clear"/>.</summary>
+    public int Capacity => _buffer.Length;
+
     public void U8(byte value) => Take(1)[0] = value;
 
     public void Bool(bool value) => U8(value ? (byte)1 : (byte)0);

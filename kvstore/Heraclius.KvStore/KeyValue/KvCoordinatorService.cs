@@ -38,7 +38,7 @@ public sealed class KvCoordinatorService : IReplicatedService
     {
         if (KvRouteView.TryParse(message, out var response) && response.Kind == KvRouteKind.Response)
         {
-            outputs.Answer(response.ClientId, response.Seq, response.RequestHash, response.Body.ToArray());
+            outputs.Answer(response.ClientId, response.Seq, response.RequestHash, response.Body);
         }
     }
 }

@@ -20,6 +20,11 @@ public sealed class Executor
     private readonly ulong _sessionWindow;
     private readonly RoutingSettings _routing;
 
+    // Group payloads are built in writers kept from one execution to the next: a busy decision's groups
+    // are hundreds of kilobytes, and building them afresh (each message its own array first) was the
+    // largest allocation of execution. Each payload is copied out exact, so nothing here is retained.
+    private readonly Stack<GroupBuilder> _spareBuilders = new();
+
     public Executor(IReplicatedService service, int sessionWindow, RoutingSettings routing)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(sessionWindow, 1);
@@ -94,6 +99,86 @@ public sealed class Executor
     /// <summary>The decision timestamp from which the service's timers have work in <paramref name="state"/> (read between decisions); <see cref="ulong.MaxValue"/> for none.</summary>
     public ulong NextTimerDue(ReplicatedState state) => _service.NextTimerDue(new ServiceStateAccess(new ReadOnlyStateAccess(state)));
 
+    private GroupBuilder RentBuilder()
+    {
+        lock (_spareBuilders)
+        {
+            if (_spareBuilders.TryPop(out var builder))
+            {
+                builder.Reset();
+                return builder;
+            }
+        }
+
+        var fresh = new GroupBuilder();
+        fresh.Reset();
+        return fresh;
+    }
+
+    private void ReturnBuilder(GroupBuilder builder)
+    {
+        // One oversized group is not worth keeping, nor more builders than a decision with many destinations used.
+        if (builder.Capacity > GroupBuilder.MaxKeptBytes)
+        {
+            return;
+        }
+
+        lock (_spareBuilders)
+        {
+            if (_spareBuilders.Count < GroupBuilder.MaxKept)
+            {
+                _spareBuilders.Push(builder);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One output group's payload being written: u32 n ‖ item*, the count patched when it is taken. Items
+    /// are written straight in, so a message or reply is never an array of its own first.
+    /// </summary>
+    private sealed class GroupBuilder
+    {
+        public const int MaxKeptBytes = 4 << 20;
+        public const int MaxKept = 64;
+
+        private readonly CanonicalWriter _writer = new(1024);
+
+        public int Count { get; private set; }
+
+        public int Capacity => _writer.Capacity;
+
+        public void Reset()
+        {
+            _writer.Clear();
+            _writer.U32(0);
+            Count = 0;
+        }
+
+        /// <summary>Appends a length-prefixed item (a cluster message or an audit record).</summary>
+        public void AddBytes(ReadOnlySpan<byte> item)
+        {
+            _writer.Bytes(item);
+            Count++;
+        }
+
+        /// <summary>Appends a client reply as <see cref="ClientReply.Write"/> encodes it: u64 seq ‖ H(request) ‖ u8 status ‖ bytes result.</summary>
+        public void AddReply(ulong seq, Hash32 requestHash, ReplyStatus status, ReadOnlySpan<byte> result)
+        {
+            _writer.U64(seq);
+            _writer.Hash(requestHash);
+            _writer.U8((byte)status);
+            _writer.Bytes(result);
+            Count++;
+        }
+
+        /// <summary>The payload as an array of its own (the builder is reused; the group keeps this).</summary>
+        public byte[] ToPayload()
+        {
+            _writer.PatchU32(0, (uint)Count);
+            return _writer.ToArray();
+        }
+    }
+
     /// <summary>What a client's answer slot holds (u8 after the request hash).</summary>
     private enum SlotState : byte
     {
@@ -116,10 +201,10 @@ public sealed class Executor
         private readonly ulong _timestamp;
 
         // Sorted by destination so the output order never depends on hash order.
-        private readonly SortedDictionary<string, List<ClientReply>> _replies = new(StringComparer.Ordinal);
-        private readonly SortedDictionary<string, List<byte[]>> _messages = new(StringComparer.Ordinal);
+        private readonly SortedDictionary<string, GroupBuilder> _replies = new(StringComparer.Ordinal);
+        private readonly SortedDictionary<string, GroupBuilder> _messages = new(StringComparer.Ordinal);
         private readonly SortedSet<string> _receivedFrom = new(StringComparer.Ordinal);
-        private List<byte[]>? _audit;
+        private GroupBuilder? _audit;
 
         public Run(Executor executor, StateTransaction tx, ulong height, ulong timestamp)
         {
@@ -145,10 +230,12 @@ public sealed class Executor
 
             _flow.SetCursor(source, group.Height);
             _flow.Acknowledge(source, g.AckHeight);
-            ReadOnlyMemory<byte>[] messages;
+            var payload = g.Payload.Span;
+            int count;
             try
             {
-                messages = ClusterPayload.Decode(g.Payload);
+                // The whole payload is checked before any message runs, as one that is malformed runs none.
+                count = ClusterPayload.Validate(payload);
             }
             catch (MalformedMessageException)
             {
@@ -156,7 +243,7 @@ public sealed class Executor
                 return;
             }
 
-            if (messages.Length == 0)
+            if (count == 0)
             {
                 return;
             }
@@ -164,9 +251,9 @@ public sealed class Executor
             _flow.CountReceived(source);
             _receivedFrom.Add(source);
             var context = new MessageContext(source, group.Height, _height, _timestamp);
-            foreach (var m in messages)
+            foreach (var m in ClusterPayload.Messages(payload))
             {
-                _executor._service.ExecuteMessage(_access, context, m.Span, this);
+                _executor._service.ExecuteMessage(_access, context, m, this);
             }
         }
 
@@ -202,7 +289,7 @@ public sealed class Executor
             var window = _executor._sessionWindow;
             if (hasMax && request.Seq + window <= maxSeq)
             {
-                Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.RequestTooOld, []));
+                Reply(clientId, request.Seq, requestHash, ReplyStatus.RequestTooOld, []);
                 return;
             }
 
@@ -215,15 +302,15 @@ public sealed class Executor
                 {
                     if (s.Hash != requestHash)
                     {
-                        Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.RequestIdReused, []));
+                        Reply(clientId, request.Seq, requestHash, ReplyStatus.RequestIdReused, []);
                     }
                     else if (s.State == SlotState.Answered)
                     {
-                        Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.Executed, SlotResult(s.Raw)));
+                        Reply(clientId, request.Seq, requestHash, ReplyStatus.Executed, SlotResult(s.Raw));
                     }
                     else if (s.State == SlotState.Overloaded)
                     {
-                        Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.Overloaded, []));
+                        Reply(clientId, request.Seq, requestHash, ReplyStatus.Overloaded, []);
                     }
 
                     // A repeat of a pending request adds nothing: its answer comes when the other cluster replies.
@@ -232,14 +319,14 @@ public sealed class Executor
 
                 if (s.Seq > request.Seq)
                 {
-                    Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.RequestTooOld, []));
+                    Reply(clientId, request.Seq, requestHash, ReplyStatus.RequestTooOld, []);
                     return;
                 }
 
                 if (s.State == SlotState.Pending)
                 {
                     // Evicting a request still waiting for another cluster would lose its answer.
-                    Reply(clientId, new ClientReply(request.Seq, requestHash, ReplyStatus.WindowFull, []));
+                    Reply(clientId, request.Seq, requestHash, ReplyStatus.WindowFull, []);
                     return;
                 }
             }
@@ -262,7 +349,7 @@ public sealed class Executor
 
             if (state != SlotState.Pending)
             {
-                Reply(clientId, new ClientReply(request.Seq, requestHash, state == SlotState.Overloaded ? ReplyStatus.Overloaded : ReplyStatus.Executed, outcome.Result));
+                Reply(clientId, request.Seq, requestHash, state == SlotState.Overloaded ? ReplyStatus.Overloaded : ReplyStatus.Executed, outcome.Result);
             }
         }
 
@@ -271,23 +358,17 @@ public sealed class Executor
         // letting new work ride along would switch back-pressure off exactly when it is needed (review).
         public bool CanSend(string cluster) => _flow.Unacked(cluster) < (ulong)Routing.OutboundWindow;
 
-        public void Send(string cluster, byte[] message)
+        public void Send(string cluster, ReadOnlySpan<byte> message)
         {
             if (!Routing.IsPeer(cluster))
             {
                 throw new InvalidOperationException($"cluster {Routing.ClusterId} does not exchange groups with {cluster}");
             }
 
-            if (!_messages.TryGetValue(cluster, out var list))
-            {
-                list = [];
-                _messages.Add(cluster, list);
-            }
-
-            list.Add(message);
+            Builder(_messages, cluster).AddBytes(message);
         }
 
-        public void Answer(string clientId, ulong seq, Hash32 requestHash, byte[] result)
+        public void Answer(string clientId, ulong seq, Hash32 requestHash, ReadOnlySpan<byte> result)
         {
             var slotKey = EngineKeys.ClientSlot(clientId, seq % _executor._sessionWindow);
             if (ReadSlot(slotKey) is { State: SlotState.Pending } s && s.Seq == seq && s.Hash == requestHash)
@@ -296,13 +377,24 @@ public sealed class Executor
             }
 
             // Sent even when the slot moved on (the client ran more than W requests ahead): it may still wait for it.
-            Reply(clientId, new ClientReply(seq, requestHash, ReplyStatus.Executed, result));
+            Reply(clientId, seq, requestHash, ReplyStatus.Executed, result);
         }
 
         public void RunTimers() =>
             _executor._service.ExecuteTimers(_access, new TimerContext(_height, _timestamp), this);
 
-        public void Audit(byte[] record) => (_audit ??= []).Add(record);
+        public void Audit(ReadOnlySpan<byte> record) => (_audit ??= _executor.RentBuilder()).AddBytes(record);
+
+        private GroupBuilder Builder(SortedDictionary<string, GroupBuilder> groups, string destination)
+        {
+            if (!groups.TryGetValue(destination, out var builder))
+            {
+                builder = _executor.RentBuilder();
+                groups.Add(destination, builder);
+            }
+
+            return builder;
+        }
 
         public List<OutputGroup> Finish()
         {
@@ -312,7 +404,7 @@ public sealed class Executor
             {
                 if (!_messages.ContainsKey(source) && _flow.SinceReply(source) >= (ulong)Routing.AckOnlyAfter)
                 {
-                    _messages.Add(source, []);
+                    _messages.Add(source, _executor.RentBuilder());
                 }
             }
 
@@ -329,7 +421,7 @@ public sealed class Executor
                     var prev = NextGroupHeight(destination);
                     var ack = _flow.Cursor(destination);
                     _flow.RecordSent(destination, _height, counted: clusters.Current.Value.Count > 0);
-                    outputs.Add(new OutputGroup(destination, prev, ack, ClusterPayload.Encode(clusters.Current.Value)));
+                    outputs.Add(new OutputGroup(destination, prev, ack, clusters.Current.Value.ToPayload()));
                     hasCluster = clusters.MoveNext();
                 }
                 else
@@ -339,7 +431,7 @@ public sealed class Executor
                         throw new InvalidOperationException($"{clients.Current.Key} is both a client and a cluster");
                     }
 
-                    outputs.Add(new OutputGroup(clients.Current.Key, NextGroupHeight(clients.Current.Key), 0, ClientReply.EncodeGroup(clients.Current.Value)));
+                    outputs.Add(new OutputGroup(clients.Current.Key, NextGroupHeight(clients.Current.Key), 0, clients.Current.Value.ToPayload()));
                     hasClient = clients.MoveNext();
                 }
             }
@@ -359,22 +451,38 @@ public sealed class Executor
                     throw new InvalidOperationException("the audit destination is also a client or a cluster");
                 }
 
-                outputs.Insert(at, new OutputGroup(audit, NextGroupHeight(audit), 0, ClusterPayload.Encode(_audit)));
+                outputs.Insert(at, new OutputGroup(audit, NextGroupHeight(audit), 0, _audit.ToPayload()));
             }
 
+            ReturnBuilders();
             return outputs;
         }
 
-        private void Reply(string clientId, ClientReply reply)
+        /// <summary>Every payload was copied out: the builders go back for the next execution.</summary>
+        private void ReturnBuilders()
         {
-            if (!_replies.TryGetValue(clientId, out var list))
+            foreach (var builder in _replies.Values)
             {
-                list = [];
-                _replies.Add(clientId, list);
+                _executor.ReturnBuilder(builder);
             }
 
-            list.Add(reply);
+            foreach (var builder in _messages.Values)
+            {
+                _executor.ReturnBuilder(builder);
+            }
+
+            if (_audit is not null)
+            {
+                _executor.ReturnBuilder(_audit);
+            }
+
+            _replies.Clear();
+            _messages.Clear();
+            _audit = null;
         }
+
+        private void Reply(string clientId, ulong seq, Hash32 requestHash, ReplyStatus status, ReadOnlySpan<byte> result) =>
+            Builder(_replies, clientId).AddReply(seq, requestHash, status, result);
 
         private ulong NextGroupHeight(string destination)
         {
@@ -399,13 +507,13 @@ public sealed class Executor
             return (r.U64(), r.Hash(), (SlotState)r.U8(), bytes);
         }
 
-        private static byte[] SlotResult(byte[] raw)
+        private static ReadOnlySpan<byte> SlotResult(byte[] raw)
         {
             var r = new CanonicalReader(raw.AsSpan(SlotHeaderSize));
-            return r.Bytes(ReplicatedState.MaxValueBytes);
+            return r.BytesSpan(ReplicatedState.MaxValueBytes);
         }
 
-        private void WriteSlot(byte[] key, ulong seq, Hash32 hash, SlotState state, byte[] result)
+        private void WriteSlot(byte[] key, ulong seq, Hash32 hash, SlotState state, ReadOnlySpan<byte> result)
         {
             var bytes = new byte[SlotHeaderSize + 4 + result.Length];
             var w = new SpanWriter(bytes);

@@ -11,17 +11,22 @@ public interface IServiceOutputs
     /// </summary>
     bool CanSend(string cluster);
 
-    /// <summary>Appends a message to this decision's group for <paramref name="cluster"/> (a peer cluster).</summary>
-    void Send(string cluster, byte[] message);
+    /// <summary>
+    /// Appends a message to this decision's group for <paramref name="cluster"/> (a peer cluster). The bytes
+    /// are copied into the group before this returns, so a caller may encode into a buffer it reuses.
+    /// </summary>
+    void Send(string cluster, ReadOnlySpan<byte> message);
 
     /// <summary>Answers a request deferred earlier (<see cref="RequestOutcome.Deferred"/>): stored in its session slot and sent to the client.</summary>
-    void Answer(string clientId, ulong seq, Hash32 requestHash, byte[] result);
+    /// <remarks>The bytes are copied before this returns.</remarks>
+    void Answer(string clientId, ulong seq, Hash32 requestHash, ReadOnlySpan<byte> result);
 
     /// <summary>
     /// Appends a record to this decision's group for the audit mirror (destination
     /// <see cref="AuditDestination"/>; payload u32 n ‖ (bytes record)*, chained by prevHeight like any group).
+    /// The bytes are copied before this returns.
     /// </summary>
-    void Audit(byte[] record);
+    void Audit(ReadOnlySpan<byte> record);
 
     /// <summary>The destination id of audit groups; no client or cluster may take it.</summary>
     public const string AuditDestination = "audit";

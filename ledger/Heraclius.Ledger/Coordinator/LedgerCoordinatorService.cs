@@ -90,7 +90,9 @@ public sealed class LedgerCoordinatorService : IReplicatedService
                 outputs.Answer(m.Ref.ClientId, m.Ref.Seq, m.Ref.RequestHash, m.Bytes!);
                 break;
             case ShardMessageKind.Applied:
-                outputs.Answer(m.Ref.ClientId, m.Ref.Seq, m.Ref.RequestHash, LedgerAnswer.CreateTransfers(m.Results!));
+                var w = MessageScratch.Take();
+                LedgerAnswer.WriteCreateTransfers(w, m.Results!);
+                outputs.Answer(m.Ref.ClientId, m.Ref.Seq, m.Ref.RequestHash, w.WrittenSpan);
                 break;
             case ShardMessageKind.Vote:
                 OnVote(state, shard, m.Txn, m.Vote!, context.Timestamp, outputs);
@@ -194,7 +196,9 @@ public sealed class LedgerCoordinatorService : IReplicatedService
                 return RequestOutcome.Overloaded;
             }
 
-            outputs.Send(shard, ShardMessage.Apply(reference, chain));
+            var apply = MessageScratch.Take();
+            ShardMessage.WriteApply(apply, reference, chain);
+            outputs.Send(shard, apply.WrittenSpan);
             return RequestOutcome.Deferred;
         }
 
@@ -246,10 +250,11 @@ public sealed class LedgerCoordinatorService : IReplicatedService
             state.Put(indexKey, value);
         }
 
-        var prepare = ShardMessage.Prepare(txn, chain);
+        var prepare = MessageScratch.Take();
+        ShardMessage.WritePrepare(prepare, txn, chain);
         foreach (var p in participants)
         {
-            outputs.Send(_router.Shards[p], prepare);
+            outputs.Send(_router.Shards[p], prepare.WrittenSpan);
         }
 
         return RequestOutcome.Deferred;
@@ -300,7 +305,9 @@ public sealed class LedgerCoordinatorService : IReplicatedService
         if (leg < 0)
         {
             TxnRecord.SetPhase(record, TxnPhase.Committing);
-            SendToParticipants(record, ShardMessage.Commit(txn, now), outputs);
+            var commit = MessageScratch.Take();
+            ShardMessage.WriteCommit(commit, txn, now);
+            SendToParticipants(record, commit.WrittenSpan, outputs);
             return;
         }
 
@@ -321,7 +328,9 @@ public sealed class LedgerCoordinatorService : IReplicatedService
     {
         TxnRecord.SetFailure(record, leg, code);
         TxnRecord.SetPhase(record, TxnPhase.Aborting);
-        SendToParticipants(record, ShardMessage.Abort(txn, ChainResults.Failed(TxnRecord.Legs(record), leg, code)), outputs);
+        var abort = MessageScratch.Take();
+        ShardMessage.WriteAbort(abort, txn, ChainResults.Failed(TxnRecord.Legs(record), leg, code));
+        SendToParticipants(record, abort.WrittenSpan, outputs);
     }
 
     private static void OnAck(IStateAccess state, int shard, ulong txn, IServiceOutputs outputs)
@@ -352,10 +361,11 @@ public sealed class LedgerCoordinatorService : IReplicatedService
         var results = TxnRecord.Phase(record) == TxnPhase.Committing
             ? ChainResults.Ok(legs)
             : ChainResults.Failed(legs, TxnRecord.FailedLeg(record), TxnRecord.Code(record));
-        var answer = LedgerAnswer.CreateTransfers(results);
+        var answer = MessageScratch.Take();
+        LedgerAnswer.WriteCreateTransfers(answer, results);
         foreach (var waiter in TxnRecord.Waiters(record))
         {
-            outputs.Answer(waiter.ClientId, waiter.Seq, waiter.RequestHash, answer);
+            outputs.Answer(waiter.ClientId, waiter.Seq, waiter.RequestHash, answer.WrittenSpan);
         }
 
         state.Delete(key);
@@ -431,7 +441,7 @@ public sealed class LedgerCoordinatorService : IReplicatedService
         }
     }
 
-    private void SendToParticipants(byte[] record, byte[] message, IServiceOutputs outputs)
+    private void SendToParticipants(byte[] record, ReadOnlySpan<byte> message, IServiceOutputs outputs)
     {
         var p = TxnRecord.Participants(record);
         for (var i = 0; i < p; i++)

@@ -34,9 +34,16 @@ public sealed record LedgerAnswer(
     public static byte[] CreateTransfers(IReadOnlyList<CreateTransferResult> results)
     {
         var w = new CanonicalWriter(5 + (2 * results.Count));
+        WriteCreateTransfers(w, results);
+        return w.Detach();
+    }
+
+    /// <summary><see cref="CreateTransfers"/>'s bytes appended to <paramref name="w"/>.</summary>
+    public static void WriteCreateTransfers(CanonicalWriter w, IReadOnlyList<CreateTransferResult> results)
+    {
+        ArgumentNullException.ThrowIfNull(w);
         w.U8((byte)LedgerOperation.CreateTransfers);
         LedgerCodec.WriteTransferResults(w, results);
-        return w.Detach();
     }
 
     public static byte[] LookupAccount(Account? account)

@@ -94,10 +94,11 @@ public static class LedgerCodec
 
     public static void WriteChain(CanonicalWriter w, IReadOnlyList<Transfer> chain)
     {
+        // Indexed, not foreach: enumerating an IReadOnlyList boxes an enumerator per message.
         w.U32((uint)chain.Count);
-        foreach (var t in chain)
+        for (var i = 0; i < chain.Count; i++)
         {
-            WriteTransfer(w, t);
+            WriteTransfer(w, chain[i]);
         }
     }
 
@@ -122,9 +123,9 @@ public static class LedgerCodec
     public static void WriteTransferResults(CanonicalWriter w, IReadOnlyList<CreateTransferResult> results)
     {
         w.U32((uint)results.Count);
-        foreach (var code in results)
+        for (var i = 0; i < results.Count; i++)
         {
-            w.U16((ushort)code);
+            w.U16((ushort)results[i]);
         }
     }
 

@@ -28,28 +28,49 @@ public readonly record struct ShardMessage(
     public static byte[] Apply(in ClientRef reference, IReadOnlyList<Transfer> chain)
     {
         var w = new CanonicalWriter(1 + reference.EncodedSize + 4 + (chain.Count * LedgerCodec.TransferSize));
+        WriteApply(w, reference, chain);
+        return w.Detach();
+    }
+
+    /// <summary><see cref="Apply"/>'s bytes appended to <paramref name="w"/>.</summary>
+    public static void WriteApply(CanonicalWriter w, in ClientRef reference, IReadOnlyList<Transfer> chain)
+    {
+        ArgumentNullException.ThrowIfNull(w);
         w.U8((byte)ShardMessageKind.Apply);
         reference.Write(w);
         LedgerCodec.WriteChain(w, chain);
-        return w.Detach();
     }
 
     public static byte[] Applied(in ClientRef reference, IReadOnlyList<CreateTransferResult> results)
     {
         var w = new CanonicalWriter(1 + reference.EncodedSize + 4 + (2 * results.Count));
+        WriteApplied(w, reference, results);
+        return w.Detach();
+    }
+
+    /// <summary><see cref="Applied"/>'s bytes appended to <paramref name="w"/>.</summary>
+    public static void WriteApplied(CanonicalWriter w, in ClientRef reference, IReadOnlyList<CreateTransferResult> results)
+    {
+        ArgumentNullException.ThrowIfNull(w);
         w.U8((byte)ShardMessageKind.Applied);
         reference.Write(w);
         LedgerCodec.WriteTransferResults(w, results);
-        return w.Detach();
     }
 
     public static byte[] Prepare(ulong txn, IReadOnlyList<Transfer> chain)
     {
         var w = new CanonicalWriter(1 + 8 + 4 + (chain.Count * LedgerCodec.TransferSize));
+        WritePrepare(w, txn, chain);
+        return w.Detach();
+    }
+
+    /// <summary><see cref="Prepare"/>'s bytes appended to <paramref name="w"/> (a reused writer: no array per message).</summary>
+    public static void WritePrepare(CanonicalWriter w, ulong txn, IReadOnlyList<Transfer> chain)
+    {
+        ArgumentNullException.ThrowIfNull(w);
         w.U8((byte)ShardMessageKind.Prepare);
         w.U64(txn);
         LedgerCodec.WriteChain(w, chain);
-        return w.Detach();
     }
 
     /// <summary>
@@ -59,26 +80,58 @@ public readonly record struct ShardMessage(
     public static byte[] Commit(ulong txn, ulong timestamp = 0)
     {
         var w = new CanonicalWriter(17);
+        WriteCommit(w, txn, timestamp);
+        return w.Detach();
+    }
+
+    /// <summary><see cref="Commit"/>'s bytes appended to <paramref name="w"/>.</summary>
+    public static void WriteCommit(CanonicalWriter w, ulong txn, ulong timestamp)
+    {
+        ArgumentNullException.ThrowIfNull(w);
         w.U8((byte)ShardMessageKind.Commit);
         w.U64(txn);
         w.U64(timestamp);
-        return w.Detach();
     }
 
     public static byte[] Ack(ulong txn) => TxnOnly(ShardMessageKind.Ack, txn);
 
+    /// <summary><see cref="Ack"/>'s bytes appended to <paramref name="w"/>.</summary>
+    public static void WriteAck(CanonicalWriter w, ulong txn)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        w.U8((byte)ShardMessageKind.Ack);
+        w.U64(txn);
+    }
+
     public static byte[] Abort(ulong txn, IReadOnlyList<CreateTransferResult> results)
     {
         var w = new CanonicalWriter(1 + 8 + 4 + (2 * results.Count));
+        WriteAbort(w, txn, results);
+        return w.Detach();
+    }
+
+    /// <summary><see cref="Abort"/>'s bytes appended to <paramref name="w"/>.</summary>
+    public static void WriteAbort(CanonicalWriter w, ulong txn, IReadOnlyList<CreateTransferResult> results)
+    {
+        ArgumentNullException.ThrowIfNull(w);
         w.U8((byte)ShardMessageKind.Abort);
         w.U64(txn);
         LedgerCodec.WriteTransferResults(w, results);
-        return w.Detach();
     }
 
     public static byte[] VoteMessage(ulong txn, ShardVote vote)
     {
+        ArgumentNullException.ThrowIfNull(vote);
         var w = new CanonicalWriter(1 + 8 + 1 + 4 + 2 + 4 + (8 * vote.Ledgers.Length));
+        WriteVote(w, txn, vote);
+        return w.Detach();
+    }
+
+    /// <summary><see cref="VoteMessage"/>'s bytes appended to <paramref name="w"/>.</summary>
+    public static void WriteVote(CanonicalWriter w, ulong txn, ShardVote vote)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(vote);
         w.U8((byte)ShardMessageKind.Vote);
         w.U64(txn);
         w.Bool(vote.Prepared);
@@ -90,8 +143,6 @@ public readonly record struct ShardMessage(
             w.U32(l.Debit);
             w.U32(l.Credit);
         }
-
-        return w.Detach();
     }
 
     /// <summary>Parses a message; false for anything malformed (a certified group an honest cluster never produces is skipped deterministically).</summary>

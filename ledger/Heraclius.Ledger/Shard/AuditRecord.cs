@@ -45,7 +45,14 @@ public readonly record struct AuditRecord(
     public static byte[] EncodePosting(in AuditPosting p)
     {
         var b = new byte[PostingSize];
-        var s = b.AsSpan();
+        WritePosting(b, p);
+        return b;
+    }
+
+    /// <summary><see cref="EncodePosting"/>'s bytes into the first <see cref="PostingSize"/> bytes of <paramref name="s"/>.</summary>
+    public static void WritePosting(Span<byte> s, in AuditPosting p)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(s.Length, PostingSize);
         s[0] = (byte)AuditRecordKind.Posting;
         ShardCodec.WriteId(s[1..], p.TransferId);
         ShardCodec.WriteId(s[17..], p.AccountId);
@@ -57,16 +64,22 @@ public readonly record struct AuditRecord(
         BinaryPrimitives.WriteUInt64LittleEndian(s[59..], p.CreditsPending);
         BinaryPrimitives.WriteUInt64LittleEndian(s[67..], p.CreditsPosted);
         BinaryPrimitives.WriteUInt64LittleEndian(s[75..], p.Timestamp);
-        return b;
     }
 
     public static byte[] EncodeTransferResult(in Transfer transfer, CreateTransferResult result)
     {
         var b = new byte[TransferResultSize];
-        b[0] = (byte)AuditRecordKind.TransferResult;
-        ShardCodec.WriteTransfer(b.AsSpan(1), transfer);
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(1 + ShardCodec.TransferSize), (ushort)result);
+        WriteTransferResult(b, transfer, result);
         return b;
+    }
+
+    /// <summary><see cref="EncodeTransferResult"/>'s bytes into the first <see cref="TransferResultSize"/> bytes of <paramref name="b"/>.</summary>
+    public static void WriteTransferResult(Span<byte> b, in Transfer transfer, CreateTransferResult result)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(b.Length, TransferResultSize);
+        b[0] = (byte)AuditRecordKind.TransferResult;
+        ShardCodec.WriteTransfer(b[1..], transfer);
+        BinaryPrimitives.WriteUInt16LittleEndian(b[(1 + ShardCodec.TransferSize)..], (ushort)result);
     }
 
     public byte[] Encode() => Kind switch

@@ -56,13 +56,18 @@ public sealed class LedgerShardService : IReplicatedService
                 outputs.Send(source, ShardMessage.Answer(m.Ref, Execute(ledger, m.Bytes!, now)));
                 break;
             case ShardMessageKind.Apply:
-                outputs.Send(source, ShardMessage.Applied(m.Ref, ledger.Apply(m.Chain!, now)));
+                var applied = ledger.Apply(m.Chain!, now);
+                var w = MessageScratch.Take();
+                ShardMessage.WriteApplied(w, m.Ref, applied);
+                outputs.Send(source, w.WrittenSpan);
                 break;
             case ShardMessageKind.Prepare:
                 // A Prepare of a txn finished here gets no vote: the coordinator has decided it already.
                 if (ledger.TryPrepare(source, m.Txn, m.Chain!, now, out var vote))
                 {
-                    outputs.Send(source, ShardMessage.VoteMessage(m.Txn, vote));
+                    var v = MessageScratch.Take();
+                    ShardMessage.WriteVote(v, m.Txn, vote);
+                    outputs.Send(source, v.WrittenSpan);
                 }
 
                 break;
@@ -70,14 +75,14 @@ public sealed class LedgerShardService : IReplicatedService
                 // Both halves of a cross-shard transfer take the coordinator's decision time (0: none sent).
                 if (ledger.Commit(source, m.Txn, m.Timestamp != 0 ? m.Timestamp : now))
                 {
-                    outputs.Send(source, ShardMessage.Ack(m.Txn));
+                    SendAck(outputs, source, m.Txn);
                 }
 
                 break;
             case ShardMessageKind.Abort:
                 if (ledger.Abort(source, m.Txn, m.Results!, now))
                 {
-                    outputs.Send(source, ShardMessage.Ack(m.Txn));
+                    SendAck(outputs, source, m.Txn);
                 }
 
                 break;
@@ -96,6 +101,13 @@ public sealed class LedgerShardService : IReplicatedService
     public bool HasTimers(IStateAccess state) => new ShardLedger(state, _placement).HasTimers();
 
     public ulong NextTimerDue(IStateAccess state) => new ShardLedger(state, _placement).NextTimerDue();
+
+    private static void SendAck(IServiceOutputs outputs, string coordinator, ulong txn)
+    {
+        var w = MessageScratch.Take();
+        ShardMessage.WriteAck(w, txn);
+        outputs.Send(coordinator, w.WrittenSpan);
+    }
 
     /// <summary>A forwarded one-shard client request; its answer is what the coordinator gives the client.</summary>
     private static byte[] Execute(ShardLedger ledger, byte[] request, ulong now)

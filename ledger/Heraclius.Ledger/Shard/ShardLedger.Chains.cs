@@ -90,7 +90,7 @@ public sealed partial class ShardLedger
             idSlot.Stored = idSlot.Virtual with { Status = reserve ? TransferRecordStatus.InFlight : TransferRecordStatus.Final };
             if (!reserve && idHere)
             {
-                ws.Audit.Add(AuditRecord.EncodeTransferResult(idSlot.Virtual.Transfer, CreateTransferResult.Ok));
+                ws.Audit.AddTransferResult(idSlot.Virtual.Transfer, CreateTransferResult.Ok);
             }
 
             return CreateTransferResult.Ok;
@@ -168,7 +168,7 @@ public sealed partial class ShardLedger
 
         if (!reserve && idHere)
         {
-            ws.Audit.Add(AuditRecord.EncodeTransferResult(stamped, CreateTransferResult.Ok));
+            ws.Audit.AddTransferResult(stamped, CreateTransferResult.Ok);
         }
 
         return CreateTransferResult.Ok;

@@ -307,10 +307,12 @@ public sealed partial class ShardLedger
         var key = StateKeys.Account(accountId);
         var account = AccountState.Decode(_state.Get(key) ?? throw new InvalidOperationException($"account {accountId} of pending transfer {t.Id} is missing"));
         ReleasePending(ref account, side, t.Amount);
-        var (audit, entry) = Movement(ref account, t.Id, side, TransferMovement.PendingExpired, t.Amount, true, now);
+        var (posting, entry) = Movement(ref account, t.Id, side, TransferMovement.PendingExpired, t.Amount, true, now);
         _state.Put(key, account.Encode());
         _state.Put(StateKeys.History(accountId, entry!.Value.Sequence), EncodeHistory(entry.Value));
-        EmitAudit(audit);
+        Span<byte> record = stackalloc byte[AuditRecord.PostingSize];
+        AuditRecord.WritePosting(record, posting);
+        EmitAudit(record);
     }
 
     private ulong ReadU64(byte[] key) => _state.Get(key) is { } b ? BinaryPrimitives.ReadUInt64LittleEndian(b) : 0;

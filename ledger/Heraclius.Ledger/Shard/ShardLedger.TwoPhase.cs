@@ -210,7 +210,7 @@ public sealed partial class ShardLedger
             };
             if (_placement.Holds(t.Id))
             {
-                ws.Audit.Add(AuditRecord.EncodeTransferResult(stamped, CreateTransferResult.Ok));
+                ws.Audit.AddTransferResult(stamped, CreateTransferResult.Ok);
             }
         }
 
@@ -305,7 +305,7 @@ public sealed partial class ShardLedger
             x.Stored = new TransferRecord { Transfer = stamped, Result = result, Status = TransferRecordStatus.Final };
             if (_placement.Holds(t.Id))
             {
-                ws.Audit.Add(AuditRecord.EncodeTransferResult(stamped, result));
+                ws.Audit.AddTransferResult(stamped, result);
             }
         }
 

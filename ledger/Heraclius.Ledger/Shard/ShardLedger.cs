@@ -56,7 +56,7 @@ public sealed partial class ShardLedger
         _outputs = outputs;
     }
 
-    private void EmitAudit(byte[] record)
+    private void EmitAudit(ReadOnlySpan<byte> record)
     {
         if (_outputs is not null)
         {
@@ -64,7 +64,7 @@ public sealed partial class ShardLedger
         }
         else
         {
-            _audit?.Invoke(record);
+            _audit?.Invoke(record.ToArray());
         }
     }
 
@@ -234,9 +234,9 @@ public sealed partial class ShardLedger
     /// Records one movement of <paramref name="a"/> (whose balances already moved): an audit posting, and
     /// for a committed movement a history entry with the next sequence (balances only with the History flag).
     /// </summary>
-    private static (byte[] Audit, HistoryEntry? Entry) Movement(ref AccountState a, UInt128 transferId, TransferSide side, TransferMovement movement, ulong amount, bool history, ulong now)
+    private static (AuditPosting Audit, HistoryEntry? Entry) Movement(ref AccountState a, UInt128 transferId, TransferSide side, TransferMovement movement, ulong amount, bool history, ulong now)
     {
-        var audit = AuditRecord.EncodePosting(new AuditPosting(transferId, a.Id, side, movement, amount, a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted, now));
+        var audit = new AuditPosting(transferId, a.Id, side, movement, amount, a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted, now);
         if (!history)
         {
             return (audit, null);
@@ -265,7 +265,7 @@ public sealed partial class ShardLedger
         var (posting, entry) = Movement(ref slot.Stored, transferId, side, movement, amount, history, now);
         if (audit)
         {
-            ws.Audit.Add(posting);
+            ws.Audit.AddPosting(posting);
         }
 
         if (entry is { } e)
@@ -427,9 +427,9 @@ public sealed partial class ShardLedger
 
         if (_audit is not null || _outputs is not null)
         {
-            foreach (var record in ws.Audit)
+            for (var i = 0; i < ws.Audit.Count; i++)
             {
-                EmitAudit(record);
+                EmitAudit(ws.Audit[i]);
             }
         }
 

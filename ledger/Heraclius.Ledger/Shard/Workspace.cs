@@ -66,7 +66,8 @@ internal sealed class Workspace
 
     public List<(UInt128 AccountId, HistoryEntry Entry)> History { get; } = [];
 
-    public List<byte[]> Audit { get; } = [];
+    /// <summary>The audit records the operation will emit, in order, encoded in one reused buffer.</summary>
+    public AuditRecords Audit { get; } = new();
 
     public int Account(UInt128 id)
     {
@@ -135,5 +136,52 @@ internal sealed class Workspace
         }
 
         return TransferCount++;
+    }
+}
+
+/// <summary>
+/// Audit records encoded back to back in one buffer a workspace keeps: an operation's records are
+/// emitted (copied into the decision's audit group) only once it succeeds, so none needs an array of
+/// its own.
+/// </summary>
+internal sealed class AuditRecords
+{
+    private readonly List<int> _ends = [];
+    private byte[] _buffer = new byte[4 * AuditRecord.TransferResultSize];
+    private int _length;
+
+    public int Count => _ends.Count;
+
+    public ReadOnlySpan<byte> this[int index]
+    {
+        get
+        {
+            var start = index == 0 ? 0 : _ends[index - 1];
+            return _buffer.AsSpan(start, _ends[index] - start);
+        }
+    }
+
+    public void AddPosting(in AuditPosting posting) => AuditRecord.WritePosting(Take(AuditRecord.PostingSize), posting);
+
+    public void AddTransferResult(in Transfer transfer, CreateTransferResult result) =>
+        AuditRecord.WriteTransferResult(Take(AuditRecord.TransferResultSize), transfer, result);
+
+    public void Clear()
+    {
+        _ends.Clear();
+        _length = 0;
+    }
+
+    private Span<byte> Take(int size)
+    {
+        if (_buffer.Length - _length < size)
+        {
+            Array.Resize(ref _buffer, Math.Max(2 * _buffer.Length, _length + size));
+        }
+
+        var span = _buffer.AsSpan(_length, size);
+        _length += size;
+        _ends.Add(_length);
+        return span;
     }
 }

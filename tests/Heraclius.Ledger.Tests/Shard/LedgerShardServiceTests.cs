@@ -17,12 +17,12 @@ public sealed class LedgerShardServiceTests
 
         public bool CanSend(string cluster) => true;
 
-        public void Send(string cluster, byte[] message) => Sent.Add((cluster, message));
+        public void Send(string cluster, ReadOnlySpan<byte> message) => Sent.Add((cluster, message.ToArray()));
 
-        public void Answer(string clientId, ulong seq, Hash32 requestHash, byte[] result) =>
+        public void Answer(string clientId, ulong seq, Hash32 requestHash, ReadOnlySpan<byte> result) =>
             throw new InvalidOperationException("a shard answers coordinators, never clients");
 
-        void IServiceOutputs.Audit(byte[] record) => Audit.Add(record);
+        void IServiceOutputs.Audit(ReadOnlySpan<byte> record) => Audit.Add(record.ToArray());
     }
 
     private readonly LedgerShardService _service = new(ShardPlacement.All);

@@ -160,13 +160,13 @@ public sealed class ShardTxnPruningTests
 
         public bool CanSend(string cluster) => true;
 
-        public void Send(string cluster, byte[] message) => Kinds.Add((ShardMessageKind)message[0]);
+        public void Send(string cluster, ReadOnlySpan<byte> message) => Kinds.Add((ShardMessageKind)message[0]);
 
-        public void Answer(string clientId, ulong seq, Heraclius.KvStore.Crypto.Hash32 requestHash, byte[] result)
+        public void Answer(string clientId, ulong seq, Heraclius.KvStore.Crypto.Hash32 requestHash, ReadOnlySpan<byte> result)
         {
         }
 
-        public void Audit(byte[] record)
+        public void Audit(ReadOnlySpan<byte> record)
         {
         }
     }

@@ -19,13 +19,13 @@ internal sealed class ClusterOutputs : IServiceOutputs
     /// <summary>Like the engine: a destination already in this decision's groups may always take more.</summary>
     public bool CanSend(string cluster) => _sentThisDecision.Contains(cluster) || !_harness.Blocked.Contains(cluster);
 
-    public void Send(string cluster, byte[] message)
+    public void Send(string cluster, ReadOnlySpan<byte> message)
     {
         _sentThisDecision.Add(cluster);
-        _harness.Enqueue(_cluster, cluster, message);
+        _harness.Enqueue(_cluster, cluster, message.ToArray());
     }
 
-    public void Answer(string clientId, ulong seq, Hash32 requestHash, byte[] result) => _harness.RecordAnswer(clientId, seq, requestHash, result);
+    public void Answer(string clientId, ulong seq, Hash32 requestHash, ReadOnlySpan<byte> result) => _harness.RecordAnswer(clientId, seq, requestHash, result.ToArray());
 
-    public void Audit(byte[] record) => _harness.Audits.Add((_cluster, record));
+    public void Audit(ReadOnlySpan<byte> record) => _harness.Audits.Add((_cluster, record.ToArray()));
 }
