@@ -47,9 +47,13 @@ public sealed class LedgerShardService : IReplicatedService
             return;
         }
 
-        var ledger = new ShardLedger(state, _placement, outputs);
-        var source = context.SourceCluster;
-        var now = context.Timestamp;
+        var ledger = ShardLedger.Rent(state, _placement, outputs);
+        Dispatch(ledger, m, context.SourceCluster, context.Timestamp, outputs);
+        ledger.Return();
+    }
+
+    private static void Dispatch(ShardLedger ledger, in ShardMessage m, string source, ulong now, IServiceOutputs outputs)
+    {
         switch (m.Kind)
         {
             case ShardMessageKind.Forward:
@@ -95,7 +99,9 @@ public sealed class LedgerShardService : IReplicatedService
     public void ExecuteTimers(IStateAccess state, in TimerContext context, IServiceOutputs outputs)
     {
         ArgumentNullException.ThrowIfNull(outputs);
-        new ShardLedger(state, _placement, outputs).RunTimers(context.Timestamp);
+        var ledger = ShardLedger.Rent(state, _placement, outputs);
+        ledger.RunTimers(context.Timestamp);
+        ledger.Return();
     }
 
     public bool HasTimers(IStateAccess state) => new ShardLedger(state, _placement).HasTimers();

@@ -107,6 +107,17 @@ public sealed partial class ShardLedger
         }
     }
 
+    /// <summary>Drops the cached counters unwritten: a reused ledger starts its operation as a new one does.</summary>
+    private void ForgetTimerCounters()
+    {
+        _timerCount = null;
+        _cursor = null;
+        _nextDue = null;
+        _timerCountDirty = false;
+        _cursorDirty = false;
+        _nextDueDirty = false;
+    }
+
     /// <summary>Writes the cached counters and forgets them: the next operation may run over a state rolled back since.</summary>
     private void EndTimerOperation()
     {
@@ -125,12 +136,7 @@ public sealed partial class ShardLedger
             WriteU64(StateKeys.TimerNextDue, _nextDue!.Value);
         }
 
-        _timerCount = null;
-        _cursor = null;
-        _nextDue = null;
-        _timerCountDirty = false;
-        _cursorDirty = false;
-        _nextDueDirty = false;
+        ForgetTimerCounters();
     }
 
     /// <summary>Puts a live hold with a deadline into the wheel, or takes a finished or locked one out, as its record now says.</summary>
