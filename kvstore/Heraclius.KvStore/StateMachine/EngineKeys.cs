@@ -45,12 +45,66 @@ internal static class EngineKeys
 
     private static byte[] Prefixed(byte tag, string id, int extra)
     {
-        var idBytes = System.Text.Encoding.UTF8.GetByteCount(id);
-        var key = new byte[3 + idBytes + extra];
+        var key = new byte[3 + System.Text.Encoding.UTF8.GetByteCount(id) + extra];
+        WritePrefixed(key, tag, id);
+        return key;
+    }
+
+    private static int WritePrefixed(Span<byte> key, byte tag, string id)
+    {
         key[0] = 0x00;
         key[1] = tag;
-        System.Text.Encoding.UTF8.GetBytes(id, key.AsSpan(2));
+        var idBytes = System.Text.Encoding.UTF8.GetBytes(id, key[2..]);
         key[2 + idBytes] = 0x00;
-        return key;
+        return 3 + idBytes;
+    }
+
+    /// <summary>
+    /// The same keys built in a buffer that execution reuses, for looking up (and, through
+    /// <see cref="StateTransaction.Put(ReadOnlySpan{byte}, byte[])"/>, writing) keys that nearly always exist
+    /// without an array per access. A span it returned is valid until its next call.
+    /// </summary>
+    internal sealed class Scratch
+    {
+        private byte[] _buffer = new byte[256];
+
+        public ReadOnlySpan<byte> LastGroupHeight(string destination) => Key((byte)'G', destination);
+
+        public ReadOnlySpan<byte> InboundCursor(string source) => Key((byte)'I', source);
+
+        public ReadOnlySpan<byte> Acked(string destination) => Key((byte)'A', destination);
+
+        public ReadOnlySpan<byte> SentCount(string destination) => Key((byte)'S', destination);
+
+        public ReadOnlySpan<byte> SinceReply(string source) => Key((byte)'P', source);
+
+        public ReadOnlySpan<byte> SentRing(string destination, ulong slot) => Key((byte)'W', destination, slot);
+
+        public ReadOnlySpan<byte> ClientSlot(string clientId, ulong slot) => Key((byte)'R', clientId, slot);
+
+        private ReadOnlySpan<byte> Key(byte tag, string id)
+        {
+            var buffer = Buffer(id, 0);
+            return buffer[..WritePrefixed(buffer, tag, id)];
+        }
+
+        private ReadOnlySpan<byte> Key(byte tag, string id, ulong suffix)
+        {
+            var buffer = Buffer(id, 8);
+            var length = WritePrefixed(buffer, tag, id);
+            BinaryPrimitives.WriteUInt64BigEndian(buffer[length..], suffix);
+            return buffer[..(length + 8)];
+        }
+
+        private Span<byte> Buffer(string id, int extra)
+        {
+            var needed = 3 + System.Text.Encoding.UTF8.GetMaxByteCount(id.Length) + extra;
+            if (_buffer.Length < needed)
+            {
+                _buffer = new byte[needed];
+            }
+
+            return _buffer;
+        }
     }
 }

@@ -197,6 +197,7 @@ public sealed class Executor
         private readonly StateTransaction _tx;
         private readonly ServiceStateAccess _access;
         private readonly FlowControl _flow;
+        private readonly EngineKeys.Scratch _keys = new();
         private readonly ulong _height;
         private readonly ulong _timestamp;
 
@@ -294,8 +295,7 @@ public sealed class Executor
             }
 
             // The answer of seq s lives in slot s mod W; a slot holding a newer seq means s fell out of the window.
-            var slotKey = EngineKeys.ClientSlot(clientId, request.Seq % window);
-            var slot = ReadSlot(slotKey);
+            var slot = ReadSlot(clientId, request.Seq % window, out var slotKey);
             if (slot is { } s)
             {
                 if (s.Seq == request.Seq)
@@ -370,8 +370,7 @@ public sealed class Executor
 
         public void Answer(string clientId, ulong seq, Hash32 requestHash, ReadOnlySpan<byte> result)
         {
-            var slotKey = EngineKeys.ClientSlot(clientId, seq % _executor._sessionWindow);
-            if (ReadSlot(slotKey) is { State: SlotState.Pending } s && s.Seq == seq && s.Hash == requestHash)
+            if (ReadSlot(clientId, seq % _executor._sessionWindow, out var slotKey) is { State: SlotState.Pending } s && s.Seq == seq && s.Hash == requestHash)
             {
                 WriteSlot(slotKey, seq, requestHash, SlotState.Answered, result);
             }
@@ -486,18 +485,24 @@ public sealed class Executor
 
         private ulong NextGroupHeight(string destination)
         {
-            var key = EngineKeys.LastGroupHeight(destination);
-            var prev = _tx.Get(key);
+            var key = _keys.LastGroupHeight(destination);
+            var prev = _tx.Get(key, out var stored);
             var value = new byte[8];
             BinaryPrimitives.WriteUInt64LittleEndian(value, _height);
-            _tx.Put(key, value);
+            _tx.Put(stored ?? key.ToArray(), value);
             return prev is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(prev);
         }
 
         /// <summary>The slot's seq, request hash and state; the stored result stays in <c>Raw</c> until a repeat needs it.</summary>
-        private (ulong Seq, Hash32 Hash, SlotState State, byte[] Raw)? ReadSlot(byte[] key)
+        /// <summary>
+        /// Reads a client's answer slot; <paramref name="key"/> is the key to write it under: the state's own
+        /// array once the slot exists (every slot after a client's first W requests), so no key is allocated.
+        /// </summary>
+        private (ulong Seq, Hash32 Hash, SlotState State, byte[] Raw)? ReadSlot(string clientId, ulong slot, out byte[] key)
         {
-            var bytes = _tx.Get(key);
+            var span = _keys.ClientSlot(clientId, slot);
+            var bytes = _tx.Get(span, out var stored);
+            key = stored ?? span.ToArray();
             if (bytes is null)
             {
                 return null;

@@ -10,26 +10,30 @@ namespace Heraclius.KvStore.StateMachine;
 /// </summary>
 internal sealed class FlowControl
 {
-    private readonly IStateAccess _state;
+    private readonly StateTransaction _state;
     private readonly RoutingSettings _routing;
 
-    public FlowControl(IStateAccess state, RoutingSettings routing)
+    // Every read or write here is of a key that exists after a cluster's first exchanges: looked up from a
+    // reused buffer, and written under the state's own key array (CanSend alone read two keys per request).
+    private readonly EngineKeys.Scratch _keys = new();
+
+    public FlowControl(StateTransaction state, RoutingSettings routing)
     {
         _state = state;
         _routing = routing;
     }
 
-    public ulong Cursor(string source) => ReadU64(EngineKeys.InboundCursor(source));
+    public ulong Cursor(string source) => ReadU64(_keys.InboundCursor(source));
 
-    public void SetCursor(string source, ulong height) => _state.Put(EngineKeys.InboundCursor(source), U64(height));
+    public void SetCursor(string source, ulong height) => _state.Put(_keys.InboundCursor(source), U64(height));
 
     public (ulong Height, ulong Count) Acked(string destination)
     {
-        var v = _state.Get(EngineKeys.Acked(destination));
+        var v = _state.Get(_keys.Acked(destination), out _);
         return v is null ? (0, 0) : (BinaryPrimitives.ReadUInt64LittleEndian(v), BinaryPrimitives.ReadUInt64LittleEndian(v.AsSpan(8)));
     }
 
-    public ulong Sent(string destination) => ReadU64(EngineKeys.SentCount(destination));
+    public ulong Sent(string destination) => ReadU64(_keys.SentCount(destination));
 
     public ulong Unacked(string destination) => Sent(destination) - Acked(destination).Count;
 
@@ -42,15 +46,15 @@ internal sealed class FlowControl
     /// </summary>
     public void RecordSent(string destination, ulong height, bool counted)
     {
-        _state.Put(EngineKeys.SinceReply(destination), U64(0));
+        _state.Put(_keys.SinceReply(destination), U64(0));
         if (!counted)
         {
             return;
         }
 
         var count = Sent(destination) + 1;
-        _state.Put(EngineKeys.SentCount(destination), U64(count));
-        _state.Put(EngineKeys.SentRing(destination, count % (ulong)_routing.RingSize), U64(height));
+        _state.Put(_keys.SentCount(destination), U64(count));
+        _state.Put(_keys.SentRing(destination, count % (ulong)_routing.RingSize), U64(height));
     }
 
     /// <summary>
@@ -92,18 +96,22 @@ internal sealed class FlowControl
         var v = new byte[16];
         BinaryPrimitives.WriteUInt64LittleEndian(v, ackHeight);
         BinaryPrimitives.WriteUInt64LittleEndian(v.AsSpan(8), Math.Max(found, ackedCount));
-        _state.Put(EngineKeys.Acked(destination), v);
+        _state.Put(_keys.Acked(destination), v);
     }
 
-    public ulong SinceReply(string source) => ReadU64(EngineKeys.SinceReply(source));
+    public ulong SinceReply(string source) => ReadU64(_keys.SinceReply(source));
 
-    public void CountReceived(string source) => _state.Put(EngineKeys.SinceReply(source), U64(SinceReply(source) + 1));
-
-    private ulong RingHeight(string destination, ulong count, ulong ring) => ReadU64(EngineKeys.SentRing(destination, count % ring));
-
-    private ulong ReadU64(byte[] key)
+    public void CountReceived(string source)
     {
-        var v = _state.Get(key);
+        var count = SinceReply(source) + 1;
+        _state.Put(_keys.SinceReply(source), U64(count));
+    }
+
+    private ulong RingHeight(string destination, ulong count, ulong ring) => ReadU64(_keys.SentRing(destination, count % ring));
+
+    private ulong ReadU64(ReadOnlySpan<byte> key)
+    {
+        var v = _state.Get(key, out _);
         return v is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(v);
     }
 

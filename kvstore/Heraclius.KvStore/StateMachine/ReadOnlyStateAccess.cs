@@ -12,6 +12,8 @@ internal sealed class ReadOnlyStateAccess : IStateAccess
 
     public byte[]? Get(byte[] key) => _state.Get(key);
 
+    public byte[]? Get(ReadOnlySpan<byte> key, out byte[]? storedKey) => _state.Get(key, out storedKey);
+
     public void Put(byte[] key, byte[] value) => throw new InvalidOperationException("state is read-only between decisions");
 
     public void Delete(byte[] key) => throw new InvalidOperationException("state is read-only between decisions");

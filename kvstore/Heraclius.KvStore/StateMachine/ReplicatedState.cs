@@ -89,6 +89,22 @@ public sealed class ReplicatedState
 
     public byte[]? Get(byte[] key) => _buckets[BucketOf(key)].TryGetValue(key, out var v) ? v : null;
 
+    /// <summary>
+    /// The value under a key given as bytes anywhere (a reused buffer), and <paramref name="storedKey"/>, the
+    /// state's own array of that key (null when absent): writing an existing key with it needs no new array.
+    /// </summary>
+    public byte[]? Get(ReadOnlySpan<byte> key, out byte[]? storedKey)
+    {
+        if (_buckets[BucketOf(key)].GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(key, out var actual, out var value))
+        {
+            storedKey = actual;
+            return value;
+        }
+
+        storedKey = null;
+        return null;
+    }
+
     /// <summary>Sets or (with null) removes a key; returns the previous value.</summary>
     public byte[]? Set(byte[] key, byte[]? value)
     {

@@ -16,8 +16,29 @@ internal sealed class ServiceStateAccess : IStateAccess
 
     public void Delete(byte[] key) => _inner.Delete(Check(key));
 
-    private static byte[] Check(byte[] key) =>
-        key.Length == 0 || key[0] == 0x00 || key.Length > ReplicatedState.MaxKeyBytes
-            ? throw new InvalidOperationException("services may not use empty, oversized or 0x00-prefixed keys")
-            : key;
+    public byte[]? Get(ReadOnlySpan<byte> key, out byte[]? storedKey)
+    {
+        Check(key);
+        return _inner.Get(key, out storedKey);
+    }
+
+    public void Put(ReadOnlySpan<byte> key, byte[] value)
+    {
+        Check(key);
+        _inner.Put(key, value);
+    }
+
+    private static byte[] Check(byte[] key)
+    {
+        Check(key.AsSpan());
+        return key;
+    }
+
+    private static void Check(ReadOnlySpan<byte> key)
+    {
+        if (key.Length == 0 || key[0] == 0x00 || key.Length > ReplicatedState.MaxKeyBytes)
+        {
+            throw new InvalidOperationException("services may not use empty, oversized or 0x00-prefixed keys");
+        }
+    }
 }

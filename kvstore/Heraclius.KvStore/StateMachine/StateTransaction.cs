@@ -20,7 +20,16 @@ public sealed class StateTransaction : IStateAccess
 
     public byte[]? Get(byte[] key) => _state.Get(key);
 
+    public byte[]? Get(ReadOnlySpan<byte> key, out byte[]? storedKey) => _state.Get(key, out storedKey);
+
     public void Put(byte[] key, byte[] value) => Write(key, value);
+
+    /// <summary>Sets a key given as bytes anywhere, with the state's own array of it when it exists (no new key array).</summary>
+    public void Put(ReadOnlySpan<byte> key, byte[] value)
+    {
+        _ = _state.Get(key, out var stored);
+        Write(stored ?? key.ToArray(), value);
+    }
 
     public void Delete(byte[] key) => Write(key, null);
 

@@ -262,9 +262,9 @@ public sealed class LedgerCoordinatorService : IReplicatedService
 
     private void OnVote(IStateAccess state, int shard, ulong txn, ShardVote vote, ulong now, IServiceOutputs outputs)
     {
-        var key = CoordinatorKeys.Txn(txn);
-        var stored = state.Get(key);
-        if (stored is null || TxnRecord.Phase(stored) != TxnPhase.Preparing)
+        // The record exists while its txn runs: written back under the state's own key, none allocated.
+        var stored = state.Get(CoordinatorKeys.WriteTxn(stackalloc byte[CoordinatorKeys.TxnKeySize], txn), out var key);
+        if (stored is null || key is null || TxnRecord.Phase(stored) != TxnPhase.Preparing)
         {
             return;
         }
@@ -335,9 +335,8 @@ public sealed class LedgerCoordinatorService : IReplicatedService
 
     private static void OnAck(IStateAccess state, int shard, ulong txn, IServiceOutputs outputs)
     {
-        var key = CoordinatorKeys.Txn(txn);
-        var stored = state.Get(key);
-        if (stored is null || TxnRecord.Phase(stored) == TxnPhase.Preparing)
+        var stored = state.Get(CoordinatorKeys.WriteTxn(stackalloc byte[CoordinatorKeys.TxnKeySize], txn), out var key);
+        if (stored is null || key is null || TxnRecord.Phase(stored) == TxnPhase.Preparing)
         {
             return;
         }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Heraclius.Ledger.Model;
 using Heraclius.Ledger.Protocol;
 
@@ -32,17 +33,20 @@ public sealed partial class ShardLedger
             throw new ArgumentException($"a chain has 1 to {MaxChainLength} legs, not {chain.Count}", nameof(chain));
         }
 
-        var key = StateKeys.Txn(coordinator, txn);
-        var upToKey = StateKeys.PreparedUpTo(coordinator);
-        if (txn <= ReadU64(upToKey))
+        // The watermark's key exists after a coordinator's first Prepare: read and written from the stack.
+        var upToKey = StateKeys.WritePreparedUpTo(stackalloc byte[64], coordinator);
+        var upTo = _state.Get(upToKey, out var storedUpToKey);
+        if (txn <= (upTo is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(upTo)))
         {
             // A repeat: its record while it is unfinished, nothing once it finished (it reserves nothing again).
-            vote = _state.Get(key) is { } existing ? TxnRecord.Decode(existing).Vote : null;
+            vote = _state.Get(StateKeys.Txn(coordinator, txn)) is { } existing ? TxnRecord.Decode(existing).Vote : null;
             return vote is not null;
         }
 
-        WriteU64(upToKey, txn);
-        vote = Evaluate(key, chain, timestamp);
+        var value = new byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(value, txn);
+        _state.Put(storedUpToKey ?? upToKey.ToArray(), value);
+        vote = Evaluate(StateKeys.Txn(coordinator, txn), chain, timestamp);
         return true;
     }
 
@@ -143,8 +147,9 @@ public sealed partial class ShardLedger
     public bool Commit(string coordinator, ulong txn, ulong timestamp)
     {
         ArgumentNullException.ThrowIfNull(coordinator);
-        var key = StateKeys.Txn(coordinator, txn);
-        if (_state.Get(key) is not { } bytes)
+
+        // The record is there when this does anything, and is deleted under the state's own key.
+        if (_state.Get(StateKeys.WriteTxn(stackalloc byte[64], coordinator, txn), out var key) is not { } bytes || key is null)
         {
             return false;
         }
@@ -235,8 +240,7 @@ public sealed partial class ShardLedger
     {
         ArgumentNullException.ThrowIfNull(coordinator);
         ArgumentNullException.ThrowIfNull(finalResults);
-        var key = StateKeys.Txn(coordinator, txn);
-        if (_state.Get(key) is not { } bytes)
+        if (_state.Get(StateKeys.WriteTxn(stackalloc byte[64], coordinator, txn), out var key) is not { } bytes || key is null)
         {
             return false;
         }

@@ -26,6 +26,46 @@ internal static class StateKeys
 
     public static byte[] Account(UInt128 id) => Id(AccountPrefix, id);
 
+    /// <summary>The size of an account's or a transfer's key (prefix ‖ id).</summary>
+    public const int IdKeySize = 17;
+
+    /// <summary><see cref="Account"/>'s or <see cref="Transfer"/>'s bytes (by <paramref name="prefix"/>) written into <paramref name="key"/>, to look up without an array.</summary>
+    public static ReadOnlySpan<byte> WriteId(Span<byte> key, byte prefix, UInt128 id)
+    {
+        key[0] = prefix;
+        ShardCodec.WriteId(key[1..], id);
+        return key[..IdKeySize];
+    }
+
+    /// <summary><see cref="Txn"/>'s bytes written into <paramref name="key"/> when they fit (else an array of them).</summary>
+    public static ReadOnlySpan<byte> WriteTxn(Span<byte> key, string coordinator, ulong txn)
+    {
+        var length = 9 + System.Text.Encoding.UTF8.GetByteCount(coordinator);
+        if (length > key.Length)
+        {
+            return Txn(coordinator, txn);
+        }
+
+        key[0] = TxnPrefix;
+        BinaryPrimitives.WriteUInt64LittleEndian(key[1..], txn);
+        System.Text.Encoding.UTF8.GetBytes(coordinator, key[9..]);
+        return key[..length];
+    }
+
+    /// <summary><see cref="PreparedUpTo"/>'s bytes written into <paramref name="key"/> when they fit (else an array of them).</summary>
+    public static ReadOnlySpan<byte> WritePreparedUpTo(Span<byte> key, string coordinator)
+    {
+        var length = 1 + System.Text.Encoding.UTF8.GetByteCount(coordinator);
+        if (length > key.Length)
+        {
+            return PreparedUpTo(coordinator);
+        }
+
+        key[0] = PreparedUpToPrefix;
+        System.Text.Encoding.UTF8.GetBytes(coordinator, key[1..]);
+        return key[..length];
+    }
+
     public static byte[] Transfer(UInt128 id) => Id(TransferPrefix, id);
 
     public static byte[] History(UInt128 accountId, ulong sequence)

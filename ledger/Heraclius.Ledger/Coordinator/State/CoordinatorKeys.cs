@@ -19,6 +19,17 @@ internal static class CoordinatorKeys
 
     public static byte[] Txn(ulong txn) => U64Key(TxnPrefix, txn);
 
+    /// <summary>The size of <see cref="Txn"/>'s key, for building it in a buffer (<see cref="WriteTxn"/>).</summary>
+    public const int TxnKeySize = 9;
+
+    /// <summary><see cref="Txn"/>'s bytes written into <paramref name="key"/> (a key looked up without an array of its own).</summary>
+    public static ReadOnlySpan<byte> WriteTxn(Span<byte> key, ulong txn)
+    {
+        key[0] = TxnPrefix;
+        BinaryPrimitives.WriteUInt64BigEndian(key[1..], txn);
+        return key[..TxnKeySize];
+    }
+
     public static byte[] Bucket(ulong second) => U64Key(BucketPrefix, second);
 
     public static byte[] Index(UInt128 firstTransferId)
