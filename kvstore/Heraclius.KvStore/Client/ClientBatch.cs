@@ -42,27 +42,46 @@ public sealed class ClientBatch
 
     public static ClientBatch Create(string clientId, string cluster, IReadOnlyList<ClientRequest> requests, SigningKey key)
     {
-        var w = new CanonicalWriter(256);
+        // Sized exactly, so the batch is written once and handed over without a copy (it was grown from
+        // 256 bytes by doubling, then copied out); indexed, so no enumerator is boxed.
+        var size = CanonicalWriter.StringSize(clientId) + CanonicalWriter.StringSize(cluster) + 4 + SigningKey.SignatureSize;
+        for (var i = 0; i < requests.Count; i++)
+        {
+            size += 8 + 4 + requests[i].Operation.Length;
+        }
+
+        var w = new CanonicalWriter(size);
         w.String(clientId);
         w.String(cluster);
         w.U32((uint)requests.Count);
-        foreach (var r in requests)
+        for (var i = 0; i < requests.Count; i++)
         {
-            w.U64(r.Seq);
-            w.Bytes(r.Operation.Span);
+            w.U64(requests[i].Seq);
+            w.Bytes(requests[i].Operation.Span);
         }
 
         var signedLength = w.Length;
-        w.Fixed(key.Sign(SignedStatement(w.WrittenSpan)));
-        return new ClientBatch(clientId, cluster, requests, w.ToArray(), signedLength);
+        Span<byte> signature = stackalloc byte[SigningKey.SignatureSize];
+        Sign(key, w.WrittenSpan, signature);
+        w.Fixed(signature);
+        return new ClientBatch(clientId, cluster, requests, w.Detach(), signedLength);
     }
 
-    private static byte[] SignedStatement(ReadOnlySpan<byte> body)
+    /// <summary>Signs Domain ‖ body, the statement built in a pooled buffer (signing is synchronous).</summary>
+    private static void Sign(SigningKey key, ReadOnlySpan<byte> body, Span<byte> signature)
     {
-        var statement = new byte[Domain.Length + body.Length];
-        Domain.CopyTo(statement, 0);
-        body.CopyTo(statement.AsSpan(Domain.Length));
-        return statement;
+        var length = Domain.Length + body.Length;
+        var statement = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            Domain.CopyTo(statement, 0);
+            body.CopyTo(statement.AsSpan(Domain.Length));
+            key.Sign(statement.AsSpan(0, length), signature);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(statement);
+        }
     }
 
     /// <summary>

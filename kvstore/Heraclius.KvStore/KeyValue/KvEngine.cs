@@ -25,10 +25,12 @@ public static class KvEngine
 
     private static byte[] Execute(IStateAccess state, KvOpCode op, ReadOnlySpan<byte> opKey, ReadOnlySpan<byte> value, ulong expectedVersion)
     {
-        var key = new byte[opKey.Length + 1];
+        // Looked up from the stack (or, for a long key, a buffer of its own); an array of the key is made only
+        // for a write or delete, and is the state's own when the key exists.
+        var key = opKey.Length < 256 ? stackalloc byte[opKey.Length + 1] : new byte[opKey.Length + 1];
         key[0] = 0x01;
-        opKey.CopyTo(key.AsSpan(1));
-        var stored = state.Get(key);
+        opKey.CopyTo(key[1..]);
+        var stored = state.Get(key, out var storedKey);
         var version = stored is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(stored);
         switch (op)
         {
@@ -37,19 +39,19 @@ public static class KvEngine
                     ? KvResult.Encode(KvStatus.NotFound, 0, [])
                     : KvResult.Encode(KvStatus.Ok, version, stored.AsSpan(8));
             case KvOpCode.Put:
-                return Write(state, key, version, value);
+                return Write(state, storedKey ?? key.ToArray(), version, value);
             case KvOpCode.Delete:
-                if (stored is null)
+                if (stored is null || storedKey is null)
                 {
                     return KvResult.Encode(KvStatus.NotFound, 0, []);
                 }
 
-                state.Delete(key);
+                state.Delete(storedKey);
                 return KvResult.Encode(KvStatus.Ok, version, []);
             case KvOpCode.Cas:
                 return version != expectedVersion
                     ? KvResult.Encode(KvStatus.VersionMismatch, version, [])
-                    : Write(state, key, version, value);
+                    : Write(state, storedKey ?? key.ToArray(), version, value);
             default:
                 return Malformed();
         }
