@@ -347,15 +347,18 @@ public sealed class LedgerCoordinatorService : IReplicatedService
             return;
         }
 
-        var record = (byte[])stored.Clone();
-        TxnRecord.MarkParticipant(record, slot, TxnRecord.Acked);
-        if (!TxnRecord.All(record, TxnRecord.Acked))
+        if (!TxnRecord.AllBut(stored, slot, TxnRecord.Acked))
         {
-            state.Put(key, record);
+            // Stored values are never changed in place (the transaction's undo log holds them): a copy is marked.
+            var marked = (byte[])stored.Clone();
+            TxnRecord.MarkParticipant(marked, slot, TxnRecord.Acked);
+            state.Put(key, marked);
             return;
         }
 
-        // Every shard applied or released: a read after the answer sees the outcome, and the record goes.
+        // Every shard applied or released: a read after the answer sees the outcome, and the record goes
+        // (read as stored: the last ack's mark would be deleted with it, so no copy is made for it).
+        var record = stored;
         var legs = TxnRecord.Legs(record);
         var results = TxnRecord.Phase(record) == TxnPhase.Committing
             ? ChainResults.Ok(legs)

@@ -107,12 +107,15 @@ internal static class TxnRecord
         return -1;
     }
 
-    public static bool All(byte[] r, byte bit)
+    public static bool All(byte[] r, byte bit) => AllBut(r, -1, bit);
+
+    /// <summary>Whether every participant but the one at <paramref name="except"/> has <paramref name="bit"/> (read only: no copy needed to ask).</summary>
+    public static bool AllBut(byte[] r, int except, byte bit)
     {
         var p = Participants(r);
         for (var i = 0; i < p; i++)
         {
-            if ((ParticipantState(r, i) & bit) == 0)
+            if (i != except && (ParticipantState(r, i) & bit) == 0)
             {
                 return false;
             }
