@@ -60,7 +60,15 @@ public sealed class LedgerCoordinatorService : IReplicatedService
 
     public RequestOutcome ExecuteRequest(IStateAccess state, in ExecutionContext context, ReadOnlySpan<byte> operation, IServiceOutputs outputs)
     {
-        if (!LedgerRequest.TryParse(operation, out var request, out var error))
+        var chain = ChainScratch.Rent();
+        var outcome = Execute(state, context, operation, outputs, chain);
+        ChainScratch.Return(chain);
+        return outcome;
+    }
+
+    private RequestOutcome Execute(IStateAccess state, in ExecutionContext context, ReadOnlySpan<byte> operation, IServiceOutputs outputs, Transfer[] chainBuffer)
+    {
+        if (!LedgerRequest.TryParse(operation, out var request, out var error, chainBuffer))
         {
             return RequestOutcome.Answered(LedgerAnswer.Malformed(error));
         }

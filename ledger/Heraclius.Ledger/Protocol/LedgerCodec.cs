@@ -103,7 +103,13 @@ public static class LedgerCodec
     }
 
     /// <summary>A chain of 1..<see cref="LedgerRequest.MaxChainLength"/> transfers; throws <see cref="MalformedMessageException"/> otherwise.</summary>
-    public static Transfer[] ReadChain(ref CanonicalReader r)
+    public static Transfer[] ReadChain(ref CanonicalReader r) => ReadChain(ref r, null);
+
+    /// <summary>
+    /// <see cref="ReadChain(ref CanonicalReader)"/> into <paramref name="reuse"/> when the chain has exactly its
+    /// length (see <see cref="ChainScratch"/>), else into a new array.
+    /// </summary>
+    public static Transfer[] ReadChain(ref CanonicalReader r, Transfer[]? reuse)
     {
         var n = r.Count(LedgerRequest.MaxChainLength);
         if (n == 0)
@@ -111,7 +117,7 @@ public static class LedgerCodec
             throw new MalformedMessageException("empty transfer chain");
         }
 
-        var chain = new Transfer[n];
+        var chain = reuse is not null && reuse.Length == n ? reuse : new Transfer[n];
         for (var i = 0; i < n; i++)
         {
             chain[i] = ReadTransfer(ref r);

@@ -54,7 +54,10 @@ public sealed record LedgerRequest(
     }
 
     /// <summary>Parses request bytes; false with a reason for anything malformed (unknown operation, wrong length, empty or oversized chain, history limit 0 or above the page size).</summary>
-    public static bool TryParse(ReadOnlySpan<byte> bytes, out LedgerRequest request, out string error)
+    public static bool TryParse(ReadOnlySpan<byte> bytes, out LedgerRequest request, out string error) => TryParse(bytes, out request, out error, null);
+
+    /// <summary><see cref="TryParse(ReadOnlySpan{byte}, out LedgerRequest, out string)"/>, a one-leg chain parsed into <paramref name="chainBuffer"/> (<see cref="ChainScratch"/>).</summary>
+    internal static bool TryParse(ReadOnlySpan<byte> bytes, out LedgerRequest request, out string error, Transfer[]? chainBuffer)
     {
         request = null!;
         error = string.Empty;
@@ -68,7 +71,7 @@ public sealed record LedgerRequest(
                     request = new LedgerRequest(op, Account: LedgerCodec.ReadAccount(ref r));
                     break;
                 case LedgerOperation.CreateTransfers:
-                    request = new LedgerRequest(op, Chain: LedgerCodec.ReadChain(ref r));
+                    request = new LedgerRequest(op, Chain: LedgerCodec.ReadChain(ref r, chainBuffer));
                     break;
                 case LedgerOperation.LookupAccount:
                 case LedgerOperation.LookupTransfer:

@@ -146,7 +146,10 @@ public readonly record struct ShardMessage(
     }
 
     /// <summary>Parses a message; false for anything malformed (a certified group an honest cluster never produces is skipped deterministically).</summary>
-    public static bool TryParse(ReadOnlySpan<byte> bytes, out ShardMessage message)
+    public static bool TryParse(ReadOnlySpan<byte> bytes, out ShardMessage message) => TryParse(bytes, out message, null);
+
+    /// <summary><see cref="TryParse(ReadOnlySpan{byte}, out ShardMessage)"/>, a one-leg chain parsed into <paramref name="chainBuffer"/> (<see cref="ChainScratch"/>).</summary>
+    internal static bool TryParse(ReadOnlySpan<byte> bytes, out ShardMessage message, Transfer[]? chainBuffer)
     {
         message = default;
         try
@@ -162,7 +165,7 @@ public readonly record struct ShardMessage(
                     break;
                 case ShardMessageKind.Apply:
                     var applyRef = ClientRef.Read(ref r);
-                    message = new ShardMessage(kind, Ref: applyRef, Chain: LedgerCodec.ReadChain(ref r));
+                    message = new ShardMessage(kind, Ref: applyRef, Chain: LedgerCodec.ReadChain(ref r, chainBuffer));
                     break;
                 case ShardMessageKind.Applied:
                     var appliedRef = ClientRef.Read(ref r);
@@ -170,7 +173,7 @@ public readonly record struct ShardMessage(
                     break;
                 case ShardMessageKind.Prepare:
                     var prepareTxn = r.U64();
-                    message = new ShardMessage(kind, Txn: prepareTxn, Chain: LedgerCodec.ReadChain(ref r));
+                    message = new ShardMessage(kind, Txn: prepareTxn, Chain: LedgerCodec.ReadChain(ref r, chainBuffer));
                     break;
                 case ShardMessageKind.Commit:
                     var commitTxn = r.U64();

@@ -42,14 +42,15 @@ public sealed class LedgerShardService : IReplicatedService
     public void ExecuteMessage(IStateAccess state, in MessageContext context, ReadOnlySpan<byte> message, IServiceOutputs outputs)
     {
         ArgumentNullException.ThrowIfNull(outputs);
-        if (!ShardMessage.TryParse(message, out var m))
+        var chain = ChainScratch.Rent();
+        if (ShardMessage.TryParse(message, out var m, chain))
         {
-            return;
+            var ledger = ShardLedger.Rent(state, _placement, outputs);
+            Dispatch(ledger, m, context.SourceCluster, context.Timestamp, outputs);
+            ledger.Return();
         }
 
-        var ledger = ShardLedger.Rent(state, _placement, outputs);
-        Dispatch(ledger, m, context.SourceCluster, context.Timestamp, outputs);
-        ledger.Return();
+        ChainScratch.Return(chain);
     }
 
     private static void Dispatch(ShardLedger ledger, in ShardMessage m, string source, ulong now, IServiceOutputs outputs)

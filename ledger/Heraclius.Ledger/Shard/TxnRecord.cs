@@ -12,7 +12,7 @@ namespace Heraclius.Ledger.Shard;
 /// once the txn commits or aborts here (the watermark under <see cref="StateKeys.PreparedUpTo"/> keeps a
 /// repeated Prepare of it from running again).
 /// </summary>
-internal sealed class TxnRecord
+internal record struct TxnRecord
 {
     // Byte offsets of the fixed part; TxnRecordView reads the stored bytes by them.
     internal const int OwnedAt = 1;
