@@ -218,6 +218,13 @@ public sealed partial class Replica
             return;
         }
 
+        if (fetch.Height <= _decided)
+        {
+            // Decisions overtook the fetch: installing it would move the chain back and forget votes of the heights above.
+            _snapshotFetch = null;
+            return;
+        }
+
         var r = new CanonicalReader(body.Span);
         var header = DecisionHeader.Read(ref r);
         var qc = QuorumCertificate.Read(ref r);
@@ -279,7 +286,12 @@ public sealed partial class Replica
     private void InstallSnapshot(SnapshotFetch fetch)
     {
         _snapshotFetch = null;
-        if (fetch.State.ComputeRoot() != fetch.Header!.StateRoot)
+        if (fetch.Header!.Height <= _decided)
+        {
+            return;
+        }
+
+        if (fetch.State.ComputeRoot() != fetch.Header.StateRoot)
         {
             Reject(RejectReason.InvalidSnapshot, fetch.Peer);
             return;

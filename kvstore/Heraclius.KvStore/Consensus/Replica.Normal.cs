@@ -576,6 +576,12 @@ public sealed partial class Replica
         {
             _log.RemoveRange(0, _log.Count - _options.RetainDecisions);
         }
+
+        if (_snapshotFetch is { } fetch && fetch.Height <= _decided)
+        {
+            // Decisions overtook the snapshot being fetched: it can only move the chain back.
+            _snapshotFetch = null;
+        }
     }
 
     /// <summary>Bookkeeping after the state reflects <paramref name="decision"/>.</summary>

@@ -1,0 +1,181 @@
+using Heraclius.KvStore.Consensus;
+using Heraclius.KvStore.Consensus.Messages;
+using Heraclius.KvStore.Tests.Consensus;
+
+namespace Heraclius.KvStore.Tests.CrashFuzz;
+
+public sealed class SnapshotCatchUpSafetyTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public SnapshotCatchUpSafetyTests(ITestOutputHelper output) => _output = output;
+
+    private static MessageType TypeOf(byte[] m) => (MessageType)m[0];
+
+    private static void Round(ReplicaFixture f, long now, Func<int, int, byte[], bool>? filter = null)
+    {
+        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
+        f.Replicas[0].Tick(now + 2);
+        f.Pump(now + 2, filter);
+    }
+
+    private static byte[] FetchDecisions(int sender, ulong fromHeight)
+    {
+        var w = Envelope.Begin(MessageType.FetchDecisions, sender, 32);
+        w.U64(fromHeight);
+        w.U32(64);
+        return w.ToArray();
+    }
+
+    /// <summary>
+    /// A snapshot fetch started at height 5 for snapshot 12 completes after the node reached 13 by
+    /// decision batches from another peer: it must not be installed (the chain would move back).
+    /// </summary>
+    [Fact]
+    public void SnapshotOvertakenByDecisions_DoesNotMoveTheChainBack()
+    {
+        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = 8; });
+        long now = 10;
+        for (var i = 0; i < 5; i++, now += 10)
+        {
+            Round(f, now);
+        }
+
+        Assert.Equal(5UL, f.Replicas[3].DecidedHeight);
+        for (var i = 0; i < 8; i++, now += 10)
+        {
+            Round(f, now, (from, to, m) => from != 3 && to != 3);
+        }
+
+        Assert.Equal(13UL, f.Replicas[2].DecidedHeight);
+        Assert.Equal(12UL, f.Replicas[0].CheckpointHeight);
+
+        // Node 0 restarts: its in-memory log now starts after its snapshot (only height 13).
+        f.Wals[0].Flush();
+        f.Boot(0, now);
+        Assert.Equal(13UL, f.Replicas[0].DecidedHeight);
+        f.SkipAll();
+
+        // Node 3 learns node 0 is ahead, asks it, gets the snapshot pointer 12 and starts fetching.
+        now += 100;
+        f.Replicas[0].Tick(now);
+        f.Pump(now, (from, to, m) =>
+            (from == 0 && to == 3 && TypeOf(m) is MessageType.Status or MessageType.DecisionBatch)
+            || (from == 3 && to == 0 && TypeOf(m) == MessageType.FetchDecisions));
+        var fetches = f.Outboxes[3].OfType(MessageType.FetchSnapshot, to: 0).ToList();
+        Assert.NotEmpty(fetches);
+
+        // Meanwhile node 2 serves decisions 6..13.
+        f.Replicas[2].OnMessage(3, FetchDecisions(3, 6), now);
+        f.Pump(now, (from, to, m) => from == 2 && to == 3 && TypeOf(m) == MessageType.DecisionBatch);
+        Assert.Equal(13UL, f.Replicas[3].DecidedHeight);
+
+        // The snapshot chunks arrive.
+        foreach (var m in fetches)
+        {
+            f.Replicas[0].OnMessage(3, m, now);
+        }
+
+        f.Pump(now, (from, to, m) => (from == 0 && to == 3 && TypeOf(m) == MessageType.SnapshotChunks)
+            || (from == 3 && to == 0 && TypeOf(m) == MessageType.FetchSnapshot));
+        _output.WriteLine($"node 3 decided height after the install: {f.Replicas[3].DecidedHeight}, snapshots installed {f.Replicas[3].SnapshotsInstalled}");
+        Assert.True(f.Replicas[3].DecidedHeight >= 13, $"decided height went back to {f.Replicas[3].DecidedHeight}");
+    }
+
+    /// <summary>
+    /// The same overtaken fetch, with a prepare for height 14 made before it completes: had it been
+    /// installed, the slot for 14 would be empty again and an equivocating leader would get a second prepare in view 0.
+    /// </summary>
+    [Fact]
+    public void SnapshotOvertakenByDecisions_IsNotInstalled_SoNoSecondProposalIsPreparedInTheSameView()
+    {
+        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = 8; });
+        long now = 10;
+        for (var i = 0; i < 5; i++, now += 10)
+        {
+            Round(f, now);
+        }
+
+        for (var i = 0; i < 8; i++, now += 10)
+        {
+            Round(f, now, (from, to, m) => from != 3 && to != 3);
+        }
+
+        f.Wals[0].Flush();
+        f.Boot(0, now);
+        f.SkipAll();
+        now += 100;
+        f.Replicas[0].Tick(now);
+        f.Pump(now, (from, to, m) =>
+            (from == 0 && to == 3 && TypeOf(m) is MessageType.Status or MessageType.DecisionBatch)
+            || (from == 3 && to == 0 && TypeOf(m) == MessageType.FetchDecisions));
+        var fetches = f.Outboxes[3].OfType(MessageType.FetchSnapshot, to: 0).ToList();
+        Assert.NotEmpty(fetches);
+        f.Replicas[2].OnMessage(3, FetchDecisions(3, 6), now);
+        f.Pump(now, (from, to, m) => from == 2 && to == 3 && TypeOf(m) == MessageType.DecisionBatch);
+        Assert.Equal(13UL, f.Replicas[3].DecidedHeight);
+
+        // Leader 0 proposes height 14; only node 3 sees the pre-prepare, and prepares it.
+        f.SkipAll();
+        now += 10;
+        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
+        f.Replicas[0].Tick(now + 2);
+        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).First();
+        f.SkipAll();
+        f.Replicas[3].OnMessage(0, prePrepare, now + 2);
+        var prepares14 = Prepares(f, 3, 14);
+        Assert.Single(prepares14);
+
+        // The snapshot of 12 completes: decisions overtook it, so it is not installed (it used to take the node back to 12).
+        foreach (var m in fetches)
+        {
+            f.Replicas[0].OnMessage(3, m, now + 3);
+        }
+
+        f.Pump(now + 3, (from, to, m) => (from == 0 && to == 3 && TypeOf(m) == MessageType.SnapshotChunks)
+            || (from == 3 && to == 0 && TypeOf(m) == MessageType.FetchSnapshot));
+        Assert.Equal(13UL, f.Replicas[3].DecidedHeight);
+
+        // Still 13 by a decision batch, then the (equivocating) leader's other proposal for 14 in view 0.
+        f.SkipAll();
+        f.Replicas[2].OnMessage(3, FetchDecisions(3, 13), now + 4);
+        f.Pump(now + 4, (from, to, m) => from == 2 && to == 3 && TypeOf(m) == MessageType.DecisionBatch);
+        Assert.Equal(13UL, f.Replicas[3].DecidedHeight);
+        var rewriter = new Heraclius.Testing.Faults.ByzantineRewriter(Heraclius.Testing.Faults.ByzantineMode.Equivocate, ReplicaFixture.T.NodeKeys[0], ReplicaFixture.T.ClusterId, 0, new Random(1), 4);
+        var other = rewriter.Rewrite(3, prePrepare).Single();
+        Assert.NotEqual(prePrepare, other);
+        f.Replicas[3].OnMessage(0, other, now + 5);
+        var after = Prepares(f, 3, 14);
+        _output.WriteLine($"node 3 view {f.Replicas[3].View}; its prepares for height 14: {string.Join(", ", after.Select(p => $"view {p.View} {p.Hash.Short}"))}");
+        Assert.True(after.Select(p => p.Hash).Distinct().Count() == 1, "node 3 signed prepares for two proposals at height 14 in view 0");
+    }
+
+    private static List<(ulong View, Heraclius.KvStore.Crypto.Hash32 Hash)> Prepares(ReplicaFixture f, int node, ulong height)
+    {
+        var list = new List<(ulong, Heraclius.KvStore.Crypto.Hash32)>();
+        foreach (var m in f.Outboxes[node].OfType(MessageType.Prepare))
+        {
+            var r = new Heraclius.KvStore.Encoding.CanonicalReader(Envelope.Open(m).Body.Span);
+            var view = r.U64();
+            var h = r.U64();
+            var hash = r.Hash();
+            if (h == height)
+            {
+                list.Add((view, hash));
+            }
+        }
+
+        return list.Distinct().ToList();
+    }
+
+    /// <summary>Node 3 catches up from 1 to the snapshot of 8 (pointer from node 0, chunks from node 0).</summary>
+    private static void CatchUpBySnapshot(ReplicaFixture f, long now)
+    {
+        f.SkipAll();
+        f.Replicas[0].Tick(now);
+        f.Pump(now, (from, to, m) =>
+            (from == 0 && to == 3 && TypeOf(m) is MessageType.Status or MessageType.DecisionBatch or MessageType.SnapshotChunks)
+            || (from == 3 && to == 0 && TypeOf(m) is MessageType.FetchDecisions or MessageType.FetchSnapshot));
+    }
+
+}
