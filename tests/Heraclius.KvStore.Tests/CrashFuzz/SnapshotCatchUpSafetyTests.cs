@@ -34,50 +34,11 @@ public sealed class SnapshotCatchUpSafetyTests
     [Fact]
     public void SnapshotOvertakenByDecisions_DoesNotMoveTheChainBack()
     {
-        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = 8; });
         long now = 10;
-        for (var i = 0; i < 5; i++, now += 10)
-        {
-            Round(f, now);
-        }
-
-        Assert.Equal(5UL, f.Replicas[3].DecidedHeight);
-        for (var i = 0; i < 8; i++, now += 10)
-        {
-            Round(f, now, (from, to, m) => from != 3 && to != 3);
-        }
-
-        Assert.Equal(13UL, f.Replicas[2].DecidedHeight);
-        Assert.Equal(12UL, f.Replicas[0].CheckpointHeight);
-
-        // Node 0 restarts: its in-memory log now starts after its snapshot (only height 13).
-        f.Wals[0].Flush();
-        f.Boot(0, now);
-        Assert.Equal(13UL, f.Replicas[0].DecidedHeight);
-        f.SkipAll();
-
-        // Node 3 learns node 0 is ahead, asks it, gets the snapshot pointer 12 and starts fetching.
-        now += 100;
-        f.Replicas[0].Tick(now);
-        f.Pump(now, (from, to, m) =>
-            (from == 0 && to == 3 && TypeOf(m) is MessageType.Status or MessageType.DecisionBatch)
-            || (from == 3 && to == 0 && TypeOf(m) == MessageType.FetchDecisions));
-        var fetches = f.Outboxes[3].OfType(MessageType.FetchSnapshot, to: 0).ToList();
-        Assert.NotEmpty(fetches);
-
-        // Meanwhile node 2 serves decisions 6..13.
-        f.Replicas[2].OnMessage(3, FetchDecisions(3, 6), now);
-        f.Pump(now, (from, to, m) => from == 2 && to == 3 && TypeOf(m) == MessageType.DecisionBatch);
-        Assert.Equal(13UL, f.Replicas[3].DecidedHeight);
+        var (f, fetches) = OvertakenSnapshotFetch(ref now);
 
         // The snapshot chunks arrive.
-        foreach (var m in fetches)
-        {
-            f.Replicas[0].OnMessage(3, m, now);
-        }
-
-        f.Pump(now, (from, to, m) => (from == 0 && to == 3 && TypeOf(m) == MessageType.SnapshotChunks)
-            || (from == 3 && to == 0 && TypeOf(m) == MessageType.FetchSnapshot));
+        DeliverSnapshotChunks(f, fetches, now);
         _output.WriteLine($"node 3 decided height after the install: {f.Replicas[3].DecidedHeight}, snapshots installed {f.Replicas[3].SnapshotsInstalled}");
         Assert.True(f.Replicas[3].DecidedHeight >= 13, $"decided height went back to {f.Replicas[3].DecidedHeight}");
     }
@@ -89,31 +50,8 @@ public sealed class SnapshotCatchUpSafetyTests
     [Fact]
     public void SnapshotOvertakenByDecisions_IsNotInstalled_SoNoSecondProposalIsPreparedInTheSameView()
     {
-        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = 8; });
         long now = 10;
-        for (var i = 0; i < 5; i++, now += 10)
-        {
-            Round(f, now);
-        }
-
-        for (var i = 0; i < 8; i++, now += 10)
-        {
-            Round(f, now, (from, to, m) => from != 3 && to != 3);
-        }
-
-        f.Wals[0].Flush();
-        f.Boot(0, now);
-        f.SkipAll();
-        now += 100;
-        f.Replicas[0].Tick(now);
-        f.Pump(now, (from, to, m) =>
-            (from == 0 && to == 3 && TypeOf(m) is MessageType.Status or MessageType.DecisionBatch)
-            || (from == 3 && to == 0 && TypeOf(m) == MessageType.FetchDecisions));
-        var fetches = f.Outboxes[3].OfType(MessageType.FetchSnapshot, to: 0).ToList();
-        Assert.NotEmpty(fetches);
-        f.Replicas[2].OnMessage(3, FetchDecisions(3, 6), now);
-        f.Pump(now, (from, to, m) => from == 2 && to == 3 && TypeOf(m) == MessageType.DecisionBatch);
-        Assert.Equal(13UL, f.Replicas[3].DecidedHeight);
+        var (f, fetches) = OvertakenSnapshotFetch(ref now);
 
         // Leader 0 proposes height 14; only node 3 sees the pre-prepare, and prepares it.
         f.SkipAll();
@@ -127,13 +65,7 @@ public sealed class SnapshotCatchUpSafetyTests
         Assert.Single(prepares14);
 
         // The snapshot of 12 completes: decisions overtook it, so it is not installed (it used to take the node back to 12).
-        foreach (var m in fetches)
-        {
-            f.Replicas[0].OnMessage(3, m, now + 3);
-        }
-
-        f.Pump(now + 3, (from, to, m) => (from == 0 && to == 3 && TypeOf(m) == MessageType.SnapshotChunks)
-            || (from == 3 && to == 0 && TypeOf(m) == MessageType.FetchSnapshot));
+        DeliverSnapshotChunks(f, fetches, now + 3);
         Assert.Equal(13UL, f.Replicas[3].DecidedHeight);
 
         // Still 13 by a decision batch, then the (equivocating) leader's other proposal for 14 in view 0.
@@ -168,14 +100,54 @@ public sealed class SnapshotCatchUpSafetyTests
         return list.Distinct().ToList();
     }
 
-    /// <summary>Node 3 catches up from 1 to the snapshot of 8 (pointer from node 0, chunks from node 0).</summary>
-    private static void CatchUpBySnapshot(ReplicaFixture f, long now)
+    /// <summary>
+    /// Node 3 decides 1..5 with the others, misses 6..13, and asks node 0 (restarted, so its log starts
+    /// after its snapshot of 12) which answers with the snapshot pointer; while node 3 fetches it, node 2
+    /// serves decisions 6..13. Returns the fixture and node 3's FetchSnapshot requests.
+    /// </summary>
+    private static (ReplicaFixture F, List<byte[]> Fetches) OvertakenSnapshotFetch(ref long now)
     {
+        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = 8; });
+        for (var i = 0; i < 5; i++, now += 10)
+        {
+            Round(f, now);
+        }
+
+        Assert.Equal(5UL, f.Replicas[3].DecidedHeight);
+        for (var i = 0; i < 8; i++, now += 10)
+        {
+            Round(f, now, (from, to, m) => from != 3 && to != 3);
+        }
+
+        Assert.Equal(13UL, f.Replicas[2].DecidedHeight);
+        Assert.Equal(12UL, f.Replicas[0].CheckpointHeight);
+        f.Wals[0].Flush();
+        f.Boot(0, now);
+        Assert.Equal(13UL, f.Replicas[0].DecidedHeight);
         f.SkipAll();
+        now += 100;
         f.Replicas[0].Tick(now);
-        f.Pump(now, (from, to, m) =>
-            (from == 0 && to == 3 && TypeOf(m) is MessageType.Status or MessageType.DecisionBatch or MessageType.SnapshotChunks)
-            || (from == 3 && to == 0 && TypeOf(m) is MessageType.FetchDecisions or MessageType.FetchSnapshot));
+        var at = now;
+        f.Pump(at, (from, to, m) =>
+            (from == 0 && to == 3 && TypeOf(m) is MessageType.Status or MessageType.DecisionBatch)
+            || (from == 3 && to == 0 && TypeOf(m) == MessageType.FetchDecisions));
+        var fetches = f.Outboxes[3].OfType(MessageType.FetchSnapshot, to: 0).ToList();
+        Assert.NotEmpty(fetches);
+        f.Replicas[2].OnMessage(3, FetchDecisions(3, 6), at);
+        f.Pump(at, (from, to, m) => from == 2 && to == 3 && TypeOf(m) == MessageType.DecisionBatch);
+        Assert.Equal(13UL, f.Replicas[3].DecidedHeight);
+        return (f, fetches);
     }
 
+    /// <summary>Node 0 answers node 3's snapshot requests, chunk reply and follow-up request in turn.</summary>
+    private static void DeliverSnapshotChunks(ReplicaFixture f, List<byte[]> fetches, long now)
+    {
+        foreach (var m in fetches)
+        {
+            f.Replicas[0].OnMessage(3, m, now);
+        }
+
+        f.Pump(now, (from, to, m) => (from == 0 && to == 3 && TypeOf(m) == MessageType.SnapshotChunks)
+            || (from == 3 && to == 0 && TypeOf(m) == MessageType.FetchSnapshot));
+    }
 }
