@@ -314,6 +314,8 @@ public sealed partial class Replica
         {
             FinishPendingSave();
         }
+
+        HoldVotesUntilDurable(fetch.Header.Height);
         PruneAnsweredBatches();
         if (_newViewForced is not null && _newViewForced.Header.Height <= _decided)
         {

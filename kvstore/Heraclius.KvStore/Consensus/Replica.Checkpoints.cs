@@ -44,8 +44,13 @@ public sealed partial class Replica
         // would delete a newer one; and a capture reuses the buffers of the one before, which the
         // save must have finished writing. The last save normally finished long ago (a whole
         // interval earlier); it is superseded, so the WAL is compacted once the new one is durable.
-        _pendingSave?.GetAwaiter().GetResult();
-        _pendingSave = null;
+        if (_pendingSave is { } previous)
+        {
+            previous.GetAwaiter().GetResult();
+            _durableSnapshotHeight = Math.Max(_durableSnapshotHeight, _pendingSaveHeight);
+            _pendingSave = null;
+        }
+
         _checkpoint = Checkpoint.Capture(header, qc, state);
         _pendingSave = _snapshots.SaveAsync(header.Height, _checkpoint.Parts());
         _pendingSaveHeight = header.Height;
@@ -65,6 +70,7 @@ public sealed partial class Replica
 
         save.GetAwaiter().GetResult();
         _pendingSave = null;
+        _durableSnapshotHeight = Math.Max(_durableSnapshotHeight, _pendingSaveHeight);
         CompactWal(_pendingSaveHeight);
     }
 

@@ -136,7 +136,7 @@ public sealed partial class Replica
 
     private void TryPropose()
     {
-        if (!IsLeader || (_pool.Count == 0 && !HasReadyInbound && !TimerTickDue()) || _decided < _newViewMaxDecided || _snapshotFetch is not null)
+        if (!IsLeader || VotesHeld || (_pool.Count == 0 && !HasReadyInbound && !TimerTickDue()) || _decided < _newViewMaxDecided || _snapshotFetch is not null)
         {
             return;
         }

@@ -26,6 +26,7 @@ public sealed partial class Replica
             _lastHeaderHash = header.Hash;
             _lastQc = checkpoint.Qc;
             _checkpoint = checkpoint;
+            _durableSnapshotHeight = header.Height;
         }
 
         (ulong View, Proposal Proposal)? prepared = null;

@@ -96,6 +96,13 @@ public sealed partial class Replica
             }
         }
 
+        if (VotesHeld)
+        {
+            // Catching up, and unable to sign a VIEW-CHANGE anyway: the leader is not to blame meanwhile.
+            _progressSince = _now;
+            return;
+        }
+
         if (_inViewChange)
         {
             // Move on only when a quorum is in this view and its leader still failed to deliver a NEW-VIEW

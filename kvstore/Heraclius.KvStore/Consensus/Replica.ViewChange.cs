@@ -282,7 +282,7 @@ public sealed partial class Replica
     private void ProcessForcedProposal()
     {
         var forced = _newViewForced;
-        if (forced is null || _inViewChange || forced.Header.Height != _decided + 1)
+        if (forced is null || _inViewChange || VotesHeld || forced.Header.Height != _decided + 1)
         {
             return;
         }

@@ -150,23 +150,19 @@ public sealed partial class Replica
             return;
         }
 
+        ResumeVotesWhenInstallDurable();
         try
         {
             Dispatch(from, message);
         }
-        catch (MalformedMessageException)
-        {
-            Reject(RejectReason.Malformed, from);
-        }
-        catch (ArgumentException)
-        {
-            Reject(RejectReason.Malformed, from);
-        }
-        catch (OverflowException)
+        catch (Exception e) when (IsMalformed(e))
         {
             Reject(RejectReason.Malformed, from);
         }
     }
+
+    /// <summary>What parsing a peer's bytes throws when they are not a valid message: the sender's fault, not ours.</summary>
+    private static bool IsMalformed(Exception e) => e is MalformedMessageException or ArgumentException or OverflowException;
 
     private void Dispatch(int from, ReadOnlyMemory<byte> message)
     {
@@ -185,6 +181,17 @@ public sealed partial class Replica
             return;
         }
 
+        var inbound = new InboundMessage(from, type, sender, message, body);
+        if (!HoldForDurableInstall(inbound))
+        {
+            Handle(inbound);
+        }
+    }
+
+    /// <summary>A message whose envelope and signature were checked.</summary>
+    private void Handle(in InboundMessage m)
+    {
+        var (from, type, sender, message, body) = m;
         switch (type)
         {
             case MessageType.PrePrepare:
@@ -274,6 +281,7 @@ public sealed partial class Replica
     public void Tick(long now)
     {
         Advance(now);
+        ResumeVotesWhenInstallDurable();
         TryPropose();
         CheckTimeouts();
         if (_now - _lastResend >= _options.ResendIntervalMs)

@@ -22,4 +22,10 @@ internal static partial class ReplicaLog
 
     [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "{Node}: installed snapshot at height {Height}")]
     public static partial void SnapshotInstalled(ILogger logger, string node, ulong height);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "{Node}: signs nothing until the snapshot installed at height {Height} is durable")]
+    public static partial void VotesHeld(ILogger logger, string node, ulong height);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "{Node}: the snapshot installed at height {Height} is durable; handling the {Count} messages that waited for it")]
+    public static partial void VotesResumed(ILogger logger, string node, ulong height, int count);
 }

@@ -82,6 +82,114 @@ public sealed class SnapshotCatchUpSafetyTests
         Assert.True(after.Select(p => p.Hash).Distinct().Count() == 1, "node 3 signed prepares for two proposals at height 14 in view 0");
     }
 
+    /// <summary>
+    /// A snapshot installed by catch-up is not durable yet when the leader proposes the next height.
+    /// Had node 3 prepared it, a crash losing the save would bring it back below the snapshot, where
+    /// recovery ignores that PrepareSent, and after catching up again it would prepare the equivocating
+    /// leader's other proposal in the same view. It signs nothing until the snapshot is durable instead.
+    /// </summary>
+    [Fact]
+    public void InstalledSnapshotNotDurableYet_NoVoteIsSigned_SoACrashForgetsNone()
+    {
+        var (f, held) = NodeThreeInstallsSnapshotEightAndKeepsItsSaveInFlight(out var now);
+        Assert.True(f.Replicas[3].VotesHeld);
+
+        // Leader 0 proposes 9; only node 3 sees it, while its snapshot is still being saved.
+        f.SkipAll();
+        now += 10;
+        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
+        f.Replicas[0].Tick(now + 2);
+        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).Last();
+        f.SkipAll();
+        f.Replicas[3].OnMessage(0, prePrepare, now + 2);
+        f.Replicas[3].Tick(now + 3);
+        Assert.Empty(Prepares(f, 3, 9));
+
+        // Power loss: the save in flight is lost; the WAL keeps what was flushed.
+        held.Fail();
+        f.Wals[3].Crash();
+        var restarted = f.Boot(3, now + 50);
+        Assert.True(restarted.DecidedHeight < 8, $"the lost snapshot came back: {restarted.DecidedHeight}");
+        now += 200;
+        CatchUpBySnapshot(f, now);
+        Assert.Equal(8UL, f.Replicas[3].DecidedHeight);
+
+        // The equivocating leader's other proposal for 9 in view 0: the only one node 3 ever prepares.
+        var rewriter = new Heraclius.Testing.Faults.ByzantineRewriter(Heraclius.Testing.Faults.ByzantineMode.Equivocate, ReplicaFixture.T.NodeKeys[0], ReplicaFixture.T.ClusterId, 0, new Random(1), 4);
+        var other = rewriter.Rewrite(3, prePrepare).Single();
+        Assert.NotEqual(prePrepare, other);
+        f.Replicas[3].OnMessage(0, other, now + 1);
+        Assert.Empty(Prepares(f, 3, 9));
+        held.Release();
+        f.Replicas[3].Tick(now + 2);
+        Assert.False(f.Replicas[3].VotesHeld);
+        var prepares = Prepares(f, 3, 9);
+        _output.WriteLine($"node 3 prepares for height 9: {string.Join(", ", prepares.Select(p => $"view {p.View} {p.Hash.Short}"))}");
+        Assert.Single(prepares);
+    }
+
+    /// <summary>What waited for the installed snapshot to be durable is handled once it is: the node prepares, and the WAL is compacted to the snapshot.</summary>
+    [Fact]
+    public void InstalledSnapshotBecomesDurable_TheProposalThatWaitedIsPrepared_AndTheWalCompacted()
+    {
+        var (f, held) = NodeThreeInstallsSnapshotEightAndKeepsItsSaveInFlight(out var now);
+        f.SkipAll();
+        now += 10;
+        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
+        f.Replicas[0].Tick(now + 2);
+        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).Last();
+        f.SkipAll();
+        f.Replicas[3].OnMessage(0, prePrepare, now + 2);
+        Assert.Empty(Prepares(f, 3, 9));
+
+        held.Release();
+        Assert.NotEqual((byte)WalRecordType.View, f.Wals[3].ReadAll()[0].Type);
+        f.Replicas[3].Tick(now + 3);
+        Assert.False(f.Replicas[3].VotesHeld);
+        Assert.Single(Prepares(f, 3, 9));
+        // A compacted log starts with the view; the records of height 1 from before the install are gone.
+        Assert.Equal((byte)WalRecordType.View, f.Wals[3].ReadAll()[0].Type);
+
+        // And the cluster, node 3 included, decides 9 (the leader re-sends its proposal to the others, who missed it).
+        f.Replicas[0].Tick(now + 20);
+        f.Pump(now + 20);
+        Assert.All(f.Replicas, r => Assert.Equal(9UL, r.DecidedHeight));
+    }
+
+    /// <summary>Node 3 decides 1 with the others, misses 2..8, and installs node 0's snapshot of 8, whose save stays in flight.</summary>
+    private static (ReplicaFixture F, HeldSnapshotStore Held) NodeThreeInstallsSnapshotEightAndKeepsItsSaveInFlight(out long now)
+    {
+        var held = new HeldSnapshotStore();
+        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = 4; },
+            i => i == 3 ? held : new Heraclius.KvStore.Storage.MemorySnapshotStore());
+        now = 10;
+        Round(f, now);
+        now += 10;
+        Assert.Equal(1UL, f.Replicas[3].DecidedHeight);
+        for (var i = 0; i < 7; i++, now += 10)
+        {
+            Round(f, now, (from, to, m) => from != 3 && to != 3);
+        }
+
+        Assert.Equal(8UL, f.Replicas[0].DecidedHeight);
+        now += 100;
+        CatchUpBySnapshot(f, now);
+        Assert.Equal(8UL, f.Replicas[3].DecidedHeight);
+        Assert.Equal(1, f.Replicas[3].SnapshotsInstalled);
+        Assert.True(held.InFlight);
+        return (f, held);
+    }
+
+    /// <summary>Node 3 catches up to node 0's snapshot of 8 (the pointer and the chunks from node 0).</summary>
+    private static void CatchUpBySnapshot(ReplicaFixture f, long now)
+    {
+        f.SkipAll();
+        f.Replicas[0].Tick(now);
+        f.Pump(now, (from, to, m) =>
+            (from == 0 && to == 3 && TypeOf(m) is MessageType.Status or MessageType.DecisionBatch or MessageType.SnapshotChunks)
+            || (from == 3 && to == 0 && TypeOf(m) is MessageType.FetchDecisions or MessageType.FetchSnapshot));
+    }
+
     private static List<(ulong View, Heraclius.KvStore.Crypto.Hash32 Hash)> Prepares(ReplicaFixture f, int node, ulong height)
     {
         var list = new List<(ulong, Heraclius.KvStore.Crypto.Hash32)>();
