@@ -126,10 +126,13 @@ public sealed class GrpcCluster : IAsyncDisposable
         while (true)
         {
             var running = Nodes.Where((n, i) => n is not null && !Byzantine.ContainsKey(i)).Select(n => n!).ToList();
-            var heights = await Task.WhenAll(running.Select(n => n.Host.QueryAsync(r => r.DecidedHeight)));
-            if (heights.Distinct().Count() == 1)
+            // Each node's height and root are read in one step of its loop: a late client retransmission
+            // decided between two separate reads would otherwise compare roots of different heights.
+            var states = await Task.WhenAll(running.Select(n => n.Host.QueryAsync(r =>
+                (Height: r.DecidedHeight, Root: r.PoolBatches == 0 ? r.ComputeDecidedStateRoot().ToString() : "busy"))));
+            if (states.Select(s => s.Height).Distinct().Count() == 1)
             {
-                var roots = await Task.WhenAll(running.Select(n => n.Host.QueryAsync(r => r.PoolBatches == 0 ? r.ComputeDecidedStateRoot().ToString() : "busy")));
+                var roots = states.Select(s => s.Root).ToList();
                 if (roots.All(r => r != "busy"))
                 {
                     Assert.Single(roots.Distinct());
@@ -145,9 +148,9 @@ public sealed class GrpcCluster : IAsyncDisposable
 
             if (DateTime.UtcNow >= deadline)
             {
-                var states = await Task.WhenAll(running.Select(n => n.Host.QueryAsync(r =>
+                var report = await Task.WhenAll(running.Select(n => n.Host.QueryAsync(r =>
                     $"{r.NodeId}: height {r.DecidedHeight} view {r.View} inVC {r.InViewChange} pool {r.PoolBatches} rejections {string.Join(" ", r.Rejections.Select(kv => $"{kv.Key}={kv.Value}"))}")));
-                Assert.Fail($"nodes did not converge:\n{string.Join("\n", states)}");
+                Assert.Fail($"nodes did not converge:\n{string.Join("\n", report)}");
             }
 
             await Task.Delay(50);
