@@ -205,29 +205,35 @@ public sealed class ReplicatedState
     /// <summary>Encodes a bucket into a buffer no capture holds: its current one, its spare, or a new one.</summary>
     private void EncodeChunk(int bucket)
     {
-        // Sorted as key/value pairs so no entry is looked up again. Keys are distinct, so the order
-        // is the keys' order alone.
+        // Sorted by each key's first 8 bytes, read once into an array of (prefix, index): the sort then
+        // compares integers in one small array instead of following two key arrays scattered over the
+        // heap per comparison (that was most of a state root's cost). Keys whose prefixes tie are
+        // compared whole. Keys are distinct, so the order is the keys' order alone.
         var entries = _buckets[bucket];
         var count = entries.Count;
         var pairs = System.Buffers.ArrayPool<KeyValuePair<byte[], byte[]>>.Shared.Rent(Math.Max(count, 1));
+        var order = System.Buffers.ArrayPool<KeyPrefix>.Shared.Rent(Math.Max(count, 1));
         try
         {
             ((ICollection<KeyValuePair<byte[], byte[]>>)entries).CopyTo(pairs, 0);
-            Array.Sort(pairs, 0, count, KeyOrder.Instance);
             long size = 4;
             for (var i = 0; i < count; i++)
             {
-                size += 8L + pairs[i].Key.Length + pairs[i].Value.Length;
+                var key = pairs[i].Key;
+                order[i] = new KeyPrefix(KeyPrefix.Of(key), i);
+                size += 8L + key.Length + pairs[i].Value.Length;
             }
 
+            order.AsSpan(0, count).Sort(new KeyPrefixOrder(pairs));
             var buffer = BufferFor(bucket, checked((int)size));
             var span = buffer.AsSpan();
             BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)count);
             var offset = 4;
             for (var i = 0; i < count; i++)
             {
-                offset = Put(span, offset, pairs[i].Key);
-                offset = Put(span, offset, pairs[i].Value);
+                var pair = pairs[order[i].Index];
+                offset = Put(span, offset, pair.Key);
+                offset = Put(span, offset, pair.Value);
             }
 
             _chunks[bucket] = buffer;
@@ -236,6 +242,7 @@ public sealed class ReplicatedState
         finally
         {
             System.Buffers.ArrayPool<KeyValuePair<byte[], byte[]>>.Shared.Return(pairs, clearArray: true);
+            System.Buffers.ArrayPool<KeyPrefix>.Shared.Return(order);
         }
     }
 
@@ -277,12 +284,33 @@ public sealed class ReplicatedState
         return GC.AllocateUninitializedArray<byte>((int)Math.Min(Array.MaxLength, size + (size / 2L) + 64));
     }
 
-    private sealed class KeyOrder : IComparer<KeyValuePair<byte[], byte[]>>
+    /// <summary>A key's first 8 bytes as a big-endian integer (zero-padded), and where the key is.</summary>
+    /// <remarks>
+    /// Padding with the smallest byte keeps the order: a smaller prefix means a smaller key, and only
+    /// equal prefixes need the whole keys compared.
+    /// </remarks>
+    private readonly record struct KeyPrefix(ulong Prefix, int Index)
     {
-        public static readonly KeyOrder Instance = new();
+        public static ulong Of(byte[] key)
+        {
+            if (key.Length >= 8)
+            {
+                return BinaryPrimitives.ReadUInt64BigEndian(key);
+            }
 
-        public int Compare(KeyValuePair<byte[], byte[]> x, KeyValuePair<byte[], byte[]> y) =>
-            ByteArrayComparer.Instance.Compare(x.Key, y.Key);
+            Span<byte> padded = stackalloc byte[8];
+            padded.Clear();
+            key.CopyTo(padded);
+            return BinaryPrimitives.ReadUInt64BigEndian(padded);
+        }
+    }
+
+    private readonly struct KeyPrefixOrder(KeyValuePair<byte[], byte[]>[] pairs) : IComparer<KeyPrefix>
+    {
+        public int Compare(KeyPrefix x, KeyPrefix y) =>
+            x.Prefix != y.Prefix
+                ? x.Prefix.CompareTo(y.Prefix)
+                : ByteArrayComparer.Instance.Compare(pairs[x.Index].Key, pairs[y.Index].Key);
     }
 
     /// <summary>Replaces one bucket with a chunk read elsewhere; the chunk must be canonical and belong here.</summary>

@@ -69,6 +69,39 @@ public sealed class ReplicatedStateChunkTests
         Assert.Equal(state.Count, copy.Count);
     }
 
+    /// <summary>
+    /// Entries are sorted by their first 8 bytes first: short keys, keys ending in zero bytes and keys
+    /// equal in their first 8 bytes must still come out in plain byte order.
+    /// </summary>
+    [Fact]
+    public void ChunkEntries_AreInByteOrder_ForShortKeysZeroTailsAndSharedPrefixes()
+    {
+        byte[][] keys =
+        [
+            [], [0], [0, 0], [1], [1, 0], [1, 0, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0],
+            [1, 0, 0, 0, 0, 0, 0, 0, 1], [1, 0, 0, 0, 0, 0, 0, 1], [1, 2, 3, 4, 5, 6, 7, 8, 9],
+            [1, 2, 3, 4, 5, 6, 7, 8, 8], [1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 3, 4, 5, 6, 7],
+            [255, 255, 255, 255, 255, 255, 255, 255, 255], [255, 255, 255, 255, 255, 255, 255, 255], [128],
+        ];
+        var state = new ReplicatedState(1);
+        foreach (var key in keys.Reverse())
+        {
+            state.Set(key, [7]);
+        }
+
+        var r = new Heraclius.KvStore.Encoding.CanonicalReader(state.ReadChunk(0));
+        var count = r.Count(100);
+        var read = new List<byte[]>();
+        for (var i = 0; i < count; i++)
+        {
+            read.Add(r.Bytes(100));
+            r.Bytes(100);
+        }
+
+        r.End();
+        Assert.Equal(keys.Order(ByteArrayComparer.Instance).ToList(), read);
+    }
+
     private static ReplicatedState Filled(int buckets, int entries, int seed)
     {
         var state = new ReplicatedState(buckets);
