@@ -7,7 +7,7 @@ namespace Heraclius.Node.Commands;
 /// What a measured interval cost the machine, per operation: fsyncs, WAL bytes and signature checks (what carries
 /// over to real disks and CPUs), decisions and view changes, and the process's CPU, allocation and GC.
 /// </summary>
-internal sealed class CostMeter
+internal sealed class CostMeter : IDisposable
 {
     private readonly BenchCluster _cluster;
     private readonly ClusterCounters[] _before;
@@ -17,6 +17,7 @@ internal sealed class CostMeter
     private readonly int _gen0;
     private readonly int _gen2;
     private readonly TimeSpan _cpu;
+    private readonly GcPauseRecorder _gcPauses = new();
 
     private CostMeter(BenchCluster cluster, ClusterCounters[] before)
     {
@@ -51,6 +52,8 @@ internal sealed class CostMeter
         Console.WriteLine($"  {label} fsyncs_per_op={PerOp(delta.Sum(d => d.D.Fsyncs)):F4} wal_bytes_per_op={PerOp(delta.Sum(d => d.D.WalBytes)):F0} sig_verifies_per_op={PerOp(verifies):F4} decisions={delta.Sum(d => d.D.Decisions)} view_changes={delta.Sum(d => d.D.ViewChanges)} batch_avg={batchAvg:F1}");
         // The whole process (every node and every client): what an operation costs the machine.
         Console.WriteLine($"  cpu_us_per_op={cpu.TotalMicroseconds / Math.Max(ops, 1):F1} alloc_bytes_per_op={PerOp(allocated):F0} gc_pause_pct={pause.TotalSeconds / elapsedSeconds * 100:F1} gen0={GC.CollectionCount(0) - _gen0} gen2={GC.CollectionCount(2) - _gen2}");
+        // Which collections paused the process long enough to show in the latency tail.
+        Console.WriteLine($"  {_gcPauses.Summary()}");
         if (verbose)
         {
             foreach (var (c, d) in delta)
@@ -62,4 +65,6 @@ internal sealed class CostMeter
 
         return batchAvg;
     }
+
+    public void Dispose() => _gcPauses.Dispose();
 }

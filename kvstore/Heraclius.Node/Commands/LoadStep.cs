@@ -47,15 +47,16 @@ internal sealed class LoadStep
     {
         var clients = cluster.Clients;
         await RunLoad(clients, workload, vus, warmup, new LoadResult(vus));
-        var meter = await CostMeter.StartAsync(cluster);
+        using var meter = await CostMeter.StartAsync(cluster);
         var result = new LoadResult(vus);
         var sw = Stopwatch.StartNew();
         await RunLoad(clients, workload, vus, duration, result);
         var elapsed = sw.Elapsed.TotalSeconds;
         var all = result.Latencies.SelectMany(l => l).Order().ToArray();
         var ops = all.Length;
-        double P(double q) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
+        double P(double q) => LatencyDistribution.At(all, q);
         var batchAvg = await meter.PrintAsync(ops, elapsed, $"vus={vus}", verbose);
+        Console.WriteLine(LatencyDistribution.Line(all));
         var step = new LoadStep(vus, ops / elapsed, P(0.50), P(0.99), all.Length == 0 ? 0 : all.Average(), ops, batchAvg, result);
 
         var refused = result.Refusals();

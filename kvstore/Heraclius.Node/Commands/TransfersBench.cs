@@ -68,13 +68,14 @@ internal static class TransfersBench
         var byShard = await SetUpAccountsAsync(clients, router, accounts);
         var load = new TransferLoad(clients, byShard, crossShard);
         await load.RunAsync(vus, warmup, measure: false);
-        var meter = await CostMeter.StartAsync(cluster);
+        using var meter = await CostMeter.StartAsync(cluster);
         var sw = Stopwatch.StartNew();
         await load.RunAsync(vus, duration, measure: true);
         var elapsed = sw.Elapsed.TotalSeconds;
         var all = load.Latencies.Order().ToArray();
-        double P(double q) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
+        double P(double q) => LatencyDistribution.At(all, q);
         await meter.PrintAsync(all.Length, elapsed, $"vus={vus}", verbose: true);
+        Console.WriteLine(LatencyDistribution.Line(all));
         Console.WriteLine($"  results: {string.Join(" ", load.Results.OrderBy(r => r.Key).Select(r => $"{r.Key}={r.Value}"))}{(load.Timeouts > 0 ? $" timeouts={load.Timeouts}" : "")} resent_after_overloaded={clients.Sum(c => c.Resent)}");
         var committed = load.Results.TryGetValue(CreateTransferResult.Ok, out var ok) ? ok : 0;
         if (committed == 0)
