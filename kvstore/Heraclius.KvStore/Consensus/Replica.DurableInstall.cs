@@ -30,11 +30,15 @@ public sealed partial class Replica
     private void HoldVotesUntilDurable(ulong height)
     {
         _installedSnapshotHeight = height;
-        VotesHeld = height > _durableSnapshotHeight;
-        if (VotesHeld)
+        if (height > _durableSnapshotHeight && !VotesHeld)
         {
+            VotesHeld = true;
             ReplicaLog.VotesHeld(_logger, NodeId, height);
         }
+
+        // A hold already on (an earlier install still being saved) stays on even when this install is
+        // durable at once (its save waited for the earlier one): only ResumeVotesWhenInstallDurable ends a
+        // hold, because it also handles the messages that waited. Clearing it here left them queued.
     }
 
     /// <summary>A message that would make this node sign, kept while <see cref="VotesHeld"/>; false when it is handled now.</summary>

@@ -1,0 +1,410 @@
+using Heraclius.KvStore.Consensus;
+using Heraclius.KvStore.Consensus.Messages;
+using Heraclius.KvStore.Tests.Consensus;
+
+namespace Heraclius.KvStore.Tests.CrashFuzz;
+
+/// <summary>
+/// The hold after a snapshot install (no signature until the snapshot is durable) against what can
+/// happen while it lasts: a second install, a checkpoint whose save waits for the install's, decisions
+/// from peers past the snapshot, a crash at each of those points, a view change around it.
+/// Node 3 is the laggard throughout; its saves are scripted.
+/// </summary>
+public sealed class DurableInstallHoldTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public DurableInstallHoldTests(ITestOutputHelper output) => _output = output;
+
+    private static MessageType TypeOf(byte[] m) => (MessageType)m[0];
+
+    private static bool NotNodeThree(int from, int to, byte[] m) => from != 3 && to != 3;
+
+    private static void Round(ReplicaFixture f, long now, Func<int, int, byte[], bool>? filter = null)
+    {
+        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
+        f.Replicas[0].Tick(now + 2);
+        f.Pump(now + 2, filter);
+    }
+
+    /// <summary>Node 3 decides 1 with the others, misses 2..8 and installs node 0's snapshot of 8; its saves follow <paramref name="store"/>'s script.</summary>
+    private static ReplicaFixture InstallSnapshotEight(ScriptedSnapshotStore store, out long now, int retain = 4)
+    {
+        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = retain; },
+            i => i == 3 ? store : new Heraclius.KvStore.Storage.MemorySnapshotStore());
+        now = 10;
+        Round(f, now);
+        now += 10;
+        Assert.Equal(1UL, f.Replicas[3].DecidedHeight);
+        for (var i = 0; i < 7; i++, now += 10)
+        {
+            Round(f, now, NotNodeThree);
+        }
+
+        Assert.Equal(8UL, f.Replicas[0].DecidedHeight);
+        now += 100;
+        CatchUpFromNodeZero(f, now);
+        Assert.Equal(8UL, f.Replicas[3].DecidedHeight);
+        Assert.Equal(1, f.Replicas[3].SnapshotsInstalled);
+        return f;
+    }
+
+    /// <summary>Node 3 catches up from node 0 only: status, decisions or the snapshot pointer, and chunks.</summary>
+    private static void CatchUpFromNodeZero(ReplicaFixture f, long now)
+    {
+        f.SkipAll();
+        f.Replicas[0].Tick(now);
+        f.Pump(now, (from, to, m) =>
+            (from == 0 && to == 3 && TypeOf(m) is MessageType.Status or MessageType.DecisionBatch or MessageType.SnapshotChunks)
+            || (from == 3 && to == 0 && TypeOf(m) is MessageType.FetchDecisions or MessageType.FetchSnapshot));
+    }
+
+    private static byte[] FetchDecisions(int sender, ulong fromHeight)
+    {
+        var w = Envelope.Begin(MessageType.FetchDecisions, sender, 32);
+        w.U64(fromHeight);
+        w.U32(64);
+        return w.ToArray();
+    }
+
+    /// <summary>Node <paramref name="peer"/> serves node 3 the decisions from <paramref name="fromHeight"/> (only those).</summary>
+    private static void ServeDecisions(ReplicaFixture f, int peer, ulong fromHeight, long now)
+    {
+        f.SkipAll();
+        f.Replicas[peer].OnMessage(3, FetchDecisions(3, fromHeight), now);
+        f.Pump(now, (from, to, m) => from == peer && to == 3 && TypeOf(m) == MessageType.DecisionBatch);
+    }
+
+    private static List<(ulong View, Heraclius.KvStore.Crypto.Hash32 Hash)> Votes(ReplicaFixture f, int node, MessageType type, ulong height)
+    {
+        var list = new List<(ulong, Heraclius.KvStore.Crypto.Hash32)>();
+        foreach (var m in f.Outboxes[node].OfType(type))
+        {
+            var r = new Heraclius.KvStore.Encoding.CanonicalReader(Envelope.Open(m).Body.Span);
+            var view = r.U64();
+            var h = r.U64();
+            var hash = r.Hash();
+            if (h == height)
+            {
+                list.Add((view, hash));
+            }
+        }
+
+        return list.Distinct().ToList();
+    }
+
+    private static List<(ulong View, Heraclius.KvStore.Crypto.Hash32 Hash)> Prepares(ReplicaFixture f, int node, ulong height) =>
+        Votes(f, node, MessageType.Prepare, height);
+
+    /// <summary>Every message node 3 signed since <paramref name="fromIndex"/> in its outbox (a vote, a pre-prepare, a VIEW-CHANGE or a NEW-VIEW).</summary>
+    private static List<MessageType> SignedSince(ReplicaFixture f, int fromIndex) =>
+        f.Outboxes[3].Sent.Skip(fromIndex).Select(s => TypeOf(s.Message))
+            .Where(t => t is MessageType.PrePrepare or MessageType.Prepare or MessageType.Commit or MessageType.ViewChange or MessageType.NewView)
+            .ToList();
+
+    private static byte[] Equivocation(byte[] prePrepare) =>
+        new Heraclius.Testing.Faults.ByzantineRewriter(Heraclius.Testing.Faults.ByzantineMode.Equivocate, ReplicaFixture.T.NodeKeys[0],
+            ReplicaFixture.T.ClusterId, 0, new Random(1), 4).Rewrite(3, prePrepare).Single();
+
+    /// <summary>
+    /// A second install while the first is still being saved, its own save complete at once (its wait
+    /// for the first save finished that one too). The hold must end as any hold does: with what waited
+    /// handled. Here the leader's pre-prepare of 17, which arrived during the first hold, must be prepared
+    /// once node 3 is at 16; it used to stay queued (the second install cleared VotesHeld without
+    /// handling the queue), so node 3 never voted for 17 until the leader happened to re-send it.
+    /// </summary>
+    [Fact]
+    public void SecondInstallWhileHeld_ItsSaveCompletingAtOnce_StillHandlesWhatWaited()
+    {
+        var store = new ScriptedSnapshotStore(true, false);
+        var f = InstallSnapshotEight(store, out var now);
+        Assert.True(f.Replicas[3].VotesHeld);
+        Assert.True(store.InFlight);
+
+        // The others decide 9..16 without node 3 (node 0's log now starts at 13, its checkpoint is 16).
+        for (var i = 0; i < 8; i++, now += 10)
+        {
+            Round(f, now, NotNodeThree);
+        }
+
+        Assert.Equal(16UL, f.Replicas[0].CheckpointHeight);
+
+        // Leader 0 proposes 17; node 3 gets the pre-prepare while still held at 8: it waits.
+        f.SkipAll();
+        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
+        f.Replicas[0].Tick(now + 2);
+        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).Last();
+        f.SkipAll();
+        f.Replicas[3].OnMessage(0, prePrepare, now + 2);
+        Assert.True(f.Replicas[3].VotesHeld);
+        Assert.Empty(Prepares(f, 3, 17));
+
+        // Node 3 catches up by node 0's snapshot of 16: installing it waits for the save of 8, and its own save completes at once.
+        now += 10;
+        CatchUpFromNodeZero(f, now);
+        Assert.Equal(16UL, f.Replicas[3].DecidedHeight);
+        Assert.Equal(2, f.Replicas[3].SnapshotsInstalled);
+        Assert.Equal([8UL, 16UL], store.Durable);
+
+        f.Replicas[3].Tick(now + 1);
+        Assert.False(f.Replicas[3].VotesHeld);
+        var prepares = Prepares(f, 3, 17);
+        _output.WriteLine($"node 3 prepares for 17 after the second install: {prepares.Count}");
+        Assert.Single(prepares);
+    }
+
+    /// <summary>
+    /// A second install while the first is still being saved, and its save in flight too: the hold goes
+    /// on until the second is durable. A crash before that recovers the first snapshot (which the second
+    /// install's wait made durable), and nothing was signed in between to be forgotten.
+    /// </summary>
+    [Fact]
+    public void SecondInstallWhileHeld_BothInFlight_HoldsUntilTheSecondIsDurable_AndACrashForgetsNothing()
+    {
+        var store = new ScriptedSnapshotStore(true, true);
+        var f = InstallSnapshotEight(store, out var now);
+        for (var i = 0; i < 8; i++, now += 10)
+        {
+            Round(f, now, NotNodeThree);
+        }
+
+        var sentBefore = f.Outboxes[3].Sent.Count;
+        now += 10;
+        CatchUpFromNodeZero(f, now);
+        Assert.Equal(16UL, f.Replicas[3].DecidedHeight);
+        Assert.Equal([8UL], store.Durable);
+        Assert.True(f.Replicas[3].VotesHeld);
+
+        // The leader proposes 17; only node 3 sees it; nothing is signed.
+        f.SkipAll();
+        now += 10;
+        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
+        f.Replicas[0].Tick(now + 2);
+        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).Last();
+        f.SkipAll();
+        f.Replicas[3].OnMessage(0, prePrepare, now + 2);
+        f.Replicas[3].Tick(now + 3);
+        Assert.Empty(SignedSince(f, sentBefore));
+
+        // Power loss: the save of 16 is lost; node 3 comes back at 8 and catches up again.
+        store.Crash();
+        f.Wals[3].Crash();
+        var restarted = f.Boot(3, now + 50);
+        Assert.Equal(8UL, restarted.DecidedHeight);
+        now += 200;
+        CatchUpFromNodeZero(f, now);
+        Assert.Equal(16UL, f.Replicas[3].DecidedHeight);
+
+        // The equivocating leader's other proposal for 17: the only one node 3 ever prepares.
+        f.Replicas[3].OnMessage(0, Equivocation(prePrepare), now + 1);
+        store.Release();
+        f.Replicas[3].Tick(now + 2);
+        Assert.False(f.Replicas[3].VotesHeld);
+        Assert.Single(Prepares(f, 3, 17));
+    }
+
+    /// <summary>
+    /// Decisions from peers during the hold take node 3 to the next checkpoint (12), whose save waits for
+    /// the install's and stays in flight itself: the hold ends with the snapshot of 8 durable, without a
+    /// WAL compaction, and node 3 prepares 13. A crash that loses the save of 12 recovers 8 plus the
+    /// WAL's decisions 9..12 and the prepare of 13, so the equivocating leader's other 13 gets no vote.
+    /// </summary>
+    [Fact]
+    public void CheckpointDuringHold_EndsItWithoutCompaction_AndACrashLosingThatSaveKeepsTheVoteAfterIt()
+    {
+        var store = new ScriptedSnapshotStore(true, true);
+        var f = InstallSnapshotEight(store, out var now);
+        for (var i = 0; i < 4; i++, now += 10)
+        {
+            Round(f, now, NotNodeThree);
+        }
+
+        Assert.Equal(12UL, f.Replicas[1].DecidedHeight);
+        ServeDecisions(f, 1, 9, now);
+        Assert.Equal(12UL, f.Replicas[3].DecidedHeight);
+        Assert.Equal([8UL], store.Durable);
+        Assert.True(store.InFlight);
+
+        // The leader proposes 13; node 3 prepares it once the hold ends (at its next step).
+        f.SkipAll();
+        now += 10;
+        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
+        f.Replicas[0].Tick(now + 2);
+        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).Last();
+        f.SkipAll();
+        f.Replicas[3].OnMessage(0, prePrepare, now + 2);
+        f.Replicas[3].Tick(now + 3);
+        Assert.False(f.Replicas[3].VotesHeld);
+        var before = Prepares(f, 3, 13);
+        Assert.Single(before);
+
+        // Power loss: the save of 12 is lost.
+        store.Crash();
+        f.Wals[3].Crash();
+        var restarted = f.Boot(3, now + 50);
+        _output.WriteLine($"node 3 recovered at {restarted.DecidedHeight}, view {restarted.View}, in view change {restarted.InViewChange}");
+        Assert.Equal(12UL, restarted.DecidedHeight);
+        restarted.OnMessage(0, Equivocation(prePrepare), now + 51);
+        restarted.Tick(now + 52);
+        var all = before.Concat(Prepares(f, 3, 13)).Distinct().ToList();
+        _output.WriteLine($"node 3 prepares for 13: {string.Join(", ", all.Select(p => $"view {p.View} {p.Hash.Short}"))}");
+        Assert.Single(all);
+    }
+
+    /// <summary>
+    /// Decisions past the snapshot reach the WAL during the hold (the disk kept them), then a crash loses
+    /// the install's save: recovery comes back below the snapshot with decisions above it in the log, and
+    /// still restores the prepare it had made before the install; the node then catches up and keeps
+    /// voting once per (view, height).
+    /// </summary>
+    [Fact]
+    public void CrashDuringHold_WithDecisionsAboveTheLostSnapshotInTheWal_RecoversTheOlderStateAndItsVote()
+    {
+        var store = new ScriptedSnapshotStore(true);
+        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = 4; },
+            i => i == 3 ? store : new Heraclius.KvStore.Storage.MemorySnapshotStore());
+        long now = 10;
+        Round(f, now);
+        now += 10;
+
+        // Height 2: node 3 prepares it (so its WAL holds a PrepareSent for 2) and misses the rest.
+        f.SkipAll();
+        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
+        f.Replicas[0].Tick(now + 2);
+        var prePrepare2 = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).Last();
+        f.Pump(now + 2, (from, to, m) => to != 3 || TypeOf(m) == MessageType.PrePrepare);
+        var prepared2 = Prepares(f, 3, 2);
+        Assert.Single(prepared2);
+        Assert.Equal(1UL, f.Replicas[3].DecidedHeight);
+        now += 10;
+        for (var i = 0; i < 6; i++, now += 10)
+        {
+            Round(f, now, NotNodeThree);
+        }
+
+        Assert.Equal(8UL, f.Replicas[0].DecidedHeight);
+        now += 100;
+        CatchUpFromNodeZero(f, now);
+        Assert.Equal(8UL, f.Replicas[3].DecidedHeight);
+        Assert.True(f.Replicas[3].VotesHeld);
+
+        // 9 and 10 during the hold, and the disk happens to keep them.
+        for (var i = 0; i < 2; i++, now += 10)
+        {
+            Round(f, now, NotNodeThree);
+        }
+
+        ServeDecisions(f, 1, 9, now);
+        Assert.Equal(10UL, f.Replicas[3].DecidedHeight);
+        f.Wals[3].Flush();
+
+        store.Crash();
+        f.Wals[3].Crash();
+        var restarted = f.Boot(3, now + 50);
+        _output.WriteLine($"node 3 recovered at {restarted.DecidedHeight}, view {restarted.View}, in view change {restarted.InViewChange}");
+        Assert.Equal(1UL, restarted.DecidedHeight);
+
+        // Its prepare of 2 is back: the equivocating leader's other proposal for 2 in view 0 gets none.
+        now += 100;
+        restarted.OnMessage(0, Equivocation(prePrepare2), now);
+        restarted.Tick(now);
+        Assert.Single(prepared2.Concat(Prepares(f, 3, 2)).Distinct());
+
+        // It catches up to 10 again (snapshot 8, then 9 and 10), then votes with the others.
+        CatchUpFromNodeZero(f, now);
+        ServeDecisions(f, 1, 9, now + 1);
+        Assert.Equal(10UL, f.Replicas[3].DecidedHeight);
+        now += 10;
+        f.Replicas[3].Tick(now);
+        Assert.False(f.Replicas[3].VotesHeld);
+        Round(f, now + 10);
+        Assert.All(f.Replicas, r => Assert.Equal(11UL, r.DecidedHeight));
+    }
+
+    /// <summary>
+    /// Node 3 is in a view change (its VIEW-CHANGE(1) logged) when it installs a snapshot; the NEW-VIEW(1)
+    /// arrives during the hold and waits. Once the snapshot is durable the compacted WAL still holds the
+    /// VIEW-CHANGE, and the NEW-VIEW is handled: node 3 is in view 1 and votes there.
+    /// </summary>
+    [Fact]
+    public void InstallDuringViewChange_NewViewWaitsForTheHold_ThenIsEntered()
+    {
+        var store = new ScriptedSnapshotStore(true);
+        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = 4; },
+            i => i == 3 ? store : new Heraclius.KvStore.Storage.MemorySnapshotStore());
+        long now = 10;
+        Round(f, now);
+        now += 10;
+        for (var i = 0; i < 7; i++, now += 10)
+        {
+            Round(f, now, NotNodeThree);
+        }
+
+        // Everyone but the leader times out on a request the leader never proposes: VIEW-CHANGE(1) from 1, 2, 3.
+        f.SkipAll();
+        var batch = f.Batch();
+        for (var i = 1; i < 4; i++)
+        {
+            f.Replicas[i].SubmitBatch(batch.Bytes, now);
+        }
+
+        f.SkipAll();
+        now += f.Options.ViewChangeTimeoutMs + 10;
+        for (var i = 1; i < 4; i++)
+        {
+            f.Replicas[i].Tick(now);
+        }
+
+        Assert.True(f.Replicas[3].InViewChange);
+        Assert.Equal(1UL, f.Replicas[3].View);
+
+        // Node 3 installs the snapshot of 8 (its save stays in flight), then 1 and 2's VIEW-CHANGEs reach node 1, which sends NEW-VIEW(1).
+        var vcs = Enumerable.Range(1, 3).SelectMany(i => f.Outboxes[i].OfType(MessageType.ViewChange)).ToList();
+        CatchUpFromNodeZero(f, now);
+        Assert.Equal(8UL, f.Replicas[3].DecidedHeight);
+        Assert.True(f.Replicas[3].VotesHeld);
+        f.SkipAll();
+        foreach (var vc in f.Outboxes[2].OfType(MessageType.ViewChange, to: 1).Concat(f.Outboxes[3].OfType(MessageType.ViewChange, to: 1)).ToList())
+        {
+            f.Replicas[1].OnMessage(Envelope.Open(vc).Sender, vc, now + 1);
+        }
+
+        Assert.False(f.Replicas[1].InViewChange);
+        var newView = f.Outboxes[1].OfType(MessageType.NewView, to: 3).Last();
+        f.SkipAll();
+        f.Replicas[3].OnMessage(1, newView, now + 2);
+        Assert.True(f.Replicas[3].InViewChange);
+
+        // Durable: compacted, the VIEW-CHANGE kept, the NEW-VIEW handled.
+        store.Release();
+        f.Replicas[3].Tick(now + 3);
+        Assert.False(f.Replicas[3].VotesHeld);
+        Assert.Contains(f.Wals[3].ReadAll(), r => r.Type == (byte)WalRecordType.ViewChangeSent);
+        Assert.False(f.Replicas[3].InViewChange);
+        Assert.Equal(1UL, f.Replicas[3].View);
+        _output.WriteLine($"{vcs.Count} VIEW-CHANGEs; node 3 in view {f.Replicas[3].View}");
+    }
+
+    /// <summary>A save that fails leaves the node holding: it never votes on a state a crash would not bring back.</summary>
+    [Fact]
+    public void InstalledSnapshotSaveFails_TheNodeNeverResumesVoting()
+    {
+        var held = new HeldSnapshotStore();
+        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = 4; },
+            i => i == 3 ? held : new Heraclius.KvStore.Storage.MemorySnapshotStore());
+        long now = 10;
+        Round(f, now);
+        now += 10;
+        for (var i = 0; i < 7; i++, now += 10)
+        {
+            Round(f, now, NotNodeThree);
+        }
+
+        now += 100;
+        CatchUpFromNodeZero(f, now);
+        Assert.True(f.Replicas[3].VotesHeld);
+        held.Fail();
+        Assert.Throws<IOException>(() => f.Replicas[3].Tick(now + 1));
+        Assert.True(f.Replicas[3].VotesHeld);
+    }
+}
