@@ -1,0 +1,151 @@
+using Heraclius.KvStore.Storage;
+
+namespace Heraclius.KvStore.Tests.WalFuzz;
+
+/// <summary>Thrown by the storage to stop the replica at an arbitrary point, as power loss would.</summary>
+public sealed class SimCrashException : Exception
+{
+    public SimCrashException() : base("simulated crash") { }
+}
+
+/// <summary>A WAL that can crash the node just before or after its Nth operation.</summary>
+public sealed class CrashingWal : IWriteAheadLog
+{
+    public MemoryWriteAheadLog Inner { get; } = new();
+
+    /// <summary>Operations left before a crash; negative: disarmed.</summary>
+    public int Countdown { get; set; } = -1;
+
+    public bool CrashAfter { get; set; }
+
+    public long FlushCount => Inner.FlushCount;
+
+    public long BytesWritten => Inner.BytesWritten;
+
+    public List<string> Ops { get; } = [];
+
+    public static readonly Dictionary<string, long> Stats = [];
+
+    public static void Count(string k)
+    {
+        lock (Stats)
+        {
+            Stats[k] = Stats.GetValueOrDefault(k) + 1;
+        }
+    }
+
+    private string _op = "";
+
+    private void Tick(bool after)
+    {
+        if (Countdown < 0)
+        {
+            return;
+        }
+
+        if (Countdown == 0 && after == CrashAfter)
+        {
+            Countdown = -1;
+            Count($"crash {(after ? "after" : "before")} {_op} pending={Inner.PendingCount > 0}");
+            throw new SimCrashException();
+        }
+
+        if (after)
+        {
+            Countdown--;
+        }
+    }
+
+    public void Append(byte type, ReadOnlySpan<byte> payload)
+    {
+        _op = $"Append{type}";
+        Count($"append {type}");
+        Tick(false);
+        Inner.Append(type, payload);
+        Tick(true);
+    }
+
+    public void Flush()
+    {
+        _op = "Flush";
+        Tick(false);
+        Inner.Flush();
+        Tick(true);
+    }
+
+    public IReadOnlyList<WalRecord> ReadAll() => Inner.ReadAll();
+
+    public void Rewrite(IEnumerable<WalRecord> records)
+    {
+        _op = "Rewrite";
+        Count("rewrite");
+        Tick(false);
+        Inner.Rewrite(records);
+        Tick(true);
+    }
+
+    public void Dispose()
+    {
+    }
+}
+
+/// <summary>Runs queued tasks only when the simulation says so, or inline when someone waits on one.</summary>
+public sealed class DeferredScheduler : TaskScheduler
+{
+    private readonly List<Task> _queue = [];
+
+    protected override IEnumerable<Task> GetScheduledTasks() => _queue;
+
+    protected override void QueueTask(Task task) => _queue.Add(task);
+
+    protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued)
+    {
+        _queue.Remove(task);
+        return TryExecuteTask(task);
+    }
+
+    protected override bool TryDequeue(Task task) => _queue.Remove(task);
+
+    public void RunAll()
+    {
+        while (_queue.Count > 0)
+        {
+            var t = _queue[0];
+            _queue.RemoveAt(0);
+            TryExecuteTask(t);
+        }
+    }
+
+    /// <summary>Power loss: queued saves never happen.</summary>
+    public void Drop() => _queue.Clear();
+
+    public int Pending => _queue.Count;
+}
+
+/// <summary>Snapshot saves that complete when the simulation runs them (or when the replica waits on them).</summary>
+public sealed class DeferredSnapshotStore : ISnapshotStore
+{
+    private readonly MemorySnapshotStore _durable = new();
+
+    public DeferredScheduler Scheduler { get; } = new();
+
+    public Random? Random { get; set; }
+
+    public void Save(ulong height, ReadOnlySpan<byte> snapshot) => _durable.Save(height, snapshot);
+
+    public Task SaveAsync(ulong height, IReadOnlyList<ReadOnlyMemory<byte>> parts)
+    {
+        if (Random is not null && Random.NextDouble() < 0.4)
+        {
+            return _durable.SaveAsync(height, parts);
+        }
+
+        // Copy now? No: the replica promises not to touch the parts until the task completes.
+        return Task.Factory.StartNew(() => _durable.SaveAsync(height, parts).GetAwaiter().GetResult(), CancellationToken.None, TaskCreationOptions.None, Scheduler);
+    }
+
+    public (ulong Height, byte[] Bytes)? LoadLatest() => _durable.LoadLatest();
+
+    /// <summary>The height of the snapshot a crash now would recover (0: none).</summary>
+    public ulong DurableHeight => _durable.LoadLatest()?.Height ?? 0;
+}
