@@ -204,11 +204,10 @@ public sealed partial class Replica
         proposal.Write(w);
         var message = Envelope.Finish(w, _cluster.Id, _key);
 
-        // The pre-prepare needs no WAL record (only votes do), so followers start validating while
-        // the leader persists its own prepare.
+        // The leader's own prepare is durable before its pre-prepare leaves: a leader that crashed in
+        // between would, restarted, remember nothing and sign another header for this (view, height).
         _slot.PrePrepareMessage = message;
-        Broadcast(message);
-        AcceptProposal(proposal, _view);
+        AcceptProposal(proposal, _view, message);
     }
 
     private void OnPrePrepare(int from, ReadOnlyMemory<byte> body)
@@ -382,13 +381,18 @@ public sealed partial class Replica
         }
     }
 
-    /// <summary>Prepares <paramref name="proposal"/> in <paramref name="view"/>: persist, then vote.</summary>
-    private void AcceptProposal(Proposal proposal, ulong view)
+    /// <summary>Prepares <paramref name="proposal"/> in <paramref name="view"/>: persist, then (the leader's pre-prepare first) vote.</summary>
+    private void AcceptProposal(Proposal proposal, ulong view, byte[]? prePrepare = null)
     {
         _slot.Accepted = proposal;
         _slot.AcceptedView = view;
         _slot.Known[proposal.Header.Hash] = proposal;
         LogPrepareSent(view, proposal);
+        if (prePrepare is not null)
+        {
+            Broadcast(prePrepare);
+        }
+
         var vote = VoteMessage(VoteKind.Prepare, view, proposal.Header.Height, proposal.Header.Hash);
         _slot.Prepares.Add(view, _self, proposal.Header.Hash, vote.Signature, out _);
         Broadcast(vote.Message);

@@ -11,7 +11,14 @@ internal sealed class RecordingOutbox : IReplicaOutbox
 
     public List<Decision> Decisions { get; } = [];
 
-    public void Send(int toNodeIndex, byte[] message) => Sent.Add((toNodeIndex, message));
+    /// <summary>Called as each message is sent, before it is recorded: a test can look at the node's disk at that moment.</summary>
+    public Action<int, byte[]>? OnSend { get; set; }
+
+    public void Send(int toNodeIndex, byte[] message)
+    {
+        OnSend?.Invoke(toNodeIndex, message);
+        Sent.Add((toNodeIndex, message));
+    }
 
     public void Decided(Decision decision) => Decisions.Add(decision);
 

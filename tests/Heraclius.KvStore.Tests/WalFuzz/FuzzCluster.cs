@@ -262,14 +262,9 @@ public sealed class FuzzNode : IReplicaOutbox
             var key = ((byte)0, view, proposal.Header.Height);
             if (Votes.TryGetValue(key, out var prev) && prev != proposal.Header.Hash)
             {
-                // The pre-prepare is sent before the leader's own PrepareSent is durable (a deliberate
-                // latency trade): a crash in between lets the restarted leader sign another header for the
-                // same (view, height). Followers vote once per view, so this costs a view change, not safety.
-                CrashingWal.Count("honest leader re-proposed another header at one (view, height) after a crash");
-                if (Environment.GetEnvironmentVariable("FUZZ_STRICT_PREPREPARE") == "1")
-                {
-                    _sim.Violations.Add($"honest leader {Index} proposed two headers in view {view} height {proposal.Header.Height} (incarnation {Incarnation})");
-                }
+                // The leader's PrepareSent is durable before its pre-prepare leaves, so a restarted leader
+                // never signs another header for one (view, height).
+                _sim.Violations.Add($"honest leader {Index} proposed two headers in view {view} height {proposal.Header.Height} (incarnation {Incarnation})");
             }
 
             Votes[key] = proposal.Header.Hash;

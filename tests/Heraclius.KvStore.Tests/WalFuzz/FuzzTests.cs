@@ -15,8 +15,8 @@ namespace Heraclius.KvStore.Tests.WalFuzz;
 /// (also require every request answered and equal heights after healing; seeds ≡ 0 mod 4 have a byzantine
 /// member with lying VIEW-CHANGEs and some of them stall: a pre-existing view-change liveness bug, see
 /// ViewChangeStallTests), FUZZ_LOAD, FUZZ_PHASE, FUZZ_HOLDCRASH, FUZZ_SETTLE, FUZZ_MAXEVENTS, FUZZ_LOG
-/// (a file: one line per seed), FUZZ_STRICT_PREPREPARE=1 (a restarted leader's second pre-prepare for
-/// one (view, height) is a violation; counted otherwise). <see cref="Stats"/> runs only when asked for.
+/// (a file: one line per seed). A restarted leader's second pre-prepare for one (view, height) is a
+/// violation. <see cref="Stats"/> runs only when asked for.
 /// </remarks>
 [Trait("Category", "WalFuzz")]
 public sealed class FuzzTests
