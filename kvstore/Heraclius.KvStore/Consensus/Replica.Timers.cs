@@ -368,5 +368,10 @@ public sealed partial class Replica
         {
             Send(from, _newViewMessage);
         }
+
+        if (inViewChange && view < _view)
+        {
+            ResendViewChangeOfLowerView(from, view);
+        }
     }
 }

@@ -8,6 +8,12 @@ public sealed partial class Replica
 {
     private readonly SortedDictionary<ulong, Dictionary<int, ViewChangeMessage>> _viewChanges = [];
     private byte[]? _myViewChange;
+    // Our VIEW-CHANGEs of the last few views, and when each peer was last sent one: a peer whose status
+    // shows it still changing to a view we left may never have received ours (lost while we were in
+    // that view), and without it that view can lack a quorum for good.
+    private readonly SortedList<ulong, byte[]> _recentViewChanges = [];
+    private readonly long[] _viewChangeResentAt = new long[256];
+    private const int RecentViewChanges = 8;
     private byte[]? _newViewMessage;
     private ulong _newViewMaxDecided;
     private Proposal? _newViewForced;
@@ -39,9 +45,36 @@ public sealed partial class Replica
         _wal.Append((byte)WalRecordType.ViewChangeSent, raw);
         _wal.Flush();
         _myViewChange = raw;
+        RememberViewChange(newView, raw);
         StoreViewChange(ViewChangeMessage.Parse(raw));
         Broadcast(raw);
         TryBuildNewView();
+    }
+
+    private void RememberViewChange(ulong view, byte[] raw)
+    {
+        _recentViewChanges[view] = raw;
+        while (_recentViewChanges.Count > RecentViewChanges)
+        {
+            _recentViewChanges.RemoveAt(0);
+        }
+    }
+
+    /// <summary>
+    /// A peer reports it is still changing to <paramref name="peerView"/>, below ours: re-send our VIEW-CHANGE
+    /// of that view if we keep it (an old signed message, as a delayed copy would be), at most every few
+    /// resend intervals per peer.
+    /// </summary>
+    private void ResendViewChangeOfLowerView(int peer, ulong peerView)
+    {
+        if (peerView >= _view || !_recentViewChanges.TryGetValue(peerView, out var raw)
+            || _now - _viewChangeResentAt[peer] < 4L * _options.ResendIntervalMs)
+        {
+            return;
+        }
+
+        _viewChangeResentAt[peer] = _now;
+        Send(peer, raw);
     }
 
     private void OnViewChange(int from, ViewChangeMessage vc)
