@@ -12,11 +12,14 @@ namespace Heraclius.KvStore.Consensus;
 public sealed partial class Replica
 {
     // Messages held while an installed snapshot is saved: enough for a few heights of votes and a view
-    // change from every peer. Beyond it they are dropped, as a lossy network would; retransmission and
-    // catch-up recover them.
+    // change from every peer, and a few pre-prepares (each up to a whole proposal). Beyond either bound the
+    // oldest are dropped, as a lossy network would: the newest are the likeliest still to matter, and
+    // retransmission and catch-up recover the rest.
     private const int MaxHeldMessages = 4096;
+    private const long MaxHeldBytes = 64L << 20;
 
     private readonly Queue<InboundMessage> _heldMessages = new();
+    private long _heldBytes;
     private ulong _durableSnapshotHeight;
     private ulong _installedSnapshotHeight;
 
@@ -49,13 +52,15 @@ public sealed partial class Replica
             return false;
         }
 
-        if (_heldMessages.Count >= MaxHeldMessages)
+        while (_heldMessages.Count > 0
+               && (_heldMessages.Count >= MaxHeldMessages || _heldBytes + message.Message.Length > MaxHeldBytes))
         {
+            _heldBytes -= _heldMessages.Dequeue().Message.Length;
             HeldMessagesDropped++;
-            return true;
         }
 
         _heldMessages.Enqueue(message);
+        _heldBytes += message.Message.Length;
         return true;
     }
 
@@ -80,6 +85,7 @@ public sealed partial class Replica
 
         VotesHeld = false;
         ReplicaLog.VotesResumed(_logger, NodeId, _installedSnapshotHeight, _heldMessages.Count);
+        _heldBytes = 0;
         while (_heldMessages.TryDequeue(out var held))
         {
             try

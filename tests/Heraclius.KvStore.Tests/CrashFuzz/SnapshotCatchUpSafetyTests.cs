@@ -156,6 +156,32 @@ public sealed class SnapshotCatchUpSafetyTests
         Assert.All(f.Replicas, r => Assert.Equal(9UL, r.DecidedHeight));
     }
 
+    /// <summary>More messages than the hold keeps: the oldest are dropped, so the latest pre-prepare still gets its prepare.</summary>
+    [Fact]
+    public void HeldMessagesOverflow_TheOldestAreDropped()
+    {
+        var (f, held) = NodeThreeInstallsSnapshotEightAndKeepsItsSaveInFlight(out var now);
+        f.SkipAll();
+        now += 10;
+        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
+        f.Replicas[0].Tick(now + 2);
+        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).Last();
+        var vote = f.Outboxes[0].OfType(MessageType.Prepare, to: 3).Last();
+        f.SkipAll();
+
+        // A flood of (duplicate) votes, then the pre-prepare: the first flood entries make room for it.
+        for (var i = 0; i < 4096; i++)
+        {
+            f.Replicas[3].OnMessage(0, vote, now + 2);
+        }
+
+        f.Replicas[3].OnMessage(0, prePrepare, now + 2);
+        Assert.Equal(1, f.Replicas[3].HeldMessagesDropped);
+        held.Release();
+        f.Replicas[3].Tick(now + 3);
+        Assert.Single(Prepares(f, 3, 9));
+    }
+
     /// <summary>Node 3 decides 1 with the others, misses 2..8, and installs node 0's snapshot of 8, whose save stays in flight.</summary>
     private static (ReplicaFixture F, HeldSnapshotStore Held) NodeThreeInstallsSnapshotEightAndKeepsItsSaveInFlight(out long now)
     {
