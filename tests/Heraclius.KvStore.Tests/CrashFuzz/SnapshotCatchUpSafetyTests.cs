@@ -1,6 +1,7 @@
 using Heraclius.KvStore.Consensus;
 using Heraclius.KvStore.Consensus.Messages;
 using Heraclius.KvStore.Tests.Consensus;
+using static Heraclius.KvStore.Tests.CrashFuzz.CatchUpScenario;
 
 namespace Heraclius.KvStore.Tests.CrashFuzz;
 
@@ -9,23 +10,6 @@ public sealed class SnapshotCatchUpSafetyTests
     private readonly ITestOutputHelper _output;
 
     public SnapshotCatchUpSafetyTests(ITestOutputHelper output) => _output = output;
-
-    private static MessageType TypeOf(byte[] m) => (MessageType)m[0];
-
-    private static void Round(ReplicaFixture f, long now, Func<int, int, byte[], bool>? filter = null)
-    {
-        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
-        f.Replicas[0].Tick(now + 2);
-        f.Pump(now + 2, filter);
-    }
-
-    private static byte[] FetchDecisions(int sender, ulong fromHeight)
-    {
-        var w = Envelope.Begin(MessageType.FetchDecisions, sender, 32);
-        w.U64(fromHeight);
-        w.U32(64);
-        return w.ToArray();
-    }
 
     /// <summary>
     /// A snapshot fetch started at height 5 for snapshot 12 completes after the node reached 13 by
@@ -54,12 +38,8 @@ public sealed class SnapshotCatchUpSafetyTests
         var (f, fetches) = OvertakenSnapshotFetch(ref now);
 
         // Leader 0 proposes height 14; only node 3 sees the pre-prepare, and prepares it.
-        f.SkipAll();
         now += 10;
-        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
-        f.Replicas[0].Tick(now + 2);
-        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).First();
-        f.SkipAll();
+        var prePrepare = LeaderProposes(f, now);
         f.Replicas[3].OnMessage(0, prePrepare, now + 2);
         var prepares14 = Prepares(f, 3, 14);
         Assert.Single(prepares14);
@@ -73,8 +53,7 @@ public sealed class SnapshotCatchUpSafetyTests
         f.Replicas[2].OnMessage(3, FetchDecisions(3, 13), now + 4);
         f.Pump(now + 4, (from, to, m) => from == 2 && to == 3 && TypeOf(m) == MessageType.DecisionBatch);
         Assert.Equal(13UL, f.Replicas[3].DecidedHeight);
-        var rewriter = new Heraclius.Testing.Faults.ByzantineRewriter(Heraclius.Testing.Faults.ByzantineMode.Equivocate, ReplicaFixture.T.NodeKeys[0], ReplicaFixture.T.ClusterId, 0, new Random(1), 4);
-        var other = rewriter.Rewrite(3, prePrepare).Single();
+        var other = Equivocation(prePrepare);
         Assert.NotEqual(prePrepare, other);
         f.Replicas[3].OnMessage(0, other, now + 5);
         var after = Prepares(f, 3, 14);
@@ -95,12 +74,8 @@ public sealed class SnapshotCatchUpSafetyTests
         Assert.True(f.Replicas[3].VotesHeld);
 
         // Leader 0 proposes 9; only node 3 sees it, while its snapshot is still being saved.
-        f.SkipAll();
         now += 10;
-        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
-        f.Replicas[0].Tick(now + 2);
-        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).Last();
-        f.SkipAll();
+        var prePrepare = LeaderProposes(f, now);
         f.Replicas[3].OnMessage(0, prePrepare, now + 2);
         f.Replicas[3].Tick(now + 3);
         Assert.Empty(Prepares(f, 3, 9));
@@ -111,12 +86,11 @@ public sealed class SnapshotCatchUpSafetyTests
         var restarted = f.Boot(3, now + 50);
         Assert.True(restarted.DecidedHeight < 8, $"the lost snapshot came back: {restarted.DecidedHeight}");
         now += 200;
-        CatchUpBySnapshot(f, now);
+        CatchUpFromNodeZero(f, now);
         Assert.Equal(8UL, f.Replicas[3].DecidedHeight);
 
         // The equivocating leader's other proposal for 9 in view 0: the only one node 3 ever prepares.
-        var rewriter = new Heraclius.Testing.Faults.ByzantineRewriter(Heraclius.Testing.Faults.ByzantineMode.Equivocate, ReplicaFixture.T.NodeKeys[0], ReplicaFixture.T.ClusterId, 0, new Random(1), 4);
-        var other = rewriter.Rewrite(3, prePrepare).Single();
+        var other = Equivocation(prePrepare);
         Assert.NotEqual(prePrepare, other);
         f.Replicas[3].OnMessage(0, other, now + 1);
         Assert.Empty(Prepares(f, 3, 9));
@@ -133,12 +107,8 @@ public sealed class SnapshotCatchUpSafetyTests
     public void InstalledSnapshotBecomesDurable_TheProposalThatWaitedIsPrepared_AndTheWalCompacted()
     {
         var (f, held) = NodeThreeInstallsSnapshotEightAndKeepsItsSaveInFlight(out var now);
-        f.SkipAll();
         now += 10;
-        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
-        f.Replicas[0].Tick(now + 2);
-        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).Last();
-        f.SkipAll();
+        var prePrepare = LeaderProposes(f, now);
         f.Replicas[3].OnMessage(0, prePrepare, now + 2);
         Assert.Empty(Prepares(f, 3, 9));
 
@@ -161,13 +131,9 @@ public sealed class SnapshotCatchUpSafetyTests
     public void HeldMessagesOverflow_TheOldestAreDropped()
     {
         var (f, held) = NodeThreeInstallsSnapshotEightAndKeepsItsSaveInFlight(out var now);
-        f.SkipAll();
         now += 10;
-        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
-        f.Replicas[0].Tick(now + 2);
-        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).Last();
+        var prePrepare = LeaderProposes(f, now);
         var vote = f.Outboxes[0].OfType(MessageType.Prepare, to: 3).Last();
-        f.SkipAll();
 
         // A flood of (duplicate) votes, then the pre-prepare: the first flood entries make room for it.
         for (var i = 0; i < 4096; i++)
@@ -183,55 +149,23 @@ public sealed class SnapshotCatchUpSafetyTests
     }
 
     /// <summary>Node 3 decides 1 with the others, misses 2..8, and installs node 0's snapshot of 8, whose save stays in flight.</summary>
+    /// <summary>Leader 0 proposes the next height and nobody receives it; returns its pre-prepare to node 3.</summary>
+    private static byte[] LeaderProposes(ReplicaFixture f, long now)
+    {
+        f.SkipAll();
+        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
+        f.Replicas[0].Tick(now + 2);
+        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).Last();
+        f.SkipAll();
+        return prePrepare;
+    }
+
     private static (ReplicaFixture F, HeldSnapshotStore Held) NodeThreeInstallsSnapshotEightAndKeepsItsSaveInFlight(out long now)
     {
         var held = new HeldSnapshotStore();
-        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = 4; },
-            i => i == 3 ? held : new Heraclius.KvStore.Storage.MemorySnapshotStore());
-        now = 10;
-        Round(f, now);
-        now += 10;
-        Assert.Equal(1UL, f.Replicas[3].DecidedHeight);
-        for (var i = 0; i < 7; i++, now += 10)
-        {
-            Round(f, now, (from, to, m) => from != 3 && to != 3);
-        }
-
-        Assert.Equal(8UL, f.Replicas[0].DecidedHeight);
-        now += 100;
-        CatchUpBySnapshot(f, now);
-        Assert.Equal(8UL, f.Replicas[3].DecidedHeight);
-        Assert.Equal(1, f.Replicas[3].SnapshotsInstalled);
+        var f = InstallSnapshotEight(held, out now);
         Assert.True(held.InFlight);
         return (f, held);
-    }
-
-    /// <summary>Node 3 catches up to node 0's snapshot of 8 (the pointer and the chunks from node 0).</summary>
-    private static void CatchUpBySnapshot(ReplicaFixture f, long now)
-    {
-        f.SkipAll();
-        f.Replicas[0].Tick(now);
-        f.Pump(now, (from, to, m) =>
-            (from == 0 && to == 3 && TypeOf(m) is MessageType.Status or MessageType.DecisionBatch or MessageType.SnapshotChunks)
-            || (from == 3 && to == 0 && TypeOf(m) is MessageType.FetchDecisions or MessageType.FetchSnapshot));
-    }
-
-    private static List<(ulong View, Heraclius.KvStore.Crypto.Hash32 Hash)> Prepares(ReplicaFixture f, int node, ulong height)
-    {
-        var list = new List<(ulong, Heraclius.KvStore.Crypto.Hash32)>();
-        foreach (var m in f.Outboxes[node].OfType(MessageType.Prepare))
-        {
-            var r = new Heraclius.KvStore.Encoding.CanonicalReader(Envelope.Open(m).Body.Span);
-            var view = r.U64();
-            var h = r.U64();
-            var hash = r.Hash();
-            if (h == height)
-            {
-                list.Add((view, hash));
-            }
-        }
-
-        return list.Distinct().ToList();
     }
 
     /// <summary>

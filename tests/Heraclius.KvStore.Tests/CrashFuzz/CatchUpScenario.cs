@@ -1,0 +1,96 @@
+using Heraclius.KvStore.Consensus.Messages;
+using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.Tests.Consensus;
+
+namespace Heraclius.KvStore.Tests.CrashFuzz;
+
+/// <summary>The steps the catch-up safety tests share: rounds led by node 0, node 3 fed by hand, and what it signed.</summary>
+internal static class CatchUpScenario
+{
+    public static MessageType TypeOf(byte[] m) => (MessageType)m[0];
+
+    public static bool NotNodeThree(int from, int to, byte[] m) => from != 3 && to != 3;
+
+    /// <summary>Node 0 (the leader of view 0) proposes one client batch, and the messages <paramref name="filter"/> lets through are delivered.</summary>
+    public static void Round(ReplicaFixture f, long now, Func<int, int, byte[], bool>? filter = null)
+    {
+        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
+        f.Replicas[0].Tick(now + 2);
+        f.Pump(now + 2, filter);
+    }
+
+    public static byte[] FetchDecisions(int sender, ulong fromHeight)
+    {
+        var w = Envelope.Begin(MessageType.FetchDecisions, sender, 32);
+        w.U64(fromHeight);
+        w.U32(64);
+        return w.ToArray();
+    }
+
+    /// <summary>Node <paramref name="peer"/> serves node 3 the decisions from <paramref name="fromHeight"/> (only those).</summary>
+    public static void ServeDecisions(ReplicaFixture f, int peer, ulong fromHeight, long now)
+    {
+        f.SkipAll();
+        f.Replicas[peer].OnMessage(3, FetchDecisions(3, fromHeight), now);
+        f.Pump(now, (from, to, m) => from == peer && to == 3 && TypeOf(m) == MessageType.DecisionBatch);
+    }
+
+    /// <summary>Node 3 catches up from node 0 only: status, decisions or the snapshot pointer, and chunks.</summary>
+    public static void CatchUpFromNodeZero(ReplicaFixture f, long now)
+    {
+        f.SkipAll();
+        f.Replicas[0].Tick(now);
+        f.Pump(now, (from, to, m) =>
+            (from == 0 && to == 3 && TypeOf(m) is MessageType.Status or MessageType.DecisionBatch or MessageType.SnapshotChunks)
+            || (from == 3 && to == 0 && TypeOf(m) is MessageType.FetchDecisions or MessageType.FetchSnapshot));
+    }
+
+    /// <summary>The distinct (view, header hash) pairs of <paramref name="node"/>'s votes of one kind for <paramref name="height"/>.</summary>
+    public static List<(ulong View, Hash32 Hash)> Votes(ReplicaFixture f, int node, MessageType type, ulong height)
+    {
+        var list = new List<(ulong, Hash32)>();
+        foreach (var m in f.Outboxes[node].OfType(type))
+        {
+            var r = new Heraclius.KvStore.Encoding.CanonicalReader(Envelope.Open(m).Body.Span);
+            var view = r.U64();
+            var h = r.U64();
+            var hash = r.Hash();
+            if (h == height)
+            {
+                list.Add((view, hash));
+            }
+        }
+
+        return list.Distinct().ToList();
+    }
+
+    public static List<(ulong View, Hash32 Hash)> Prepares(ReplicaFixture f, int node, ulong height) =>
+        Votes(f, node, MessageType.Prepare, height);
+
+    /// <summary>The equivocating leader's other proposal for the same (view, height) as <paramref name="prePrepare"/>, addressed to node 3.</summary>
+    public static byte[] Equivocation(byte[] prePrepare) =>
+        new Heraclius.Testing.Faults.ByzantineRewriter(Heraclius.Testing.Faults.ByzantineMode.Equivocate, ReplicaFixture.T.NodeKeys[0],
+            ReplicaFixture.T.ClusterId, 0, new Random(1), 4).Rewrite(3, prePrepare).Single();
+
+    /// <summary>Node 3 decides 1 with the others, misses 2..8 and installs node 0's snapshot of 8, saving it to <paramref name="store"/>.</summary>
+    public static ReplicaFixture InstallSnapshotEight(Heraclius.KvStore.Storage.ISnapshotStore store, out long now, int retain = 4)
+    {
+        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = retain; },
+            i => i == 3 ? store : new Heraclius.KvStore.Storage.MemorySnapshotStore());
+        now = 10;
+        Round(f, now);
+        now += 10;
+        Assert.Equal(1UL, f.Replicas[3].DecidedHeight);
+        for (var i = 0; i < 7; i++, now += 10)
+        {
+            Round(f, now, NotNodeThree);
+        }
+
+        Assert.Equal(8UL, f.Replicas[0].DecidedHeight);
+        now += 100;
+        CatchUpFromNodeZero(f, now);
+        Assert.Equal(8UL, f.Replicas[3].DecidedHeight);
+        Assert.Equal(1, f.Replicas[3].SnapshotsInstalled);
+        return f;
+    }
+}
