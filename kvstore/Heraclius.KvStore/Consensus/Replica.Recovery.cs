@@ -109,7 +109,6 @@ public sealed partial class Replica
         {
             _inViewChange = true;
             _myViewChange = lastViewChange;
-            RememberViewChange(lastViewChangeView, lastViewChange);
             _viewChangeSince = _now;
             StoreViewChange(ViewChangeMessage.Parse(lastViewChange));
         }
@@ -126,7 +125,6 @@ public sealed partial class Replica
             _myViewChange = ViewChangeMessage.Encode(_self, _view, _lastHeader, _lastQc, carried, _cluster.Id, _key);
             _wal.Append((byte)WalRecordType.ViewChangeSent, _myViewChange);
             _wal.Flush();
-            RememberViewChange(_view, _myViewChange);
             StoreViewChange(ViewChangeMessage.Parse(_myViewChange));
         }
 

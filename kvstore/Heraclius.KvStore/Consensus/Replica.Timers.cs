@@ -254,6 +254,7 @@ public sealed partial class Replica
             if (_myViewChange is not null)
             {
                 Broadcast(_myViewChange);
+                RememberViewChange(_view, _myViewChange);
             }
 
             // A node waiting alone in a view change still holds clients' requests: show them to every peer

@@ -51,6 +51,11 @@ public sealed partial class Replica
         TryBuildNewView();
     }
 
+    /// <summary>
+    /// Kept only once sent: a re-send must be a copy of bytes already out (as a delayed copy would be). A
+    /// VIEW-CHANGE a restart signed and logged but never sent, first sent after one of a higher view, is
+    /// signing in a lower view as peers and the crash fuzzer see it.
+    /// </summary>
     private void RememberViewChange(ulong view, byte[] raw)
     {
         _recentViewChanges[view] = raw;
