@@ -115,13 +115,11 @@ public sealed partial class Replica
             RequestCatchUp(from);
         }
 
-        // f+1 members want a higher view: at least one is honest, so join the smallest such view. Only
-        // views above ours count: the VIEW-CHANGEs of our own view, kept from the change that led into
-        // it, would make each of their senders "want" our view and hide the higher one it now wants.
+        // f+1 members want a higher view: at least one is honest, so join the smallest such view.
         var wanting = new SortedDictionary<int, ulong>();
         foreach (var (view, byNode) in _viewChanges)
         {
-            if (view <= _view)
+            if (view <= _view && !(view == _view && !_inViewChange))
             {
                 continue;
             }
