@@ -199,15 +199,21 @@ public sealed partial class Replica
         _slot.Exec = exec;
         _slot.ExecHash = header.Hash;
 
-        var w = Envelope.Begin(MessageType.PrePrepare, _self, Envelope.Size(MessageType.PrePrepare, 8 + proposal.EncodedLength));
-        w.U64(_view);
-        proposal.Write(w);
-        var message = Envelope.Finish(w, _cluster.Id, _key);
+        var message = SignPrePrepare(_view, proposal);
 
         // The leader's own prepare is durable before its pre-prepare leaves: a leader that crashed in
         // between would, restarted, remember nothing and sign another header for this (view, height).
         _slot.PrePrepareMessage = message;
         AcceptProposal(proposal, _view, message);
+    }
+
+    /// <summary>The signed pre-prepare of <paramref name="proposal"/> in <paramref name="view"/> (Ed25519 is deterministic: signing the same bytes again gives the same message).</summary>
+    private byte[] SignPrePrepare(ulong view, Proposal proposal)
+    {
+        var w = Envelope.Begin(MessageType.PrePrepare, _self, Envelope.Size(MessageType.PrePrepare, 8 + proposal.EncodedLength));
+        w.U64(view);
+        proposal.Write(w);
+        return Envelope.Finish(w, _cluster.Id, _key);
     }
 
     private void OnPrePrepare(int from, ReadOnlyMemory<byte> body)

@@ -95,6 +95,12 @@ public sealed partial class Replica
             _slot.AcceptedView = p.View;
             _slot.Known[p.Proposal.Header.Hash] = p.Proposal;
             _slot.InWal.Add(p.Proposal.Header.Hash);
+            if (p.View == _view && _cluster.LeaderOf(_view) == _self)
+            {
+                // Our own proposal, durable before its pre-prepare left, which may never have left: the
+                // same signed message again, for the retransmission to send (a copy of it, never a second header).
+                _slot.PrePrepareMessage = SignPrePrepare(p.View, p.Proposal);
+            }
         }
 
         if (committed is not null && committed.Height == _decided + 1)

@@ -10,6 +10,9 @@ public sealed partial class Replica
     private long _lastResend;
     private readonly ulong[] _peerDecided = new ulong[256];
     private readonly bool[] _heardFrom = new bool[256];
+    // When each peer was last shown our NEW-VIEW: it holds a quorum of VIEW-CHANGEs (megabytes with their
+    // certificates), and a status is 32 bytes any member can send as often as it likes.
+    private readonly long[] _newViewSentAt = new long[256];
     private ulong _lastProgressCheckDecided;
 
     /// <summary>Decisions this node is behind the highest height a peer reported.</summary>
@@ -365,8 +368,10 @@ public sealed partial class Replica
             RequestCatchUp(from);
         }
 
-        if ((view < _view || (view == _view && inViewChange)) && !_inViewChange && _newViewMessage is not null)
+        if ((view < _view || (view == _view && inViewChange)) && !_inViewChange && _newViewMessage is not null
+            && _now - _newViewSentAt[from] >= 4L * _options.ResendIntervalMs)
         {
+            _newViewSentAt[from] = _now;
             Send(from, _newViewMessage);
         }
 

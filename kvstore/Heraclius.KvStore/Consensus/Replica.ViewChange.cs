@@ -86,8 +86,13 @@ public sealed partial class Replica
     {
         if (vc.Sender == from && vc.NewView <= _view && !_inViewChange && _newViewMessage is not null)
         {
-            // The sender is still changing to a view we already entered: show it the NEW-VIEW.
-            Send(from, _newViewMessage);
+            // The sender is still changing to a view we already entered: show it the NEW-VIEW (as often as a status may).
+            if (_now - _newViewSentAt[from] >= 4L * _options.ResendIntervalMs)
+            {
+                _newViewSentAt[from] = _now;
+                Send(from, _newViewMessage);
+            }
+
             return;
         }
 
