@@ -12,7 +12,7 @@ internal sealed class ScriptedSnapshotStore : ISnapshotStore
 {
     private readonly MemorySnapshotStore _durable = new();
     private readonly Queue<bool> _inFlight = new();
-    private readonly DeferredTasks _disk = new();
+    private readonly DeferredScheduler _disk = new();
 
     /// <summary>Whether each next save stays in flight (true) or completes at once (false); saves beyond the script complete at once.</summary>
     public ScriptedSnapshotStore(params bool[] inFlight)
@@ -58,33 +58,4 @@ internal sealed class ScriptedSnapshotStore : ISnapshotStore
     public void Crash() => _disk.Drop();
 
     public (ulong Height, byte[] Bytes)? LoadLatest() => _durable.LoadLatest();
-
-    /// <summary>Runs queued tasks only when told to, or inline when someone waits on one.</summary>
-    private sealed class DeferredTasks : TaskScheduler
-    {
-        private readonly List<Task> _queue = [];
-
-        public int Pending => _queue.Count;
-
-        protected override IEnumerable<Task> GetScheduledTasks() => _queue;
-
-        protected override void QueueTask(Task task) => _queue.Add(task);
-
-        protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued) =>
-            _queue.Remove(task) && TryExecuteTask(task);
-
-        protected override bool TryDequeue(Task task) => _queue.Remove(task);
-
-        public void RunAll()
-        {
-            while (_queue.Count > 0)
-            {
-                var t = _queue[0];
-                _queue.RemoveAt(0);
-                TryExecuteTask(t);
-            }
-        }
-
-        public void Drop() => _queue.Clear();
-    }
 }

@@ -19,6 +19,17 @@ internal static class CatchUpScenario
         f.Pump(now + 2, filter);
     }
 
+    /// <summary><paramref name="count"/> rounds 10 ms apart that node 3 takes no part in; returns the time after them.</summary>
+    public static long RoundsWithoutNodeThree(ReplicaFixture f, long now, int count)
+    {
+        for (var i = 0; i < count; i++, now += 10)
+        {
+            Round(f, now, NotNodeThree);
+        }
+
+        return now;
+    }
+
     public static byte[] FetchDecisions(int sender, ulong fromHeight)
     {
         var w = Envelope.Begin(MessageType.FetchDecisions, sender, 32);
@@ -72,21 +83,29 @@ internal static class CatchUpScenario
         new Heraclius.Testing.Faults.ByzantineRewriter(Heraclius.Testing.Faults.ByzantineMode.Equivocate, ReplicaFixture.T.NodeKeys[0],
             ReplicaFixture.T.ClusterId, 0, new Random(1), 4).Rewrite(3, prePrepare).Single();
 
-    /// <summary>Node 3 decides 1 with the others, misses 2..8 and installs node 0's snapshot of 8, saving it to <paramref name="store"/>.</summary>
-    public static ReplicaFixture InstallSnapshotEight(Heraclius.KvStore.Storage.ISnapshotStore store, out long now, int retain = 4)
-    {
-        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = retain; },
+    /// <summary>A cluster checkpointing every 4 decisions whose node 3 saves its snapshots to <paramref name="store"/>.</summary>
+    public static ReplicaFixture WithNodeThreeStore(Heraclius.KvStore.Storage.ISnapshotStore store, int retain = 4) =>
+        new(o => { o.CheckpointInterval = 4; o.RetainDecisions = retain; },
             i => i == 3 ? store : new Heraclius.KvStore.Storage.MemorySnapshotStore());
+
+    /// <summary>Node 3 decides 1 with the others and misses 2..8, which the others decide.</summary>
+    public static ReplicaFixture NodeThreeMissesTwoToEight(Heraclius.KvStore.Storage.ISnapshotStore store, out long now, int retain = 4)
+    {
+        var f = WithNodeThreeStore(store, retain);
         now = 10;
         Round(f, now);
         now += 10;
         Assert.Equal(1UL, f.Replicas[3].DecidedHeight);
-        for (var i = 0; i < 7; i++, now += 10)
-        {
-            Round(f, now, NotNodeThree);
-        }
+        now = RoundsWithoutNodeThree(f, now, 7);
 
         Assert.Equal(8UL, f.Replicas[0].DecidedHeight);
+        return f;
+    }
+
+    /// <summary>Node 3 decides 1 with the others, misses 2..8 and installs node 0's snapshot of 8, saving it to <paramref name="store"/>.</summary>
+    public static ReplicaFixture InstallSnapshotEight(Heraclius.KvStore.Storage.ISnapshotStore store, out long now, int retain = 4)
+    {
+        var f = NodeThreeMissesTwoToEight(store, out now, retain);
         now += 100;
         CatchUpFromNodeZero(f, now);
         Assert.Equal(8UL, f.Replicas[3].DecidedHeight);

@@ -39,10 +39,7 @@ public sealed class DurableInstallHoldTests
         Assert.True(store.InFlight);
 
         // The others decide 9..16 without node 3 (node 0's log now starts at 13, its checkpoint is 16).
-        for (var i = 0; i < 8; i++, now += 10)
-        {
-            Round(f, now, NotNodeThree);
-        }
+        now = RoundsWithoutNodeThree(f, now, 8);
 
         Assert.Equal(16UL, f.Replicas[0].CheckpointHeight);
 
@@ -80,10 +77,7 @@ public sealed class DurableInstallHoldTests
     {
         var store = new ScriptedSnapshotStore(true, true);
         var f = InstallSnapshotEight(store, out var now);
-        for (var i = 0; i < 8; i++, now += 10)
-        {
-            Round(f, now, NotNodeThree);
-        }
+        now = RoundsWithoutNodeThree(f, now, 8);
 
         var sentBefore = f.Outboxes[3].Sent.Count;
         now += 10;
@@ -131,10 +125,7 @@ public sealed class DurableInstallHoldTests
     {
         var store = new ScriptedSnapshotStore(true, true);
         var f = InstallSnapshotEight(store, out var now);
-        for (var i = 0; i < 4; i++, now += 10)
-        {
-            Round(f, now, NotNodeThree);
-        }
+        now = RoundsWithoutNodeThree(f, now, 4);
 
         Assert.Equal(12UL, f.Replicas[1].DecidedHeight);
         ServeDecisions(f, 1, 9, now);
@@ -178,8 +169,7 @@ public sealed class DurableInstallHoldTests
     public void CrashDuringHold_WithDecisionsAboveTheLostSnapshotInTheWal_RecoversTheOlderStateAndItsVote()
     {
         var store = new ScriptedSnapshotStore(true);
-        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = 4; },
-            i => i == 3 ? store : new Heraclius.KvStore.Storage.MemorySnapshotStore());
+        var f = WithNodeThreeStore(store);
         long now = 10;
         Round(f, now);
         now += 10;
@@ -194,10 +184,7 @@ public sealed class DurableInstallHoldTests
         Assert.Single(prepared2);
         Assert.Equal(1UL, f.Replicas[3].DecidedHeight);
         now += 10;
-        for (var i = 0; i < 6; i++, now += 10)
-        {
-            Round(f, now, NotNodeThree);
-        }
+        now = RoundsWithoutNodeThree(f, now, 6);
 
         Assert.Equal(8UL, f.Replicas[0].DecidedHeight);
         now += 100;
@@ -206,10 +193,7 @@ public sealed class DurableInstallHoldTests
         Assert.True(f.Replicas[3].VotesHeld);
 
         // 9 and 10 during the hold, and the disk happens to keep them.
-        for (var i = 0; i < 2; i++, now += 10)
-        {
-            Round(f, now, NotNodeThree);
-        }
+        now = RoundsWithoutNodeThree(f, now, 2);
 
         ServeDecisions(f, 1, 9, now);
         Assert.Equal(10UL, f.Replicas[3].DecidedHeight);
@@ -247,15 +231,7 @@ public sealed class DurableInstallHoldTests
     public void InstallDuringViewChange_NewViewWaitsForTheHold_ThenIsEntered()
     {
         var store = new ScriptedSnapshotStore(true);
-        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = 4; },
-            i => i == 3 ? store : new Heraclius.KvStore.Storage.MemorySnapshotStore());
-        long now = 10;
-        Round(f, now);
-        now += 10;
-        for (var i = 0; i < 7; i++, now += 10)
-        {
-            Round(f, now, NotNodeThree);
-        }
+        var f = NodeThreeMissesTwoToEight(store, out var now);
 
         // Everyone but the leader times out on a request the leader never proposes: VIEW-CHANGE(1) from 1, 2, 3.
         f.SkipAll();
@@ -307,18 +283,7 @@ public sealed class DurableInstallHoldTests
     public void InstalledSnapshotSaveFails_TheNodeNeverResumesVoting()
     {
         var held = new HeldSnapshotStore();
-        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = 4; },
-            i => i == 3 ? held : new Heraclius.KvStore.Storage.MemorySnapshotStore());
-        long now = 10;
-        Round(f, now);
-        now += 10;
-        for (var i = 0; i < 7; i++, now += 10)
-        {
-            Round(f, now, NotNodeThree);
-        }
-
-        now += 100;
-        CatchUpFromNodeZero(f, now);
+        var f = InstallSnapshotEight(held, out var now);
         Assert.True(f.Replicas[3].VotesHeld);
         held.Fail();
         Assert.Throws<IOException>(() => f.Replicas[3].Tick(now + 1));

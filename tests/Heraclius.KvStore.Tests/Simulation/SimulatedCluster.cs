@@ -44,7 +44,10 @@ public sealed class SimulatedCluster
 
     public TestTopology Topology { get; }
 
-    public ReplicaOptions Options { get; } = new()
+    public ReplicaOptions Options { get; } = NewOptions();
+
+    /// <summary>Small batches, checkpoints every 4 decisions and 16 buckets, short timeouts: many heights, snapshots and view changes per seed.</summary>
+    public static ReplicaOptions NewOptions() => new()
     {
         BatchRequests = 16,
         BatchDelayMs = 2,

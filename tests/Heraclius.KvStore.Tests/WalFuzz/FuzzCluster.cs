@@ -380,20 +380,7 @@ public sealed class FuzzCluster
 
     public TestTopology Topology { get; }
 
-    public ReplicaOptions Options { get; } = new()
-    {
-        BatchRequests = 16,
-        BatchDelayMs = 2,
-        MaxProposalRequests = 64,
-        CheckpointInterval = 4,
-        RetainDecisions = 4,
-        ViewChangeTimeoutMs = 300,
-        MaxViewChangeTimeoutMs = 3000,
-        ResendIntervalMs = 50,
-        SessionWindow = 256,
-        StateBuckets = 16,
-        SnapshotChunksPerReply = 5,
-    };
+    public ReplicaOptions Options { get; } = SimulatedCluster.NewOptions();
 
     public FuzzNode[] Nodes { get; }
 

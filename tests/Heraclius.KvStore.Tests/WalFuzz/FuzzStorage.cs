@@ -1,4 +1,5 @@
 using Heraclius.KvStore.Storage;
+using Heraclius.KvStore.Tests.Consensus;
 
 namespace Heraclius.KvStore.Tests.WalFuzz;
 
@@ -87,39 +88,6 @@ public sealed class CrashingWal : IWriteAheadLog
     public void Dispose()
     {
     }
-}
-
-/// <summary>Runs queued tasks only when the simulation says so, or inline when someone waits on one.</summary>
-public sealed class DeferredScheduler : TaskScheduler
-{
-    private readonly List<Task> _queue = [];
-
-    protected override IEnumerable<Task> GetScheduledTasks() => _queue;
-
-    protected override void QueueTask(Task task) => _queue.Add(task);
-
-    protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued)
-    {
-        _queue.Remove(task);
-        return TryExecuteTask(task);
-    }
-
-    protected override bool TryDequeue(Task task) => _queue.Remove(task);
-
-    public void RunAll()
-    {
-        while (_queue.Count > 0)
-        {
-            var t = _queue[0];
-            _queue.RemoveAt(0);
-            TryExecuteTask(t);
-        }
-    }
-
-    /// <summary>Power loss: queued saves never happen.</summary>
-    public void Drop() => _queue.Clear();
-
-    public int Pending => _queue.Count;
 }
 
 /// <summary>Snapshot saves that complete when the simulation runs them (or when the replica waits on them).</summary>
