@@ -2,8 +2,8 @@ namespace Heraclius.KvStore.StateMachine;
 
 /// <summary>What a replicated service may do to the replicated state while it executes a request.</summary>
 /// <remarks>
-/// The state keeps the key arrays given to <see cref="Put(byte[], byte[])"/> and <see cref="Delete"/> (and an
-/// open transaction's undo log does too), as it keeps values: neither may be changed after.
+/// The engine's state copies the keys and values it is given and returns copies; services should still treat
+/// both as owned by the state once handed over, as the in-memory states of the tests keep them.
 /// </remarks>
 public interface IStateAccess
 {
@@ -16,8 +16,7 @@ public interface IStateAccess
     /// <summary>
     /// The value under a key given as bytes anywhere (a buffer the caller reuses), and
     /// <paramref name="storedKey"/>: an array holding the key that may be passed to <see cref="Put(byte[], byte[])"/>
-    /// or <see cref="Delete"/>, null when the key is absent. The engine's state returns its own array of the
-    /// key, so reading and then writing an existing key allocates no key at all.
+    /// or <see cref="Delete"/>, null when the key is absent.
     /// </summary>
     byte[]? Get(ReadOnlySpan<byte> key, out byte[]? storedKey)
     {
@@ -27,7 +26,7 @@ public interface IStateAccess
         return value;
     }
 
-    /// <summary>Sets a key given as bytes anywhere: an array of it is made only when the key is new.</summary>
+    /// <summary>Sets a key given as bytes anywhere (the engine's state makes no array of it).</summary>
     void Put(ReadOnlySpan<byte> key, byte[] value)
     {
         _ = Get(key, out var stored);

@@ -9,7 +9,8 @@ namespace Heraclius.KvStore.StateMachine;
 /// The whole replicated state of a cluster as one byte-keyed map, split into a fixed number of
 /// buckets by the stable key hash. A bucket is a snapshot chunk; its leaf is H(0x00 ‖ the bucket's
 /// entries in key order), and the state root is the Merkle root over the buckets. Only buckets
-/// written since the last root are re-encoded and re-hashed.
+/// written since the last root are re-encoded and re-hashed. A bucket keeps its entries packed in a
+/// byte array (see <see cref="StateBucket"/>), so reads return copies and writes copy their bytes in.
 /// </summary>
 /// <remarks>
 /// Each bucket's encoding lives in a buffer the state reuses: allocating the whole state's chunks
@@ -22,7 +23,7 @@ public sealed class ReplicatedState
     public const int MaxKeyBytes = 4096;
     public const int MaxValueBytes = 16 * 1024 * 1024;
 
-    private readonly Dictionary<byte[], byte[]>[] _buckets;
+    private readonly StateBucket[] _buckets;
     private readonly Hash32[] _bucketHashes;
     // The buffer holding each bucket's encoding (valid while not dirty) and its length.
     private readonly byte[]?[] _chunks;
@@ -37,7 +38,7 @@ public sealed class ReplicatedState
 
     // The undo log of the open transaction, kept for the next one: a proposal of thousands of
     // requests grows it to thousands of entries, and regrowing it per proposal showed in allocations.
-    private List<(byte[] Key, byte[]? Old)>? _spareUndoLog;
+    private UndoLog? _spareUndoLog;
 
     public ReplicatedState(int bucketCount = 1024)
     {
@@ -47,7 +48,7 @@ public sealed class ReplicatedState
         }
 
         _mask = bucketCount - 1;
-        _buckets = new Dictionary<byte[], byte[]>[bucketCount];
+        _buckets = new StateBucket[bucketCount];
         _bucketHashes = new Hash32[bucketCount];
         _chunks = new byte[bucketCount][];
         _chunkLengths = new int[bucketCount];
@@ -56,7 +57,7 @@ public sealed class ReplicatedState
         _dirty = new bool[bucketCount];
         for (var i = 0; i < bucketCount; i++)
         {
-            _buckets[i] = new Dictionary<byte[], byte[]>(ByteArrayComparer.Instance);
+            _buckets[i] = new StateBucket();
             _dirty[i] = true;
         }
     }
@@ -64,74 +65,62 @@ public sealed class ReplicatedState
     public int BucketCount => _buckets.Length;
 
     /// <summary>An empty undo log for a new transaction: the one the last closed transaction returned, if any.</summary>
-    internal List<(byte[] Key, byte[]? Old)> TakeUndoLog()
+    internal UndoLog TakeUndoLog()
     {
-        var log = _spareUndoLog ?? [];
+        var log = _spareUndoLog ?? new UndoLog();
         _spareUndoLog = null;
         return log;
     }
 
-    internal void ReturnUndoLog(List<(byte[] Key, byte[]? Old)> log)
+    internal void ReturnUndoLog(UndoLog log)
     {
-        // An exceptional proposal's log is not worth keeping at its size.
-        if (log.Capacity <= 1 << 20)
-        {
-            _spareUndoLog = log;
-        }
+        log.Clear();
+        _spareUndoLog = log;
     }
 
     /// <summary>Counts entries whose key starts with <paramref name="prefix"/> (diagnostics and tests; not for execution).</summary>
-    public long CountWithPrefix(byte prefix) => _buckets.Sum(b => b.Keys.Count(k => k.Length > 0 && k[0] == prefix));
+    public long CountWithPrefix(byte prefix) => _buckets.Sum(b => b.Keys().Count(k => k.Length > 0 && k[0] == prefix));
 
     public long Count => _count;
 
     public int BucketOf(ReadOnlySpan<byte> key) => (int)(StableHash.Of(key) & (ulong)_mask);
 
-    public byte[]? Get(byte[] key) => _buckets[BucketOf(key)].TryGetValue(key, out var v) ? v : null;
+    private StateBucket Locate(ReadOnlySpan<byte> key, out int bucket, out uint tag)
+    {
+        var hash = StableHash.Of(key);
+        bucket = (int)(hash & (ulong)_mask);
+        tag = StateBucket.TagOf(hash);
+        return _buckets[bucket];
+    }
+
+    /// <summary>A copy of the value under a key; null when absent.</summary>
+    public byte[]? Get(ReadOnlySpan<byte> key) =>
+        Locate(key, out _, out var tag).TryGet(key, tag, out var value) ? value.ToArray() : null;
+
+    public byte[]? Get(byte[] key) => Get(key.AsSpan());
 
     /// <summary>
-    /// The value under a key given as bytes anywhere (a reused buffer), and <paramref name="storedKey"/>, the
-    /// state's own array of that key (null when absent): writing an existing key with it needs no new array.
+    /// A copy of the value under a key given as bytes anywhere (a reused buffer), and <paramref name="storedKey"/>,
+    /// an array of that key when it is present (null when absent).
     /// </summary>
     public byte[]? Get(ReadOnlySpan<byte> key, out byte[]? storedKey)
     {
-        if (_buckets[BucketOf(key)].GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(key, out var actual, out var value))
-        {
-            storedKey = actual;
-            return value;
-        }
-
-        storedKey = null;
-        return null;
+        var value = Get(key);
+        storedKey = value is null ? null : key.ToArray();
+        return value;
     }
 
-    /// <summary>Sets or (with null) removes a key; returns the previous value.</summary>
-    public byte[]? Set(byte[] key, byte[]? value)
+    /// <summary>Sets or (with null) removes a key.</summary>
+    public void Set(ReadOnlySpan<byte> key, byte[]? value) => Set(key, value, value is null, undo: null);
+
+    /// <summary>Sets or (with <paramref name="delete"/>) removes a key, handing what it replaced to <paramref name="undo"/>.</summary>
+    internal void Set(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool delete, UndoLog? undo)
     {
-        var b = BucketOf(key);
-        var bucket = _buckets[b];
+        var bucket = Locate(key, out var b, out var tag);
+        var before = bucket.Count;
+        bucket.Set(key, tag, value, delete, undo);
+        _count += bucket.Count - before;
         _dirty[b] = true;
-        if (value is null)
-        {
-            if (bucket.Remove(key, out var old))
-            {
-                _count--;
-                return old;
-            }
-
-            return null;
-        }
-
-        // One lookup: the hot path of every Put and answer slot, on a map far larger than the caches.
-        ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(bucket, key, out var existed);
-        var previous = existed ? slot : null;
-        slot = value;
-        if (!existed)
-        {
-            _count++;
-        }
-
-        return previous;
     }
 
     public Hash32 BucketHash(int bucket)
@@ -205,52 +194,9 @@ public sealed class ReplicatedState
     /// <summary>Encodes a bucket into a buffer no capture holds: its current one, its spare, or a new one.</summary>
     private void EncodeChunk(int bucket)
     {
-        // Sorted by each key's first 8 bytes, read once into an array of (prefix, index): the sort then
-        // compares integers in one small array instead of following two key arrays scattered over the
-        // heap per comparison (that was most of a state root's cost). Keys whose prefixes tie are
-        // compared whole. Keys are distinct, so the order is the keys' order alone.
-        var entries = _buckets[bucket];
-        var count = entries.Count;
-        var pairs = System.Buffers.ArrayPool<KeyValuePair<byte[], byte[]>>.Shared.Rent(Math.Max(count, 1));
-        var order = System.Buffers.ArrayPool<KeyPrefix>.Shared.Rent(Math.Max(count, 1));
-        try
-        {
-            ((ICollection<KeyValuePair<byte[], byte[]>>)entries).CopyTo(pairs, 0);
-            long size = 4;
-            for (var i = 0; i < count; i++)
-            {
-                var key = pairs[i].Key;
-                order[i] = new KeyPrefix(KeyPrefix.Of(key), i);
-                size += 8L + key.Length + pairs[i].Value.Length;
-            }
-
-            order.AsSpan(0, count).Sort(new KeyPrefixOrder(pairs));
-            var buffer = BufferFor(bucket, checked((int)size));
-            var span = buffer.AsSpan();
-            BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)count);
-            var offset = 4;
-            for (var i = 0; i < count; i++)
-            {
-                var pair = pairs[order[i].Index];
-                offset = Put(span, offset, pair.Key);
-                offset = Put(span, offset, pair.Value);
-            }
-
-            _chunks[bucket] = buffer;
-            _chunkLengths[bucket] = offset;
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<KeyValuePair<byte[], byte[]>>.Shared.Return(pairs, clearArray: true);
-            System.Buffers.ArrayPool<KeyPrefix>.Shared.Return(order);
-        }
-    }
-
-    private static int Put(Span<byte> span, int offset, byte[] bytes)
-    {
-        BinaryPrimitives.WriteUInt32LittleEndian(span[offset..], (uint)bytes.Length);
-        bytes.CopyTo(span[(offset + 4)..]);
-        return offset + 4 + bytes.Length;
+        var buffer = BufferFor(bucket, checked((int)_buckets[bucket].EncodedSize));
+        _chunkLengths[bucket] = _buckets[bucket].Encode(buffer);
+        _chunks[bucket] = buffer;
     }
 
     private byte[] BufferFor(int bucket, int size)
@@ -284,56 +230,27 @@ public sealed class ReplicatedState
         return GC.AllocateUninitializedArray<byte>((int)Math.Min(Array.MaxLength, size + (size / 2L) + 64));
     }
 
-    /// <summary>A key's first 8 bytes as a big-endian integer (zero-padded), and where the key is.</summary>
-    /// <remarks>
-    /// Padding with the smallest byte keeps the order: a smaller prefix means a smaller key, and only
-    /// equal prefixes need the whole keys compared.
-    /// </remarks>
-    private readonly record struct KeyPrefix(ulong Prefix, int Index)
-    {
-        public static ulong Of(byte[] key)
-        {
-            if (key.Length >= 8)
-            {
-                return BinaryPrimitives.ReadUInt64BigEndian(key);
-            }
-
-            Span<byte> padded = stackalloc byte[8];
-            padded.Clear();
-            key.CopyTo(padded);
-            return BinaryPrimitives.ReadUInt64BigEndian(padded);
-        }
-    }
-
-    private readonly struct KeyPrefixOrder(KeyValuePair<byte[], byte[]>[] pairs) : IComparer<KeyPrefix>
-    {
-        public int Compare(KeyPrefix x, KeyPrefix y) =>
-            x.Prefix != y.Prefix
-                ? x.Prefix.CompareTo(y.Prefix)
-                : ByteArrayComparer.Instance.Compare(pairs[x.Index].Key, pairs[y.Index].Key);
-    }
-
     /// <summary>Replaces one bucket with a chunk read elsewhere; the chunk must be canonical and belong here.</summary>
     public void WriteChunk(int bucket, ReadOnlySpan<byte> chunk)
     {
         var r = new CanonicalReader(chunk);
         var count = r.Count(int.MaxValue / 16);
-        var replacement = new Dictionary<byte[], byte[]>(count, ByteArrayComparer.Instance);
-        byte[]? previous = null;
+        ReadOnlySpan<byte> previous = default;
         for (var i = 0; i < count; i++)
         {
-            var key = r.Bytes(MaxKeyBytes);
-            var value = r.Bytes(MaxValueBytes);
-            if (BucketOf(key) != bucket || (previous is not null && ByteArrayComparer.Instance.Compare(previous, key) >= 0))
+            var key = r.BytesSpan(MaxKeyBytes);
+            _ = r.BytesSpan(MaxValueBytes);
+            if (BucketOf(key) != bucket || (i > 0 && previous.SequenceCompareTo(key) >= 0))
             {
                 throw new MalformedMessageException("chunk entries out of order or in the wrong bucket");
             }
 
-            replacement[key] = value;
             previous = key;
         }
 
         r.End();
+        // The chunk's entries are the bucket's records, byte for byte.
+        var replacement = StateBucket.FromRecords(chunk[4..], count, key => StateBucket.TagOf(StableHash.Of(key)));
         _count += replacement.Count - _buckets[bucket].Count;
         _buckets[bucket] = replacement;
         _dirty[bucket] = true;

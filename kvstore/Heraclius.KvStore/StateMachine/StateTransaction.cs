@@ -8,7 +8,7 @@ namespace Heraclius.KvStore.StateMachine;
 public sealed class StateTransaction : IStateAccess
 {
     private readonly ReplicatedState _state;
-    private readonly List<(byte[] Key, byte[]? Old)> _undo;
+    private readonly UndoLog _undo;
 
     public StateTransaction(ReplicatedState state)
     {
@@ -22,25 +22,21 @@ public sealed class StateTransaction : IStateAccess
 
     public byte[]? Get(ReadOnlySpan<byte> key, out byte[]? storedKey) => _state.Get(key, out storedKey);
 
-    public void Put(byte[] key, byte[] value) => Write(key, value);
+    public void Put(byte[] key, byte[] value) => Write(key, value, delete: false);
 
-    /// <summary>Sets a key given as bytes anywhere, with the state's own array of it when it exists (no new key array).</summary>
-    public void Put(ReadOnlySpan<byte> key, byte[] value)
-    {
-        _ = _state.Get(key, out var stored);
-        Write(stored ?? key.ToArray(), value);
-    }
+    /// <summary>Sets a key given as bytes anywhere (the state copies key and value in).</summary>
+    public void Put(ReadOnlySpan<byte> key, byte[] value) => Write(key, value, delete: false);
 
-    public void Delete(byte[] key) => Write(key, null);
+    public void Delete(byte[] key) => Write(key, default, delete: true);
 
-    private void Write(byte[] key, byte[]? value)
+    private void Write(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool delete)
     {
         if (!IsOpen)
         {
             throw new InvalidOperationException("transaction closed");
         }
 
-        _undo.Add((key, _state.Set(key, value)));
+        _state.Set(key, value, delete, _undo);
     }
 
     public void Complete()
@@ -51,7 +47,6 @@ public sealed class StateTransaction : IStateAccess
         }
 
         IsOpen = false;
-        _undo.Clear();
         _state.ReturnUndoLog(_undo);
     }
 
@@ -64,10 +59,10 @@ public sealed class StateTransaction : IStateAccess
 
         for (var i = _undo.Count - 1; i >= 0; i--)
         {
-            _state.Set(_undo[i].Key, _undo[i].Old);
+            var existed = _undo.Entry(i, out var key, out var old);
+            _state.Set(key, old, delete: !existed, undo: null);
         }
 
-        _undo.Clear();
         IsOpen = false;
         _state.ReturnUndoLog(_undo);
     }

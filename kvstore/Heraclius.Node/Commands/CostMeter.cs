@@ -18,6 +18,7 @@ internal sealed class CostMeter : IDisposable
     private readonly int _gen2;
     private readonly TimeSpan _cpu;
     private readonly GcPauseRecorder _gcPauses = new();
+    private readonly AllocationSampler? _allocations = AllocationSampler.Enabled ? new() : null;
 
     private CostMeter(BenchCluster cluster, ClusterCounters[] before)
     {
@@ -54,6 +55,10 @@ internal sealed class CostMeter : IDisposable
         Console.WriteLine($"  cpu_us_per_op={cpu.TotalMicroseconds / Math.Max(ops, 1):F1} alloc_bytes_per_op={PerOp(allocated):F0} gc_pause_pct={pause.TotalSeconds / elapsedSeconds * 100:F1} gen0={GC.CollectionCount(0) - _gen0} gen2={GC.CollectionCount(2) - _gen2}");
         // Which collections paused the process long enough to show in the latency tail.
         Console.WriteLine($"  {_gcPauses.Summary()}");
+        if (_allocations is not null)
+        {
+            Console.WriteLine(_allocations.Summary(25));
+        }
         if (verbose)
         {
             foreach (var (c, d) in delta)
@@ -66,5 +71,9 @@ internal sealed class CostMeter : IDisposable
         return batchAvg;
     }
 
-    public void Dispose() => _gcPauses.Dispose();
+    public void Dispose()
+    {
+        _gcPauses.Dispose();
+        _allocations?.Dispose();
+    }
 }

@@ -1,0 +1,359 @@
+using System.Buffers.Binary;
+
+namespace Heraclius.KvStore.StateMachine;
+
+/// <summary>
+/// One bucket of the replicated state: its entries packed in one byte array (the slab), found through an
+/// open-addressing table of slab offsets.
+/// </summary>
+/// <remarks>
+/// Why not a dictionary of key and value arrays: the state is most of a node's live heap and every write put a
+/// young array into an old dictionary. Each young collection then scanned the dirtied cards of every state
+/// dictionary and promoted every written value, and each background collection marked millions of small
+/// arrays; in the bench those collections paused the process for 100-500 ms. A slab and a table of integers
+/// hold no references, so the collector never looks inside them.
+/// A record in the slab is u32 key length ‖ key ‖ u32 value length ‖ value: exactly a snapshot chunk's entry,
+/// so a chunk is the bucket's records copied in key order. A write of a value of the same length overwrites
+/// it in place; any other write appends a new record and leaves the old one as garbage, which a compaction
+/// drops once it is half the slab.
+/// </remarks>
+internal sealed class StateBucket
+{
+    private const int MinSlots = 8;
+    private const int MinSlab = 256;
+
+    // 0 = empty; otherwise tag << 32 | (slab offset + 1), where tag is the high half of the key's stable hash.
+    private long[] _slots = new long[MinSlots];
+    private byte[] _slab = [];
+    private int _used;
+    private int _garbage;
+
+    public int Count { get; private set; }
+
+    /// <summary>The bytes a chunk of this bucket takes: its u32 count and its records.</summary>
+    public long EncodedSize => 4L + _used - _garbage;
+
+    public static uint TagOf(ulong hash) => (uint)(hash >> 32);
+
+    /// <summary>The value under a key, as a view into the slab valid until the next write; false when absent.</summary>
+    public bool TryGet(ReadOnlySpan<byte> key, uint tag, out ReadOnlySpan<byte> value)
+    {
+        var slot = Find(key, tag);
+        if (slot < 0)
+        {
+            value = default;
+            return false;
+        }
+
+        value = ValueAt(OffsetOf(_slots[slot]));
+        return true;
+    }
+
+    /// <summary>
+    /// Sets (or, with <paramref name="delete"/>, removes) a key; before changing anything, hands what it replaces
+    /// to <paramref name="undo"/> (when given), so that the write can be reverted.
+    /// </summary>
+    public void Set(ReadOnlySpan<byte> key, uint tag, ReadOnlySpan<byte> value, bool delete, UndoLog? undo)
+    {
+        var slot = Find(key, tag);
+        if (slot >= 0)
+        {
+            var offset = OffsetOf(_slots[slot]);
+            var old = ValueAt(offset);
+            undo?.Record(key, old);
+            if (delete)
+            {
+                _garbage += RecordSize(offset);
+                RemoveSlot(slot);
+                Count--;
+            }
+            else if (old.Length == value.Length)
+            {
+                value.CopyTo(_slab.AsSpan(offset + 8 + key.Length));
+            }
+            else
+            {
+                // Appending may compact (moving the old record too): the old record is counted as garbage only once replaced.
+                var oldSize = RecordSize(offset);
+                _slots[slot] = Slot(tag, Append(key, value));
+                _garbage += oldSize;
+            }
+        }
+        else
+        {
+            undo?.RecordAbsent(key);
+            if (delete)
+            {
+                return;
+            }
+
+            if ((Count + 1) * 4L > _slots.Length * 3L)
+            {
+                Grow();
+                slot = Find(key, tag);
+            }
+
+            _slots[~slot] = Slot(tag, Append(key, value));
+            Count++;
+        }
+
+        if (_garbage > 4096 && _garbage * 2L > _used)
+        {
+            Compact();
+        }
+    }
+
+    /// <summary>Every key, copied (diagnostics and tests).</summary>
+    public IEnumerable<byte[]> Keys()
+    {
+        foreach (var s in _slots)
+        {
+            if (s != 0)
+            {
+                yield return KeyAt(OffsetOf(s)).ToArray();
+            }
+        }
+    }
+
+    /// <summary>Writes the bucket's chunk (u32 count ‖ records in key order) into <paramref name="target"/>; returns its length.</summary>
+    public int Encode(Span<byte> target)
+    {
+        // Sorted by each key's first 8 bytes, read once into (prefix, offset) pairs: the sort then compares
+        // integers in one small array, and only keys whose prefixes tie are compared whole. Keys are distinct,
+        // so the order is the keys' order alone.
+        var order = System.Buffers.ArrayPool<KeyPrefix>.Shared.Rent(Math.Max(Count, 1));
+        try
+        {
+            var n = 0;
+            foreach (var s in _slots)
+            {
+                if (s != 0)
+                {
+                    var offset = OffsetOf(s);
+                    order[n++] = new KeyPrefix(KeyPrefix.Of(KeyAt(offset)), offset);
+                }
+            }
+
+            order.AsSpan(0, n).Sort(new KeyPrefixOrder(_slab));
+            BinaryPrimitives.WriteUInt32LittleEndian(target, (uint)n);
+            var at = 4;
+            for (var i = 0; i < n; i++)
+            {
+                var offset = order[i].Offset;
+                var size = RecordSize(offset);
+                _slab.AsSpan(offset, size).CopyTo(target[at..]);
+                at += size;
+            }
+
+            return at;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<KeyPrefix>.Shared.Return(order);
+        }
+    }
+
+    /// <summary>
+    /// A bucket holding a chunk's records (<paramref name="records"/>: the chunk after its count, already checked
+    /// to hold <paramref name="count"/> well-formed entries, in key order, of this bucket).
+    /// </summary>
+    public static StateBucket FromRecords(ReadOnlySpan<byte> records, int count, Func<ReadOnlySpan<byte>, uint> tagOf)
+    {
+        var bucket = new StateBucket();
+        var slots = MinSlots;
+        while (count * 4L > slots * 3L)
+        {
+            slots *= 2;
+        }
+
+        bucket._slots = new long[slots];
+        bucket._slab = records.ToArray();
+        bucket._used = records.Length;
+        var offset = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var key = bucket.KeyAt(offset);
+            var tag = tagOf(key);
+            bucket._slots[~bucket.Find(key, tag)] = Slot(tag, offset);
+            offset += bucket.RecordSize(offset);
+        }
+
+        bucket.Count = count;
+        return bucket;
+    }
+
+    private int Find(ReadOnlySpan<byte> key, uint tag)
+    {
+        var mask = _slots.Length - 1;
+        var i = (int)(tag & (uint)mask);
+        while (true)
+        {
+            var s = _slots[i];
+            if (s == 0)
+            {
+                return ~i;
+            }
+
+            if ((uint)((ulong)s >> 32) == tag && KeyAt(OffsetOf(s)).SequenceEqual(key))
+            {
+                return i;
+            }
+
+            i = (i + 1) & mask;
+        }
+    }
+
+    // Linear probing without tombstones: the entries after the hole that could live in it move back.
+    private void RemoveSlot(int hole)
+    {
+        var mask = _slots.Length - 1;
+        var j = hole;
+        while (true)
+        {
+            j = (j + 1) & mask;
+            var s = _slots[j];
+            if (s == 0)
+            {
+                break;
+            }
+
+            var home = (int)((uint)((ulong)s >> 32) & (uint)mask);
+            // The entry at j stays when its home lies cyclically in (hole, j].
+            var stays = hole <= j ? home > hole && home <= j : home > hole || home <= j;
+            if (!stays)
+            {
+                _slots[hole] = s;
+                hole = j;
+            }
+        }
+
+        _slots[hole] = 0;
+    }
+
+    private void Grow()
+    {
+        var old = _slots;
+        _slots = new long[old.Length * 2];
+        var mask = _slots.Length - 1;
+        foreach (var s in old)
+        {
+            if (s == 0)
+            {
+                continue;
+            }
+
+            var i = (int)((uint)((ulong)s >> 32) & (uint)mask);
+            while (_slots[i] != 0)
+            {
+                i = (i + 1) & mask;
+            }
+
+            _slots[i] = s;
+        }
+    }
+
+    private int Append(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        var size = 8 + key.Length + value.Length;
+        if (_slab.Length - _used < size)
+        {
+            // Half again what is live: a bucket that keeps growing is not copied at every write.
+            var live = (long)_used - _garbage + size;
+            var capacity = (int)Math.Min(Array.MaxLength, Math.Max(MinSlab, live + (live / 2)));
+            if (_garbage > 0)
+            {
+                CompactInto(new byte[Math.Max(capacity, _used - _garbage + size)]);
+            }
+            else
+            {
+                var grown = new byte[Math.Max(capacity, _used + size)];
+                _slab.AsSpan(0, _used).CopyTo(grown);
+                _slab = grown;
+            }
+        }
+
+        var offset = _used;
+        var span = _slab.AsSpan(offset);
+        BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)key.Length);
+        key.CopyTo(span[4..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(span[(4 + key.Length)..], (uint)value.Length);
+        value.CopyTo(span[(8 + key.Length)..]);
+        _used += size;
+        return offset;
+    }
+
+    private void Compact() => CompactInto(new byte[Math.Max(MinSlab, (_used - _garbage) + ((_used - _garbage) / 2))]);
+
+    // Copies the live records into a fresh slab (never in place: a view handed out by TryGet may still be read).
+    private void CompactInto(byte[] target)
+    {
+        var at = 0;
+        for (var i = 0; i < _slots.Length; i++)
+        {
+            var s = _slots[i];
+            if (s == 0)
+            {
+                continue;
+            }
+
+            var offset = OffsetOf(s);
+            var size = RecordSize(offset);
+            _slab.AsSpan(offset, size).CopyTo(target.AsSpan(at));
+            _slots[i] = Slot((uint)((ulong)s >> 32), at);
+            at += size;
+        }
+
+        _slab = target;
+        _used = at;
+        _garbage = 0;
+    }
+
+    private static long Slot(uint tag, int offset) => (long)(((ulong)tag << 32) | (uint)(offset + 1));
+
+    private static int OffsetOf(long slot) => (int)(uint)slot - 1;
+
+    private ReadOnlySpan<byte> KeyAt(int offset) =>
+        _slab.AsSpan(offset + 4, (int)BinaryPrimitives.ReadUInt32LittleEndian(_slab.AsSpan(offset)));
+
+    private ReadOnlySpan<byte> ValueAt(int offset)
+    {
+        var valueAt = offset + 4 + (int)BinaryPrimitives.ReadUInt32LittleEndian(_slab.AsSpan(offset));
+        return _slab.AsSpan(valueAt + 4, (int)BinaryPrimitives.ReadUInt32LittleEndian(_slab.AsSpan(valueAt)));
+    }
+
+    private int RecordSize(int offset)
+    {
+        var keyLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(_slab.AsSpan(offset));
+        return 8 + keyLength + (int)BinaryPrimitives.ReadUInt32LittleEndian(_slab.AsSpan(offset + 4 + keyLength));
+    }
+
+    /// <summary>A key's first 8 bytes as a big-endian integer (zero-padded), and where its record is.</summary>
+    /// <remarks>
+    /// Padding with the smallest byte keeps the order: a smaller prefix means a smaller key, and only
+    /// equal prefixes need the whole keys compared.
+    /// </remarks>
+    private readonly record struct KeyPrefix(ulong Prefix, int Offset)
+    {
+        public static ulong Of(ReadOnlySpan<byte> key)
+        {
+            if (key.Length >= 8)
+            {
+                return BinaryPrimitives.ReadUInt64BigEndian(key);
+            }
+
+            Span<byte> padded = stackalloc byte[8];
+            padded.Clear();
+            key.CopyTo(padded);
+            return BinaryPrimitives.ReadUInt64BigEndian(padded);
+        }
+    }
+
+    private readonly struct KeyPrefixOrder(byte[] slab) : IComparer<KeyPrefix>
+    {
+        public int Compare(KeyPrefix x, KeyPrefix y) =>
+            x.Prefix != y.Prefix ? x.Prefix.CompareTo(y.Prefix) : KeyOf(x.Offset).SequenceCompareTo(KeyOf(y.Offset));
+
+        private ReadOnlySpan<byte> KeyOf(int offset) =>
+            slab.AsSpan(offset + 4, (int)BinaryPrimitives.ReadUInt32LittleEndian(slab.AsSpan(offset)));
+    }
+}

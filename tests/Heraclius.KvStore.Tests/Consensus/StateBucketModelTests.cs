@@ -1,0 +1,169 @@
+using System.Buffers.Binary;
+using Heraclius.KvStore.Merkle;
+using Heraclius.KvStore.StateMachine;
+
+namespace Heraclius.KvStore.Tests.Consensus;
+
+/// <summary>
+/// The packed state against a plain sorted map: after random puts (same and other lengths, empty values),
+/// deletes, rolled-back and completed transactions, every read, every chunk's bytes and the root are what the
+/// map's entries give when encoded by the format's rule (u32 count ‖ per entry in key order: u32 key length ‖
+/// key ‖ u32 value length ‖ value).
+/// </summary>
+public sealed class StateBucketModelTests
+{
+    [Theory]
+    [InlineData(1, 4)]
+    [InlineData(2, 16)]
+    [InlineData(3, 1)]
+    [InlineData(4, 64)]
+    public void RandomWritesAndRollbacks_MatchASortedMap(int seed, int buckets)
+    {
+        var random = new Random(seed);
+        var state = new ReplicatedState(buckets);
+        var model = new SortedDictionary<byte[], byte[]>(ByteArrayComparer.Instance);
+        // Few distinct keys, so that keys are overwritten and deleted often; some share 8-byte prefixes.
+        var keys = Enumerable.Range(0, 300).Select(i => Key(random, i)).ToArray();
+
+        for (var round = 0; round < 60; round++)
+        {
+            var tx = new StateTransaction(state);
+            var shadow = new SortedDictionary<byte[], byte[]>(model, ByteArrayComparer.Instance);
+            for (var op = 0; op < 200; op++)
+            {
+                var key = keys[random.Next(keys.Length)];
+                switch (random.Next(4))
+                {
+                    case 0:
+                        tx.Delete(key);
+                        shadow.Remove(key);
+                        break;
+                    case 1 when shadow.TryGetValue(key, out var old):
+                        var same = new byte[old.Length];
+                        random.NextBytes(same);
+                        tx.Put(key.AsSpan(), same);
+                        shadow[key] = same;
+                        break;
+                    default:
+                        var value = new byte[random.Next(0, 3) == 0 ? 0 : random.Next(1, 300)];
+                        random.NextBytes(value);
+                        tx.Put(key, value);
+                        shadow[key] = value;
+                        break;
+                }
+
+                var probe = keys[random.Next(keys.Length)];
+                Assert.Equal(shadow.GetValueOrDefault(probe), tx.Get(probe));
+            }
+
+            if (random.Next(3) == 0)
+            {
+                tx.Rollback();
+            }
+            else
+            {
+                tx.Complete();
+                model = shadow;
+            }
+
+            Assert.Equal(model.Count, state.Count);
+            if (round % 5 == 0)
+            {
+                AssertEncodesLike(model, state);
+            }
+        }
+
+        AssertEncodesLike(model, state);
+    }
+
+    [Fact]
+    public void ChunksWrittenIntoAnEmptyState_ReadBackEveryEntry()
+    {
+        var random = new Random(9);
+        var state = new ReplicatedState(8);
+        var model = new SortedDictionary<byte[], byte[]>(ByteArrayComparer.Instance);
+        for (var i = 0; i < 500; i++)
+        {
+            var key = Key(random, i);
+            var value = new byte[random.Next(0, 50)];
+            random.NextBytes(value);
+            state.Set(key, value);
+            model[key] = value;
+        }
+
+        var copy = new ReplicatedState(8);
+        for (var b = 0; b < 8; b++)
+        {
+            copy.WriteChunk(b, state.ReadChunk(b));
+        }
+
+        Assert.Equal(state.ComputeRoot(), copy.ComputeRoot());
+        foreach (var (key, value) in model)
+        {
+            Assert.Equal(value, copy.Get(key));
+        }
+
+        // The copy keeps working as a map: delete half, overwrite the rest.
+        foreach (var key in model.Keys.Where((_, i) => i % 2 == 0).ToList())
+        {
+            copy.Set(key, null);
+            model.Remove(key);
+        }
+
+        foreach (var key in model.Keys.ToList())
+        {
+            copy.Set(key, [1, 2, 3]);
+            model[key] = [1, 2, 3];
+        }
+
+        AssertEncodesLike(model, copy);
+    }
+
+    private static byte[] Key(Random random, int i)
+    {
+        var key = new byte[random.Next(1, 40)];
+        random.NextBytes(key);
+        key[0] = (byte)(1 + (i % 3));
+        if (i % 4 == 0 && key.Length > 10)
+        {
+            // A shared 8-byte prefix: the order falls to the bytes after it.
+            key.AsSpan(0, 8).Fill(0x42);
+        }
+
+        return key;
+    }
+
+    private static void AssertEncodesLike(SortedDictionary<byte[], byte[]> model, ReplicatedState state)
+    {
+        var leaves = new Heraclius.KvStore.Crypto.Hash32[state.BucketCount];
+        for (var b = 0; b < state.BucketCount; b++)
+        {
+            var entries = model.Where(e => state.BucketOf(e.Key) == b).ToList();
+            var expected = new List<byte>();
+            expected.AddRange(U32(entries.Count));
+            foreach (var (key, value) in entries)
+            {
+                expected.AddRange(U32(key.Length));
+                expected.AddRange(key);
+                expected.AddRange(U32(value.Length));
+                expected.AddRange(value);
+            }
+
+            Assert.Equal(expected.ToArray(), state.ReadChunk(b));
+            leaves[b] = MerkleTree.LeafHash(expected.ToArray());
+        }
+
+        Assert.Equal(MerkleTree.Root(leaves), state.ComputeRoot());
+        foreach (var (key, value) in model)
+        {
+            Assert.Equal(value, state.Get(key));
+        }
+    }
+
+    private static byte[] U32(int value)
+    {
+        var bytes = new byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, (uint)value);
+        return bytes;
+    }
+}
