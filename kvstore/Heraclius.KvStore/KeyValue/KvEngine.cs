@@ -25,39 +25,39 @@ public static class KvEngine
 
     private static byte[] Execute(IStateAccess state, KvOpCode op, ReadOnlySpan<byte> opKey, ReadOnlySpan<byte> value, ulong expectedVersion)
     {
-        // Looked up from the stack (or, for a long key, a buffer of its own); an array of the key is made only
-        // for a write or delete, and is the state's own when the key exists.
+        // Looked up and written from the stack (or, for a long key, a buffer of its own): no array of the key.
         var key = opKey.Length < 256 ? stackalloc byte[opKey.Length + 1] : new byte[opKey.Length + 1];
         key[0] = 0x01;
         opKey.CopyTo(key[1..]);
-        var stored = state.Get(key, out var storedKey);
-        var version = stored is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(stored);
+        // The stored bytes are read in place: used before this request writes anything.
+        var found = state.TryRead(key, out var stored);
+        var version = found ? BinaryPrimitives.ReadUInt64LittleEndian(stored) : 0;
         switch (op)
         {
             case KvOpCode.Get:
-                return stored is null
-                    ? KvResult.Encode(KvStatus.NotFound, 0, [])
-                    : KvResult.Encode(KvStatus.Ok, version, stored.AsSpan(8));
+                return found
+                    ? KvResult.Encode(KvStatus.Ok, version, stored[8..])
+                    : KvResult.Encode(KvStatus.NotFound, 0, []);
             case KvOpCode.Put:
-                return Write(state, storedKey ?? key.ToArray(), version, value);
+                return Write(state, key, version, value);
             case KvOpCode.Delete:
-                if (stored is null || storedKey is null)
+                if (!found)
                 {
                     return KvResult.Encode(KvStatus.NotFound, 0, []);
                 }
 
-                state.Delete(storedKey);
+                state.Delete(key.ToArray());
                 return KvResult.Encode(KvStatus.Ok, version, []);
             case KvOpCode.Cas:
                 return version != expectedVersion
                     ? KvResult.Encode(KvStatus.VersionMismatch, version, [])
-                    : Write(state, storedKey ?? key.ToArray(), version, value);
+                    : Write(state, key, version, value);
             default:
                 return Malformed();
         }
     }
 
-    private static byte[] Write(IStateAccess state, byte[] key, ulong version, ReadOnlySpan<byte> value)
+    private static byte[] Write(IStateAccess state, ReadOnlySpan<byte> key, ulong version, ReadOnlySpan<byte> value)
     {
         var stored = new byte[8 + value.Length];
         BinaryPrimitives.WriteUInt64LittleEndian(stored, version + 1);

@@ -295,7 +295,7 @@ public sealed class Executor
             }
 
             // The answer of seq s lives in slot s mod W; a slot holding a newer seq means s fell out of the window.
-            var slot = ReadSlot(clientId, request.Seq % window, out var slotKey);
+            var slot = ReadSlot(clientId, request.Seq % window);
             if (slot is { } s)
             {
                 if (s.Seq == request.Seq)
@@ -340,7 +340,7 @@ public sealed class Executor
                 RequestOutcomeKind.Overloaded => SlotState.Overloaded,
                 _ => SlotState.Answered,
             };
-            WriteSlot(slotKey, request.Seq, requestHash, state, outcome.Result);
+            WriteSlot(clientId, request.Seq % window, request.Seq, requestHash, state, outcome.Result);
             if (!hasMax || request.Seq > maxSeq)
             {
                 hasMax = true;
@@ -370,9 +370,9 @@ public sealed class Executor
 
         public void Answer(string clientId, ulong seq, Hash32 requestHash, ReadOnlySpan<byte> result)
         {
-            if (ReadSlot(clientId, seq % _executor._sessionWindow, out var slotKey) is { State: SlotState.Pending } s && s.Seq == seq && s.Hash == requestHash)
+            if (ReadSlot(clientId, seq % _executor._sessionWindow) is { State: SlotState.Pending } s && s.Seq == seq && s.Hash == requestHash)
             {
-                WriteSlot(slotKey, seq, requestHash, SlotState.Answered, result);
+                WriteSlot(clientId, seq % _executor._sessionWindow, seq, requestHash, SlotState.Answered, result);
             }
 
             // Sent even when the slot moved on (the client ran more than W requests ahead): it may still wait for it.
@@ -486,23 +486,17 @@ public sealed class Executor
         private ulong NextGroupHeight(string destination)
         {
             var key = _keys.LastGroupHeight(destination);
-            var prev = _tx.Get(key, out var stored);
+            var prev = _tx.Get(key);
             var value = new byte[8];
             BinaryPrimitives.WriteUInt64LittleEndian(value, _height);
-            _tx.Put(stored ?? key.ToArray(), value);
+            _tx.Put(key, value);
             return prev is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(prev);
         }
 
-        /// <summary>The slot's seq, request hash and state; the stored result stays in <c>Raw</c> until a repeat needs it.</summary>
-        /// <summary>
-        /// Reads a client's answer slot; <paramref name="key"/> is the key to write it under: the state's own
-        /// array once the slot exists (every slot after a client's first W requests), so no key is allocated.
-        /// </summary>
-        private (ulong Seq, Hash32 Hash, SlotState State, byte[] Raw)? ReadSlot(string clientId, ulong slot, out byte[] key)
+        /// <summary>A client's answer slot: its seq, request hash and state; the stored result stays in <c>Raw</c> until a repeat needs it.</summary>
+        private (ulong Seq, Hash32 Hash, SlotState State, byte[] Raw)? ReadSlot(string clientId, ulong slot)
         {
-            var span = _keys.ClientSlot(clientId, slot);
-            var bytes = _tx.Get(span, out var stored);
-            key = stored ?? span.ToArray();
+            var bytes = _tx.Get(_keys.ClientSlot(clientId, slot));
             if (bytes is null)
             {
                 return null;
@@ -518,7 +512,7 @@ public sealed class Executor
             return r.BytesSpan(ReplicatedState.MaxValueBytes);
         }
 
-        private void WriteSlot(byte[] key, ulong seq, Hash32 hash, SlotState state, ReadOnlySpan<byte> result)
+        private void WriteSlot(string clientId, ulong slot, ulong seq, Hash32 hash, SlotState state, ReadOnlySpan<byte> result)
         {
             var bytes = new byte[SlotHeaderSize + 4 + result.Length];
             var w = new SpanWriter(bytes);
@@ -527,7 +521,7 @@ public sealed class Executor
             w.U8((byte)state);
             w.Bytes(result);
             w.End();
-            _tx.Put(key, bytes);
+            _tx.Put(_keys.ClientSlot(clientId, slot), bytes);
         }
     }
 }

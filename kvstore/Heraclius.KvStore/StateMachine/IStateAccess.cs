@@ -9,6 +9,20 @@ public interface IStateAccess
 {
     byte[]? Get(byte[] key);
 
+    /// <summary>The value under a key given as bytes anywhere (a buffer the caller reuses); null when absent.</summary>
+    byte[]? Get(ReadOnlySpan<byte> key) => Get(key, out _);
+
+    /// <summary>
+    /// The value under a key without a copy where the state can give one: <paramref name="value"/> is valid only
+    /// until the next write, so decode it at once. False when absent.
+    /// </summary>
+    bool TryRead(ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value)
+    {
+        var bytes = Get(key);
+        value = bytes;
+        return bytes is not null;
+    }
+
     void Put(byte[] key, byte[] value);
 
     void Delete(byte[] key);

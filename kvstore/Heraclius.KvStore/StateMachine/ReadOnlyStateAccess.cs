@@ -12,6 +12,10 @@ internal sealed class ReadOnlyStateAccess : IStateAccess
 
     public byte[]? Get(byte[] key) => _state.Get(key);
 
+    public byte[]? Get(ReadOnlySpan<byte> key) => _state.Get(key);
+
+    public bool TryRead(ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value) => _state.TryRead(key, out value);
+
     public byte[]? Get(ReadOnlySpan<byte> key, out byte[]? storedKey) => _state.Get(key, out storedKey);
 
     public void Put(byte[] key, byte[] value) => throw new InvalidOperationException("state is read-only between decisions");

@@ -99,6 +99,10 @@ public sealed class ReplicatedState
 
     public byte[]? Get(byte[] key) => Get(key.AsSpan());
 
+    /// <summary>The value under a key as a view into the state, valid only until the next write; false when absent.</summary>
+    public bool TryRead(ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value) =>
+        Locate(key, out _, out var tag).TryGet(key, tag, out value);
+
     /// <summary>
     /// A copy of the value under a key given as bytes anywhere (a reused buffer), and <paramref name="storedKey"/>,
     /// an array of that key when it is present (null when absent).

@@ -16,6 +16,18 @@ internal sealed class ServiceStateAccess : IStateAccess
 
     public void Delete(byte[] key) => _inner.Delete(Check(key));
 
+    public byte[]? Get(ReadOnlySpan<byte> key)
+    {
+        Check(key);
+        return _inner.Get(key);
+    }
+
+    public bool TryRead(ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value)
+    {
+        Check(key);
+        return _inner.TryRead(key, out value);
+    }
+
     public byte[]? Get(ReadOnlySpan<byte> key, out byte[]? storedKey)
     {
         Check(key);

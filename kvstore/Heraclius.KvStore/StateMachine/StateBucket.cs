@@ -118,10 +118,11 @@ internal sealed class StateBucket
     /// <summary>Writes the bucket's chunk (u32 count ‖ records in key order) into <paramref name="target"/>; returns its length.</summary>
     public int Encode(Span<byte> target)
     {
-        // Sorted by each key's first 8 bytes, read once into (prefix, offset) pairs: the sort then compares
-        // integers in one small array, and only keys whose prefixes tie are compared whole. Keys are distinct,
-        // so the order is the keys' order alone.
-        var order = System.Buffers.ArrayPool<KeyPrefix>.Shared.Rent(Math.Max(Count, 1));
+        // Sorted by each key's first 8 bytes as an integer, with the record offsets alongside: a sort of plain
+        // integers, no comparer called per comparison. Keys are distinct, so only runs of equal prefixes need
+        // their keys compared whole, and the order is the keys' order alone.
+        var prefixes = System.Buffers.ArrayPool<ulong>.Shared.Rent(Math.Max(Count, 1));
+        var offsets = System.Buffers.ArrayPool<int>.Shared.Rent(Math.Max(Count, 1));
         try
         {
             var n = 0;
@@ -130,16 +131,33 @@ internal sealed class StateBucket
                 if (s != 0)
                 {
                     var offset = OffsetOf(s);
-                    order[n++] = new KeyPrefix(KeyPrefix.Of(KeyAt(offset)), offset);
+                    prefixes[n] = PrefixOf(KeyAt(offset));
+                    offsets[n++] = offset;
                 }
             }
 
-            order.AsSpan(0, n).Sort(new KeyPrefixOrder(_slab));
+            prefixes.AsSpan(0, n).Sort(offsets.AsSpan(0, n));
+            for (var start = 0; start < n;)
+            {
+                var end = start + 1;
+                while (end < n && prefixes[end] == prefixes[start])
+                {
+                    end++;
+                }
+
+                if (end - start > 1)
+                {
+                    offsets.AsSpan(start, end - start).Sort(new KeyOrder(_slab));
+                }
+
+                start = end;
+            }
+
             BinaryPrimitives.WriteUInt32LittleEndian(target, (uint)n);
             var at = 4;
             for (var i = 0; i < n; i++)
             {
-                var offset = order[i].Offset;
+                var offset = offsets[i];
                 var size = RecordSize(offset);
                 _slab.AsSpan(offset, size).CopyTo(target[at..]);
                 at += size;
@@ -149,7 +167,8 @@ internal sealed class StateBucket
         }
         finally
         {
-            System.Buffers.ArrayPool<KeyPrefix>.Shared.Return(order);
+            System.Buffers.ArrayPool<ulong>.Shared.Return(prefixes);
+            System.Buffers.ArrayPool<int>.Shared.Return(offsets);
         }
     }
 
@@ -327,31 +346,28 @@ internal sealed class StateBucket
         return 8 + keyLength + (int)BinaryPrimitives.ReadUInt32LittleEndian(_slab.AsSpan(offset + 4 + keyLength));
     }
 
-    /// <summary>A key's first 8 bytes as a big-endian integer (zero-padded), and where its record is.</summary>
+    /// <summary>A key's first 8 bytes as a big-endian integer, zero-padded.</summary>
     /// <remarks>
     /// Padding with the smallest byte keeps the order: a smaller prefix means a smaller key, and only
     /// equal prefixes need the whole keys compared.
     /// </remarks>
-    private readonly record struct KeyPrefix(ulong Prefix, int Offset)
+    private static ulong PrefixOf(ReadOnlySpan<byte> key)
     {
-        public static ulong Of(ReadOnlySpan<byte> key)
+        if (key.Length >= 8)
         {
-            if (key.Length >= 8)
-            {
-                return BinaryPrimitives.ReadUInt64BigEndian(key);
-            }
-
-            Span<byte> padded = stackalloc byte[8];
-            padded.Clear();
-            key.CopyTo(padded);
-            return BinaryPrimitives.ReadUInt64BigEndian(padded);
+            return BinaryPrimitives.ReadUInt64BigEndian(key);
         }
+
+        Span<byte> padded = stackalloc byte[8];
+        padded.Clear();
+        key.CopyTo(padded);
+        return BinaryPrimitives.ReadUInt64BigEndian(padded);
     }
 
-    private readonly struct KeyPrefixOrder(byte[] slab) : IComparer<KeyPrefix>
+    /// <summary>Records (by slab offset) in their keys' order.</summary>
+    private readonly struct KeyOrder(byte[] slab) : IComparer<int>
     {
-        public int Compare(KeyPrefix x, KeyPrefix y) =>
-            x.Prefix != y.Prefix ? x.Prefix.CompareTo(y.Prefix) : KeyOf(x.Offset).SequenceCompareTo(KeyOf(y.Offset));
+        public int Compare(int x, int y) => KeyOf(x).SequenceCompareTo(KeyOf(y));
 
         private ReadOnlySpan<byte> KeyOf(int offset) =>
             slab.AsSpan(offset + 4, (int)BinaryPrimitives.ReadUInt32LittleEndian(slab.AsSpan(offset)));

@@ -35,7 +35,7 @@ public sealed partial class ShardLedger
 
         // The watermark's key exists after a coordinator's first Prepare: read and written from the stack.
         var upToKey = StateKeys.WritePreparedUpTo(stackalloc byte[64], coordinator);
-        var upTo = _state.Get(upToKey, out var storedUpToKey);
+        var upTo = _state.Get(upToKey);
         if (txn <= (upTo is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(upTo)))
         {
             // A repeat: its record while it is unfinished, nothing once it finished (it reserves nothing again).
@@ -45,7 +45,7 @@ public sealed partial class ShardLedger
 
         var value = new byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(value, txn);
-        _state.Put(storedUpToKey ?? upToKey.ToArray(), value);
+        _state.Put(upToKey, value);
         vote = Evaluate(StateKeys.Txn(coordinator, txn), chain, timestamp);
         return true;
     }

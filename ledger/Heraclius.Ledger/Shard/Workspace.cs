@@ -86,12 +86,10 @@ internal sealed class Workspace
             Accounts = grown;
         }
 
-        // An account is nearly always there: its key is looked up from the stack and written back under
-        // the state's own array of it, so no key is allocated per account touched.
-        var bytes = _state.Get(StateKeys.WriteId(stackalloc byte[StateKeys.IdKeySize], StateKeys.AccountPrefix, id), out var stored);
+        // Looked up from the stack and decoded from the state's own bytes: no copy of them.
         ref var slot = ref Accounts[AccountCount];
-        slot = new AccountSlot { Id = id, Key = stored ?? StateKeys.Account(id) };
-        if (bytes is not null)
+        slot = new AccountSlot { Id = id, Key = StateKeys.Account(id) };
+        if (_state.TryRead(slot.Key, out var bytes))
         {
             slot.Found = true;
             slot.Stored = AccountState.Decode(bytes);
@@ -129,15 +127,9 @@ internal sealed class Workspace
             Transfers = grown;
         }
 
-        byte[]? bytes = null, stored = null;
-        if (read)
-        {
-            bytes = _state.Get(StateKeys.WriteId(stackalloc byte[StateKeys.IdKeySize], StateKeys.TransferPrefix, id), out stored);
-        }
-
         ref var slot = ref Transfers[TransferCount];
-        slot = new TransferSlot { Id = id, Key = stored ?? StateKeys.Transfer(id) };
-        if (bytes is not null)
+        slot = new TransferSlot { Id = id, Key = StateKeys.Transfer(id) };
+        if (read && _state.TryRead(slot.Key, out var bytes))
         {
             slot.InState = true;
             slot.Stored = TransferRecord.Decode(bytes);

@@ -157,7 +157,11 @@ public sealed class StateBucketModelTests
         foreach (var (key, value) in model)
         {
             Assert.Equal(value, state.Get(key));
+            Assert.True(state.TryRead(key, out var inPlace));
+            Assert.Equal(value, inPlace.ToArray());
         }
+
+        Assert.False(state.TryRead([0xEE, 0xEE], out _));
     }
 
     private static byte[] U32(int value)
