@@ -303,6 +303,11 @@ public sealed partial class Replica
             return true;
         }
 
+        // The checks below read the decided state: an open execution of another proposal of this height
+        // (one we prepared in an earlier view, an equivocating leader's twin) has written its timestamp,
+        // sessions and cursors into it. Read through it, the twin's timestamp (one above) made the
+        // NEW-VIEW's certified proposal look older than the last decision, so this node refused it in every view.
+        DropExecution();
         ProposalInputs inputs;
         try
         {
@@ -349,7 +354,6 @@ public sealed partial class Replica
             }
         }
 
-        DropExecution();
         var exec = _executor.Execute(_state, header.Height, inputs, IsCheckpointHeight(header.Height));
         if (Proposal.OutputsRoot(exec.Outputs) != header.OutputsRoot || exec.StateRoot != header.StateRoot)
         {
