@@ -186,7 +186,11 @@ public sealed partial class Replica
     /// Why an input has waited far longer than the leader needs to propose it, or null. An inbound group
     /// that continues its chain waits 2 timeouts from when it became proposable (an honest leader takes
     /// every source's next group in each proposal); a client batch 4, as a busy pool legitimately spans
-    /// several proposals.
+    /// several proposals. Counted from when this node entered the current view at the earliest (PBFT
+    /// restarts a request's timer in each new view): a leader answers only for what waited in its own view.
+    /// Counted from the arrival instead, a backlog older than four timeouts (the timeout is back to its base
+    /// after every decision) made the followers leave each new view on their first tick, and with the f+1
+    /// rule the views ran away at the speed of the network, each deciding a height or two at most.
     /// </summary>
     private string? Starved()
     {
@@ -198,16 +202,16 @@ public sealed partial class Replica
             {
                 _inboundReadySince[head.Source] = (cursor, _now);
             }
-            else if (_now - since.Since > 2 * timeout)
+            else if (_now - Math.Max(since.Since, _viewEnteredAt) > 2 * timeout)
             {
                 return $"the group of {head.Source} at {head.Height} waited past twice the timeout";
             }
         }
 
-        if (_pool.Count > 0 && _now - PoolOldestAt > 4 * timeout)
+        if (_pool.Count > 0 && _now - Math.Max(PoolOldestAt, _viewEnteredAt) > 4 * timeout)
         {
             PruneAnsweredBatches();
-            if (_pool.Count > 0 && _now - PoolOldestAt > 4 * timeout)
+            if (_pool.Count > 0 && _now - Math.Max(PoolOldestAt, _viewEnteredAt) > 4 * timeout)
             {
                 return "a client batch waited past four timeouts";
             }

@@ -18,6 +18,8 @@ public sealed partial class Replica
     private ulong _newViewMaxDecided;
     private Proposal? _newViewForced;
     private long _progressSince;
+    // When this node last entered a view (a NEW-VIEW, or its start): the starvation marks count from here at the earliest.
+    private long _viewEnteredAt;
     private long _viewChangeSince;
     private int _backoff;
 
@@ -120,34 +122,47 @@ public sealed partial class Replica
             RequestCatchUp(from);
         }
 
-        // f+1 members want a higher view: at least one is honest, so join the smallest such view.
-        var wanting = new SortedDictionary<int, ulong>();
+        JoinViewOfFPlusOne();
+        TryBuildNewView();
+    }
+
+    /// <summary>
+    /// PBFT's f+1 rule: when f+1 other members (so at least one honest) sent VIEW-CHANGEs for views above
+    /// ours, join the highest view that f+1 of them reached, the smallest view of the f+1 highest. Each
+    /// member counts once, with the one future VIEW-CHANGE kept of it (its highest). VIEW-CHANGEs of our view
+    /// or below never count: kept from the change that led into our view (for the NEW-VIEW and re-sending),
+    /// they made their senders look as if they still wanted it, and a member in a normal view never joined
+    /// the view the others had moved on to. The view joined is at most one an honest member changed to
+    /// itself, so f members alone move no one, and none goes past the honest members' highest view.
+    /// </summary>
+    private void JoinViewOfFPlusOne()
+    {
+        var highest = new Dictionary<int, ulong>();
         foreach (var (view, byNode) in _viewChanges)
         {
-            if (view <= _view && !(view == _view && !_inViewChange))
+            if (view <= _view)
             {
                 continue;
             }
 
             foreach (var node in byNode.Keys)
             {
-                if (node != _self && !wanting.ContainsKey(node))
+                if (node != _self)
                 {
-                    wanting[node] = view;
+                    // Ascending views: the last one seen is the member's highest.
+                    highest[node] = view;
                 }
             }
         }
 
-        if (wanting.Count >= _cluster.F + 1)
+        if (highest.Count < _cluster.F + 1)
         {
-            var target = wanting.Values.Min();
-            if (target > _view)
-            {
-                StartViewChange(target, "f+1 members moved to a higher view");
-            }
+            return;
         }
 
-        TryBuildNewView();
+        var views = highest.Values.ToList();
+        views.Sort();
+        StartViewChange(views[^(_cluster.F + 1)], "f+1 members moved to a higher view");
     }
 
     /// <summary>
@@ -292,6 +307,7 @@ public sealed partial class Replica
         _newViewMaxDecided = maxDecided;
         _newViewForced = forced;
         _progressSince = _now;
+        _viewEnteredAt = _now;
         _slot.Prepares.DropViewsBelow(_view);
         _slot.PrePrepareMessage = null;
         _wal.Append((byte)WalRecordType.View, U64Bytes(_view));

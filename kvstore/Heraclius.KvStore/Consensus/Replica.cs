@@ -137,6 +137,7 @@ public sealed partial class Replica
         _now = now;
         Recover();
         _progressSince = now;
+        _viewEnteredAt = now;
         _lastResend = now;
     }
 
