@@ -84,6 +84,24 @@ public sealed class FuzzTests
         Assert.True(v.Count == 0, $"{sim}\n" + string.Join("\n", v.Take(20)));
     }
 
+    /// <summary>
+    /// Review of the f+1 rule change (live): FUZZ_LIVENESS=1 FUZZ_LOAD=10 seed 428 stalls on live (passes on main;
+    /// main fails 8 other seeds of 256..511, live only this one). Final state: honest 0 and 2 changing to view 2,
+    /// honest 3 changing to view 3, byzantine 1 in view 3 with invalid (lying) VIEW-CHANGEs. 0 and 2 restarted in
+    /// view 2 (a restart re-enters its view as a view change) and need 3's VIEW-CHANGE(2), which 3 no longer has:
+    /// it restarted in view 3 and _recentViewChanges is not rebuilt from the WAL. 3's VIEW-CHANGE(3) is one member
+    /// above them, short of f+1 without the byzantine one. Not the f+1 rule's own fault (the old rule also counts
+    /// nothing here); a restarted node should re-send its older, already-sent VIEW-CHANGEs.
+    /// </summary>
+    [Theory(Skip = "liveness: a restarted node cannot re-send the lower-view VIEW-CHANGE its peers need (seed 428)")]
+    [InlineData(428)]
+    public void Regression_RestartLosesLowerViewChange_IsLive(int seed)
+    {
+        var sim = new FuzzCluster(seed);
+        var v = sim.Run(checkLiveness: true);
+        Assert.True(v.Count == 0, $"{sim}\n" + string.Join("\n", v.Take(20)));
+    }
+
     /// <summary>Runs the seeds in one test and prints what they exercised (installs, holds, crashes during a hold) and every violation.</summary>
     [Fact(Explicit = true)]
     public void Stats()
