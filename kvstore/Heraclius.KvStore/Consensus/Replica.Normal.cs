@@ -159,6 +159,10 @@ public sealed partial class Replica
             return;
         }
 
+        // The proposal is built on the decided state: an open execution of another proposal of this height (one
+        // prepared in an earlier view) has written its timestamp and cursors into it.
+        DropExecution();
+
         // Inbound groups first (they answer work already started, and the starvation timer watches them),
         // then batches in the bytes left: a proposal stays well inside one transport message.
         var inbound = SelectInbound(out var inputBytesUsed);
@@ -192,7 +196,6 @@ public sealed partial class Replica
         var inputs = new ProposalInputs(timestamp, batches, inbound);
         var inputBytes = inputs.ToBytes();
         var height = _decided + 1;
-        DropExecution();
         var exec = _executor.Execute(_state, height, inputs, IsCheckpointHeight(height));
         var header = new DecisionHeader(_cluster.Id, height, _lastHeaderHash, Hash32.Of(inputBytes), Proposal.OutputsRoot(exec.Outputs), exec.StateRoot);
         var proposal = new Proposal(header, inputBytes, exec.Outputs);
