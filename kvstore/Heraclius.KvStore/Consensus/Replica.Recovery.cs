@@ -127,6 +127,7 @@ public sealed partial class Replica
             // else in it, so leaving it out cannot let a second header be prepared here.
             _inViewChange = true;
             _viewChangeSince = _now;
+            _resumedView = _view;
             var carried = _slot.Prepared is { } p2 && p2.View < _view ? p2 : null;
             _myViewChange = ViewChangeMessage.Encode(_self, _view, _lastHeader, _lastQc, carried, _cluster.Id, _key);
             _wal.Append((byte)WalRecordType.ViewChangeSent, _myViewChange);

@@ -116,6 +116,15 @@ public sealed partial class Replica
             {
                 StartViewChange(_view + 1, "no NEW-VIEW in time");
             }
+            else if (_resumedView == _view && ResumedViewTimedOut())
+            {
+                // Before the crash this node was in this view normally, and its progress timer would have taken it
+                // on; recovered as changing to it, it waits for a NEW-VIEW that peers re-send when they hold it.
+                // When none came, the peers that were in this view with it may have restarted too (nobody keeps
+                // the NEW-VIEW) and those that left it may have dropped their VIEW-CHANGE of it: waiting for a
+                // quorum here would wait for good (crash fuzzer seed 428). Moving up is always safe.
+                StartViewChange(_view + 1, "restarted into a view whose NEW-VIEW no peer re-sent");
+            }
 
             return;
         }
@@ -180,6 +189,27 @@ public sealed partial class Replica
             StartViewChange(_view + 1, _slot.Accepted is null ? "requests waited past the timeout" : "proposal not decided in time");
         }
 
+    }
+
+    /// <summary>
+    /// Whether a restarted node resuming its view as a view change has waited long enough for a peer to re-send
+    /// the view's NEW-VIEW (a leader shows one to a lagging peer at most every 4 resend intervals): twice the
+    /// progress timeout and at least 8 resend intervals, with work waiting, counted from when it first heard
+    /// from a quorum (links come up with back-off) and from its last decision. A cluster still deciding in the
+    /// view (this node catches up on its decisions) is alive there: leaving it would strand this node alone in
+    /// the next view, where its VIEW-CHANGE and one byzantine member's would make f+1 and pull everyone along.
+    /// </summary>
+    private bool ResumedViewTimedOut()
+    {
+        if (HeardFrom() < _cluster.Quorum - 1)
+        {
+            return false;
+        }
+
+        _resumedQuorumHeardAt ??= _now;
+        var since = Math.Max(Math.Max(_viewChangeSince, _lastDecidedAt), _resumedQuorumHeardAt.Value);
+        return (_pool.Count > 0 || HasReadyInbound)
+            && _now - since > Math.Max(2L * CurrentTimeout(), 8L * _options.ResendIntervalMs);
     }
 
     /// <summary>

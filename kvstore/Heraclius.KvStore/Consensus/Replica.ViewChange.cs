@@ -21,6 +21,10 @@ public sealed partial class Replica
     // When this node last entered a view (a NEW-VIEW, or its start): the starvation marks count from here at the earliest.
     private long _viewEnteredAt;
     private long _viewChangeSince;
+    // The normal view a restart resumed as a view change (its NEW-VIEW not kept); the resume timer runs only in
+    // that view, until a NEW-VIEW enters it. And when this node first heard from a quorum after the restart.
+    private ulong? _resumedView;
+    private long? _resumedQuorumHeardAt;
     private int _backoff;
 
     private long CurrentTimeout() =>
@@ -308,6 +312,7 @@ public sealed partial class Replica
         _newViewForced = forced;
         _progressSince = _now;
         _viewEnteredAt = _now;
+        _resumedView = null;
         _slot.Prepares.DropViewsBelow(_view);
         _slot.PrePrepareMessage = null;
         _wal.Append((byte)WalRecordType.View, U64Bytes(_view));

@@ -1,0 +1,87 @@
+using Heraclius.KvStore.Consensus.Messages;
+
+namespace Heraclius.KvStore.Tests.Consensus;
+
+/// <summary>
+/// A node restarted in a normal view resumes it as a view change and waits for a re-sent NEW-VIEW; when none
+/// comes it moves on (crash fuzzer seed 428, <c>Regression_RestartLosesLowerViewChange_IsLive</c>). But while
+/// the cluster still decides in that view it must stay: alone in the next view it would hand a byzantine
+/// member the f+1 that pulls every honest node out of a working view (found in review).
+/// </summary>
+public sealed class ResumedViewTimerTests
+{
+    private static MessageType TypeOf(byte[] m) => (MessageType)m[0];
+
+    private static string Views(ReplicaFixture f) =>
+        string.Join(", ", f.Replicas.Select((r, i) => $"{i}: v{r.View}{(r.InViewChange ? " changing" : "")} d{r.DecidedHeight}"));
+
+    [Fact]
+    public void RestartedNodeWhoseNewViewIsLost_StaysInTheViewTheClusterStillDecidesIn()
+    {
+        // Checkpoints every 16 decisions compact the WAL in view 1, so a restart resumes view 1 as a view change.
+        var f = new ReplicaFixture(o =>
+        {
+            o.CheckpointInterval = 16;
+            o.RetainDecisions = 64;
+        });
+        long now = 100;
+        for (var i = 0; i < 4; i++)
+        {
+            f.Boot(i, now);
+        }
+
+        // View 0's leader never gets its pre-prepare out: all four move to view 1.
+        var first = f.Batch();
+        for (var i = 0; i < 4; i++)
+        {
+            f.Replicas[i].SubmitBatch(first.Bytes, now);
+        }
+
+        bool NoPrePrepareFromZero(int from, int to, byte[] m) => !(from == 0 && TypeOf(m) == MessageType.PrePrepare);
+        for (var step = 0; step < 1000 && f.Replicas.Any(r => r.View < 1 || r.InViewChange || r.DecidedHeight < 1); step++)
+        {
+            now += 5;
+            foreach (var r in f.Replicas)
+            {
+                r.Tick(now);
+            }
+
+            f.Pump(now, f.Replicas.All(r => r.View >= 1) ? null : NoPrePrepareFromZero);
+        }
+
+        Assert.All(f.Replicas, r => Assert.Equal(1UL, r.View));
+        for (var step = 0; step < 200; step++)
+        {
+            now += 5;
+            f.Replicas[1].SubmitBatch(f.Batch().Bytes, now);
+            foreach (var r in f.Replicas)
+            {
+                r.Tick(now);
+            }
+
+            f.Pump(now);
+        }
+
+        // Node 3 restarts; for 2.1 s (past the resume timeout) every NEW-VIEW sent to it is lost, while a client
+        // keeps its pool busy and the other three keep deciding in view 1.
+        f.Boot(3, now);
+        var restartAt = now;
+        for (var step = 0; step < 2000; step++)
+        {
+            now += 5;
+            f.Replicas[3].SubmitBatch(f.Batch().Bytes, now);
+            foreach (var r in f.Replicas)
+            {
+                r.Tick(now);
+            }
+
+            var lossy = now - restartAt < 2100;
+            f.Pump(now, (_, to, m) => !(lossy && to == 3 && TypeOf(m) == MessageType.NewView));
+            Assert.True(f.Replicas[3].View == 1, $"the restarted node left the working view at +{now - restartAt} ms: {Views(f)}");
+        }
+
+        Assert.All(f.Replicas, r => Assert.Equal(1UL, r.View));
+        Assert.False(f.Replicas[3].InViewChange, Views(f));
+        Assert.Equal(f.Replicas[0].DecidedHeight, f.Replicas[3].DecidedHeight);
+    }
+}
