@@ -19,6 +19,17 @@ internal static class CatchUpScenario
         f.Pump(now + 2, filter);
     }
 
+    /// <summary>Leader 0 proposes the next height and nobody receives it; returns its pre-prepare to node 3.</summary>
+    public static byte[] LeaderProposes(ReplicaFixture f, long now)
+    {
+        f.SkipAll();
+        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
+        f.Replicas[0].Tick(now + 2);
+        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).Last();
+        f.SkipAll();
+        return prePrepare;
+    }
+
     /// <summary><paramref name="count"/> rounds 10 ms apart that node 3 takes no part in; returns the time after them.</summary>
     public static long RoundsWithoutNodeThree(ReplicaFixture f, long now, int count)
     {

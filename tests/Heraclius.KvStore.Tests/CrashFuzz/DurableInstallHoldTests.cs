@@ -44,11 +44,7 @@ public sealed class DurableInstallHoldTests
         Assert.Equal(16UL, f.Replicas[0].CheckpointHeight);
 
         // Leader 0 proposes 17; node 3 gets the pre-prepare while still held at 8: it waits.
-        f.SkipAll();
-        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
-        f.Replicas[0].Tick(now + 2);
-        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).Last();
-        f.SkipAll();
+        var prePrepare = LeaderProposes(f, now);
         f.Replicas[3].OnMessage(0, prePrepare, now + 2);
         Assert.True(f.Replicas[3].VotesHeld);
         Assert.Empty(Prepares(f, 3, 17));
@@ -87,12 +83,8 @@ public sealed class DurableInstallHoldTests
         Assert.True(f.Replicas[3].VotesHeld);
 
         // The leader proposes 17; only node 3 sees it; nothing is signed.
-        f.SkipAll();
         now += 10;
-        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
-        f.Replicas[0].Tick(now + 2);
-        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).Last();
-        f.SkipAll();
+        var prePrepare = LeaderProposes(f, now);
         f.Replicas[3].OnMessage(0, prePrepare, now + 2);
         f.Replicas[3].Tick(now + 3);
         Assert.Empty(SignedSince(f, sentBefore));
@@ -134,12 +126,8 @@ public sealed class DurableInstallHoldTests
         Assert.True(store.InFlight);
 
         // The leader proposes 13; node 3 prepares it once the hold ends (at its next step).
-        f.SkipAll();
         now += 10;
-        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
-        f.Replicas[0].Tick(now + 2);
-        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).Last();
-        f.SkipAll();
+        var prePrepare = LeaderProposes(f, now);
         f.Replicas[3].OnMessage(0, prePrepare, now + 2);
         f.Replicas[3].Tick(now + 3);
         Assert.False(f.Replicas[3].VotesHeld);

@@ -149,17 +149,6 @@ public sealed class SnapshotCatchUpSafetyTests
     }
 
     /// <summary>Node 3 decides 1 with the others, misses 2..8, and installs node 0's snapshot of 8, whose save stays in flight.</summary>
-    /// <summary>Leader 0 proposes the next height and nobody receives it; returns its pre-prepare to node 3.</summary>
-    private static byte[] LeaderProposes(ReplicaFixture f, long now)
-    {
-        f.SkipAll();
-        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
-        f.Replicas[0].Tick(now + 2);
-        var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).Last();
-        f.SkipAll();
-        return prePrepare;
-    }
-
     private static (ReplicaFixture F, HeldSnapshotStore Held) NodeThreeInstallsSnapshotEightAndKeepsItsSaveInFlight(out long now)
     {
         var held = new HeldSnapshotStore();

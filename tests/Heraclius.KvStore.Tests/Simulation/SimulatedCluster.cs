@@ -243,38 +243,9 @@ public sealed class SimulatedCluster
         }
     }
 
-    private bool Settled()
-    {
-        if (Clients.Any(c => c.Pending.Count > 0))
-        {
-            return false;
-        }
+    private bool Settled() => ClusterInvariants.Settled(Clients, [.. Honest.Select(n => n.Replica)]);
 
-        var honest = Honest.Select(n => n.Replica).ToList();
-        return honest.All(r => r is not null && r.DecidedHeight == honest[0]!.DecidedHeight && r.PoolBatches == 0);
-    }
-
-    private void CheckSafety()
-    {
-        var honest = Honest.ToList();
-        var heights = honest.SelectMany(n => n.Decided.Keys).Distinct();
-        foreach (var h in heights)
-        {
-            var hashes = honest.Where(n => n.Decided.ContainsKey(h)).Select(n => n.Decided[h]).Distinct().ToList();
-            if (hashes.Count > 1)
-            {
-                Violations.Add($"SAFETY: honest nodes decided {hashes.Count} different headers at height {h}");
-            }
-        }
-
-        foreach (var c in Clients)
-        {
-            if (c.Rejected > 0)
-            {
-                Violations.Add($"client {c.Id} saw {c.Rejected} answers with the wrong request hash");
-            }
-        }
-    }
+    private void CheckSafety() => ClusterInvariants.CheckSafety([.. Honest.Select(n => n.Decided)], Clients, Violations);
 
     private void CheckLiveness()
     {
