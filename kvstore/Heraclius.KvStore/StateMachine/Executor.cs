@@ -35,25 +35,16 @@ public sealed class Executor
 
     public RoutingSettings Routing => _routing;
 
-    public static ulong LastTimestamp(ReplicatedState state)
-    {
-        var v = state.Get(EngineKeys.LastTimestamp);
-        return v is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(v);
-    }
+    public static ulong LastTimestamp(ReplicatedState state) => U64OrZero(state, EngineKeys.LastTimestamp);
 
     /// <summary>The height of the last group processed from <paramref name="source"/> in <paramref name="state"/>.</summary>
-    public static ulong InboundCursor(ReplicatedState state, string source)
-    {
-        var v = state.Get(EngineKeys.InboundCursor(source));
-        return v is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(v);
-    }
+    public static ulong InboundCursor(ReplicatedState state, string source) => U64OrZero(state, EngineKeys.InboundCursor(source));
 
     /// <summary>The height up to which <paramref name="destination"/> acknowledged our groups in <paramref name="state"/>.</summary>
-    public static ulong AckedHeight(ReplicatedState state, string destination)
-    {
-        var v = state.Get(EngineKeys.Acked(destination));
-        return v is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(v);
-    }
+    public static ulong AckedHeight(ReplicatedState state, string destination) => U64OrZero(state, EngineKeys.Acked(destination));
+
+    private static ulong U64OrZero(ReplicatedState state, ReadOnlySpan<byte> key) =>
+        state.TryRead(key, out var v) ? BinaryPrimitives.ReadUInt64LittleEndian(v) : 0;
 
     /// <summary>
     /// True when the decided state already answered request <paramref name="seq"/> of the client, holds
@@ -486,11 +477,11 @@ public sealed class Executor
         private ulong NextGroupHeight(string destination)
         {
             var key = _keys.LastGroupHeight(destination);
-            var prev = _tx.Get(key);
+            var prev = _tx.TryRead(key, out var stored) ? BinaryPrimitives.ReadUInt64LittleEndian(stored) : 0;
             var value = new byte[8];
             BinaryPrimitives.WriteUInt64LittleEndian(value, _height);
             _tx.Put(key, value);
-            return prev is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(prev);
+            return prev;
         }
 
         /// <summary>A client's answer slot: its seq, request hash and state; the stored result stays in <c>Raw</c> until a repeat needs it.</summary>

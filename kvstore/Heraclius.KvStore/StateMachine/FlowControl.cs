@@ -29,8 +29,9 @@ internal sealed class FlowControl
 
     public (ulong Height, ulong Count) Acked(string destination)
     {
-        var v = _state.Get(_keys.Acked(destination), out _);
-        return v is null ? (0, 0) : (BinaryPrimitives.ReadUInt64LittleEndian(v), BinaryPrimitives.ReadUInt64LittleEndian(v.AsSpan(8)));
+        return _state.TryRead(_keys.Acked(destination), out var v)
+            ? (BinaryPrimitives.ReadUInt64LittleEndian(v), BinaryPrimitives.ReadUInt64LittleEndian(v[8..]))
+            : (0, 0);
     }
 
     public ulong Sent(string destination) => ReadU64(_keys.SentCount(destination));
@@ -111,8 +112,7 @@ internal sealed class FlowControl
 
     private ulong ReadU64(ReadOnlySpan<byte> key)
     {
-        var v = _state.Get(key, out _);
-        return v is null ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(v);
+        return _state.TryRead(key, out var v) ? BinaryPrimitives.ReadUInt64LittleEndian(v) : 0;
     }
 
     private static byte[] U64(ulong value)
