@@ -147,7 +147,7 @@ internal sealed class StateBucket
 
                 if (end - start > 1)
                 {
-                    offsets.AsSpan(start, end - start).Sort(new KeyOrder(_slab));
+                    SortByKey(offsets.AsSpan(start, end - start));
                 }
 
                 start = end;
@@ -365,7 +365,35 @@ internal sealed class StateBucket
     }
 
     /// <summary>Records (by slab offset) in their keys' order.</summary>
-    private readonly struct KeyOrder(byte[] slab) : IComparer<int>
+    /// <summary>
+    /// Sorts records (by offset) whose keys share their first 8 bytes. Such runs are short (the engine's keys
+    /// of one client share a prefix, a handful per bucket), so an insertion sort: a span sort with a comparer
+    /// boxed one per run, a million a second while capturing under <c>bench kv</c>.
+    /// </summary>
+    private void SortByKey(Span<int> offsets)
+    {
+        if (offsets.Length > 32)
+        {
+            offsets.Sort(new KeyOrder(_slab));
+            return;
+        }
+
+        for (var i = 1; i < offsets.Length; i++)
+        {
+            var item = offsets[i];
+            var key = KeyAt(item);
+            var j = i - 1;
+            while (j >= 0 && KeyAt(offsets[j]).SequenceCompareTo(key) > 0)
+            {
+                offsets[j + 1] = offsets[j];
+                j--;
+            }
+
+            offsets[j + 1] = item;
+        }
+    }
+
+    private sealed class KeyOrder(byte[] slab) : IComparer<int>
     {
         public int Compare(int x, int y) => KeyOf(x).SequenceCompareTo(KeyOf(y));
 

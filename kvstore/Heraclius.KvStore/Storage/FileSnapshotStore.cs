@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Globalization;
-using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 
 namespace Heraclius.KvStore.Storage;
@@ -8,7 +7,9 @@ namespace Heraclius.KvStore.Storage;
 /// <summary>
 /// Snapshots as files <c>snapshot-{height:D20}.bin</c> in one directory, each with a header:
 /// "HSNP" (4 bytes) ‖ format version (u32 LE) ‖ height (u64 LE) ‖ content length (u64 LE) ‖
-/// SHA-256 of the content (32 bytes), then the content.
+/// XXH128 of the content (16 bytes, big-endian as System.IO.Hashing writes it), then the content.
+/// The checksum only detects damage on disk (a loaded state is checked against its certified root,
+/// a cryptographic hash): SHA-256 of the whole state had cost the saving thread ~40 ms per 60 MB.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -31,8 +32,9 @@ namespace Heraclius.KvStore.Storage;
 /// </remarks>
 public sealed class FileSnapshotStore : ISnapshotStore
 {
-    public const uint FormatVersion = 1;
-    public const int HeaderSize = 4 + 4 + 8 + 8 + SHA256.HashSizeInBytes;
+    public const uint FormatVersion = 2;
+    public const int HeaderSize = 4 + 4 + 8 + 8 + ChecksumSize;
+    private const int ChecksumSize = 16;
 
     private const string Prefix = "snapshot-";
     private const string Extension = ".bin";
@@ -59,7 +61,7 @@ public sealed class FileSnapshotStore : ISnapshotStore
         var tempPath = PathFor(height) + TempSuffix;
         Span<byte> header = stackalloc byte[HeaderSize];
         WriteHeader(header, height, (ulong)snapshot.Length);
-        SHA256.HashData(snapshot, header[24..]);
+        System.IO.Hashing.XxHash128.Hash(snapshot, header[24..]);
         using (var handle = File.OpenHandle(tempPath, FileMode.Create, FileAccess.Write, FileShare.None))
         {
             RandomAccess.Write(handle, header, 0);
@@ -82,19 +84,19 @@ public sealed class FileSnapshotStore : ISnapshotStore
         var tempPath = PathFor(height) + TempSuffix;
         Span<byte> header = stackalloc byte[HeaderSize];
         using (var handle = File.OpenHandle(tempPath, FileMode.Create, FileAccess.Write, FileShare.None))
-        using (var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
         {
+            var checksum = new System.IO.Hashing.XxHash128();
             long length = 0;
             for (var i = 0; i < parts.Count; i++)
             {
-                sha.AppendData(parts[i].Span);
+                checksum.Append(parts[i].Span);
                 length += parts[i].Length;
             }
 
             // One gathered write (pwritev) for all the parts: a snapshot is a thousand chunks, each after a 4-byte length.
             RandomAccess.Write(handle, parts, HeaderSize);
             WriteHeader(header, height, (ulong)length);
-            sha.GetHashAndReset(header[24..]);
+            checksum.GetHashAndReset(header[24..]);
             RandomAccess.Write(handle, header, 0);
             RandomAccess.FlushToDisk(handle);
         }
@@ -156,11 +158,32 @@ public sealed class FileSnapshotStore : ISnapshotStore
 
         if (candidates.Count > 0)
         {
+            var version = VersionOf(candidates[0].Path);
+            var hint = version is { } v && v != FormatVersion
+                ? $"; it has format version {v}, this node reads {FormatVersion} (version 1 checksummed with SHA-256): let the node catch up from its peers with a fresh data directory"
+                : string.Empty;
             throw new SnapshotCorruptedException(
-                $"{candidates.Count} snapshot file(s) in '{_directory}', none valid (newest: {Path.GetFileName(candidates[0].Path)})");
+                $"{candidates.Count} snapshot file(s) in '{_directory}', none valid (newest: {Path.GetFileName(candidates[0].Path)}{hint})");
         }
 
         return null;
+    }
+
+    /// <summary>The format version a snapshot file's header names, when it has the magic; null otherwise.</summary>
+    private static uint? VersionOf(string path)
+    {
+        try
+        {
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            Span<byte> header = stackalloc byte[8];
+            return ReadFully(handle, header, 0) == header.Length && header[..4].SequenceEqual(Magic)
+                ? BinaryPrimitives.ReadUInt32LittleEndian(header[4..])
+                : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     private static byte[]? TryLoad(string path, ulong expectedHeight)
@@ -196,8 +219,8 @@ public sealed class FileSnapshotStore : ISnapshotStore
                 return null;
             }
 
-            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-            SHA256.HashData(content, hash);
+            Span<byte> hash = stackalloc byte[ChecksumSize];
+            System.IO.Hashing.XxHash128.Hash(content, hash);
             return hash.SequenceEqual(header[24..]) ? content : null;
         }
         catch (IOException)

@@ -162,11 +162,22 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
 
         try
         {
-            // Windows cannot rename over an open file; on Linux closing first costs nothing.
-            _handle.Dispose();
+            var old = _handle;
+            if (OperatingSystem.IsWindows())
+            {
+                // Windows cannot rename over an open file.
+                old.Dispose();
+            }
+
             File.Move(tempPath, _path, overwrite: true);
             DirectorySync.Flush(_directory);
             _handle = OpenLogFile();
+            if (!OperatingSystem.IsWindows())
+            {
+                // The replaced log (hundreds of megabytes after a long checkpoint interval) is freed when
+                // its last handle closes: ext4 released its blocks on the replica's thread for 5-11 ms.
+                _ = Task.Run(old.Dispose);
+            }
             _length = newLength;
             BytesWritten += newLength;
         }

@@ -75,6 +75,39 @@ public sealed class FileSnapshotStoreTests : IDisposable
     }
 
     [Fact]
+    public void SnapshotOfAnotherFormatVersion_IsRefused_NamingItsVersion()
+    {
+        var store = new FileSnapshotStore(_directory.Path);
+        store.Save(3, Bytes(1, 100));
+        var path = _directory.File(FileSnapshotStore.FileNameFor(3));
+        var bytes = File.ReadAllBytes(path);
+        // Version 1 (SHA-256 checksum): the version field follows the 4-byte magic.
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(4), 1);
+        File.WriteAllBytes(path, bytes);
+
+        var error = Assert.Throws<SnapshotCorruptedException>(() => store.LoadLatest());
+
+        Assert.Contains("format version 1", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"reads {FileSnapshotStore.FormatVersion}", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SavedInParts_LoadsAsTheConcatenation_AndAFlippedByteAnywhereInTheContentIsCaught()
+    {
+        var store = new FileSnapshotStore(_directory.Path);
+        var content = Bytes(7, 5000);
+        store.SaveAsync(4, [content.AsMemory(0, 10), content.AsMemory(10, 4000), content.AsMemory(4010)]).GetAwaiter().GetResult();
+        Assert.Equal(content, store.LoadLatest()!.Value.Bytes);
+
+        foreach (var offset in new[] { 0, 2500, 4999 })
+        {
+            store.SaveAsync(4, [content]).GetAwaiter().GetResult();
+            Flip(FileSnapshotStore.FileNameFor(4), FileSnapshotStore.HeaderSize + offset);
+            Assert.Throws<SnapshotCorruptedException>(() => store.LoadLatest());
+        }
+    }
+
+    [Fact]
     public void TruncatedSnapshot_IsInvalid()
     {
         var store = new FileSnapshotStore(_directory.Path);
