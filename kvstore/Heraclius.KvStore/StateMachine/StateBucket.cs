@@ -364,7 +364,6 @@ internal sealed class StateBucket
         return BinaryPrimitives.ReadUInt64BigEndian(padded);
     }
 
-    /// <summary>Records (by slab offset) in their keys' order.</summary>
     /// <summary>
     /// Sorts records (by offset) whose keys share their first 8 bytes. Such runs are short (the engine's keys
     /// of one client share a prefix, a handful per bucket), so an insertion sort: a span sort with a comparer
@@ -393,6 +392,7 @@ internal sealed class StateBucket
         }
     }
 
+    /// <summary>Records (by slab offset) in their keys' order.</summary>
     private sealed class KeyOrder(byte[] slab) : IComparer<int>
     {
         public int Compare(int x, int y) => KeyOf(x).SequenceCompareTo(KeyOf(y));

@@ -92,16 +92,16 @@ public sealed class FileSnapshotStoreTests : IDisposable
     }
 
     [Fact]
-    public void SavedInParts_LoadsAsTheConcatenation_AndAFlippedByteAnywhereInTheContentIsCaught()
+    public async Task SavedInParts_LoadsAsTheConcatenation_AndAFlippedByteAnywhereInTheContentIsCaught()
     {
         var store = new FileSnapshotStore(_directory.Path);
         var content = Bytes(7, 5000);
-        store.SaveAsync(4, [content.AsMemory(0, 10), content.AsMemory(10, 4000), content.AsMemory(4010)]).GetAwaiter().GetResult();
+        await store.SaveAsync(4, [content.AsMemory(0, 10), content.AsMemory(10, 4000), content.AsMemory(4010)]);
         Assert.Equal(content, store.LoadLatest()!.Value.Bytes);
 
         foreach (var offset in new[] { 0, 2500, 4999 })
         {
-            store.SaveAsync(4, [content]).GetAwaiter().GetResult();
+            await store.SaveAsync(4, [content]);
             Flip(FileSnapshotStore.FileNameFor(4), FileSnapshotStore.HeaderSize + offset);
             Assert.Throws<SnapshotCorruptedException>(() => store.LoadLatest());
         }
