@@ -276,22 +276,27 @@ public sealed class ReplicatedState
     {
         var r = new CanonicalReader(chunk);
         var count = r.Count(int.MaxValue / 16);
+        // Each key's hash is taken once: it places the key in its bucket here and in the bucket's table below.
+        // Sized by the bytes there are (an entry takes at least 8), not by the count the chunk claims.
+        var tags = new List<uint>(Math.Min(count, chunk.Length / 8));
         ReadOnlySpan<byte> previous = default;
         for (var i = 0; i < count; i++)
         {
             var key = r.BytesSpan(MaxKeyBytes);
             _ = r.BytesSpan(MaxValueBytes);
-            if (BucketOf(key) != bucket || (i > 0 && previous.SequenceCompareTo(key) >= 0))
+            var hash = StableHash.Of(key);
+            if ((int)(hash & (ulong)_mask) != bucket || (i > 0 && previous.SequenceCompareTo(key) >= 0))
             {
                 throw new MalformedMessageException("chunk entries out of order or in the wrong bucket");
             }
 
+            tags.Add(StateBucket.TagOf(hash));
             previous = key;
         }
 
         r.End();
         // The chunk's entries are the bucket's records, byte for byte.
-        var replacement = StateBucket.FromRecords(chunk[4..], count, key => StateBucket.TagOf(StableHash.Of(key)));
+        var replacement = StateBucket.FromRecords(chunk[4..], System.Runtime.InteropServices.CollectionsMarshal.AsSpan(tags));
         _count += replacement.Count - _buckets[bucket].Count;
         _buckets[bucket] = replacement;
         _dirty[bucket] = true;

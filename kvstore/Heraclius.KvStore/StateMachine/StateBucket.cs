@@ -174,10 +174,11 @@ internal sealed class StateBucket
 
     /// <summary>
     /// A bucket holding a chunk's records (<paramref name="records"/>: the chunk after its count, already checked
-    /// to hold <paramref name="count"/> well-formed entries, in key order, of this bucket).
+    /// to hold well-formed entries, in key order, of this bucket), <paramref name="tags"/> holding each key's tag.
     /// </summary>
-    public static StateBucket FromRecords(ReadOnlySpan<byte> records, int count, Func<ReadOnlySpan<byte>, uint> tagOf)
+    public static StateBucket FromRecords(ReadOnlySpan<byte> records, ReadOnlySpan<uint> tags)
     {
+        var count = tags.Length;
         var bucket = new StateBucket();
         var slots = MinSlots;
         while (count * 4L > slots * 3L)
@@ -192,7 +193,7 @@ internal sealed class StateBucket
         for (var i = 0; i < count; i++)
         {
             var key = bucket.KeyAt(offset);
-            var tag = tagOf(key);
+            var tag = tags[i];
             bucket._slots[~bucket.Find(key, tag)] = Slot(tag, offset);
             offset += bucket.RecordSize(offset);
         }

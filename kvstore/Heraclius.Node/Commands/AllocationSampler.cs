@@ -9,7 +9,6 @@ namespace Heraclius.Node.Commands;
 /// </summary>
 internal sealed class AllocationSampler : EventListener
 {
-    private const EventKeywords GcKeyword = (EventKeywords)0x1;
     private const int AllocationTick = 10;
 
     private readonly Lock _lock = new();
@@ -20,9 +19,9 @@ internal sealed class AllocationSampler : EventListener
 
     protected override void OnEventSourceCreated(EventSource source)
     {
-        if (source.Name == "Microsoft-Windows-DotNETRuntime")
+        if (source.Name == RuntimeGcEvents.SourceName)
         {
-            EnableEvents(source, EventLevel.Verbose, GcKeyword);
+            EnableEvents(source, EventLevel.Verbose, RuntimeGcEvents.Keyword);
         }
     }
 

@@ -8,8 +8,6 @@ namespace Heraclius.Node.Commands;
 /// </summary>
 internal sealed class GcPauseRecorder : EventListener
 {
-    // The runtime's GC keyword; its events come from the NativeRuntimeEventSource.
-    private const EventKeywords GcKeyword = (EventKeywords)0x1;
     private const int GcStart = 1;
     private const int SuspendBegin = 9;
     private const int RestartEnd = 3;
@@ -22,9 +20,9 @@ internal sealed class GcPauseRecorder : EventListener
 
     protected override void OnEventSourceCreated(EventSource source)
     {
-        if (source.Name == "Microsoft-Windows-DotNETRuntime")
+        if (source.Name == RuntimeGcEvents.SourceName)
         {
-            EnableEvents(source, EventLevel.Informational, GcKeyword);
+            EnableEvents(source, EventLevel.Informational, RuntimeGcEvents.Keyword);
         }
     }
 
