@@ -31,6 +31,9 @@ public sealed class StateTransaction : IStateAccess
     /// <summary>Sets a key given as bytes anywhere (the state copies key and value in).</summary>
     public void Put(ReadOnlySpan<byte> key, byte[] value) => Write(key, value, delete: false);
 
+    /// <summary>Sets a key to a value both given as bytes anywhere (reused buffers: the state copies them in).</summary>
+    public void PutSpan(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => Write(key, value, delete: false);
+
     public void Delete(byte[] key) => Write(key, default, delete: true);
 
     private void Write(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool delete)
