@@ -11,6 +11,9 @@ public sealed partial class Replica
     // it had: after a crash, the previous snapshot plus the WAL's decisions rebuild the state.
     private Task? _pendingSave;
     private ulong _pendingSaveHeight;
+    // The checkpoint captured but whose save this member starts later (see SaveDelay), and the height it starts at.
+    private Checkpoint? _deferredSave;
+    private ulong _deferredSaveAt;
 
     /// <summary>Whether a snapshot save has been started and not yet followed by its WAL compaction.</summary>
     public bool SnapshotSavePending => _pendingSave is not null;
@@ -21,16 +24,44 @@ public sealed partial class Replica
         if (IsCheckpointHeight(decision.Height))
         {
             TakeCheckpoint(decision);
+            return;
         }
-        else if (_pendingSave is { IsCompleted: true })
+
+        if (_deferredSave is { } due && decision.Height >= _deferredSaveAt)
+        {
+            BeginSave(due);
+        }
+
+        if (_pendingSave is { IsCompleted: true })
         {
             FinishPendingSave();
         }
     }
 
+    /// <summary>
+    /// How many decisions after a checkpoint this member starts saving it: its index times
+    /// <see cref="ReplicaOptions.SaveStaggerDecisions"/>, if that is under half the interval (else at once).
+    /// </summary>
+    /// <remarks>
+    /// The members of a cluster reach a checkpoint at the same height, and when they share a machine (a
+    /// local cluster, the benchmarks) their saves, each writing the whole state, then compete for its cores
+    /// all at once: staggered, `bench kv` at 2,048 users measured a p99 of 131-140 ms against 206-222 ms in
+    /// alternated runs. The checkpoint is served from its height on; only its save, and the WAL compaction
+    /// that waits for it, start later. Until then the previous snapshot and the whole WAL rebuild the state,
+    /// as during any save. Under half the interval, a save begins well before the next checkpoint waits for it.
+    /// </remarks>
+    private ulong SaveDelay
+    {
+        get
+        {
+            var delay = (long)_self * _options.SaveStaggerDecisions;
+            return delay > 0 && delay < _options.CheckpointInterval / 2 ? (ulong)delay : 0;
+        }
+    }
+
     private void TakeCheckpoint(Decision decision)
     {
-        StartSave(decision.Header, decision.Qc, _state);
+        StartSave(decision.Header, decision.Qc, _state, SaveDelay);
         if (_pendingSave is { IsCompleted: true })
         {
             FinishPendingSave();
@@ -38,7 +69,7 @@ public sealed partial class Replica
     }
 
     /// <summary>Captures <paramref name="state"/> (as of <paramref name="header"/>) as the checkpoint served to peers, and starts saving it.</summary>
-    private void StartSave(DecisionHeader header, QuorumCertificate qc, ReplicatedState state)
+    private void StartSave(DecisionHeader header, QuorumCertificate qc, ReplicatedState state, ulong delay = 0)
     {
         // Saves never overlap: each deletes the older snapshots once durable, so a late older save
         // would delete a newer one; and a capture reuses the buffers of the one before, which the
@@ -51,9 +82,26 @@ public sealed partial class Replica
             _pendingSave = null;
         }
 
+        // A save not yet begun is superseded too (this capture may reuse its buffers).
+        _deferredSave = null;
         _checkpoint = Checkpoint.Capture(header, qc, state);
-        _pendingSave = _snapshots.SaveAsync(header.Height, _checkpoint.Parts());
-        _pendingSaveHeight = header.Height;
+        if (delay > 0)
+        {
+            _deferredSave = _checkpoint;
+            _deferredSaveAt = header.Height + delay;
+        }
+        else
+        {
+            BeginSave(_checkpoint);
+        }
+    }
+
+    private void BeginSave(Checkpoint checkpoint)
+    {
+        // A later checkpoint (an installed snapshot) supersedes a save not yet begun.
+        _deferredSave = null;
+        _pendingSave = _snapshots.SaveAsync(checkpoint.Header.Height, checkpoint.Parts());
+        _pendingSaveHeight = checkpoint.Header.Height;
     }
 
     /// <summary>

@@ -47,6 +47,13 @@ public sealed class ReplicaOptions
     /// <summary>An idle leader proposes a timestamp-only decision once a service deadline is due (<c>IReplicatedService.NextTimerDue</c>), at most this often.</summary>
     public int TimerTickMs { get; set; } = 250;
 
+    /// <summary>
+    /// Member i starts saving a checkpoint's snapshot i × this many decisions after the checkpoint height (when
+    /// that is under half of <see cref="CheckpointInterval"/>; otherwise at once), so that members sharing a
+    /// machine do not all write the whole state at the same moment. A node's own setting; 0 saves at once.
+    /// </summary>
+    public int SaveStaggerDecisions { get; set; } = 8;
+
     /// <summary>Answers kept per client (the exactly-once window).</summary>
     public int SessionWindow { get; set; } = 1024;
 
@@ -83,7 +90,7 @@ public sealed class ReplicaOptions
     public void Validate()
     {
         if (BatchRequests < 1 || MaxProposalRequests < BatchRequests || CheckpointInterval < 1 || ViewChangeTimeoutMs < 10
-            || ResendIntervalMs < 1 || SessionWindow < 1 || MaxPoolBatches < 1 || CatchUpBatch < 1 || RetainDecisions < CheckpointInterval
+            || ResendIntervalMs < 1 || SaveStaggerDecisions < 0 || SessionWindow < 1 || MaxPoolBatches < 1 || CatchUpBatch < 1 || RetainDecisions < CheckpointInterval
             || OutboundWindow < 1 || MaxProposalInputBytes < 1024 || MaxInboundPerProposal < 1 || MaxInboundPooledPerSource < 1
             || TimerTickMs < 1 || StallThresholdMs < 0 || (StallThresholdMs > 0 && StallThresholdMs >= ViewChangeTimeoutMs) || TimestampToleranceMs < 1 || TimestampLagToleranceMs < 1)
         {

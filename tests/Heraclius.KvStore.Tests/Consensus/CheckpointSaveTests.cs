@@ -144,6 +144,71 @@ public sealed class CheckpointSaveTests
         Assert.Equal(saved.Bytes, checkpoint.Encode());
     }
 
+    /// <summary>
+    /// With <see cref="ReplicaOptions.SaveStaggerDecisions"/> 2 and an interval of 16, member 2 starts saving the
+    /// checkpoint of 16 only at 20 (its WAL keeps every decision until then, and a crash meanwhile recovers them
+    /// all), member 3 at 22 (6 decisions, under half the interval too), member 0 at once.
+    /// </summary>
+    [Fact]
+    public void StaggeredSave_StartsIndexTimesStaggerDecisionsAfterTheCheckpoint_AndACrashBeforeItLosesNothing()
+    {
+        var f = new ReplicaFixture(o =>
+        {
+            o.CheckpointInterval = 16;
+            o.SaveStaggerDecisions = 2;
+        });
+        Decide(f, 0, 19);
+
+        Assert.Equal(16UL, f.Snapshots[0].LoadLatest()!.Value.Height);
+        Assert.Null(f.Snapshots[Slow].LoadLatest());
+        Assert.False(f.Replicas[Slow].SnapshotSavePending);
+        Assert.Equal(Enumerable.Range(1, 19).Select(h => (ulong)h), WalDecisionHeights(f).Distinct());
+
+        Decide(f, 19, 2);
+        Assert.Equal(16UL, f.Snapshots[Slow].LoadLatest()!.Value.Height);
+        Assert.All(WalDecisionHeights(f), h => Assert.True(h > 16));
+        Assert.Null(f.Snapshots[3].LoadLatest());
+        Assert.Equal(21UL, f.Boot(Slow, 2_000).DecidedHeight);
+
+        Decide(f, 21, 1);
+        Assert.Equal(16UL, f.Snapshots[3].LoadLatest()!.Value.Height);
+
+        // A crash before the save began: the WAL holds every decision. (The restarted node saves again at the
+        // next checkpoint; replaying its WAL takes no checkpoint, as after a crash during a save.)
+        var g = new ReplicaFixture(o =>
+        {
+            o.CheckpointInterval = 16;
+            o.SaveStaggerDecisions = 2;
+        });
+        Decide(g, 0, 19);
+        Assert.Null(g.Snapshots[Slow].LoadLatest());
+        // The last decision's record made durable (it is buffered until the next flush; without it the node recovers 18 and catches up).
+        g.Wals[Slow].Flush();
+        var expected = g.Replicas[0].ComputeDecidedStateRoot();
+        var restarted = g.Boot(Slow, 1_000);
+        Assert.Equal(19UL, restarted.DecidedHeight);
+        Assert.Equal(expected, restarted.ComputeDecidedStateRoot());
+    }
+
+    /// <summary>A stagger that would reach half the interval is not applied: the save starts at the checkpoint.</summary>
+    [Fact]
+    public void StaggerOfHalfTheIntervalOrMore_SavesAtOnce()
+    {
+        var f = new ReplicaFixture(o =>
+        {
+            o.CheckpointInterval = 8;
+            o.SaveStaggerDecisions = 2;
+        });
+        Decide(f, 0, 8);
+
+        // Members 2 and 3 would wait 4 and 6 decisions, half the interval or more: they saved at 8; member 1 waits 2.
+        Assert.Equal(8UL, f.Snapshots[Slow].LoadLatest()!.Value.Height);
+        Assert.Equal(8UL, f.Snapshots[3].LoadLatest()!.Value.Height);
+        Assert.Null(f.Snapshots[1].LoadLatest());
+        Decide(f, 8, 2);
+        Assert.Equal(8UL, f.Snapshots[1].LoadLatest()!.Value.Height);
+    }
+
     private static (ReplicaFixture Fixture, HeldSnapshotStore Store) Cluster()
     {
         var store = new HeldSnapshotStore();

@@ -356,6 +356,8 @@ public sealed class FuzzCluster
         }
 
         Options.RetainDecisions = Environment.GetEnvironmentVariable("FUZZ_RETAIN4") == "1" ? 4 : 4 + Random.Next(3);
+        // Member 1 saves each snapshot a decision after its checkpoint (the interval is 4, so the default stagger never applies).
+        Options.SaveStaggerDecisions = Environment.GetEnvironmentVariable("FUZZ_STAGGER") == "1" ? 1 : 0;
         if (Environment.GetEnvironmentVariable("FUZZ_ARM") is { } arm) { _armRate = double.Parse(arm); }
     }
 
