@@ -25,6 +25,11 @@ public sealed class Executor
     // largest allocation of execution. Each payload is copied out exact, so nothing here is retained.
     private readonly Stack<GroupBuilder> _spareBuilders = new();
 
+    // Every request reads and writes its session slot, on every replica: read in place and written from
+    // this buffer (kept across proposals, so a large answer grows it once), they cost no array each (their
+    // copies were a seventh of the bytes bench kv allocated).
+    private byte[] _slotBuffer = new byte[256];
+
     public Executor(IReplicatedService service, int sessionWindow, RoutingSettings routing)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(sessionWindow, 1);
@@ -484,10 +489,6 @@ public sealed class Executor
             return prev;
         }
 
-        // Every request reads and writes its session slot, on every replica: read in place and written from
-        // this buffer, they cost no array each (their copies were a seventh of the bytes bench kv allocated).
-        private byte[] _slotBuffer = new byte[256];
-
         /// <summary>A client's answer slot: its seq, request hash and state, read in place; the stored result is read again (<see cref="SlotResult"/>) only when a repeat needs it.</summary>
         private (ulong Seq, Hash32 Hash, SlotState State)? ReadSlot(string clientId, ulong slot)
         {
@@ -511,18 +512,19 @@ public sealed class Executor
         private void WriteSlot(string clientId, ulong slot, ulong seq, Hash32 hash, SlotState state, ReadOnlySpan<byte> result)
         {
             var size = SlotHeaderSize + 4 + result.Length;
-            if (_slotBuffer.Length < size)
+            if (_executor._slotBuffer.Length < size)
             {
-                _slotBuffer = new byte[Math.Max(size, _slotBuffer.Length * 2)];
+                _executor._slotBuffer = new byte[Math.Max(size, _executor._slotBuffer.Length * 2)];
             }
 
-            var w = new SpanWriter(_slotBuffer.AsSpan(0, size));
+            var buffer = _executor._slotBuffer.AsSpan(0, size);
+            var w = new SpanWriter(buffer);
             w.U64(seq);
             w.Hash(hash);
             w.U8((byte)state);
             w.Bytes(result);
             w.End();
-            _tx.PutSpan(_keys.ClientSlot(clientId, slot), _slotBuffer.AsSpan(0, size));
+            _tx.PutSpan(_keys.ClientSlot(clientId, slot), buffer);
         }
     }
 }

@@ -32,6 +32,10 @@ public sealed class StateTransaction : IStateAccess
     public void Put(ReadOnlySpan<byte> key, byte[] value) => Write(key, value, delete: false);
 
     /// <summary>Sets a key to a value both given as bytes anywhere (reused buffers: the state copies them in).</summary>
+    /// <remarks>
+    /// Not an overload of <c>Put</c>: with a value of <c>ReadOnlySpan</c>, a call passing an array key and a
+    /// collection literal value (<c>Put(key, [7])</c>) matches this and <see cref="Put(byte[], byte[])"/> equally well.
+    /// </remarks>
     public void PutSpan(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => Write(key, value, delete: false);
 
     public void Delete(byte[] key) => Write(key, default, delete: true);

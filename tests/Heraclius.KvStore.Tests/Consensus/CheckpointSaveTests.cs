@@ -152,11 +152,7 @@ public sealed class CheckpointSaveTests
     [Fact]
     public void StaggeredSave_StartsIndexTimesStaggerDecisionsAfterTheCheckpoint_AndACrashBeforeItLosesNothing()
     {
-        var f = new ReplicaFixture(o =>
-        {
-            o.CheckpointInterval = 16;
-            o.SaveStaggerDecisions = 2;
-        });
+        var f = Staggered(interval: 16, stagger: 2);
         Decide(f, 0, 19);
 
         Assert.Equal(16UL, f.Snapshots[0].LoadLatest()!.Value.Height);
@@ -175,11 +171,7 @@ public sealed class CheckpointSaveTests
 
         // A crash before the save began: the WAL holds every decision. (The restarted node saves again at the
         // next checkpoint; replaying its WAL takes no checkpoint, as after a crash during a save.)
-        var g = new ReplicaFixture(o =>
-        {
-            o.CheckpointInterval = 16;
-            o.SaveStaggerDecisions = 2;
-        });
+        var g = Staggered(interval: 16, stagger: 2);
         Decide(g, 0, 19);
         Assert.Null(g.Snapshots[Slow].LoadLatest());
         // The last decision's record made durable (it is buffered until the next flush; without it the node recovers 18 and catches up).
@@ -194,11 +186,7 @@ public sealed class CheckpointSaveTests
     [Fact]
     public void StaggerOfHalfTheIntervalOrMore_SavesAtOnce()
     {
-        var f = new ReplicaFixture(o =>
-        {
-            o.CheckpointInterval = 8;
-            o.SaveStaggerDecisions = 2;
-        });
+        var f = Staggered(interval: 8, stagger: 2);
         Decide(f, 0, 8);
 
         // Members 2 and 3 would wait 4 and 6 decisions, half the interval or more: they saved at 8; member 1 waits 2.
@@ -208,6 +196,12 @@ public sealed class CheckpointSaveTests
         Decide(f, 8, 2);
         Assert.Equal(8UL, f.Snapshots[1].LoadLatest()!.Value.Height);
     }
+
+    private static ReplicaFixture Staggered(int interval, int stagger) => new(o =>
+    {
+        o.CheckpointInterval = interval;
+        o.SaveStaggerDecisions = stagger;
+    });
 
     private static (ReplicaFixture Fixture, HeldSnapshotStore Store) Cluster()
     {
