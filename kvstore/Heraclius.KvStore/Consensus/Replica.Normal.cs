@@ -441,6 +441,13 @@ public sealed partial class Replica
             return;
         }
 
+        if (kind == VoteKind.Prepare && height == _decided + 1 && view == _view && _slot.CommitSentView == _view)
+        {
+            // This member holds its prepared certificate for the height in this view and has committed: one more
+            // prepare of that view (the last of four members' usually arrives so) can change nothing either.
+            return;
+        }
+
         // Check the signature first: an unverified vote must not steer catch-up or help requests.
         // The statement is built on the stack (a cluster id is at most 64 bytes, so it stays small).
         var statementSize = VoteStatement.Size(_cluster.Id);

@@ -27,6 +27,7 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
     private readonly LinkedList<Decision> _history = new();
     private readonly Dictionary<string, List<Channel<ReadOnlyMemory<byte>>>> _subscribers = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
+    private readonly VerifiedGroupCache _verifiedGroups = new();
     private Replica? _replica;
     private IPeerNetwork? _network;
     private Task? _loop;
@@ -54,6 +55,11 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
     private long _droppedInbound;
 
     public long DroppedInbound => Interlocked.Read(ref _droppedInbound);
+
+    private long _inboundVerifications;
+
+    /// <summary>Inbound compact decisions this node's subscriptions verified (QC and proof), valid or not; a copy already verified is not counted again.</summary>
+    public long InboundVerifications => Interlocked.Read(ref _inboundVerifications);
 
     public Replica Replica => _replica ?? throw new InvalidOperationException("not started");
 
@@ -237,10 +243,17 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
             return InboundVerdict.Stale;
         }
 
-        // Verified here, on the subscription's thread, so the consensus thread only checks the chain.
-        if (group.Decision.Verify(_topology, _clusterId) != CompactDecisionCheck.Valid)
+        // Verified here, on the subscription's thread, so the consensus thread only checks the chain; once per
+        // node, though f+1 (or more) subscriptions deliver each group.
+        if (!_verifiedGroups.Contains(group.Digest))
         {
-            return InboundVerdict.Invalid;
+            Interlocked.Increment(ref _inboundVerifications);
+            if (group.Decision.Verify(_topology, _clusterId) != CompactDecisionCheck.Valid)
+            {
+                return InboundVerdict.Invalid;
+            }
+
+            _verifiedGroups.Add(group.Digest);
         }
 
         var continues = group.PrevHeight == Replica.ResumeAfter(sourceCluster);

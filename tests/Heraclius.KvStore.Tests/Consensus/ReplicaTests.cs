@@ -182,6 +182,34 @@ public sealed class ReplicaTests
     }
 
     [Fact]
+    public void APrepareAfterThisMemberCommitted_IsDroppedUnexamined_AndTheHeightStillDecides()
+    {
+        var f = new ReplicaFixture();
+        f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
+        f.Replicas[0].Tick(12);
+        foreach (var i in new[] { 1, 2, 3 })
+        {
+            f.Replicas[i].OnMessage(0, f.Outboxes[0].OfType(MessageType.PrePrepare, to: i).First(), 13);
+        }
+
+        // Member 1 prepared with the leader's and member 3's prepares and its own: it has committed.
+        f.Replicas[1].OnMessage(0, f.Outboxes[0].OfType(MessageType.Prepare, to: 1).First(), 14);
+        f.Replicas[1].OnMessage(3, f.Outboxes[3].OfType(MessageType.Prepare, to: 1).First(), 14);
+        Assert.NotEmpty(f.Outboxes[1].OfType(MessageType.Commit, to: 0));
+
+        // Member 2's prepare, even replayed, can change nothing now: not checked, so not counted either
+        // (before the commit, the replay was a counted duplicate: ReplayedVotes_AreCountedAsDuplicatesAndChangeNothing).
+        var late = f.Outboxes[2].OfType(MessageType.Prepare, to: 1).First();
+        f.Replicas[1].OnMessage(2, late, 15);
+        f.Replicas[1].OnMessage(2, late, 15);
+        Assert.Equal(0, f.Replicas[1].Rejections.GetValueOrDefault(RejectReason.Duplicate));
+        Assert.Equal(0UL, f.Replicas[1].DecidedHeight);
+
+        f.Pump(16);
+        Assert.All(f.Replicas, r => Assert.Equal(1UL, r.DecidedHeight));
+    }
+
+    [Fact]
     public void RestartFromWal_ReplaysToTheSameState()
     {
         var f = new ReplicaFixture();

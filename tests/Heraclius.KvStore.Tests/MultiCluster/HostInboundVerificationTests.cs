@@ -1,0 +1,87 @@
+using Heraclius.KvStore.Consensus;
+using Heraclius.KvStore.Decisions;
+using Heraclius.KvStore.Hosting;
+using Heraclius.KvStore.Routing;
+using Heraclius.KvStore.Storage;
+using Heraclius.KvStore.Transport;
+using Heraclius.Testing.Cluster;
+
+namespace Heraclius.KvStore.Tests.MultiCluster;
+
+/// <summary>
+/// A node's host verifies each inbound compact decision its subscriptions deliver once: the identical
+/// copy a second source node serves is not verified again, and any copy whose bytes differ is.
+/// </summary>
+public sealed class HostInboundVerificationTests
+{
+    private static readonly MultiTopology T = new(1, 2);
+
+    // A group after a gap (prevHeight 5, the cursor at 0) stays pooled, so a second copy is not stale at the
+    // host whenever the replica thread gets to the first: only the host's own memory can spare its check.
+    private static OutputGroup[] Groups(string value) =>
+        [CertifiedGroups.Group("s0", 5, CertifiedGroups.PutMessage("k", value)), CertifiedGroups.Group("s1", 0, CertifiedGroups.PutMessage("other", "v"))];
+
+    [Fact]
+    public async Task TheSameGroupFromASecondSource_IsNotVerifiedAgain()
+    {
+        await using var node = HostOfS0();
+        var bytes = CertifiedGroups.Compact(T, "c0", 9, Groups("v"), 0).ToBytes();
+
+        Assert.Equal(InboundVerdict.Ahead, node.Offer("c0", bytes.ToArray()));
+        Assert.Equal(InboundVerdict.Ahead, node.Offer("c0", bytes.ToArray()));
+
+        Assert.Equal(1, node.InboundVerifications);
+    }
+
+    [Fact]
+    public async Task ACopyThatDiffers_IsVerifiedAndRefused_AfterTheHonestOne()
+    {
+        await using var node = HostOfS0();
+        var honest = CertifiedGroups.Compact(T, "c0", 9, Groups("v"), 0);
+        Assert.Equal(InboundVerdict.Ahead, node.Offer("c0", honest.ToBytes()));
+
+        // Same header, QC and proof; another payload.
+        var altered = new CompactDecision(honest.Header, honest.Qc, honest.Group with { Payload = Groups("forged")[0].Payload }, honest.Proof);
+        Assert.Equal(InboundVerdict.Invalid, node.Offer("c0", altered.ToBytes()));
+
+        // The honest header and group with one QC signature dropped: a QC of too few signers.
+        var weakQc = new QuorumCertificate(honest.Qc.View, [.. honest.Qc.Signatures.Take(T.Topology.Cluster("c0").Quorum - 1)]);
+        Assert.Equal(InboundVerdict.Invalid, node.Offer("c0", new CompactDecision(honest.Header, weakQc, honest.Group, honest.Proof).ToBytes()));
+
+        Assert.Equal(3, node.InboundVerifications);
+        Assert.Equal(InboundVerdict.Invalid, node.Offer("c0", altered.ToBytes()));
+        Assert.Equal(4, node.InboundVerifications);
+    }
+
+    [Fact]
+    public void TheCache_StartsOverPastItsCapacity()
+    {
+        var cache = new VerifiedGroupCache();
+        var first = Crypto.Hash32.Of([0]);
+        cache.Add(first);
+        Assert.True(cache.Contains(first));
+        for (var i = 1; i <= VerifiedGroupCache.Capacity; i++)
+        {
+            cache.Add(Crypto.Hash32.Of(BitConverter.GetBytes(i)));
+        }
+
+        Assert.False(cache.Contains(first));
+    }
+
+    private static ReplicaHost HostOfS0()
+    {
+        var host = new ReplicaHost(T.Topology, "s0");
+        var cluster = T.Topology.Cluster("s0");
+        var replica = new Replica(T.Topology, "s0", 1, T.NodeKeys["s0"][1], ClusterNode.DefaultService(T.Topology, cluster), new MemoryWriteAheadLog(), new MemorySnapshotStore(), host);
+        host.Start(replica, new Unconnected(), maxPoolBatches: 64);
+        return host;
+    }
+
+    /// <summary>No peers: these tests exercise only what the host does with a subscription's frames.</summary>
+    private sealed class Unconnected : IPeerNetwork
+    {
+        public void Send(int toNodeIndex, ReadOnlyMemory<byte> message)
+        {
+        }
+    }
+}
