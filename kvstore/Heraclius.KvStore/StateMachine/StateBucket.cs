@@ -118,11 +118,16 @@ internal sealed class StateBucket
     /// <summary>Writes the bucket's chunk (u32 count ‖ records in key order) into <paramref name="target"/>; returns its length.</summary>
     public int Encode(Span<byte> target)
     {
-        // Sorted by each key's first 8 bytes as an integer, with the record offsets alongside: a sort of plain
-        // integers, no comparer called per comparison. Keys are distinct, so only runs of equal prefixes need
-        // their keys compared whole, and the order is the keys' order alone.
-        var prefixes = System.Buffers.ArrayPool<ulong>.Shared.Rent(Math.Max(Count, 1));
-        var offsets = System.Buffers.ArrayPool<int>.Shared.Rent(Math.Max(Count, 1));
+        // Sorted by each key's first 8 bytes as an integer whose lowest bits are replaced by the record's
+        // index: a sort of plain integers, no comparer and no second array moved along (a third of the
+        // encoding's time with one). Keys are distinct, so only runs whose prefixes agree above those bits
+        // have their keys compared whole, and the order is the keys' order alone.
+        var count = Math.Max(Count, 1);
+        var indexBits = count == 1 ? 1 : 32 - System.Numerics.BitOperations.LeadingZeroCount((uint)(count - 1));
+        var indexMask = (1UL << indexBits) - 1;
+        var keys = System.Buffers.ArrayPool<ulong>.Shared.Rent(count);
+        var collected = System.Buffers.ArrayPool<int>.Shared.Rent(count);
+        var offsets = System.Buffers.ArrayPool<int>.Shared.Rent(count);
         try
         {
             var n = 0;
@@ -131,16 +136,22 @@ internal sealed class StateBucket
                 if (s != 0)
                 {
                     var offset = OffsetOf(s);
-                    prefixes[n] = PrefixOf(KeyAt(offset));
-                    offsets[n++] = offset;
+                    keys[n] = (PrefixOf(KeyAt(offset)) & ~indexMask) | (uint)n;
+                    collected[n++] = offset;
                 }
             }
 
-            prefixes.AsSpan(0, n).Sort(offsets.AsSpan(0, n));
+            keys.AsSpan(0, n).Sort();
+            for (var i = 0; i < n; i++)
+            {
+                offsets[i] = collected[(int)(keys[i] & indexMask)];
+            }
+
             for (var start = 0; start < n;)
             {
                 var end = start + 1;
-                while (end < n && prefixes[end] == prefixes[start])
+                var prefix = keys[start] & ~indexMask;
+                while (end < n && (keys[end] & ~indexMask) == prefix)
                 {
                     end++;
                 }
@@ -167,7 +178,8 @@ internal sealed class StateBucket
         }
         finally
         {
-            System.Buffers.ArrayPool<ulong>.Shared.Return(prefixes);
+            System.Buffers.ArrayPool<ulong>.Shared.Return(keys);
+            System.Buffers.ArrayPool<int>.Shared.Return(collected);
             System.Buffers.ArrayPool<int>.Shared.Return(offsets);
         }
     }

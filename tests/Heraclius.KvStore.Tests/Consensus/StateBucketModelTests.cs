@@ -130,6 +130,11 @@ public sealed class StateBucketModelTests
             // A shared 8-byte prefix: the order falls to the bytes after it.
             key.AsSpan(0, 8).Fill(0x42);
         }
+        else if (i % 4 == 1 && key.Length > 8)
+        {
+            // Prefixes that differ only in their lowest byte, which the encoding's sort replaces by the record's index.
+            key.AsSpan(0, 7).Fill(0x43);
+        }
 
         return key;
     }
