@@ -141,24 +141,21 @@ public sealed partial class Replica
             // The progress timer runs only while something waits: an idle node that then receives a
             // proposal must not count its idle time against the leader.
             _progressSince = _now;
+            WithdrawSuspicion();
             return;
         }
 
         if (!IsLeader && Starved() is { } starved)
         {
             // Decisions keep coming but this input never gets in: a leader censoring one source or client.
-            // PBFT's per-request timer; the progress timer alone resets on every decision.
-            foreach (var batch in _pool.Take(64))
+            // PBFT's per-request timer; the progress timer alone resets on every decision. Decisions withdraw
+            // the suspicion, so it is raised again on the next tick.
+            if (_suspectedView != _view)
             {
-                Broadcast(ForwardMessage(batch));
+                ShowPeersWhatWaits();
             }
 
-            foreach (var group in ReadyHeads().Take(64))
-            {
-                Broadcast(ForwardInboundMessage(group));
-            }
-
-            StartViewChange(_view + 1, starved);
+            SuspectLeader(starved);
             return;
         }
 
@@ -169,26 +166,36 @@ public sealed partial class Replica
             {
                 _progressSince = _now;
                 waiting = false;
+                WithdrawSuspicion();
             }
         }
 
         if (waiting && _now - _progressSince > CurrentTimeout())
         {
-            // Peers that never saw these requests have no timer running: show them the requests, as a
-            // PBFT client's broadcast retransmission would, so that a quorum suspects the leader together.
-            foreach (var batch in _pool.Take(64))
+            if (_suspectedView != _view)
             {
-                Broadcast(ForwardMessage(batch));
+                ShowPeersWhatWaits();
             }
 
-            foreach (var group in ReadyHeads().Take(64))
-            {
-                Broadcast(ForwardInboundMessage(group));
-            }
+            SuspectLeader(_slot.Accepted is null ? "requests waited past the timeout" : "proposal not decided in time");
+        }
+    }
 
-            StartViewChange(_view + 1, _slot.Accepted is null ? "requests waited past the timeout" : "proposal not decided in time");
+    /// <summary>
+    /// Peers that never saw these requests or groups have no timer running: show them, as a PBFT client's
+    /// broadcast retransmission would, so that a quorum suspects the leader together.
+    /// </summary>
+    private void ShowPeersWhatWaits()
+    {
+        foreach (var batch in _pool.Take(64))
+        {
+            Broadcast(ForwardMessage(batch));
         }
 
+        foreach (var group in ReadyHeads().Take(64))
+        {
+            Broadcast(ForwardInboundMessage(group));
+        }
     }
 
     /// <summary>
@@ -361,11 +368,7 @@ public sealed partial class Replica
             Broadcast(VoteMessage(VoteKind.Commit, commitView, prepared.Height, prepared.Proposal.Header.Hash).Message);
         }
 
-        var w = Envelope.Begin(MessageType.Status, _self, 32);
-        w.U64(_view);
-        w.Bool(_inViewChange);
-        w.U64(_decided);
-        Broadcast(w.ToArray());
+        BroadcastStatus();
 
         // A peer said it is ahead and we have not moved since: fetch from it.
         if (_decided == _lastProgressCheckDecided)
@@ -394,9 +397,13 @@ public sealed partial class Replica
         var view = r.U64();
         var inViewChange = r.Bool();
         var decided = r.U64();
+        var suspects = r.Bool();
         r.End();
         _peerDecided[from] = decided;
         _heardFrom[from] = true;
+        _peerView[from] = view;
+        _peerInViewChange[from] = inViewChange;
+        _peerSuspects[from] = suspects;
         if (decided >= _decided + 2)
         {
             RequestCatchUp(from);
@@ -413,5 +420,7 @@ public sealed partial class Replica
         {
             ResendViewChangeOfLowerView(from, view);
         }
+
+        ChangeViewOnSuspicionOfFPlusOne();
     }
 }

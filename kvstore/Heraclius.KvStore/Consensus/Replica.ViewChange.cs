@@ -41,6 +41,7 @@ public sealed partial class Replica
         ReplicaLog.ViewChangeStarted(_logger, NodeId, newView, why);
         _view = newView;
         _inViewChange = true;
+        _suspectedView = null;
         _viewChangeSince = _now;
         _backoff++;
         _newViewMessage = null;
@@ -127,6 +128,7 @@ public sealed partial class Replica
         }
 
         JoinViewOfFPlusOne();
+        ChangeViewOnSuspicionOfFPlusOne();
         TryBuildNewView();
     }
 

@@ -11,6 +11,9 @@ internal static partial class ReplicaLog
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "{Node}: view change to view {View} ({Why})")]
     public static partial void ViewChangeStarted(ILogger logger, string node, ulong view, string why);
 
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "{Node}: suspects the leader of view {View} ({Why}); changes view when f+1 members do")]
+    public static partial void LeaderSuspected(ILogger logger, string node, ulong view, string why);
+
     [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "{Node}: did not run for {Paused} ms (process paused); its timers do not count {Credit} ms of it")]
     public static partial void Stalled(ILogger logger, string node, long paused, long credit);
 

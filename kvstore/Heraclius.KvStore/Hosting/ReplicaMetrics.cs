@@ -26,6 +26,7 @@ public sealed class ReplicaMetrics : IDisposable
         _meter.CreateObservableCounter("heraclius.consensus.decisions", () => Long(s => s.DecisionsApplied), description: "Decisions applied");
         _meter.CreateObservableCounter("heraclius.consensus.requests", () => Long(s => s.RequestsDecided), description: "Client requests decided");
         _meter.CreateObservableCounter("heraclius.consensus.view_changes", () => Long(s => s.ViewChangesStarted), description: "View changes this node started or joined");
+        _meter.CreateObservableCounter("heraclius.consensus.leader_suspicions", () => Long(s => s.LeaderSuspicions), description: "Views whose leader this node's timers suspected (it changes view when f+1 members do)");
         _meter.CreateObservableCounter("heraclius.consensus.snapshots_installed", () => Long(s => s.SnapshotsInstalled), description: "Snapshots fetched from peers and installed");
         _meter.CreateObservableGauge("heraclius.consensus.view", () => Long(s => (long)s.Status.View), description: "Current view");
         _meter.CreateObservableGauge("heraclius.consensus.height", () => Long(s => (long)s.Status.DecidedHeight), description: "Last decided height");

@@ -13,6 +13,7 @@ public sealed record ReplicaSnapshot(
     long DecisionsApplied,
     long RequestsDecided,
     long ViewChangesStarted,
+    long LeaderSuspicions,
     long SnapshotsInstalled,
     IReadOnlyDictionary<RejectReason, long> Rejections,
     long PublishedAtMs);

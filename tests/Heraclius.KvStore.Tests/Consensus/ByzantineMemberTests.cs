@@ -66,8 +66,7 @@ public sealed class ByzantineMemberTests
         Assert.Equal(0UL, f.Replicas[2].DecidedHeight);
         var decided = f.Outboxes[0].Decisions.Single();
 
-        f.Replicas[2].Tick(1500);
-        f.Replicas[3].Tick(1500);
+        f.TimeOut(1500, 2, 3);
         var vc2 = f.Outboxes[2].OfType(MessageType.ViewChange, to: 1).First();
         var vc3 = f.Outboxes[3].OfType(MessageType.ViewChange, to: 1).First();
         f.SkipAll();

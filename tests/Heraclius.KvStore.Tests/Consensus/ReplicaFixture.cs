@@ -1,5 +1,6 @@
 using Heraclius.KvStore.Client;
 using Heraclius.KvStore.Consensus;
+using Heraclius.KvStore.Consensus.Messages;
 using Heraclius.KvStore.KeyValue;
 using Heraclius.KvStore.Storage;
 using Heraclius.KvStore.Tests.Simulation;
@@ -68,6 +69,43 @@ internal sealed class ReplicaFixture
         {
             Skip(i);
         }
+    }
+
+    /// <summary>
+    /// Ticks <paramref name="members"/> at <paramref name="now"/> and delivers the statuses they sent meanwhile
+    /// among themselves only, as running members exchange them within a resend interval: members whose timers
+    /// expired together see each other's suspicion and change view (f+1 of them are needed).
+    /// </summary>
+    public void TimeOut(long now, params int[] members)
+    {
+        var marks = members.Select(i => Outboxes[i].Sent.Count).ToArray();
+        foreach (var i in members)
+        {
+            Replicas[i].Tick(now);
+        }
+
+        for (var k = 0; k < members.Length; k++)
+        {
+            var from = members[k];
+            foreach (var (to, message) in Outboxes[from].Sent.Skip(marks[k]).ToList())
+            {
+                if ((MessageType)message[0] == MessageType.Status && members.Contains(to))
+                {
+                    Replicas[to].OnMessage(from, message, now);
+                }
+            }
+        }
+    }
+
+    /// <summary>A status of member <paramref name="peer"/> that suspects the leader of <paramref name="view"/>, as its timers would make it.</summary>
+    public static byte[] SuspicionOf(int peer, ulong view, ulong decided = 0)
+    {
+        var w = Envelope.Begin(MessageType.Status, peer, 33);
+        w.U64(view);
+        w.Bool(false);
+        w.U64(decided);
+        w.Bool(true);
+        return w.ToArray();
     }
 
     /// <summary>Delivers everything not yet delivered, through <paramref name="filter"/> (a lossy network) or all of it, until nothing more is sent.</summary>

@@ -27,6 +27,7 @@ public sealed class ReplicaTests
         var f = new ReplicaFixture();
         var batch = f.Batch();
         f.Replicas[1].SubmitBatch(batch.Bytes, 10);
+        f.Replicas[1].OnMessage(2, ReplicaFixture.SuspicionOf(2, 0), 10);
         f.Replicas[1].Tick(2000);
         Assert.NotEmpty(f.Outboxes[1].OfType(MessageType.ViewChange, to: 2));
 
@@ -52,8 +53,10 @@ public sealed class ReplicaTests
         var f = new ReplicaFixture();
         var follower = f.Replicas[1];
 
-        // The follower holds a request the leader never proposes (nothing is delivered to the leader).
+        // The follower holds a request the leader never proposes (nothing is delivered to the leader); another
+        // member already suspects the leader, so the follower's own timer is what is missing for a view change.
         follower.SubmitBatch(f.Batch().Bytes, 10);
+        follower.OnMessage(2, ReplicaFixture.SuspicionOf(2, 0), 10);
         for (var t = 20L; t <= 600; t += 10)
         {
             follower.Tick(t);
@@ -62,6 +65,7 @@ public sealed class ReplicaTests
         // The process was paused for 700 ms: not counted.
         follower.OnPaused(700, 1300);
         follower.Tick(1300);
+        Assert.False(follower.SuspectsLeader);
         Assert.Empty(f.Outboxes[1].OfType(MessageType.ViewChange, to: 2));
         Assert.Equal(1, follower.Stalls);
         Assert.Equal(700, follower.StalledMs);
@@ -81,6 +85,7 @@ public sealed class ReplicaTests
         var f = new ReplicaFixture();
         var follower = f.Replicas[1];
         follower.SubmitBatch(f.Batch().Bytes, 10);
+        follower.OnMessage(2, ReplicaFixture.SuspicionOf(2, 0), 10);
         follower.OnPaused(follower.StallThresholdMs, 1100);
         follower.Tick(1100);
         Assert.Equal(0, follower.Stalls);

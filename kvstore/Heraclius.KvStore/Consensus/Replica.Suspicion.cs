@@ -1,0 +1,114 @@
+using Heraclius.KvStore.Consensus.Messages;
+using Heraclius.KvStore.Encoding;
+
+namespace Heraclius.KvStore.Consensus;
+
+// Suspicion: a member whose timer expired says so before it leaves the view.
+public sealed partial class Replica
+{
+    // The view whose leader this member suspects, or null. Not a promise: the member keeps voting in the view.
+    private ulong? _suspectedView;
+    // Each peer's last status: its view, whether it was changing view, whether it suspected its view's leader.
+    private readonly ulong[] _peerView = new ulong[256];
+    private readonly bool[] _peerInViewChange = new bool[256];
+    private readonly bool[] _peerSuspects = new bool[256];
+
+    /// <summary>Times this member's timers expired against a view's leader (at most once per view).</summary>
+    public long LeaderSuspicions { get; private set; }
+
+    /// <summary>Whether this member currently suspects its view's leader without having left the view.</summary>
+    public bool SuspectsLeader => _suspectedView == _view && !_inViewChange;
+
+    /// <summary>
+    /// A progress or starvation timer expired. A VIEW-CHANGE is a promise (its sender never votes in the view
+    /// again, and a NEW-VIEW built on it may already be out), so it cannot be taken back; a member that sent
+    /// one alone, because only it could not reach the leader (links still coming up after a start, a leader
+    /// that ignores one follower), sat outside a view the others kept deciding in, and the cluster silently
+    /// had no fault left to tolerate. So an expired timer first makes a suspicion, sent in the status and
+    /// withdrawn by the next decision, and the member keeps working in the view; it changes view when f+1
+    /// members (one of them honest) suspect the leader. Safety is untouched: only the moment a VIEW-CHANGE
+    /// is sent moves. Liveness: a leader that fails a quorum expires every honest member's timer, and the
+    /// f+1st suspicion moves them all; f members alone never move anyone.
+    /// </summary>
+    private void SuspectLeader(string why)
+    {
+        if (_suspectedView != _view)
+        {
+            _suspectedView = _view;
+            LeaderSuspicions++;
+            ReplicaLog.LeaderSuspected(_logger, NodeId, _view, why);
+            BroadcastStatus();
+        }
+
+        ChangeViewOnSuspicionOfFPlusOne();
+    }
+
+    /// <summary>Progress in the view (a decision) or nothing left to wait for: the suspicion is withdrawn.</summary>
+    private void WithdrawSuspicion()
+    {
+        if (_suspectedView is null)
+        {
+            return;
+        }
+
+        var current = _suspectedView == _view && !_inViewChange;
+        _suspectedView = null;
+        if (current)
+        {
+            BroadcastStatus();
+        }
+    }
+
+    /// <summary>
+    /// When f+1 members suspect the leader of our view, this member changes view too, whether or not its own
+    /// timer expired (at least one of them is honest, and waiting for our own timer only delays the change).
+    /// A member counts when its last status suspects our view or when it sent a VIEW-CHANGE for a higher view.
+    /// A status showing a member in a higher normal view does not count: its NEW-VIEW, which that member
+    /// shows us, takes us there without a view change of our own. Statuses are unsigned: the transport
+    /// authenticated their sender, and a suspicion commits nobody to anything.
+    /// </summary>
+    private void ChangeViewOnSuspicionOfFPlusOne()
+    {
+        if (_inViewChange)
+        {
+            return;
+        }
+
+        var suspecting = _suspectedView == _view ? 1 : 0;
+        for (var i = 0; i < _cluster.N; i++)
+        {
+            if (i != _self && ((_peerView[i] == _view && _peerSuspects[i] && !_peerInViewChange[i]) || SentViewChangeAbove(i, _view)))
+            {
+                suspecting++;
+            }
+        }
+
+        if (suspecting >= _cluster.F + 1)
+        {
+            StartViewChange(_view + 1, "f+1 members suspect the leader");
+        }
+    }
+
+    private bool SentViewChangeAbove(int member, ulong view)
+    {
+        foreach (var (v, byNode) in _viewChanges)
+        {
+            if (v > view && byNode.ContainsKey(member))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private void BroadcastStatus()
+    {
+        var w = Envelope.Begin(MessageType.Status, _self, 33);
+        w.U64(_view);
+        w.Bool(_inViewChange);
+        w.U64(_decided);
+        w.Bool(SuspectsLeader);
+        Broadcast(w.ToArray());
+    }
+}

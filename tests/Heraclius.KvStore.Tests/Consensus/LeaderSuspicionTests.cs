@@ -1,0 +1,177 @@
+using Heraclius.KvStore.Consensus.Messages;
+
+namespace Heraclius.KvStore.Tests.Consensus;
+
+/// <summary>
+/// An expired timer makes a suspicion, not a VIEW-CHANGE; a member changes view when f+1 members suspect the
+/// leader. Found by NodeProcessTests: a node that had not yet reached the leader after a start timed out alone,
+/// moved to view 1 for good and left the cluster deciding without it (no fault left to tolerate).
+/// </summary>
+public sealed class LeaderSuspicionTests
+{
+    private static MessageType TypeOf(byte[] m) => (MessageType)m[0];
+
+    /// <summary>Node 3 and the leader cannot reach each other; everything else arrives.</summary>
+    private static bool LeaderUnreachableFromThree(int from, int to, byte[] m) => !(from == 0 && to == 3) && !(from == 3 && to == 0);
+
+    [Fact]
+    public void FollowerThatCannotReachTheLeader_SuspectsAlone_StaysInTheView_AndVotesThereOnceLinked()
+    {
+        var f = new ReplicaFixture();
+        var lone = f.Replicas[3];
+
+        // A client reached only node 3; its forwards to the leader are lost.
+        lone.SubmitBatch(f.Batch().Bytes, 10);
+        long now = 10;
+        for (; now <= 1200; now += 5)
+        {
+            foreach (var r in f.Replicas)
+            {
+                r.Tick(now);
+            }
+
+            f.Pump(now, LeaderUnreachableFromThree);
+        }
+
+        // Node 3's timer expired: it suspects the leader and showed its request to 1 and 2, through whom the
+        // leader decided it. Node 3 learnt the decision by catch-up, which withdrew the suspicion.
+        Assert.Equal(1, lone.LeaderSuspicions);
+        Assert.Equal(0, lone.ViewChangesStarted);
+        Assert.Empty(f.Outboxes[3].OfType(MessageType.ViewChange));
+        Assert.All(f.Replicas, r => Assert.Equal(0UL, r.View));
+        Assert.All(f.Replicas, r => Assert.False(r.InViewChange));
+        Assert.All(f.Replicas, r => Assert.Equal(1UL, r.DecidedHeight));
+        Assert.False(lone.SuspectsLeader);
+
+        // Linked now: node 3 votes in view 0 for the next height, and all four decide it.
+        var prepares = f.Outboxes[3].OfType(MessageType.Prepare).Count();
+        f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
+        for (var end = now + 50; now <= end; now += 5)
+        {
+            foreach (var r in f.Replicas)
+            {
+                r.Tick(now);
+            }
+
+            f.Pump(now);
+        }
+
+        Assert.All(f.Replicas, r => Assert.Equal(2UL, r.DecidedHeight));
+        Assert.True(f.Outboxes[3].OfType(MessageType.Prepare).Count() > prepares);
+    }
+
+    [Fact]
+    public void FMembersSuspecting_MoveNobody()
+    {
+        var f = new ReplicaFixture();
+        var r = f.Replicas[2];
+        for (long now = 10; now < 5000; now += 100)
+        {
+            // A byzantine member says so as often as it likes, for this view and for others.
+            r.OnMessage(3, ReplicaFixture.SuspicionOf(3, 0), now);
+            r.OnMessage(1, ReplicaFixture.SuspicionOf(1, 7), now);
+            r.Tick(now);
+        }
+
+        Assert.Equal(0UL, r.View);
+        Assert.False(r.InViewChange);
+        Assert.Empty(f.Outboxes[2].OfType(MessageType.ViewChange));
+    }
+
+    [Fact]
+    public void FPlusOneMembersSuspecting_MoveAMemberWhoseOwnTimerDidNotExpire()
+    {
+        var f = new ReplicaFixture();
+        var r = f.Replicas[2];
+        r.OnMessage(1, ReplicaFixture.SuspicionOf(1, 0), 10);
+        Assert.False(r.InViewChange);
+        r.OnMessage(3, ReplicaFixture.SuspicionOf(3, 0), 11);
+        Assert.True(r.InViewChange);
+        Assert.Equal(1UL, r.View);
+        Assert.NotEmpty(f.Outboxes[2].OfType(MessageType.ViewChange, to: 1));
+    }
+
+    [Fact]
+    public void OwnSuspicionAndAnotherMembersVIEWCHANGE_AreFPlusOne()
+    {
+        var f = new ReplicaFixture();
+        var batch = f.Batch();
+        f.Replicas[1].SubmitBatch(batch.Bytes, 10);
+        f.Replicas[3].SubmitBatch(batch.Bytes, 10);
+        f.Replicas[1].Tick(1100);
+        Assert.True(f.Replicas[1].SuspectsLeader);
+        Assert.False(f.Replicas[1].InViewChange);
+
+        // Node 3 timed out too and, having seen another suspicion, already sent its VIEW-CHANGE.
+        f.Replicas[3].OnMessage(2, ReplicaFixture.SuspicionOf(2, 0), 1100);
+        f.Replicas[3].Tick(1100);
+        Assert.True(f.Replicas[3].InViewChange);
+        var vc = f.Outboxes[3].OfType(MessageType.ViewChange, to: 1).First();
+        f.Replicas[1].OnMessage(3, vc, 1101);
+        Assert.True(f.Replicas[1].InViewChange);
+        Assert.Equal(1UL, f.Replicas[1].View);
+    }
+
+    [Fact]
+    public void ADecision_WithdrawsTheSuspicion_SoALaterLoneSuspicionMovesNobody()
+    {
+        var f = new ReplicaFixture();
+        var follower = f.Replicas[1];
+        var batch = f.Batch();
+        follower.SubmitBatch(batch.Bytes, 10);
+        foreach (var i in new[] { 0, 2, 3 })
+        {
+            // The others idle meanwhile (nothing waits there, so their timers do not run).
+            f.Replicas[i].Tick(1100);
+        }
+
+        f.SkipAll();
+        follower.Tick(1100);
+        Assert.True(follower.SuspectsLeader);
+        var suspecting = f.Outboxes[1].OfType(MessageType.Status, to: 2).Last();
+        Assert.Equal(1, suspecting[^1]);
+
+        // The leader was only slow: it proposes, and the height is decided.
+        f.SkipAll();
+        f.Replicas[0].SubmitBatch(batch.Bytes, 1101);
+        f.Replicas[0].Tick(1103);
+        f.Pump(1103);
+        Assert.Equal(1UL, follower.DecidedHeight);
+        Assert.False(follower.SuspectsLeader);
+        Assert.Equal(0, f.Outboxes[1].OfType(MessageType.Status, to: 2).Last()[^1]);
+
+        // Another member's suspicion now is one, not f+1.
+        follower.OnMessage(2, ReplicaFixture.SuspicionOf(2, 0, follower.DecidedHeight), 1104);
+        Assert.False(follower.InViewChange);
+        Assert.Equal(0UL, follower.View);
+    }
+
+    [Fact]
+    public void CrashedLeader_EveryHonestMemberSuspects_AndTheyDecideInTheNextView()
+    {
+        var f = new ReplicaFixture();
+        var batch = f.Batch();
+        for (var i = 1; i < 4; i++)
+        {
+            f.Replicas[i].SubmitBatch(batch.Bytes, 10);
+        }
+
+        f.SkipAll();
+        for (long now = 20; now < 3000; now += 5)
+        {
+            for (var i = 1; i < 4; i++)
+            {
+                f.Replicas[i].Tick(now);
+            }
+
+            f.Pump(now, (from, to, _) => from != 0 && to != 0);
+        }
+
+        for (var i = 1; i < 4; i++)
+        {
+            Assert.Equal(1UL, f.Replicas[i].View);
+            Assert.False(f.Replicas[i].InViewChange);
+            Assert.Equal(1UL, f.Replicas[i].DecidedHeight);
+        }
+    }
+}
