@@ -306,6 +306,8 @@ public sealed partial class Replica
         _log.Clear();
         _slot.Reset();
         _progressSince = _now;
+        // Decisions installed whole are progress: the suspicion goes (and it must not ride in statuses during the hold).
+        WithdrawSuspicion(decided: false);
         // Saved like a checkpoint: until it is durable the WAL keeps the records that rebuild the
         // state this node had (a crash meanwhile recovers that and catches up again).
         StartSave(fetch.Header, fetch.Qc!, _state);

@@ -149,6 +149,11 @@ public sealed partial class Replica
         if (_inViewChange && _myViewChange is not null)
         {
             records.Add(new((byte)WalRecordType.ViewChangeSent, _myViewChange));
+            if (_resumedView == _view)
+            {
+                // Resumed after entering this view: the view again after the VIEW-CHANGE says so to the next recovery.
+                records.Add(new((byte)WalRecordType.View, U64Bytes(_view)));
+            }
         }
 
         records.AddRange(OutboundWalRecords());

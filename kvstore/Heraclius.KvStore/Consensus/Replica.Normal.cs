@@ -618,7 +618,7 @@ public sealed partial class Replica
         _backoff = 0;
         _progressSince = _now;
         _lastDecidedAt = _now;
-        WithdrawSuspicion();
+        WithdrawSuspicion(decided: true);
 
         foreach (var b in inputs.Batches)
         {

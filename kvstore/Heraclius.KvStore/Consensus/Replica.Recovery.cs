@@ -33,6 +33,9 @@ public sealed partial class Replica
         PreparedCertificate? committed = null;
         byte[]? lastViewChange = null;
         ulong lastViewChangeView = 0;
+        // A View record of the last VIEW-CHANGE's view after it: the node entered that view by its NEW-VIEW
+        // (starting a view change logs the view before the VIEW-CHANGE, entering one logs it alone).
+        var enteredAfterViewChange = false;
         // Read as views of the records' payloads, which stay alive anyway: a proposal read whole is
         // indexed for the by-reference records after it and shared with them, never copied.
         var proposals = new WalProposalIndex();
@@ -43,8 +46,10 @@ public sealed partial class Replica
             switch (type)
             {
                 case WalRecordType.View:
-                    _view = Math.Max(_view, r.U64());
+                    var logged = r.U64();
                     r.End();
+                    _view = Math.Max(_view, logged);
+                    enteredAfterViewChange = lastViewChange is not null && logged == lastViewChangeView;
                     break;
                 case WalRecordType.PrepareSent:
                     var view = r.U64();
@@ -64,6 +69,7 @@ public sealed partial class Replica
                     lastViewChange = record.Payload;
                     lastViewChangeView = ViewChangeMessage.Parse(record.Payload).NewView;
                     _view = Math.Max(_view, lastViewChangeView);
+                    enteredAfterViewChange = false;
                     break;
                 case WalRecordType.Decision:
                     var decision = Decision.Read(ref r);
@@ -117,6 +123,15 @@ public sealed partial class Replica
             _myViewChange = lastViewChange;
             _viewChangeSince = _now;
             StoreViewChange(ViewChangeMessage.Parse(lastViewChange));
+            if (enteredAfterViewChange)
+            {
+                // It had entered this view (its VIEW-CHANGE of it is still in the WAL, not yet compacted away):
+                // resumed like a node whose WAL no longer holds that VIEW-CHANGE, with the same timer that moves
+                // it up when no peer re-sends the NEW-VIEW. Otherwise two such nodes, changing to a view whose
+                // third VIEW-CHANGE was never sent (that member entered it by the NEW-VIEW alone), waited for
+                // good below an honest member that had moved on (crash fuzzer seed 80).
+                _resumedView = _view;
+            }
         }
         else if (_view > 0)
         {
@@ -131,6 +146,8 @@ public sealed partial class Replica
             var carried = _slot.Prepared is { } p2 && p2.View < _view ? p2 : null;
             _myViewChange = ViewChangeMessage.Encode(_self, _view, _lastHeader, _lastQc, carried, _cluster.Id, _key);
             _wal.Append((byte)WalRecordType.ViewChangeSent, _myViewChange);
+            // The view after it: a second restart recovers as having entered the view again, timer included.
+            _wal.Append((byte)WalRecordType.View, U64Bytes(_view));
             _wal.Flush();
             StoreViewChange(ViewChangeMessage.Parse(_myViewChange));
         }

@@ -8,6 +8,8 @@ public sealed partial class Replica
 {
     // The view whose leader this member suspects, or null. Not a promise: the member keeps voting in the view.
     private ulong? _suspectedView;
+    // Whether an input starved (decisions come, it never gets in): then decisions do not withdraw the suspicion.
+    private bool _suspicionOfStarvation;
     // Each peer's last status: its view, whether it was changing view, whether it suspected its view's leader.
     private readonly ulong[] _peerView = new ulong[256];
     private readonly bool[] _peerInViewChange = new bool[256];
@@ -25,34 +27,43 @@ public sealed partial class Replica
     /// one alone, because only it could not reach the leader (links still coming up after a start, a leader
     /// that ignores one follower), sat outside a view the others kept deciding in, and the cluster silently
     /// had no fault left to tolerate. So an expired timer first makes a suspicion, sent in the status and
-    /// withdrawn by the next decision, and the member keeps working in the view; it changes view when f+1
-    /// members (one of them honest) suspect the leader. Safety is untouched: only the moment a VIEW-CHANGE
-    /// is sent moves. Liveness: a leader that fails a quorum expires every honest member's timer, and the
+    /// withdrawn by the next decision (a starved input: when it gets in), and the member keeps working in the
+    /// view; it changes view when f+1 members (one of them honest) suspect the leader. Safety is untouched:
+    /// only the moment a VIEW-CHANGE is sent moves. Liveness: a leader that fails a quorum expires every honest member's timer, and the
     /// f+1st suspicion moves them all; f members alone never move anyone.
     /// </summary>
-    private void SuspectLeader(string why)
+    private void SuspectLeader(string why, bool starved)
     {
         if (_suspectedView != _view)
         {
             _suspectedView = _view;
+            _suspicionOfStarvation = starved;
             LeaderSuspicions++;
             ReplicaLog.LeaderSuspected(_logger, NodeId, _view, why);
             BroadcastStatus();
+        }
+        else if (starved)
+        {
+            _suspicionOfStarvation = true;
         }
 
         ChangeViewOnSuspicionOfFPlusOne();
     }
 
-    /// <summary>Progress in the view (a decision) or nothing left to wait for: the suspicion is withdrawn.</summary>
-    private void WithdrawSuspicion()
+    /// <summary>
+    /// Progress in the view (a decision) or nothing left to wait for: the suspicion is withdrawn. A decision does
+    /// not withdraw a starved input's suspicion: decisions that keep leaving it out are what it is about.
+    /// </summary>
+    private void WithdrawSuspicion(bool decided)
     {
-        if (_suspectedView is null)
+        if (_suspectedView is null || (decided && _suspicionOfStarvation && _suspectedView == _view))
         {
             return;
         }
 
         var current = _suspectedView == _view && !_inViewChange;
         _suspectedView = null;
+        _suspicionOfStarvation = false;
         if (current)
         {
             BroadcastStatus();
@@ -69,8 +80,10 @@ public sealed partial class Replica
     /// </summary>
     private void ChangeViewOnSuspicionOfFPlusOne()
     {
-        if (_inViewChange)
+        if (_inViewChange || VotesHeld)
         {
+            // Held after installing a snapshot, a node signs nothing; statuses are not held, so the next one
+            // after the hold counts again.
             return;
         }
 

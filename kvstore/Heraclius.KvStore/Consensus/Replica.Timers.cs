@@ -132,31 +132,42 @@ public sealed partial class Replica
         // Overdue timers are waiting work: a leader that never ticks would otherwise hold deadlines forever.
         var timersOverdue = _now - _lastDecidedAt >= 2L * _options.TimerTickMs && TimersOverdue();
         var waiting = _pool.Count > 0 || HasReadyInbound || _slot.Accepted is not null || _newViewForced is not null || timersOverdue;
-        if (!waiting || PeersAhead() > _cluster.F || HeardFrom() < _cluster.Quorum - 1)
+        if (!waiting)
         {
-            // Also while this node has not yet heard from a quorum (just restarted, links still coming up):
-            // a view change it started alone could not complete and would only strand it.
-            // Nothing waits, or f+1 peers (one of them honest) report decisions we lack: the cluster is
-            // making progress and this node is catching up, which is no reason to suspect the leader.
             // The progress timer runs only while something waits: an idle node that then receives a
             // proposal must not count its idle time against the leader.
             _progressSince = _now;
-            WithdrawSuspicion();
+            WithdrawSuspicion(decided: false);
+            return;
+        }
+
+        if (PeersAhead() > _cluster.F || HeardFrom() < _cluster.Quorum - 1)
+        {
+            // f+1 peers (one of them honest) report decisions we lack: the cluster is making progress and this
+            // node is catching up, which is no reason to suspect the leader. Also while this node has not yet
+            // heard from a quorum (just restarted, links still coming up). A suspicion already raised stands:
+            // peers are ahead by a height or two at every decision, and withdrawn here it would flicker.
+            _progressSince = _now;
             return;
         }
 
         if (!IsLeader && Starved() is { } starved)
         {
             // Decisions keep coming but this input never gets in: a leader censoring one source or client.
-            // PBFT's per-request timer; the progress timer alone resets on every decision. Decisions withdraw
-            // the suspicion, so it is raised again on the next tick.
+            // PBFT's per-request timer; the progress timer alone resets on every decision, which therefore
+            // does not withdraw this suspicion: only the input getting in does.
             if (_suspectedView != _view)
             {
                 ShowPeersWhatWaits();
             }
 
-            SuspectLeader(starved);
+            SuspectLeader(starved, starved: true);
             return;
+        }
+
+        if (_suspicionOfStarvation)
+        {
+            WithdrawSuspicion(decided: false);
         }
 
         if (waiting && _now - _progressSince > CurrentTimeout() && _slot.Accepted is null && _newViewForced is null)
@@ -166,7 +177,7 @@ public sealed partial class Replica
             {
                 _progressSince = _now;
                 waiting = false;
-                WithdrawSuspicion();
+                WithdrawSuspicion(decided: false);
             }
         }
 
@@ -177,7 +188,7 @@ public sealed partial class Replica
                 ShowPeersWhatWaits();
             }
 
-            SuspectLeader(_slot.Accepted is null ? "requests waited past the timeout" : "proposal not decided in time");
+            SuspectLeader(_slot.Accepted is null ? "requests waited past the timeout" : "proposal not decided in time", starved: false);
         }
     }
 
@@ -397,7 +408,8 @@ public sealed partial class Replica
         var view = r.U64();
         var inViewChange = r.Bool();
         var decided = r.U64();
-        var suspects = r.Bool();
+        // A node of the version before suspicions sends no flag: read as not suspecting (a rolling upgrade).
+        var suspects = r.Remaining > 0 && r.Bool();
         r.End();
         _peerDecided[from] = decided;
         _heardFrom[from] = true;

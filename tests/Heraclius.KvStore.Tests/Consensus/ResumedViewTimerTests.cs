@@ -84,4 +84,72 @@ public sealed class ResumedViewTimerTests
         Assert.False(f.Replicas[3].InViewChange, Views(f));
         Assert.Equal(f.Replicas[0].DecidedHeight, f.Replicas[3].DecidedHeight);
     }
+
+    /// <summary>
+    /// Crash fuzzer seed 80: a node that entered a view by its NEW-VIEW and restarted before any compaction still
+    /// has its VIEW-CHANGE of that view in the WAL. It recovered as genuinely changing to the view, with no resume
+    /// timer, and two such nodes waited for good for a third VIEW-CHANGE that member never sent (it entered the
+    /// view by the NEW-VIEW alone), below an honest member already in the next view. Now the view logged after the
+    /// VIEW-CHANGE marks it entered, and the node resumes with the timer; a second restart during the wait too.
+    /// </summary>
+    [Fact]
+    public void NodeThatEnteredTheViewAndRestartedBeforeAnyCompaction_MovesOnWhenNoNewViewComes()
+    {
+        var f = new ReplicaFixture();
+        long now = 100;
+        var first = f.Batch();
+        for (var i = 0; i < 4; i++)
+        {
+            f.Replicas[i].SubmitBatch(first.Bytes, now);
+        }
+
+        // View 0's leader never gets its pre-prepare out: all four send VIEW-CHANGE(1) and enter view 1.
+        bool NoPrePrepareFromZero(int from, int to, byte[] m) => !(from == 0 && TypeOf(m) == MessageType.PrePrepare);
+        for (var step = 0; step < 1000 && f.Replicas.Any(r => r.View < 1 || r.InViewChange || r.DecidedHeight < 1); step++)
+        {
+            now += 5;
+            foreach (var r in f.Replicas)
+            {
+                r.Tick(now);
+            }
+
+            f.Pump(now, f.Replicas.All(r => r.View >= 1) ? null : NoPrePrepareFromZero);
+        }
+
+        Assert.All(f.Replicas, r => Assert.Equal(1UL, r.View));
+        Assert.All(f.Replicas, r => Assert.False(r.InViewChange));
+        Assert.Contains(f.Wals[3].ReadAll(), r => r.Type == (byte)Heraclius.KvStore.Consensus.WalRecordType.ViewChangeSent);
+
+        // Node 3 restarts (twice, the second time during its wait). It hears the others' statuses, nothing else:
+        // no NEW-VIEW, no decision. With a request waiting it moves on to view 2 after the resume timeout.
+        f.SkipAll();
+        f.Boot(3, now);
+        Assert.True(f.Replicas[3].InViewChange);
+        Assert.Equal(1UL, f.Replicas[3].View);
+        f.Replicas[3].SubmitBatch(f.Batch().Bytes, now);
+        var restartAt = now;
+        var rebooted = false;
+        for (var step = 0; step < 1000 && f.Replicas[3].View == 1; step++)
+        {
+            now += 5;
+            if (!rebooted && now - restartAt >= 1000)
+            {
+                rebooted = true;
+                f.Boot(3, now);
+                f.Replicas[3].SubmitBatch(f.Batch().Bytes, now);
+            }
+
+            foreach (var r in f.Replicas)
+            {
+                r.Tick(now);
+            }
+
+            f.Pump(now, (from, to, m) => to == 3 && from != 3 && TypeOf(m) == MessageType.Status);
+        }
+
+        Assert.True(rebooted);
+        Assert.Equal(2UL, f.Replicas[3].View);
+        Assert.True(f.Replicas[3].InViewChange);
+        Assert.NotEmpty(f.Outboxes[3].OfType(MessageType.ViewChange));
+    }
 }

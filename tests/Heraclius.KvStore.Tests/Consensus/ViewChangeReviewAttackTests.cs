@@ -130,5 +130,12 @@ public sealed class ViewChangeReviewAttackTests
         Assert.True(decidedInViewZero - decidedAtStart >= 10, "the leader did keep deciding");
         Assert.True(f.Replicas[2].View >= 1, "the censoring leader kept its view");
         Assert.True(now < 100 + 6 * f.Options.ViewChangeTimeoutMs, $"left only at {now}");
+
+        // Each follower suspected view 0 once: the decisions that kept leaving the request out did not withdraw
+        // the suspicion (withdrawn and raised again at every decision, two followers' suspicions only met by luck).
+        var suspicions = Enumerable.Range(1, 3).Select(i => f.Replicas[i].LeaderSuspicions).ToList();
+        _output.WriteLine($"suspicions: {string.Join(", ", suspicions)}");
+        Assert.All(suspicions, s => Assert.InRange(s, 0, 1));
+        Assert.True(suspicions.Sum() >= 2);
     }
 }

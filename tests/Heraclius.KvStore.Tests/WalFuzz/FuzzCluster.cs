@@ -43,7 +43,7 @@ public sealed class FuzzNode : IReplicaOutbox
         Incarnation++;
         Snapshots.Random = _sim.Random;
         var r = new Replica(_sim.Topology.Topology, _sim.Topology.ClusterId, Index, _sim.Topology.NodeKeys[Index],
-            new KeyValueService(), Wal, Snapshots, this, _sim.Options);
+            new KeyValueService(), Wal, Snapshots, this, _sim.Options, DebugLogger.Enabled ? new DebugLogger(() => _sim.Now) : null);
         Replica = r;
         try
         {

@@ -93,8 +93,13 @@ public sealed class FuzzTests
     /// above them, short of f+1 without the byzantine one. Not the f+1 rule's own fault (the old rule also counts
     /// nothing here). Live since a node that resumed its normal view as a view change moves on to the next view
     /// when no peer re-sends the NEW-VIEW in time, as its progress timer would have before the crash.
+    /// Seed 80 stalled the same way once an expired timer only made a suspicion: honest 0 and 3 had entered view 2
+    /// and restarted before any compaction (their VIEW-CHANGE(2) still in the WAL, so no resume timer), honest 1,
+    /// which entered view 2 by the NEW-VIEW alone and never sent a VIEW-CHANGE(2), was changing to view 3. Live
+    /// since the view logged after a VIEW-CHANGE of it marks the view entered, and such a node resumes with the timer.
     /// </summary>
     [Theory]
+    [InlineData(80)]
     [InlineData(428)]
     public void Regression_RestartLosesLowerViewChange_IsLive(int seed)
     {
