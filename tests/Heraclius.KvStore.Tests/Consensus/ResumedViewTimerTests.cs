@@ -15,22 +15,9 @@ public sealed class ResumedViewTimerTests
     private static string Views(ReplicaFixture f) =>
         string.Join(", ", f.Replicas.Select((r, i) => $"{i}: v{r.View}{(r.InViewChange ? " changing" : "")} d{r.DecidedHeight}"));
 
-    [Fact]
-    public void RestartedNodeWhoseNewViewIsLost_StaysInTheViewTheClusterStillDecidesIn()
+    /// <summary>View 0's leader never gets its pre-prepare out: all four send VIEW-CHANGE(1), enter view 1 and decide there.</summary>
+    private static long AllMoveToViewOne(ReplicaFixture f, long now)
     {
-        // Checkpoints every 16 decisions compact the WAL in view 1, so a restart resumes view 1 as a view change.
-        var f = new ReplicaFixture(o =>
-        {
-            o.CheckpointInterval = 16;
-            o.RetainDecisions = 64;
-        });
-        long now = 100;
-        for (var i = 0; i < 4; i++)
-        {
-            f.Boot(i, now);
-        }
-
-        // View 0's leader never gets its pre-prepare out: all four move to view 1.
         var first = f.Batch();
         for (var i = 0; i < 4; i++)
         {
@@ -48,6 +35,26 @@ public sealed class ResumedViewTimerTests
 
             f.Pump(now, f.Replicas.All(r => r.View >= 1) ? null : NoPrePrepareFromZero);
         }
+
+        return now;
+    }
+
+    [Fact]
+    public void RestartedNodeWhoseNewViewIsLost_StaysInTheViewTheClusterStillDecidesIn()
+    {
+        // Checkpoints every 16 decisions compact the WAL in view 1, so a restart resumes view 1 as a view change.
+        var f = new ReplicaFixture(o =>
+        {
+            o.CheckpointInterval = 16;
+            o.RetainDecisions = 64;
+        });
+        long now = 100;
+        for (var i = 0; i < 4; i++)
+        {
+            f.Boot(i, now);
+        }
+
+        now = AllMoveToViewOne(f, now);
 
         Assert.All(f.Replicas, r => Assert.Equal(1UL, r.View));
         for (var step = 0; step < 200; step++)
@@ -97,24 +104,7 @@ public sealed class ResumedViewTimerTests
     {
         var f = new ReplicaFixture();
         long now = 100;
-        var first = f.Batch();
-        for (var i = 0; i < 4; i++)
-        {
-            f.Replicas[i].SubmitBatch(first.Bytes, now);
-        }
-
-        // View 0's leader never gets its pre-prepare out: all four send VIEW-CHANGE(1) and enter view 1.
-        bool NoPrePrepareFromZero(int from, int to, byte[] m) => !(from == 0 && TypeOf(m) == MessageType.PrePrepare);
-        for (var step = 0; step < 1000 && f.Replicas.Any(r => r.View < 1 || r.InViewChange || r.DecidedHeight < 1); step++)
-        {
-            now += 5;
-            foreach (var r in f.Replicas)
-            {
-                r.Tick(now);
-            }
-
-            f.Pump(now, f.Replicas.All(r => r.View >= 1) ? null : NoPrePrepareFromZero);
-        }
+        now = AllMoveToViewOne(f, now);
 
         Assert.All(f.Replicas, r => Assert.Equal(1UL, r.View));
         Assert.All(f.Replicas, r => Assert.False(r.InViewChange));

@@ -25,6 +25,20 @@ public sealed class SuspicionReviewAttackTests
     /// <summary>The leader never receives a forwarded batch: it "censors" every batch that does not reach it directly.</summary>
     private static bool LeaderNeverSeesForwards(int from, int to, byte[] m) => !(to == 0 && TypeOf(m) == MessageType.ForwardBatch);
 
+    /// <summary>A 100 ms timeout; the censored batch in every follower's pool, shown to each other, never to the leader.</summary>
+    private static ReplicaFixture EveryFollowerHoldsACensoredBatch()
+    {
+        var f = new ReplicaFixture(o => { o.ViewChangeTimeoutMs = 100; o.StallThresholdMs = 0; });
+        var x = Censored();
+        for (var i = 1; i < 4; i++)
+        {
+            f.Replicas[i].SubmitBatch(x.Bytes, 10);
+        }
+
+        f.Pump(10, LeaderNeverSeesForwards);
+        return f;
+    }
+
     /// <summary>
     /// The durable-install hold (Replica.DurableInstall.cs): "a node signs nothing (prepare, commit, pre-prepare,
     /// VIEW-CHANGE, NEW-VIEW) between installing a snapshot and the moment it is durable". CheckTimeouts respects
@@ -65,14 +79,7 @@ public sealed class SuspicionReviewAttackTests
     [Fact]
     public void CensoringLeader_DecidingRightAfterEachFollowersTick_IsStillLeft()
     {
-        var f = new ReplicaFixture(o => { o.ViewChangeTimeoutMs = 100; o.StallThresholdMs = 0; });
-        var x = Censored();
-        for (var i = 1; i < 4; i++)
-        {
-            f.Replicas[i].SubmitBatch(x.Bytes, 10);
-        }
-
-        f.Pump(10, LeaderNeverSeesForwards);
+        var f = EveryFollowerHoldsACensoredBatch();
         long now = 20;
         for (; now < 4000 && !f.Replicas.Skip(1).Any(r => r.InViewChange || r.View > 0); now += 6)
         {
@@ -99,14 +106,7 @@ public sealed class SuspicionReviewAttackTests
     [Fact]
     public void CensoringLeader_OrdinaryPhases_IsLeft()
     {
-        var f = new ReplicaFixture(o => { o.ViewChangeTimeoutMs = 100; o.StallThresholdMs = 0; });
-        var x = Censored();
-        for (var i = 1; i < 4; i++)
-        {
-            f.Replicas[i].SubmitBatch(x.Bytes, 10);
-        }
-
-        f.Pump(10, LeaderNeverSeesForwards);
+        var f = EveryFollowerHoldsACensoredBatch();
         long now = 20;
         for (; now < 4000 && !f.Replicas.Skip(1).All(r => r.View > 0); now++)
         {
