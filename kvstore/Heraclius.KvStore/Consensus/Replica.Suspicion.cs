@@ -10,10 +10,8 @@ public sealed partial class Replica
     private ulong? _suspectedView;
     // Whether an input starved (decisions come, it never gets in): then decisions do not withdraw the suspicion.
     private bool _suspicionOfStarvation;
-    // Each peer's last status: its view, whether it was changing view, whether it suspected its view's leader.
-    private readonly ulong[] _peerView = new ulong[256];
-    private readonly bool[] _peerInViewChange = new bool[256];
-    private readonly bool[] _peerSuspects = new bool[256];
+    // The view whose leader each peer's last status suspected, or null (a member changing view never suspects).
+    private readonly ulong?[] _peerSuspectedView = new ulong?[256];
 
     /// <summary>Times this member's timers expired against a view's leader (at most once per view).</summary>
     public long LeaderSuspicions { get; private set; }
@@ -29,8 +27,8 @@ public sealed partial class Replica
     /// had no fault left to tolerate. So an expired timer first makes a suspicion, sent in the status and
     /// withdrawn by the next decision (a starved input: when it gets in), and the member keeps working in the
     /// view; it changes view when f+1 members (one of them honest) suspect the leader. Safety is untouched:
-    /// only the moment a VIEW-CHANGE is sent moves. Liveness: a leader that fails a quorum expires every honest member's timer, and the
-    /// f+1st suspicion moves them all; f members alone never move anyone.
+    /// only the moment a VIEW-CHANGE is sent moves. Liveness: a leader that fails a quorum expires every honest
+    /// member's timer, and the f+1st suspicion moves them all; f members alone never move anyone.
     /// </summary>
     private void SuspectLeader(string why, bool starved)
     {
@@ -90,7 +88,7 @@ public sealed partial class Replica
         var suspecting = _suspectedView == _view ? 1 : 0;
         for (var i = 0; i < _cluster.N; i++)
         {
-            if (i != _self && ((_peerView[i] == _view && _peerSuspects[i] && !_peerInViewChange[i]) || SentViewChangeAbove(i, _view)))
+            if (i != _self && (_peerSuspectedView[i] == _view || SentViewChangeAbove(i, _view)))
             {
                 suspecting++;
             }

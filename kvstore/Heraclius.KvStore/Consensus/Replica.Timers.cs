@@ -413,9 +413,7 @@ public sealed partial class Replica
         r.End();
         _peerDecided[from] = decided;
         _heardFrom[from] = true;
-        _peerView[from] = view;
-        _peerInViewChange[from] = inViewChange;
-        _peerSuspects[from] = suspects;
+        _peerSuspectedView[from] = suspects && !inViewChange ? view : null;
         if (decided >= _decided + 2)
         {
             RequestCatchUp(from);
