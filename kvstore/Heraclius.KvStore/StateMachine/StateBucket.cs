@@ -289,18 +289,30 @@ internal sealed class StateBucket
         var size = 8 + key.Length + value.Length;
         if (_slab.Length - _used < size)
         {
-            // Half again what is live: a bucket that keeps growing is not copied at every write.
             var live = (long)_used - _garbage + size;
-            var capacity = (int)Math.Min(Array.MaxLength, Math.Max(MinSlab, live + (live / 2)));
-            if (_garbage > 0)
+            if (_garbage >= size && live * 4 <= _slab.Length * 3L && !_slab.AsSpan().Overlaps(key) && !_slab.AsSpan().Overlaps(value))
             {
-                CompactInto(new byte[Math.Max(capacity, _used - _garbage + size)]);
+                // The garbage makes room, with a quarter of the slab free after: a bucket whose records are
+                // written and deleted (a 2PC's transaction records) keeps its slab instead of allocating a new
+                // one each time it fills. Not when the record's bytes are a view into the slab: moving the
+                // records would move them.
+                CompactInPlace();
             }
             else
             {
-                var grown = new byte[Math.Max(capacity, _used + size)];
-                _slab.AsSpan(0, _used).CopyTo(grown);
-                _slab = grown;
+                // Half again what is live: a bucket that keeps growing is not copied at every write. Uninitialized:
+                // nothing past the used bytes is ever read.
+                var capacity = (int)Math.Min(Array.MaxLength, Math.Max(MinSlab, live + (live / 2)));
+                if (_garbage > 0)
+                {
+                    CompactInto(GC.AllocateUninitializedArray<byte>(Math.Max(capacity, _used - _garbage + size)));
+                }
+                else
+                {
+                    var grown = GC.AllocateUninitializedArray<byte>(Math.Max(capacity, _used + size));
+                    _slab.AsSpan(0, _used).CopyTo(grown);
+                    _slab = grown;
+                }
             }
         }
 
@@ -314,9 +326,69 @@ internal sealed class StateBucket
         return offset;
     }
 
-    private void Compact() => CompactInto(new byte[Math.Max(MinSlab, (_used - _garbage) + ((_used - _garbage) / 2))]);
+    /// <summary>
+    /// Drops the garbage (called once a write is done, so no argument of it is a view into the slab): in place,
+    /// unless what is live would take under a quarter of the slab, which then shrinks.
+    /// </summary>
+    private void Compact()
+    {
+        var live = _used - _garbage;
+        if (live * 4L < _slab.Length && _slab.Length > MinSlab * 4)
+        {
+            CompactInto(GC.AllocateUninitializedArray<byte>(Math.Max(MinSlab, live + (live / 2))));
+        }
+        else
+        {
+            CompactInPlace();
+        }
+    }
 
-    // Copies the live records into a fresh slab (never in place: a view handed out by TryGet may still be read).
+    /// <summary>
+    /// Moves the live records down over the garbage, in slab order: a record only ever moves to a lower offset, past
+    /// records already moved, so none is overwritten before it is moved. Views into the slab (valid until the next
+    /// write) see other bytes after this; its callers are writes.
+    /// </summary>
+    private void CompactInPlace()
+    {
+        var order = System.Buffers.ArrayPool<long>.Shared.Rent(Math.Max(Count, 1));
+        try
+        {
+            var n = 0;
+            for (var i = 0; i < _slots.Length; i++)
+            {
+                var s = _slots[i];
+                if (s != 0)
+                {
+                    order[n++] = ((long)OffsetOf(s) << 32) | (uint)i;
+                }
+            }
+
+            order.AsSpan(0, n).Sort();
+            var at = 0;
+            for (var j = 0; j < n; j++)
+            {
+                var offset = (int)(order[j] >> 32);
+                var slot = (int)(uint)order[j];
+                var size = RecordSize(offset);
+                if (offset != at)
+                {
+                    _slab.AsSpan(offset, size).CopyTo(_slab.AsSpan(at));
+                }
+
+                _slots[slot] = Slot((uint)((ulong)_slots[slot] >> 32), at);
+                at += size;
+            }
+
+            _used = at;
+            _garbage = 0;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<long>.Shared.Return(order);
+        }
+    }
+
+    // Copies the live records into a fresh slab (a slab that grows or shrinks; the arguments of the write may be views into the old one).
     private void CompactInto(byte[] target)
     {
         var at = 0;

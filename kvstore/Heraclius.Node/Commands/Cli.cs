@@ -15,7 +15,7 @@ internal static class Cli
           status [--dir .data]              one line per node, grouped by cluster: pid, view, height, leader, lag
           kv get|put|delete|cas ... [--coordinator c0]
                                             key-value operations through a coordinator (kv --help)
-          bench kv [--duration 20s] [--vus 256] [--coordinators 1] [--shards 2]
+          bench kv [--duration 20s] [--vus 256] [--coordinators 1] [--shards 0]
                                             benchmark a local topology in this process over gRPC
 
         Every command takes --help.
