@@ -34,6 +34,8 @@ public sealed partial class Replica
     {
         if (_suspectedView != _view)
         {
+            // Peers that never saw what waits have no timer running: shown it once per view, they can suspect too.
+            ShowPeersWhatWaits();
             _suspectedView = _view;
             _suspicionOfStarvation = starved;
             LeaderSuspicions++;

@@ -151,17 +151,12 @@ public sealed partial class Replica
             return;
         }
 
-        if (!IsLeader && Starved() is { } starved)
+        if (!IsLeader && Starved() is { } starvedInput)
         {
             // Decisions keep coming but this input never gets in: a leader censoring one source or client.
             // PBFT's per-request timer; the progress timer alone resets on every decision, which therefore
             // does not withdraw this suspicion: only the input getting in does.
-            if (_suspectedView != _view)
-            {
-                ShowPeersWhatWaits();
-            }
-
-            SuspectLeader(starved, starved: true);
+            SuspectLeader(starvedInput, starved: true);
             return;
         }
 
@@ -170,7 +165,7 @@ public sealed partial class Replica
             WithdrawSuspicion(decided: false);
         }
 
-        if (waiting && _now - _progressSince > CurrentTimeout() && _slot.Accepted is null && _newViewForced is null)
+        if (_now - _progressSince > CurrentTimeout() && _slot.Accepted is null && _newViewForced is null)
         {
             PruneAnsweredBatches();
             if (_pool.Count == 0 && !HasReadyInbound && !timersOverdue)
@@ -183,11 +178,6 @@ public sealed partial class Replica
 
         if (waiting && _now - _progressSince > CurrentTimeout())
         {
-            if (_suspectedView != _view)
-            {
-                ShowPeersWhatWaits();
-            }
-
             SuspectLeader(_slot.Accepted is null ? "requests waited past the timeout" : "proposal not decided in time", starved: false);
         }
     }

@@ -40,9 +40,12 @@ public readonly struct Hash32 : IEquatable<Hash32>
     [ThreadStatic]
     private static IncrementalHash? _hasher;
 
+    /// <summary>This thread's SHA-256 hasher, empty between uses: append, then <c>GetHashAndReset</c> before anything else hashes.</summary>
+    internal static IncrementalHash ThreadHasher => _hasher ??= IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
     public static Hash32 Of(ReadOnlySpan<byte> data)
     {
-        var hasher = _hasher ??= IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var hasher = ThreadHasher;
         hasher.AppendData(data);
         Span<byte> digest = stackalloc byte[Size];
         hasher.GetHashAndReset(digest);

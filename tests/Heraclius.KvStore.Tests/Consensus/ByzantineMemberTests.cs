@@ -18,8 +18,6 @@ public sealed class ByzantineMemberTests
     private static readonly int[] Honest = [0, 1, 2];
     private static readonly int[] Lagging = [2, 3];
 
-    private static MessageType TypeOf(byte[] m) => (MessageType)m[0];
-
     private static Proposal ProposalAtHeight1(ReplicaFixture f, ClientBatch batch, ulong timestamp, Hash32 prev)
     {
         var inputs = new ProposalInputs(timestamp, [batch]);
@@ -61,7 +59,7 @@ public sealed class ByzantineMemberTests
         var genesis = f.Replicas[2].LastHeaderHash;
         f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
         f.Replicas[0].Tick(12);
-        f.Pump(12, (from, to, m) => !(TypeOf(m) == MessageType.Commit && from is 0 or 1 && to is 2 or 3));
+        f.Pump(12, (from, to, m) => !(ReplicaFixture.TypeOf(m) == MessageType.Commit && from is 0 or 1 && to is 2 or 3));
         Assert.Equal(1UL, f.Replicas[0].DecidedHeight);
         Assert.Equal(0UL, f.Replicas[2].DecidedHeight);
         var decided = f.Outboxes[0].Decisions.Single();
@@ -109,7 +107,7 @@ public sealed class ByzantineMemberTests
         var f = new ReplicaFixture();
         f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
         f.Replicas[0].Tick(12);
-        bool Partition(int from, int to, byte[] m) => from != 3 && !(TypeOf(m) == MessageType.Commit && to != 3);
+        bool Partition(int from, int to, byte[] m) => from != 3 && !(ReplicaFixture.TypeOf(m) == MessageType.Commit && to != 3);
         f.Pump(12, Partition);
         Assert.Equal(1UL, f.Replicas[3].DecidedHeight);
         var decided = f.Outboxes[3].Decisions.Single();

@@ -18,8 +18,6 @@ public sealed class JoinHigherViewFromNormalViewTests
 
     private static readonly int[] Honest = [1, 2, 3];
 
-    private static MessageType TypeOf(byte[] m) => (MessageType)m[0];
-
     [Fact]
     public void IdleMemberInANormalView_JoinsTheHigherViewOfFPlusOne_AndTheRequestIsDecided()
     {
@@ -33,7 +31,7 @@ public sealed class JoinHigherViewFromNormalViewTests
         f.Replicas[2].SubmitBatch(second.Bytes, now);
         f.Replicas[3].SubmitBatch(second.Bytes, now);
         bool NoRequestsToOne(int from, int to, byte[] m) =>
-            from != 0 && to != 0 && !(to == 1 && TypeOf(m) is MessageType.ForwardBatch or MessageType.ForwardInbound);
+            from != 0 && to != 0 && !(to == 1 && ReplicaFixture.TypeOf(m) is MessageType.ForwardBatch or MessageType.ForwardInbound);
 
         for (var step = 0; step < 2000; step++)
         {

@@ -9,8 +9,6 @@ namespace Heraclius.KvStore.Tests.Consensus;
 /// </summary>
 public sealed class LeaderSuspicionTests
 {
-    private static MessageType TypeOf(byte[] m) => (MessageType)m[0];
-
     /// <summary>Node 3 and the leader cannot reach each other; everything else arrives.</summary>
     private static bool LeaderUnreachableFromThree(int from, int to, byte[] m) => !(from == 0 && to == 3) && !(from == 3 && to == 0);
 

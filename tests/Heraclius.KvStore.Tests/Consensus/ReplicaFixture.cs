@@ -10,6 +10,9 @@ namespace Heraclius.KvStore.Tests.Consensus;
 /// <summary>Real replicas of one 4-node cluster, each with in-memory storage that survives a restart, driven message by message.</summary>
 internal sealed class ReplicaFixture
 {
+    /// <summary>A consensus message's type: its first byte.</summary>
+    public static MessageType TypeOf(byte[] m) => (MessageType)m[0];
+
     public static readonly TestTopology T = new(4, 1);
 
     /// <param name="configure">Changes the options before any replica starts.</param>

@@ -10,8 +10,6 @@ namespace Heraclius.KvStore.Tests.Consensus;
 /// </summary>
 public sealed class ResumedViewTimerTests
 {
-    private static MessageType TypeOf(byte[] m) => (MessageType)m[0];
-
     private static string Views(ReplicaFixture f) =>
         string.Join(", ", f.Replicas.Select((r, i) => $"{i}: v{r.View}{(r.InViewChange ? " changing" : "")} d{r.DecidedHeight}"));
 
@@ -24,7 +22,7 @@ public sealed class ResumedViewTimerTests
             f.Replicas[i].SubmitBatch(first.Bytes, now);
         }
 
-        bool NoPrePrepareFromZero(int from, int to, byte[] m) => !(from == 0 && TypeOf(m) == MessageType.PrePrepare);
+        bool NoPrePrepareFromZero(int from, int to, byte[] m) => !(from == 0 && ReplicaFixture.TypeOf(m) == MessageType.PrePrepare);
         for (var step = 0; step < 1000 && f.Replicas.Any(r => r.View < 1 || r.InViewChange || r.DecidedHeight < 1); step++)
         {
             now += 5;
@@ -83,7 +81,7 @@ public sealed class ResumedViewTimerTests
             }
 
             var lossy = now - restartAt < 2100;
-            f.Pump(now, (_, to, m) => !(lossy && to == 3 && TypeOf(m) == MessageType.NewView));
+            f.Pump(now, (_, to, m) => !(lossy && to == 3 && ReplicaFixture.TypeOf(m) == MessageType.NewView));
             Assert.True(f.Replicas[3].View == 1, $"the restarted node left the working view at +{now - restartAt} ms: {Views(f)}");
         }
 
@@ -134,7 +132,7 @@ public sealed class ResumedViewTimerTests
                 r.Tick(now);
             }
 
-            f.Pump(now, (from, to, m) => to == 3 && from != 3 && TypeOf(m) == MessageType.Status);
+            f.Pump(now, (from, to, m) => to == 3 && from != 3 && ReplicaFixture.TypeOf(m) == MessageType.Status);
         }
 
         Assert.True(rebooted);

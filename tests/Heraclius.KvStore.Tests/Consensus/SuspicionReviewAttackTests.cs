@@ -15,15 +15,13 @@ public sealed class SuspicionReviewAttackTests
 
     public SuspicionReviewAttackTests(ITestOutputHelper output) => _output = output;
 
-    private static MessageType TypeOf(byte[] m) => (MessageType)m[0];
-
     /// <summary>A batch of client-0 with a sequence far above the ones <see cref="ReplicaFixture.Batch"/> makes, so decisions of those never answer it.</summary>
     private static ClientBatch Censored() =>
         ClientBatch.Create("client-0", ReplicaFixture.T.ClusterId,
             [new ClientRequest(1_000_000, KvOperation.Put("x"u8.ToArray(), "censored"u8.ToArray()).ToBytes())], ReplicaFixture.T.ClientKeys[0]);
 
     /// <summary>The leader never receives a forwarded batch: it "censors" every batch that does not reach it directly.</summary>
-    private static bool LeaderNeverSeesForwards(int from, int to, byte[] m) => !(to == 0 && TypeOf(m) == MessageType.ForwardBatch);
+    private static bool LeaderNeverSeesForwards(int from, int to, byte[] m) => !(to == 0 && ReplicaFixture.TypeOf(m) == MessageType.ForwardBatch);
 
     /// <summary>A 100 ms timeout; the censored batch in every follower's pool, shown to each other, never to the leader.</summary>
     private static ReplicaFixture EveryFollowerHoldsACensoredBatch()
@@ -59,7 +57,7 @@ public sealed class SuspicionReviewAttackTests
         node.OnMessage(2, ReplicaFixture.SuspicionOf(2, 0, 8), now + 2);
 
         Assert.True(node.VotesHeld);
-        var signed = f.Outboxes[3].Sent.Skip(before).Select(s => TypeOf(s.Message))
+        var signed = f.Outboxes[3].Sent.Skip(before).Select(s => ReplicaFixture.TypeOf(s.Message))
             .Where(t => t is MessageType.PrePrepare or MessageType.Prepare or MessageType.Commit or MessageType.ViewChange or MessageType.NewView)
             .ToList();
         _output.WriteLine($"signed while held: {string.Join(", ", signed)}; view {node.View}, in view change {node.InViewChange}");

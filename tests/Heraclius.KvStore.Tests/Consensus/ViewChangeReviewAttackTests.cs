@@ -16,8 +16,6 @@ public sealed class ViewChangeReviewAttackTests
     private static byte[] Vc(int sender, ulong view) =>
         ViewChangeMessage.Encode(sender, view, null, null, null, ReplicaFixture.T.ClusterId, ReplicaFixture.T.NodeKeys[sender]);
 
-    private static MessageType TypeOf(byte[] m) => (MessageType)m[0];
-
     [Fact]
     public void ByzantineAlone_NamingManyViewsInAnyOrder_MovesNoOne()
     {
@@ -102,7 +100,7 @@ public sealed class ViewChangeReviewAttackTests
             f.Replicas[i].SubmitBatch(censored.Bytes, now);
         }
 
-        bool Censor(int from, int to, byte[] m) => !(to == 0 && TypeOf(m) is MessageType.ForwardBatch);
+        bool Censor(int from, int to, byte[] m) => !(to == 0 && ReplicaFixture.TypeOf(m) is MessageType.ForwardBatch);
         var decidedAtStart = f.Replicas[2].DecidedHeight;
         ulong decidedInViewZero = 0;
         for (var step = 0; step < 3000 && f.Replicas[2].View == 0; step++)

@@ -21,11 +21,9 @@ public sealed class ViewChangeStallTests
 
     private static readonly int[] Honest = [1, 2, 3];
 
-    private static MessageType TypeOf(byte[] m) => (MessageType)m[0];
-
     /// <summary>Node 0 is silent; node 3's VIEW-CHANGE(1) never reaches 1 and 2; everything else among 1, 2, 3 arrives.</summary>
     private static bool Network(int from, int to, byte[] m) =>
-        from != 0 && to != 0 && !(from == 3 && to is 1 or 2 && TypeOf(m) == MessageType.ViewChange && ViewChangeMessage.Parse(m).NewView == 1);
+        from != 0 && to != 0 && !(from == 3 && to is 1 or 2 && ReplicaFixture.TypeOf(m) == MessageType.ViewChange && ViewChangeMessage.Parse(m).NewView == 1);
 
     /// <summary>Once the partition heals, every message among 1, 2 and 3 arrives (node 0 stays silent).</summary>
     private static bool Healed(int from, int to, byte[] m) => from != 0 && to != 0;

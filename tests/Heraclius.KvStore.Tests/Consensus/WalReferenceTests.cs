@@ -13,8 +13,6 @@ public sealed class WalReferenceTests
 {
     private static readonly Heraclius.KvStore.Tests.Simulation.TestTopology T = ReplicaFixture.T;
 
-    private static MessageType TypeOf(byte[] m) => (MessageType)m[0];
-
     /// <summary>Node 0 (the leader of view 0) proposes one client batch; the messages go through <paramref name="filter"/>.</summary>
     private static void Round(ReplicaFixture f, long now, Func<int, int, byte[], bool>? filter = null)
     {
@@ -62,7 +60,7 @@ public sealed class WalReferenceTests
     public void CrashAfterTheCommitReference_RecoversTheCertificateWithItsProposal_AndLaterReferencesResolveAcrossTheRestart()
     {
         var f = new ReplicaFixture();
-        Round(f, 10, (from, to, m) => !(TypeOf(m) == MessageType.Commit && to == 2));
+        Round(f, 10, (from, to, m) => !(ReplicaFixture.TypeOf(m) == MessageType.Commit && to == 2));
         var decided = f.Outboxes[0].Decisions.Single();
         Assert.Equal(0UL, f.Replicas[2].DecidedHeight);
         Assert.Equal([WalRecordType.PrepareSent, WalRecordType.CommitSentRef], RecordTypes(f, 2));
@@ -100,7 +98,7 @@ public sealed class WalReferenceTests
     public void CertificateWrittenWhole_AsBeforeReferences_IsStillRecovered()
     {
         var f = new ReplicaFixture();
-        Round(f, 10, (from, to, m) => !(TypeOf(m) == MessageType.Commit && to == 2));
+        Round(f, 10, (from, to, m) => !(ReplicaFixture.TypeOf(m) == MessageType.Commit && to == 2));
         var decided = f.Outboxes[0].Decisions.Single();
         f.Wals[2].Flush();
         var whole = f.Wals[2].ReadAll().Select(r => Whole(r, decided.Proposal)).ToList();
@@ -186,7 +184,7 @@ public sealed class WalReferenceTests
     public void DecisionLearnedByCatchUp_OfAProposalThisNodePrepared_RefersToItsPrepareRecord()
     {
         var f = new ReplicaFixture();
-        Round(f, 10, (from, to, m) => from != 3 && (to != 3 || TypeOf(m) == MessageType.PrePrepare));
+        Round(f, 10, (from, to, m) => from != 3 && (to != 3 || ReplicaFixture.TypeOf(m) == MessageType.PrePrepare));
         Assert.Equal(0UL, f.Replicas[3].DecidedHeight);
         Assert.Equal([WalRecordType.PrepareSent], RecordTypes(f, 3));
 

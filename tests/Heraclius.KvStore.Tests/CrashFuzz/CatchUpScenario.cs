@@ -7,8 +7,6 @@ namespace Heraclius.KvStore.Tests.CrashFuzz;
 /// <summary>The steps the catch-up safety tests share: rounds led by node 0, node 3 fed by hand, and what it signed.</summary>
 internal static class CatchUpScenario
 {
-    public static MessageType TypeOf(byte[] m) => (MessageType)m[0];
-
     public static bool NotNodeThree(int from, int to, byte[] m) => from != 3 && to != 3;
 
     /// <summary>Node 0 (the leader of view 0) proposes one client batch, and the messages <paramref name="filter"/> lets through are delivered.</summary>
@@ -54,7 +52,7 @@ internal static class CatchUpScenario
     {
         f.SkipAll();
         f.Replicas[peer].OnMessage(3, FetchDecisions(3, fromHeight), now);
-        f.Pump(now, (from, to, m) => from == peer && to == 3 && TypeOf(m) == MessageType.DecisionBatch);
+        f.Pump(now, (from, to, m) => from == peer && to == 3 && ReplicaFixture.TypeOf(m) == MessageType.DecisionBatch);
     }
 
     /// <summary>Node 3 catches up from node 0 only: status, decisions or the snapshot pointer, and chunks.</summary>
@@ -63,8 +61,8 @@ internal static class CatchUpScenario
         f.SkipAll();
         f.Replicas[0].Tick(now);
         f.Pump(now, (from, to, m) =>
-            (from == 0 && to == 3 && TypeOf(m) is MessageType.Status or MessageType.DecisionBatch or MessageType.SnapshotChunks)
-            || (from == 3 && to == 0 && TypeOf(m) is MessageType.FetchDecisions or MessageType.FetchSnapshot));
+            (from == 0 && to == 3 && ReplicaFixture.TypeOf(m) is MessageType.Status or MessageType.DecisionBatch or MessageType.SnapshotChunks)
+            || (from == 3 && to == 0 && ReplicaFixture.TypeOf(m) is MessageType.FetchDecisions or MessageType.FetchSnapshot));
     }
 
     /// <summary>The distinct (view, header hash) pairs of <paramref name="node"/>'s votes of one kind for <paramref name="height"/>.</summary>

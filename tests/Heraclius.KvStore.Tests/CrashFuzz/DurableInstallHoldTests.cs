@@ -19,7 +19,7 @@ public sealed class DurableInstallHoldTests
 
     /// <summary>Every message node 3 signed since <paramref name="fromIndex"/> in its outbox (a vote, a pre-prepare, a VIEW-CHANGE or a NEW-VIEW).</summary>
     private static List<MessageType> SignedSince(ReplicaFixture f, int fromIndex) =>
-        f.Outboxes[3].Sent.Skip(fromIndex).Select(s => TypeOf(s.Message))
+        f.Outboxes[3].Sent.Skip(fromIndex).Select(s => ReplicaFixture.TypeOf(s.Message))
             .Where(t => t is MessageType.PrePrepare or MessageType.Prepare or MessageType.Commit or MessageType.ViewChange or MessageType.NewView)
             .ToList();
 
@@ -167,7 +167,7 @@ public sealed class DurableInstallHoldTests
         f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
         f.Replicas[0].Tick(now + 2);
         var prePrepare2 = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).Last();
-        f.Pump(now + 2, (from, to, m) => to != 3 || TypeOf(m) == MessageType.PrePrepare);
+        f.Pump(now + 2, (from, to, m) => to != 3 || ReplicaFixture.TypeOf(m) == MessageType.PrePrepare);
         var prepared2 = Prepares(f, 3, 2);
         Assert.Single(prepared2);
         Assert.Equal(1UL, f.Replicas[3].DecidedHeight);

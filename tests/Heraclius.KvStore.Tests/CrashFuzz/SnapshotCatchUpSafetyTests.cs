@@ -51,7 +51,7 @@ public sealed class SnapshotCatchUpSafetyTests
         // Still 13 by a decision batch, then the (equivocating) leader's other proposal for 14 in view 0.
         f.SkipAll();
         f.Replicas[2].OnMessage(3, FetchDecisions(3, 13), now + 4);
-        f.Pump(now + 4, (from, to, m) => from == 2 && to == 3 && TypeOf(m) == MessageType.DecisionBatch);
+        f.Pump(now + 4, (from, to, m) => from == 2 && to == 3 && ReplicaFixture.TypeOf(m) == MessageType.DecisionBatch);
         Assert.Equal(13UL, f.Replicas[3].DecidedHeight);
         var other = Equivocation(prePrepare);
         Assert.NotEqual(prePrepare, other);
@@ -186,12 +186,12 @@ public sealed class SnapshotCatchUpSafetyTests
         f.Replicas[0].Tick(now);
         var at = now;
         f.Pump(at, (from, to, m) =>
-            (from == 0 && to == 3 && TypeOf(m) is MessageType.Status or MessageType.DecisionBatch)
-            || (from == 3 && to == 0 && TypeOf(m) == MessageType.FetchDecisions));
+            (from == 0 && to == 3 && ReplicaFixture.TypeOf(m) is MessageType.Status or MessageType.DecisionBatch)
+            || (from == 3 && to == 0 && ReplicaFixture.TypeOf(m) == MessageType.FetchDecisions));
         var fetches = f.Outboxes[3].OfType(MessageType.FetchSnapshot, to: 0).ToList();
         Assert.NotEmpty(fetches);
         f.Replicas[2].OnMessage(3, FetchDecisions(3, 6), at);
-        f.Pump(at, (from, to, m) => from == 2 && to == 3 && TypeOf(m) == MessageType.DecisionBatch);
+        f.Pump(at, (from, to, m) => from == 2 && to == 3 && ReplicaFixture.TypeOf(m) == MessageType.DecisionBatch);
         Assert.Equal(13UL, f.Replicas[3].DecidedHeight);
         return (f, fetches);
     }
@@ -204,7 +204,7 @@ public sealed class SnapshotCatchUpSafetyTests
             f.Replicas[0].OnMessage(3, m, now);
         }
 
-        f.Pump(now, (from, to, m) => (from == 0 && to == 3 && TypeOf(m) == MessageType.SnapshotChunks)
-            || (from == 3 && to == 0 && TypeOf(m) == MessageType.FetchSnapshot));
+        f.Pump(now, (from, to, m) => (from == 0 && to == 3 && ReplicaFixture.TypeOf(m) == MessageType.SnapshotChunks)
+            || (from == 3 && to == 0 && ReplicaFixture.TypeOf(m) == MessageType.FetchSnapshot));
     }
 }
