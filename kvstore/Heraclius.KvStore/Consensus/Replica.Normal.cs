@@ -3,6 +3,7 @@ using Heraclius.KvStore.Consensus.Messages;
 using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Decisions;
 using Heraclius.KvStore.Encoding;
+using Heraclius.KvStore.Merkle;
 using Heraclius.KvStore.StateMachine;
 
 namespace Heraclius.KvStore.Consensus;
@@ -197,8 +198,10 @@ public sealed partial class Replica
         var inputBytes = inputs.ToBytes();
         var height = _decided + 1;
         var exec = _executor.Execute(_state, height, inputs, IsCheckpointHeight(height));
-        var header = new DecisionHeader(_cluster.Id, height, _lastHeaderHash, Hash32.Of(inputBytes), Proposal.OutputsRoot(exec.Outputs), exec.StateRoot);
-        var proposal = new Proposal(header, inputBytes, exec.Outputs);
+        // Hashed once: the header's outputs root, then every compact decision's proof, come from these leaves.
+        var leaves = Proposal.LeafHashesOf(exec.Outputs);
+        var header = new DecisionHeader(_cluster.Id, height, _lastHeaderHash, Hash32.Of(inputBytes), MerkleTree.Root(leaves), exec.StateRoot);
+        var proposal = new Proposal(header, inputBytes, exec.Outputs, leaves);
         _slot.Exec = exec;
         _slot.ExecHash = header.Hash;
 
@@ -358,7 +361,9 @@ public sealed partial class Replica
         }
 
         var exec = _executor.Execute(_state, header.Height, inputs, IsCheckpointHeight(header.Height));
-        if (Proposal.OutputsRoot(exec.Outputs) != header.OutputsRoot || exec.StateRoot != header.StateRoot)
+        // The proposal's outputs hash to the header's root (checked above), so equal bytes mean an equal root:
+        // compared, not hashed a second time.
+        if (!proposal.HasOutputs(exec.Outputs) || exec.StateRoot != header.StateRoot)
         {
             exec.Transaction.Rollback();
             Reject(RejectReason.WrongOutputs, from);

@@ -24,6 +24,21 @@ public sealed class Proposal
         Outputs = outputs;
     }
 
+    /// <summary>
+    /// A proposal whose outputs' leaf hashes were computed already (the leader's, which hashed them for the
+    /// header's outputs root); <paramref name="leafHashes"/> must be <see cref="LeafHashesOf"/> of the outputs.
+    /// </summary>
+    public Proposal(DecisionHeader header, ReadOnlyMemory<byte> inputs, IReadOnlyList<OutputGroup> outputs, Hash32[] leafHashes)
+        : this(header, inputs, outputs)
+    {
+        if (leafHashes.Length != outputs.Count)
+        {
+            throw new ArgumentException("one leaf hash per output group", nameof(leafHashes));
+        }
+
+        _leafHashes = leafHashes;
+    }
+
     public DecisionHeader Header { get; }
 
     /// <summary>The inputs' canonical bytes: a slice of the received pre-prepare on a follower (see <see cref="Read"/>); never written.</summary>
@@ -101,7 +116,8 @@ public sealed class Proposal
 
     public static Hash32 OutputsRoot(IReadOnlyList<OutputGroup> outputs) => MerkleTree.Root(LeafHashesOf(outputs));
 
-    private static Hash32[] LeafHashesOf(IReadOnlyList<OutputGroup> outputs)
+    /// <summary>The leaf hash of every output group, in order: what <see cref="OutputsRoot"/> is the root of.</summary>
+    public static Hash32[] LeafHashesOf(IReadOnlyList<OutputGroup> outputs)
     {
         var leaves = new Hash32[outputs.Count];
         for (var i = 0; i < leaves.Length; i++)
@@ -127,6 +143,28 @@ public sealed class Proposal
         }
 
         return Hash32.Of(Inputs.Span) == Header.InputsDigest && MerkleTree.Root(LeafHashes) == Header.OutputsRoot;
+    }
+
+    /// <summary>
+    /// True when <paramref name="outputs"/> (a re-execution's) are this proposal's outputs byte for byte. For a
+    /// self-consistent proposal that means their root is the header's: compared in place, they need not be hashed again.
+    /// </summary>
+    public bool HasOutputs(IReadOnlyList<OutputGroup> outputs)
+    {
+        if (outputs.Count != Outputs.Count)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < outputs.Count; i++)
+        {
+            if (!outputs[i].ContentEquals(Outputs[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>The compact decision for output group <paramref name="index"/>: all that destination needs.</summary>
