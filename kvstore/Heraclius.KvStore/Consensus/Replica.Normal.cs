@@ -204,32 +204,29 @@ public sealed partial class Replica
         var proposal = new Proposal(header, inputBytes, exec.Outputs, leaves);
         _slot.Exec = exec;
         _slot.ExecHash = header.Hash;
-
-        var message = SignPrePrepare(_view, proposal);
-
-        // The leader's own prepare is durable before its pre-prepare leaves: a leader that crashed in
-        // between would, restarted, remember nothing and sign another header for this (view, height).
-        _slot.PrePrepareMessage = message;
-        AcceptProposal(proposal, _view, message);
+        AcceptProposal(proposal, _view, asLeader: true);
     }
 
-    /// <summary>The signed pre-prepare of <paramref name="proposal"/> in <paramref name="view"/> (Ed25519 is deterministic: signing the same bytes again gives the same message).</summary>
-    private byte[] SignPrePrepare(ulong view, Proposal proposal)
-    {
-        var w = Envelope.Begin(MessageType.PrePrepare, _self, Envelope.Size(MessageType.PrePrepare, 8 + proposal.EncodedLength));
-        w.U64(view);
-        proposal.Write(w);
-        return Envelope.Finish(w, _cluster.Id, _key);
-    }
+    /// <summary>
+    /// The pre-prepare of <paramref name="proposal"/> in <paramref name="view"/>, with this node's prepare of it
+    /// (Ed25519 is deterministic: signing the same statement again gives the same message).
+    /// </summary>
+    private byte[] SignPrePrepare(ulong view, Proposal proposal) => PrePrepareMessage.Sign(_cluster.Id, _self, view, proposal, _key);
 
     private void OnPrePrepare(int from, ReadOnlyMemory<byte> body)
     {
         // Inputs and output payloads are views of the message, which the host owns and never writes:
         // the proposal is kept whole in the slot and the log anyway, so copying them only doubled it.
-        var r = CanonicalReader.Over(body);
-        var view = r.U64();
-        var proposal = Proposal.Read(ref r);
-        r.End();
+        var (view, proposal, leaderPrepare) = PrePrepareMessage.Read(body);
+
+        // The leader's prepare signature is the message's authentication (the header it signs covers the
+        // inputs and outputs, which validation checks against it): checked before anything else is believed.
+        if (!VerifyVote(from, VoteKind.Prepare, view, proposal.Header.Height, proposal.Header.Hash, leaderPrepare))
+        {
+            Reject(RejectReason.BadSignature, from);
+            return;
+        }
+
         if (view < _view || (view == _view && _inViewChange))
         {
             Reject(RejectReason.OldView, from);
@@ -275,6 +272,15 @@ public sealed partial class Replica
             {
                 Reject(RejectReason.Equivocation, from);
                 StartViewChange(_view + 1, "leader equivocated");
+                return;
+            }
+
+            // Accepted already (restored from the WAL after a crash, or from an earlier copy): the leader's prepare
+            // travels only in its pre-prepare, so this re-sent one is how it is counted here.
+            if (_slot.Prepares.Add(view, from, proposal.Header.Hash, leaderPrepare, out _))
+            {
+                CheckPrepared();
+                TryDecide();
             }
 
             return;
@@ -286,7 +292,7 @@ public sealed partial class Replica
             return;
         }
 
-        AcceptProposal(proposal, view);
+        AcceptProposal(proposal, view, leaderPrepare: leaderPrepare);
     }
 
     /// <summary>
@@ -399,21 +405,43 @@ public sealed partial class Replica
         }
     }
 
-    /// <summary>Prepares <paramref name="proposal"/> in <paramref name="view"/>: persist, then (the leader's pre-prepare first) vote.</summary>
-    private void AcceptProposal(Proposal proposal, ulong view, byte[]? prePrepare = null)
+    /// <summary>
+    /// Prepares <paramref name="proposal"/> in <paramref name="view"/>: persist, then vote. The leader of a fresh
+    /// proposal votes with its pre-prepare (which carries its prepare); a follower counts the prepare that
+    /// came in the leader's pre-prepare, <paramref name="leaderPrepare"/>, already verified.
+    /// </summary>
+    private void AcceptProposal(Proposal proposal, ulong view, bool asLeader = false, byte[]? leaderPrepare = null)
     {
+        var hash = proposal.Header.Hash;
         _slot.Accepted = proposal;
         _slot.AcceptedView = view;
-        _slot.Known[proposal.Header.Hash] = proposal;
+        _slot.Known[hash] = proposal;
+
+        // Durable before the prepare leaves, in a pre-prepare or alone: a node that crashed in between would,
+        // restarted, remember nothing and might sign another header for this (view, height).
         LogPrepareSent(view, proposal);
-        if (prePrepare is not null)
+        var signature = _key.Sign(VoteStatement.Bytes(VoteKind.Prepare, _cluster.Id, view, proposal.Header.Height, hash));
+        _slot.Prepares.Add(view, _self, hash, signature, out _);
+        if (asLeader)
         {
-            Broadcast(prePrepare);
+            _slot.PrePrepareMessage = PrePrepareMessage.Encode(_self, view, proposal, signature);
+            Broadcast(_slot.PrePrepareMessage);
+        }
+        else
+        {
+            Broadcast(VoteEnvelope(VoteKind.Prepare, view, proposal.Header.Height, hash, signature));
         }
 
-        var vote = VoteMessage(VoteKind.Prepare, view, proposal.Header.Height, proposal.Header.Hash);
-        _slot.Prepares.Add(view, _self, proposal.Header.Hash, vote.Signature, out _);
-        Broadcast(vote.Message);
+        if (leaderPrepare is not null)
+        {
+            _slot.Prepares.Add(view, _cluster.LeaderOf(view), hash, leaderPrepare, out var equivocation);
+            if (equivocation)
+            {
+                // A prepare of another header from the leader in this view came first, on its own.
+                Reject(RejectReason.Equivocation, _cluster.LeaderOf(view));
+            }
+        }
+
         CheckPrepared();
         TryDecide();
     }
@@ -421,13 +449,28 @@ public sealed partial class Replica
     private (byte[] Message, byte[] Signature) VoteMessage(VoteKind kind, ulong view, ulong height, Hash32 hash)
     {
         var signature = _key.Sign(VoteStatement.Bytes(kind, _cluster.Id, view, height, hash));
+        return (VoteEnvelope(kind, view, height, hash, signature), signature);
+    }
+
+    private byte[] VoteEnvelope(VoteKind kind, ulong view, ulong height, Hash32 hash, byte[] signature)
+    {
         var type = kind == VoteKind.Prepare ? MessageType.Prepare : MessageType.Commit;
         var w = Envelope.Begin(type, _self, Envelope.Size(type, 8 + 8 + Hash32.Size + SigningKey.SignatureSize));
         w.U64(view);
         w.U64(height);
         w.Hash(hash);
         w.Fixed(signature);
-        return (w.Detach(), signature);
+        return w.Detach();
+    }
+
+    /// <summary>True when <paramref name="signature"/> is member <paramref name="signer"/>'s vote of that kind, view, height and header.</summary>
+    private bool VerifyVote(int signer, VoteKind kind, ulong view, ulong height, Hash32 hash, ReadOnlySpan<byte> signature)
+    {
+        // The statement is built on the stack (a cluster id is at most 64 bytes, so it stays small).
+        var statementSize = VoteStatement.Size(_cluster.Id);
+        var statement = statementSize <= 256 ? stackalloc byte[statementSize] : new byte[statementSize];
+        VoteStatement.Write(statement, kind, _cluster.Id, view, height, hash);
+        return _cluster.Nodes[signer].PublicKey.Verify(statement, signature);
     }
 
     private void OnVote(int from, VoteKind kind, ReadOnlyMemory<byte> body)
@@ -454,11 +497,7 @@ public sealed partial class Replica
         }
 
         // Check the signature first: an unverified vote must not steer catch-up or help requests.
-        // The statement is built on the stack (a cluster id is at most 64 bytes, so it stays small).
-        var statementSize = VoteStatement.Size(_cluster.Id);
-        var statement = statementSize <= 256 ? stackalloc byte[statementSize] : new byte[statementSize];
-        VoteStatement.Write(statement, kind, _cluster.Id, view, height, hash);
-        if (!_cluster.Nodes[from].PublicKey.Verify(statement, signature))
+        if (!VerifyVote(from, kind, view, height, hash, signature))
         {
             Reject(RejectReason.BadSignature, from);
             return;

@@ -101,6 +101,11 @@ public sealed partial class Replica
             _slot.AcceptedView = p.View;
             _slot.Known[p.Proposal.Header.Hash] = p.Proposal;
             _slot.InWal.Add(p.Proposal.Header.Hash);
+
+            // Our prepare of it counts towards our own certificate again: the same statement signed again (Ed25519
+            // is deterministic), not a new vote. Without it a restarted member needed every other member's prepare.
+            var h = p.Proposal.Header;
+            _slot.Prepares.Add(p.View, _self, h.Hash, _key.Sign(VoteStatement.Bytes(VoteKind.Prepare, _cluster.Id, p.View, h.Height, h.Hash)), out _);
             if (p.View == _view && _cluster.LeaderOf(_view) == _self)
             {
                 // Our own proposal, durable before its pre-prepare left, which may never have left: the

@@ -319,15 +319,21 @@ public sealed partial class Replica
         }
         else
         {
-            if (IsLeader && _slot.PrePrepareMessage is not null && _now - _progressSince >= _options.ResendIntervalMs)
+            var resendPrePrepare = IsLeader && _slot.PrePrepareMessage is not null && _now - _progressSince >= _options.ResendIntervalMs;
+            if (resendPrePrepare)
             {
-                Broadcast(_slot.PrePrepareMessage);
+                Broadcast(_slot.PrePrepareMessage!);
             }
 
             var accepted = _slot.Accepted;
             if (accepted is not null && _slot.AcceptedView == _view && _now - _progressSince >= _options.ResendIntervalMs)
             {
-                Broadcast(VoteMessage(VoteKind.Prepare, _view, accepted.Header.Height, accepted.Header.Hash).Message);
+                if (!resendPrePrepare)
+                {
+                    // A leader's prepare of its own proposal travels in the pre-prepare just sent again.
+                    Broadcast(VoteMessage(VoteKind.Prepare, _view, accepted.Header.Height, accepted.Header.Hash).Message);
+                }
+
                 if (_slot.CommitSentView == _view)
                 {
                     Broadcast(VoteMessage(VoteKind.Commit, _view, accepted.Header.Height, accepted.Header.Hash).Message);

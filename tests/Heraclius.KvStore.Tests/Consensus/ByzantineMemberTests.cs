@@ -27,13 +27,7 @@ public sealed class ByzantineMemberTests
         return new Proposal(header, bytes, exec.Outputs);
     }
 
-    private static byte[] PrePrepare(int sender, ulong view, Proposal p)
-    {
-        var w = Envelope.Begin(MessageType.PrePrepare, sender, p.Inputs.Length + 512);
-        w.U64(view);
-        p.Write(w);
-        return Envelope.Finish(w, T.ClusterId, T.NodeKeys[sender]);
-    }
+    private static byte[] PrePrepare(int sender, ulong view, Proposal p) => PrePrepareMessage.Sign(T.ClusterId, sender, view, p, T.NodeKeys[sender]);
 
     private static byte[] Vote(int sender, VoteKind kind, ulong view, DecisionHeader h)
     {

@@ -157,9 +157,9 @@ public sealed class ReplicaTests
         var truncated = prePrepare[..(prePrepare.Length / 2)];
         r.OnMessage(0, truncated, 13);
 
-        // A truncated signed message fails its signature check before it is parsed.
-        Assert.Equal(2, r.Rejections[RejectReason.Malformed]);
-        Assert.Equal(2, r.Rejections[RejectReason.BadSignature]);
+        // A truncated pre-prepare does not parse; one with a flipped bit in its leader's prepare signature does not verify.
+        Assert.Equal(3, r.Rejections[RejectReason.Malformed]);
+        Assert.Equal(1, r.Rejections[RejectReason.BadSignature]);
         Assert.Equal(1, r.Rejections[RejectReason.WrongSender]);
         Assert.Equal(1, r.Rejections[RejectReason.NonMember]);
         Assert.Empty(f.Outboxes[1].OfType(MessageType.Prepare));
@@ -180,10 +180,14 @@ public sealed class ReplicaTests
         var prePrepare = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).First();
         f.Replicas[3].OnMessage(0, prePrepare, 13);
         var prepare = f.Outboxes[3].OfType(MessageType.Prepare, to: 1).First();
-        f.Replicas[1].OnMessage(0, prePrepare, 13);
+
+        // Before member 1 has the proposal (with it and the leader's prepare in it, member 3's would complete
+        // its certificate, and a replay after that is dropped unexamined).
         f.Replicas[1].OnMessage(3, prepare, 14);
         f.Replicas[1].OnMessage(3, prepare, 14);
         Assert.Equal(1, f.Replicas[1].Rejections[RejectReason.Duplicate]);
+        f.Replicas[1].OnMessage(0, prePrepare, 15);
+        Assert.NotEmpty(f.Outboxes[1].OfType(MessageType.Commit, to: 0));
     }
 
     [Fact]
@@ -197,8 +201,7 @@ public sealed class ReplicaTests
             f.Replicas[i].OnMessage(0, f.Outboxes[0].OfType(MessageType.PrePrepare, to: i).First(), 13);
         }
 
-        // Member 1 prepared with the leader's and member 3's prepares and its own: it has committed.
-        f.Replicas[1].OnMessage(0, f.Outboxes[0].OfType(MessageType.Prepare, to: 1).First(), 14);
+        // Member 1 prepared with the leader's prepare (in its pre-prepare), member 3's and its own: it has committed.
         f.Replicas[1].OnMessage(3, f.Outboxes[3].OfType(MessageType.Prepare, to: 1).First(), 14);
         Assert.NotEmpty(f.Outboxes[1].OfType(MessageType.Commit, to: 0));
 

@@ -133,12 +133,12 @@ public sealed class SnapshotCatchUpSafetyTests
         var (f, held) = NodeThreeInstallsSnapshotEightAndKeepsItsSaveInFlight(out var now);
         now += 10;
         var prePrepare = LeaderProposes(f, now);
-        var vote = f.Outboxes[0].OfType(MessageType.Prepare, to: 3).Last();
+        var vote = f.Outboxes[1].OfType(MessageType.Prepare, to: 3).Last();
 
         // A flood of (duplicate) votes, then the pre-prepare: the first flood entries make room for it.
         for (var i = 0; i < 4096; i++)
         {
-            f.Replicas[3].OnMessage(0, vote, now + 2);
+            f.Replicas[3].OnMessage(1, vote, now + 2);
         }
 
         f.Replicas[3].OnMessage(0, prePrepare, now + 2);

@@ -133,10 +133,7 @@ public sealed class ByzantineInboundTests
         var inputs = new ProposalInputs((ulong)h.Now, [], [afterGap]).ToBytes();
         OutputGroup[] outputs = [];
         var header = new DecisionHeader("s0", 1, leader.LastHeaderHash, Hash32.Of(inputs), Proposal.OutputsRoot(outputs), Hash32.Zero);
-        var w = Envelope.Begin(MessageType.PrePrepare, 0, inputs.Length + 512);
-        w.U64(0);
-        new Proposal(header, inputs, outputs).Write(w);
-        var prePrepare = Envelope.Finish(w, "s0", T.NodeKeys["s0"][0]);
+        var prePrepare = PrePrepareMessage.Sign("s0", 0, 0, new Proposal(header, inputs, outputs), T.NodeKeys["s0"][0]);
 
         for (var i = 1; i < 4; i++)
         {

@@ -75,6 +75,9 @@ public sealed class SimulatedCluster
 
     public Dictionary<RejectReason, long> Rejections { get; } = [];
 
+    /// <summary>Pre-prepares the faulty leader equivocated with (a twin header to odd members).</summary>
+    public long Equivocations => Nodes.Sum(n => n.Byzantine?.Equivocations ?? 0);
+
     public IEnumerable<SimulatedNode> Honest => Nodes.Where(n => n.Byzantine is null);
 
     public override string ToString() => $"seed {Seed}: {_settings}";

@@ -274,17 +274,30 @@ public sealed class FuzzNode : IReplicaOutbox
     private void RecordVote(byte[] message)
     {
         var type = (Heraclius.KvStore.Consensus.Messages.MessageType)message[0];
-        if (type is not (Heraclius.KvStore.Consensus.Messages.MessageType.Prepare or Heraclius.KvStore.Consensus.Messages.MessageType.Commit))
+        if (type is not (Heraclius.KvStore.Consensus.Messages.MessageType.Prepare or Heraclius.KvStore.Consensus.Messages.MessageType.Commit
+            or Heraclius.KvStore.Consensus.Messages.MessageType.PrePrepare))
         {
             return;
         }
 
         // Envelope: type ‖ sender ‖ ... find the body the same way the replica does.
         var env = Heraclius.KvStore.Consensus.Messages.Envelope.Open(message);
-        var r = new Heraclius.KvStore.Encoding.CanonicalReader(env.Body.Span);
-        var view = r.U64();
-        var height = r.U64();
-        var hash = r.Hash();
+        ulong view, height;
+        Hash32 hash;
+        var kind = message[0];
+        if (type == Heraclius.KvStore.Consensus.Messages.MessageType.PrePrepare)
+        {
+            // A pre-prepare carries its leader's prepare: checked as that prepare, against the ones sent alone.
+            var (v, proposal, _) = Heraclius.KvStore.Consensus.Messages.PrePrepareMessage.Read(env.Body);
+            (view, height, hash) = (v, proposal.Header.Height, proposal.Header.Hash);
+            kind = (byte)Heraclius.KvStore.Consensus.Messages.MessageType.Prepare;
+        }
+        else
+        {
+            var r = new Heraclius.KvStore.Encoding.CanonicalReader(env.Body.Span);
+            (view, height, hash) = (r.U64(), r.U64(), r.Hash());
+        }
+
         // What the hold is for: a vote above an installed snapshot only once a crash can no longer lose it
         // (recovery restores a vote only for the height after the state it loads).
         if (_installUnchecked is { } installed && height > installed)
@@ -297,7 +310,7 @@ public sealed class FuzzNode : IReplicaOutbox
             _installUnchecked = null;
         }
 
-        var key = (message[0], view, height);
+        var key = (kind, view, height);
         if (Votes.TryGetValue(key, out var prev) && prev != hash)
         {
             _sim.Violations.Add($"SAFETY: honest node {Index} signed two {type} votes in view {view} height {height} (incarnation {Incarnation})");

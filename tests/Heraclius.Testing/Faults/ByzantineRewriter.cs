@@ -31,6 +31,9 @@ public sealed class ByzantineRewriter
         _checkpointInterval = checkpointInterval;
     }
 
+    /// <summary>Pre-prepares sent to odd members with another header than the even ones got.</summary>
+    public long Equivocations { get; private set; }
+
     public IEnumerable<byte[]> Rewrite(int to, byte[] message)
     {
         var type = (MessageType)message[0];
@@ -57,7 +60,13 @@ public sealed class ByzantineRewriter
                 yield return WrongOutputs(message) ?? message;
                 break;
             case MessageType.PrePrepare when _mode.HasFlag(ByzantineMode.Equivocate) && to % 2 == 1:
-                yield return Equivocate(message) ?? message;
+                var twin = Equivocate(message);
+                if (twin is not null)
+                {
+                    Equivocations++;
+                }
+
+                yield return twin ?? message;
                 break;
             case MessageType.Prepare or MessageType.Commit when _mode.HasFlag(ByzantineMode.LyingVotes) && _random.NextDouble() < 0.7:
                 yield return LyingVote(message);
@@ -74,19 +83,11 @@ public sealed class ByzantineRewriter
     private static (ulong View, Proposal Proposal) ReadPrePrepare(byte[] message)
     {
         var (_, _, body) = Envelope.Open(message);
-        var r = new CanonicalReader(body.Span);
-        var view = r.U64();
-        var proposal = Proposal.Read(ref r);
+        var (view, proposal, _) = PrePrepareMessage.Read(body);
         return (view, proposal);
     }
 
-    private byte[] SignPrePrepare(ulong view, Proposal proposal)
-    {
-        var w = Envelope.Begin(MessageType.PrePrepare, _self, proposal.Inputs.Length + 512);
-        w.U64(view);
-        proposal.Write(w);
-        return Envelope.Finish(w, _cluster, _key);
-    }
+    private byte[] SignPrePrepare(ulong view, Proposal proposal) => PrePrepareMessage.Sign(_cluster, _self, view, proposal, _key);
 
     /// <summary>Same requests with another timestamp: a different, internally consistent header (outputs do not depend on time).</summary>
     private byte[]? Equivocate(byte[] message)

@@ -5,8 +5,9 @@ namespace Heraclius.KvStore.Consensus.Messages;
 
 /// <summary>
 /// Frames every consensus message as u8 type ‖ u32 sender ‖ body, and for the types that are
-/// forwarded as proof (pre-prepare, view-change, new-view) appends a signature over
-/// "HRCL-MSG" ‖ cluster ‖ SHA-256(every byte before it). Votes carry their own statement signature instead.
+/// forwarded as proof (view-change, new-view) appends a signature over
+/// "HRCL-MSG" ‖ cluster ‖ SHA-256(every byte before it). Votes carry their own statement signature instead,
+/// and a pre-prepare its leader's prepare signature (see <see cref="PrePrepareMessage"/>).
 /// </summary>
 public static class Envelope
 {
@@ -14,7 +15,7 @@ public static class Envelope
     private static readonly byte[] Domain = "HRCL-MSG"u8.ToArray();
 
     public static bool IsSigned(MessageType type) =>
-        type is MessageType.PrePrepare or MessageType.ViewChange or MessageType.NewView;
+        type is MessageType.ViewChange or MessageType.NewView;
 
     public static CanonicalWriter Begin(MessageType type, int sender, int capacity = 256)
     {
@@ -47,7 +48,7 @@ public static class Envelope
 
     /// <summary>
     /// What a signed message's signature covers: "HRCL-MSG" ‖ cluster ‖ SHA-256(every byte before the
-    /// signature). Signing the digest, not the bytes: a pre-prepare carries a whole proposal, and
+    /// signature). Signing the digest, not the bytes: a VIEW-CHANGE or NEW-VIEW may carry a whole proposal, and
     /// Ed25519 hashes its message twice to sign and once per verification with SHA-512, which cost
     /// more than a quarter of a replica's CPU; SHA-256 once (hardware-accelerated) is far cheaper.
     /// </summary>
