@@ -266,6 +266,17 @@ public sealed partial class Replica
             return;
         }
 
+        if (_newViewForced is { } forced && forced.Header.Height == height && forced.Header.Hash != proposal.Header.Hash)
+        {
+            // The NEW-VIEW of this view forces its certified proposal at this height (an honest leader proposes
+            // nothing while it is pending). Usually this node has prepared it at once; one that could not yet
+            // (a snapshot install not durable held its votes, and held this message with them) must not
+            // prepare another header here first: a QC for the forced one may exist in an earlier view.
+            Reject(RejectReason.InvalidProposal, from);
+            StartViewChange(_view + 1, "leader proposed another header at the NEW-VIEW's forced height");
+            return;
+        }
+
         if (_slot.Accepted is not null && _slot.AcceptedView == view)
         {
             if (_slot.Accepted.Header.Hash != proposal.Header.Hash)
