@@ -27,7 +27,7 @@ public sealed class PrePrepareAuthenticationTests
         PrePrepareMessage.Read(Envelope.Open(prePrepare).Body);
 
     /// <summary>The same requests at the next millisecond: another valid header for the same height.</summary>
-    private static Proposal Twin(Proposal p)
+    internal static Proposal Twin(Proposal p)
     {
         var inputs = ProposalInputs.Parse(p.Inputs);
         var alt = new ProposalInputs(inputs.Timestamp + 1, inputs.Batches).ToBytes();

@@ -1,8 +1,5 @@
 using Heraclius.KvStore.Consensus;
 using Heraclius.KvStore.Consensus.Messages;
-using Heraclius.KvStore.Crypto;
-using Heraclius.KvStore.Decisions;
-using Heraclius.KvStore.StateMachine;
 using Heraclius.KvStore.Tests.Consensus;
 using static Heraclius.KvStore.Tests.CrashFuzz.CatchUpScenario;
 
@@ -54,10 +51,7 @@ public sealed class ForcedProposalDuringInstallHoldTests
         Assert.Empty(Prepares(f, 3, 9));
 
         // The leader of view 1, faulty, proposes another header at 9 to member 3; held with the votes.
-        var inputs = ProposalInputs.Parse(forced.Inputs);
-        var alt = new ProposalInputs(inputs.Timestamp + 1, inputs.Batches).ToBytes();
-        var h = forced.Header;
-        var twin = new Proposal(new DecisionHeader(h.Cluster, h.Height, h.PrevHeaderHash, Hash32.Of(alt), h.OutputsRoot, h.StateRoot), alt, forced.Outputs);
+        var twin = PrePrepareAuthenticationTests.Twin(forced);
         f.Replicas[3].OnMessage(1, PrePrepareMessage.Sign(ReplicaFixture.T.ClusterId, 1, 1, twin, ReplicaFixture.T.NodeKeys[1]), now + 1);
 
         held.Release();
