@@ -80,7 +80,7 @@ public sealed class SimulationTests
         Assert.True(snapshots > 0);
 
         // Not Equivocation: an equivocating leader's twin pre-prepares go to disjoint members, each carrying the
-        // leader's only prepare there, so no honest member sees both (ReplicaTests.TwinPrePrepares_* covers it);
+        // leader's only prepare there, so no honest member sees both (PrePrepareAuthenticationTests.TwinPrePrepares_* covers it);
         // and in these seeds the faulty node is never a leader in Equivocate mode (EquivocatingLeader_* has two that are).
         foreach (var reason in new[] { RejectReason.WrongOutputs, RejectReason.InvalidViewChange, RejectReason.BadSignature, RejectReason.Malformed })
         {
