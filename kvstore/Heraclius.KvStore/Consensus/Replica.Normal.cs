@@ -207,12 +207,6 @@ public sealed partial class Replica
         AcceptProposal(proposal, _view, asLeader: true);
     }
 
-    /// <summary>
-    /// The pre-prepare of <paramref name="proposal"/> in <paramref name="view"/>, with this node's prepare of it
-    /// (Ed25519 is deterministic: signing the same statement again gives the same message).
-    /// </summary>
-    private byte[] SignPrePrepare(ulong view, Proposal proposal) => PrePrepareMessage.Sign(_cluster.Id, _self, view, proposal, _key);
-
     private void OnPrePrepare(int from, ReadOnlyMemory<byte> body)
     {
         // Inputs and output payloads are views of the message, which the host owns and never writes:
@@ -288,7 +282,7 @@ public sealed partial class Replica
 
             // Accepted already (restored from the WAL after a crash, or from an earlier copy): the leader's prepare
             // travels only in its pre-prepare, so this re-sent one is how it is counted here.
-            if (_slot.Prepares.Add(view, from, proposal.Header.Hash, leaderPrepare, out _))
+            if (CountLeaderPrepare(view, proposal.Header.Hash, leaderPrepare))
             {
                 CheckPrepared();
                 TryDecide();
@@ -431,7 +425,7 @@ public sealed partial class Replica
         // Durable before the prepare leaves, in a pre-prepare or alone: a node that crashed in between would,
         // restarted, remember nothing and might sign another header for this (view, height).
         LogPrepareSent(view, proposal);
-        var signature = _key.Sign(VoteStatement.Bytes(VoteKind.Prepare, _cluster.Id, view, proposal.Header.Height, hash));
+        var signature = SignVote(VoteKind.Prepare, view, proposal.Header.Height, hash);
         _slot.Prepares.Add(view, _self, hash, signature, out _);
         if (asLeader)
         {
@@ -445,23 +439,36 @@ public sealed partial class Replica
 
         if (leaderPrepare is not null)
         {
-            _slot.Prepares.Add(view, _cluster.LeaderOf(view), hash, leaderPrepare, out var equivocation);
-            if (equivocation)
-            {
-                // A prepare of another header from the leader in this view came first, on its own.
-                Reject(RejectReason.Equivocation, _cluster.LeaderOf(view));
-            }
+            CountLeaderPrepare(view, hash, leaderPrepare);
         }
 
         CheckPrepared();
         TryDecide();
     }
 
+    /// <summary>Counts the prepare a leader's pre-prepare carried (verified); false when the leader had already voted in that view.</summary>
+    private bool CountLeaderPrepare(ulong view, Hash32 hash, byte[] signature)
+    {
+        var leader = _cluster.LeaderOf(view);
+        var added = _slot.Prepares.Add(view, leader, hash, signature, out var equivocation);
+        if (equivocation)
+        {
+            // A prepare of another header from the leader in this view came first, on its own.
+            Reject(RejectReason.Equivocation, leader);
+        }
+
+        return added;
+    }
+
     private (byte[] Message, byte[] Signature) VoteMessage(VoteKind kind, ulong view, ulong height, Hash32 hash)
     {
-        var signature = _key.Sign(VoteStatement.Bytes(kind, _cluster.Id, view, height, hash));
+        var signature = SignVote(kind, view, height, hash);
         return (VoteEnvelope(kind, view, height, hash, signature), signature);
     }
+
+    /// <summary>This node's vote signature (Ed25519 is deterministic: the same statement always gives the same signature).</summary>
+    private byte[] SignVote(VoteKind kind, ulong view, ulong height, Hash32 hash) =>
+        _key.Sign(VoteStatement.Bytes(kind, _cluster.Id, view, height, hash));
 
     private byte[] VoteEnvelope(VoteKind kind, ulong view, ulong height, Hash32 hash, byte[] signature)
     {

@@ -105,12 +105,13 @@ public sealed partial class Replica
             // Our prepare of it counts towards our own certificate again: the same statement signed again (Ed25519
             // is deterministic), not a new vote. Without it a restarted member needed every other member's prepare.
             var h = p.Proposal.Header;
-            _slot.Prepares.Add(p.View, _self, h.Hash, _key.Sign(VoteStatement.Bytes(VoteKind.Prepare, _cluster.Id, p.View, h.Height, h.Hash)), out _);
+            var prepare = SignVote(VoteKind.Prepare, p.View, h.Height, h.Hash);
+            _slot.Prepares.Add(p.View, _self, h.Hash, prepare, out _);
             if (p.View == _view && _cluster.LeaderOf(_view) == _self)
             {
                 // Our own proposal, durable before its pre-prepare left, which may never have left: the
-                // same signed message again, for the retransmission to send (a copy of it, never a second header).
-                _slot.PrePrepareMessage = SignPrePrepare(p.View, p.Proposal);
+                // same message again, carrying that prepare, for the retransmission to send (a copy, never a second header).
+                _slot.PrePrepareMessage = PrePrepareMessage.Encode(_self, p.View, p.Proposal, prepare);
             }
         }
 

@@ -1,8 +1,7 @@
 using Heraclius.KvStore.Consensus;
 using Heraclius.KvStore.Consensus.Messages;
-using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Decisions;
-using Heraclius.KvStore.StateMachine;
+using Heraclius.Testing.Faults;
 
 namespace Heraclius.KvStore.Tests.Consensus;
 
@@ -26,14 +25,7 @@ public sealed class PrePrepareAuthenticationTests
     private static (ulong View, Proposal Proposal, byte[] Signature) Read(byte[] prePrepare) =>
         PrePrepareMessage.Read(Envelope.Open(prePrepare).Body);
 
-    /// <summary>The same requests at the next millisecond: another valid header for the same height.</summary>
-    internal static Proposal Twin(Proposal p)
-    {
-        var inputs = ProposalInputs.Parse(p.Inputs);
-        var alt = new ProposalInputs(inputs.Timestamp + 1, inputs.Batches).ToBytes();
-        var h = p.Header;
-        return new Proposal(new DecisionHeader(h.Cluster, h.Height, h.PrevHeaderHash, Hash32.Of(alt), h.OutputsRoot, h.StateRoot), alt, p.Outputs);
-    }
+    private static Proposal Twin(Proposal p) => ByzantineRewriter.Twin(p);
 
     [Fact]
     public void TheLeaderSendsNoSeparatePrepare_AndAFollowerCountsTheOneInThePrePrepare()

@@ -51,7 +51,7 @@ public sealed class ForcedProposalDuringInstallHoldTests
         Assert.Empty(Prepares(f, 3, 9));
 
         // The leader of view 1, faulty, proposes another header at 9 to member 3; held with the votes.
-        var twin = PrePrepareAuthenticationTests.Twin(forced);
+        var twin = Heraclius.Testing.Faults.ByzantineRewriter.Twin(forced);
         f.Replicas[3].OnMessage(1, PrePrepareMessage.Sign(ReplicaFixture.T.ClusterId, 1, 1, twin, ReplicaFixture.T.NodeKeys[1]), now + 1);
 
         held.Release();

@@ -98,11 +98,20 @@ public sealed class ByzantineRewriter
             return null;
         }
 
+        return SignPrePrepare(view, Twin(p));
+    }
+
+    /// <summary>
+    /// The same client batches (no inbound groups) one millisecond later: another header for the same height whose
+    /// outputs a key-value cluster re-executes identically (they do not depend on time).
+    /// </summary>
+    public static Proposal Twin(Proposal p)
+    {
         var inputs = ProposalInputs.Parse(p.Inputs);
         var alt = new ProposalInputs(inputs.Timestamp + 1, inputs.Batches).ToBytes();
         var h = p.Header;
         var header = new DecisionHeader(h.Cluster, h.Height, h.PrevHeaderHash, Hash32.Of(alt), h.OutputsRoot, h.StateRoot);
-        return SignPrePrepare(view, new Proposal(header, alt, p.Outputs));
+        return new Proposal(header, alt, p.Outputs);
     }
 
     /// <summary>Flips a byte of the first output group and recomputes the header: consistent, signed, and wrong.</summary>
