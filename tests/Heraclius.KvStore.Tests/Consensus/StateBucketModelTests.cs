@@ -155,6 +155,67 @@ public sealed class StateBucketModelTests
         AssertEncodesLike(model, copy);
     }
 
+    [Fact]
+    public void LongRunsOfKeysWithACommonPrefix_EncodeInKeyOrder()
+    {
+        // One bucket holding what a ledger shard holds: a type byte and a 128-bit big-endian number, so hundreds of
+        // keys share their first 8 bytes (and up to 256 their first 16); another type whose run holds keys that end
+        // inside the shared prefix and one that is exactly 8 bytes of it; numbers that differ only in the lowest bits
+        // of bytes 8-15. Deletes
+        // and writes of other lengths leave garbage, which the encoding must skip.
+        var random = new Random(17);
+        var state = new ReplicatedState(1);
+        var model = new SortedDictionary<byte[], byte[]>(ByteArrayComparer.Instance);
+        var keys = new List<byte[]>();
+        for (var i = 0; i < 700; i++)
+        {
+            keys.Add(Numbered(0x11, (UInt128)i));
+            keys.Add(Numbered(0x12, (UInt128)i << 8));
+            keys.Add(Numbered(0x13, (UInt128)random.NextInt64() << 64));
+        }
+
+        for (var i = 0; i < 100; i++)
+        {
+            keys.Add(Numbered(0x14, (UInt128)i));
+        }
+
+        for (var length = 1; length <= 24; length++)
+        {
+            var key = new byte[length];
+            key[0] = 0x14;
+            keys.Add(key);
+        }
+
+        for (var round = 0; round < 4; round++)
+        {
+            foreach (var key in keys)
+            {
+                if (random.Next(5) == 0)
+                {
+                    state.Set(key, null);
+                    model.Remove(key);
+                }
+                else
+                {
+                    var value = new byte[random.Next(0, 24)];
+                    random.NextBytes(value);
+                    state.Set(key, value);
+                    model[key] = value;
+                }
+            }
+
+            AssertEncodesLike(model, state);
+        }
+    }
+
+    private static byte[] Numbered(byte type, UInt128 number)
+    {
+        var key = new byte[17];
+        key[0] = type;
+        BinaryPrimitives.WriteUInt128BigEndian(key.AsSpan(1), number);
+        return key;
+    }
+
     private static byte[] Key(Random random, int i)
     {
         var key = new byte[random.Next(1, 40)];
