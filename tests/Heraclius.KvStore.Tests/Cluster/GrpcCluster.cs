@@ -1,6 +1,4 @@
 using Microsoft.Extensions.Logging;
-using System.Net;
-using System.Net.Sockets;
 using Heraclius.KvStore.Client;
 using Heraclius.KvStore.Consensus;
 using Heraclius.KvStore.Hosting;
@@ -18,7 +16,7 @@ public sealed class GrpcCluster : IAsyncDisposable
 
     public GrpcCluster()
     {
-        _ports = [.. Enumerable.Range(0, 4).Select(_ => FreePort())];
+        _ports = Heraclius.Testing.Cluster.FreePorts.Reserve(4);
         Keys = new TestTopology(4, 2, "c0", i => $"http://127.0.0.1:{_ports[i]}");
         Nodes = new ClusterNode?[4];
     }
@@ -56,13 +54,6 @@ public sealed class GrpcCluster : IAsyncDisposable
 
     public ReplicaOptions Options { get; } = new() { ViewChangeTimeoutMs = 500, CheckpointInterval = 16, RetainDecisions = 32, ResendIntervalMs = 100 };
 
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
     public async Task StartAsync()
     {
         for (var i = 0; i < 4; i++)
@@ -88,10 +79,10 @@ public sealed class GrpcCluster : IAsyncDisposable
         }
     }
 
-    public async Task<BftClient> ClientAsync(int node, int client = 0)
+    public async Task<BftClient> ClientAsync(int node, int client = 0, BftClientOptions? options = null)
     {
         var grpc = new GrpcNodeClient(new Uri(Keys.Cluster.Nodes[node].Endpoint));
-        var c = new BftClient(Keys.Topology, "c0", $"client-{client}", Keys.ClientKeys[client], grpc);
+        var c = new BftClient(Keys.Topology, "c0", $"client-{client}", Keys.ClientKeys[client], grpc, options);
         await c.StartAsync();
         return c;
     }
