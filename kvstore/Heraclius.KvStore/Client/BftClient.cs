@@ -165,7 +165,7 @@ public sealed class BftClient : IAsyncDisposable
                 {
                     // A view, not a copy: the frame's bytes are this loop's own and only the replies are kept.
                     var compact = CompactDecision.FromMemory(bytes);
-                    if (compact.Header.Cluster != _cluster || compact.Verify(_topology, _clientId) != CompactDecisionCheck.Valid)
+                    if (compact.Header.Cluster != _cluster || compact.Verify(_topology, _clientId, _options.SignatureCache) != CompactDecisionCheck.Valid)
                     {
                         Interlocked.Increment(ref _rejectedDecisions);
                         continue;

@@ -17,4 +17,10 @@ public sealed class BftClientOptions
 
     /// <summary>The first sequence number; by default derived from the clock so a restarted client never reuses one.</summary>
     public ulong? FirstSeq { get; set; }
+
+    /// <summary>
+    /// Commit signatures already verified, shared with the other clients of this process (none by default): each of a
+    /// process's connections to a cluster is sent the same decision's signatures, which one of them then checks.
+    /// </summary>
+    public Crypto.VerifiedSignatureCache? SignatureCache { get; set; }
 }

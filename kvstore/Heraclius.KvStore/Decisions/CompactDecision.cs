@@ -64,7 +64,7 @@ public sealed class CompactDecision
     /// Checks that the source cluster certified this header (2f+1 distinct members, one view) and
     /// that the group, addressed to <paramref name="destination"/>, is the one the header covers.
     /// </summary>
-    public CompactDecisionCheck Verify(ClusterTopology topology, string destination)
+    public CompactDecisionCheck Verify(ClusterTopology topology, string destination, Crypto.VerifiedSignatureCache? cache = null)
     {
         if (!topology.TryGetCluster(Header.Cluster, out var cluster))
         {
@@ -81,7 +81,7 @@ public sealed class CompactDecision
             return CompactDecisionCheck.BadProof;
         }
 
-        return Qc.Verify(cluster, Header) == QcCheck.Valid
+        return Qc.Verify(cluster, Header, cache) == QcCheck.Valid
             ? CompactDecisionCheck.Valid
             : CompactDecisionCheck.BadQuorumCertificate;
     }

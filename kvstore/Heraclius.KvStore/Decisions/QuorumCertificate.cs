@@ -57,13 +57,14 @@ public sealed class QuorumCertificate
     }
 
     /// <summary>Checks the certificate for <paramref name="header"/> against the members of <paramref name="cluster"/>.</summary>
-    public QcCheck Verify(ClusterInfo cluster, DecisionHeader header) =>
+    /// <remarks>With <paramref name="cache"/> (clients only, see <see cref="Crypto.VerifiedSignatureCache"/>), signatures verified before are not verified again.</remarks>
+    public QcCheck Verify(ClusterInfo cluster, DecisionHeader header, Crypto.VerifiedSignatureCache? cache = null) =>
         header.Cluster != cluster.Id
             ? QcCheck.WrongCluster
-            : VerifySignatures(cluster, VoteKind.Commit, View, header.Height, header.Hash, Signatures);
+            : VerifySignatures(cluster, VoteKind.Commit, View, header.Height, header.Hash, Signatures, cache);
 
     /// <summary>Shared by QCs and prepared certificates: distinct members, all valid, at least a quorum.</summary>
-    public static QcCheck VerifySignatures(ClusterInfo cluster, VoteKind kind, ulong view, ulong height, Crypto.Hash32 headerHash, IReadOnlyList<QcSignature> signatures)
+    public static QcCheck VerifySignatures(ClusterInfo cluster, VoteKind kind, ulong view, ulong height, Crypto.Hash32 headerHash, IReadOnlyList<QcSignature> signatures, Crypto.VerifiedSignatureCache? cache = null)
     {
         if (signatures.Count < cluster.Quorum)
         {
@@ -91,7 +92,8 @@ public sealed class QuorumCertificate
         for (var i = 0; i < signatures.Count; i++)
         {
             var s = signatures[i];
-            if (!cluster.Nodes[s.Signer].PublicKey.Verify(statement, s.Signature))
+            var key = cluster.Nodes[s.Signer].PublicKey;
+            if (!(cache?.Verify(key, statement, s.Signature) ?? key.Verify(statement, s.Signature)))
             {
                 return QcCheck.BadSignature;
             }

@@ -64,12 +64,14 @@ internal sealed class BenchCluster : IAsyncDisposable
             }
 
             var coordinators = topology.Coordinators.ToList();
+            // The clients are one process, as a gateway's connections are: a signature one has verified, the others need not.
+            var signatures = new VerifiedSignatureCache();
             for (var i = 0; i < clientCount; i++)
             {
                 var c = coordinators[i % coordinators.Count];
                 var key = dir.LoadKey(clientIds[i]);
                 var grpc = new GrpcNodeClient(new Uri(c.Nodes[(i / coordinators.Count) % c.N].Endpoint));
-                var client = new BftClient(topology, c.Id, clientIds[i], key, grpc, new BftClientOptions { MaxBatch = 2048 });
+                var client = new BftClient(topology, c.Id, clientIds[i], key, grpc, new BftClientOptions { MaxBatch = 2048, SignatureCache = signatures });
                 cluster._clients.Add((client, grpc, key));
                 await client.StartAsync();
             }

@@ -43,6 +43,28 @@ public sealed class GrpcClusterTests
     }
 
     [Fact]
+    public async Task ClientsSharingASignatureCache_VerifyEachSignatureOnce()
+    {
+        // Two clients of one process, connected to different nodes: the decisions holding both their requests reach
+        // each, and a commit signature one of them verified is not verified again by the other.
+        await using var cluster = new GrpcCluster();
+        await cluster.StartAsync();
+        var cache = new Heraclius.KvStore.Crypto.VerifiedSignatureCache();
+        await using var first = await cluster.ClientAsync(1, 0, new BftClientOptions { SignatureCache = cache });
+        await using var second = await cluster.ClientAsync(2, 1, new BftClientOptions { SignatureCache = cache });
+        var puts = Enumerable.Range(0, 100).SelectMany(i => new[]
+        {
+            Run(first, KvOperation.Put(B($"a{i}"), B($"{i}"))),
+            Run(second, KvOperation.Put(B($"b{i}"), B($"{i}"))),
+        });
+        Assert.All(await Task.WhenAll(puts), r => Assert.Equal(KvStatus.Ok, r.Status));
+        Assert.Equal("7", System.Text.Encoding.UTF8.GetString((await Run(second, KvOperation.Get(B("a7")))).Value));
+        Assert.True(cache.Hits > 0);
+        Assert.Equal(0, first.RejectedDecisions);
+        Assert.Equal(0, second.RejectedDecisions);
+    }
+
+    [Fact]
     public async Task LeaderKilled_NewLeaderCommitsWithinBound()
     {
         await using var cluster = new GrpcCluster();
