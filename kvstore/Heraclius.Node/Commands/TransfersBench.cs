@@ -55,7 +55,7 @@ internal static class TransfersBench
         // One client id per 512 users (in-flight ids stay inside the session window), and a whole number of
         // clients per coordinator: a ledger client needs one BFT client of every coordinator.
         var perLedgerClient = shape.Coordinators;
-        var ledgerClients = o.GetInt("--clients", Math.Max(shape.NodesPerCluster, (vus + 511) / 512));
+        var ledgerClients = o.GetInt("--clients", Math.Max(1, (vus + 511) / 512));
         var options = new ReplicaOptions();
         options.Validate();
         await using var cluster = await BenchCluster.StartAsync(shape, ledgerClients * perLedgerClient, options, logReplicas: o.Has("--log"));
