@@ -25,6 +25,18 @@ public sealed class VerifiedSignatureCache
         _capacity = capacity;
     }
 
+    /// <summary>Signatures remembered now.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _known.Count;
+            }
+        }
+    }
+
     /// <summary>Signatures answered from the cache instead of verified again.</summary>
     public long Hits => Interlocked.Read(ref _hits);
 
