@@ -105,7 +105,7 @@ public sealed class StateBucketFuzzTests
                 if (random.Next(50) == 0)
                 {
                     var b = random.Next(buckets);
-                    Assert.Equal(Expected(shadow, state, b), state.ReadChunk(b));
+                    Assert.Equal(StateBucketModelTests.ExpectedChunk(shadow, state, b), state.ReadChunk(b));
                 }
             }
 
@@ -122,7 +122,7 @@ public sealed class StateBucketFuzzTests
             Assert.Equal(model.Count, state.Count);
             for (var b = 0; b < buckets; b++)
             {
-                Assert.Equal(Expected(model, state, b), state.ReadChunk(b));
+                Assert.Equal(StateBucketModelTests.ExpectedChunk(model, state, b), state.ReadChunk(b));
             }
 
             if (random.Next(6) == 0)
@@ -202,28 +202,5 @@ public sealed class StateBucketFuzzTests
 
             yield return key;
         }
-    }
-
-    private static byte[] Expected(SortedDictionary<byte[], byte[]> model, ReplicatedState state, int b)
-    {
-        var entries = model.Where(e => state.BucketOf(e.Key) == b).ToList();
-        var expected = new List<byte>();
-        expected.AddRange(U32(entries.Count));
-        foreach (var (key, value) in entries)
-        {
-            expected.AddRange(U32(key.Length));
-            expected.AddRange(key);
-            expected.AddRange(U32(value.Length));
-            expected.AddRange(value);
-        }
-
-        return expected.ToArray();
-    }
-
-    private static byte[] U32(int value)
-    {
-        var bytes = new byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes, (uint)value);
-        return bytes;
     }
 }

@@ -249,19 +249,9 @@ public sealed class StateBucketModelTests
         var leaves = new Heraclius.KvStore.Crypto.Hash32[state.BucketCount];
         for (var b = 0; b < state.BucketCount; b++)
         {
-            var entries = model.Where(e => state.BucketOf(e.Key) == b).ToList();
-            var expected = new List<byte>();
-            expected.AddRange(U32(entries.Count));
-            foreach (var (key, value) in entries)
-            {
-                expected.AddRange(U32(key.Length));
-                expected.AddRange(key);
-                expected.AddRange(U32(value.Length));
-                expected.AddRange(value);
-            }
-
-            Assert.Equal(expected.ToArray(), state.ReadChunk(b));
-            leaves[b] = MerkleTree.LeafHash(expected.ToArray());
+            var expected = ExpectedChunk(model, state, b);
+            Assert.Equal(expected, state.ReadChunk(b));
+            leaves[b] = MerkleTree.LeafHash(expected);
         }
 
         Assert.Equal(MerkleTree.Root(leaves), root);
@@ -273,6 +263,23 @@ public sealed class StateBucketModelTests
         }
 
         Assert.False(state.TryRead([0xEE, 0xEE], out _));
+    }
+
+    /// <summary>The format's chunk of bucket <paramref name="bucket"/> for the map's entries: u32 count ‖ per entry in key order u32 key length ‖ key ‖ u32 value length ‖ value.</summary>
+    internal static byte[] ExpectedChunk(SortedDictionary<byte[], byte[]> model, ReplicatedState state, int bucket)
+    {
+        var entries = model.Where(e => state.BucketOf(e.Key) == bucket).ToList();
+        var expected = new List<byte>();
+        expected.AddRange(U32(entries.Count));
+        foreach (var (key, value) in entries)
+        {
+            expected.AddRange(U32(key.Length));
+            expected.AddRange(key);
+            expected.AddRange(U32(value.Length));
+            expected.AddRange(value);
+        }
+
+        return [.. expected];
     }
 
     private static byte[] U32(int value)
