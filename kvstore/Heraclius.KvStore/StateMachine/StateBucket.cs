@@ -152,7 +152,7 @@ internal sealed class StateBucket
                         throw new InvalidOperationException("state bucket holds more live records than entries");
                     }
 
-                    var prefix = keyLength >= 8 ? BinaryPrimitives.ReadUInt64BigEndian(record[4..]) : PrefixOf(record.Slice(4, keyLength));
+                    var prefix = PrefixOf(record.Slice(4, keyLength));
                     keys[n] = (prefix & ~indexMask) | (uint)n;
                     collected[n++] = offset;
                 }
@@ -532,14 +532,13 @@ internal sealed class StateBucket
     /// <remarks>
     /// Padding with the smallest byte keeps the order: a smaller prefix means a smaller key, and only
     /// equal prefixes need the whole keys compared.
+    /// Inlined for keys of 8 bytes or more (an encoding takes one per entry); the padding, with its buffer, only for shorter ones.
     /// </remarks>
-    private static ulong PrefixOf(ReadOnlySpan<byte> key)
-    {
-        if (key.Length >= 8)
-        {
-            return BinaryPrimitives.ReadUInt64BigEndian(key);
-        }
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static ulong PrefixOf(ReadOnlySpan<byte> key) => key.Length >= 8 ? BinaryPrimitives.ReadUInt64BigEndian(key) : PaddedPrefixOf(key);
 
+    private static ulong PaddedPrefixOf(ReadOnlySpan<byte> key)
+    {
         Span<byte> padded = stackalloc byte[8];
         padded.Clear();
         key.CopyTo(padded);
