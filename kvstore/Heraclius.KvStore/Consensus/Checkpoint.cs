@@ -17,6 +17,11 @@ namespace Heraclius.KvStore.Consensus;
 /// </remarks>
 internal sealed record Checkpoint(DecisionHeader Header, QuorumCertificate Qc, ReadOnlyMemory<byte>[] Chunks, Hash32[] ChunkHashes)
 {
+    private Merkle.MerkleLevels? _levels;
+
+    /// <summary>The Merkle tree over the chunks, built the first time a peer asks for chunks (then each proof is only its path).</summary>
+    public Merkle.MerkleLevels Levels => _levels ??= new Merkle.MerkleLevels(ChunkHashes);
+
     /// <summary>Captures the chunks of <paramref name="state"/>, which must be the state as of <paramref name="header"/>.</summary>
     public static Checkpoint Capture(DecisionHeader header, QuorumCertificate qc, ReplicatedState state)
     {

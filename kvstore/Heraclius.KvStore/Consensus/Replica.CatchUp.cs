@@ -151,22 +151,47 @@ public sealed partial class Replica
         && d.Proposal.IsSelfConsistent()
         && d.Qc.Verify(_cluster, d.Header) == QcCheck.Valid;
 
+    /// <summary>
+    /// Asks the fetch's peer for the chunks still missing, one request per run of missing chunks (at most
+    /// <see cref="MaxChunkRequestsPerRound"/> requests and <see cref="ReplicaOptions.SnapshotChunksPerReply"/> chunks in
+    /// all): after a checkpoint overtook the fetch, the chunks it changed are scattered among the ones kept, and a
+    /// single range from the first missing one would bring back mostly chunks this node already has.
+    /// </summary>
     private void RequestSnapshotChunks()
     {
         var fetch = _snapshotFetch!;
-        var first = fetch.NextMissing();
-        if (first < 0)
-        {
-            return;
-        }
-
         fetch.RequestedAt = _now;
-        var w = Envelope.Begin(MessageType.FetchSnapshot, _self, 32);
-        w.U64(fetch.Height);
-        w.U32((uint)first);
-        w.U32((uint)_options.SnapshotChunksPerReply);
-        Send(fetch.Peer, w.ToArray());
+        fetch.Outstanding = 0;
+        var budget = _options.SnapshotChunksPerReply;
+        for (var start = fetch.NextMissing(); start >= 0 && budget > 0 && fetch.Outstanding < MaxChunkRequestsPerRound;)
+        {
+            var end = start;
+            while (end < fetch.Have.Length && !fetch.Have[end] && end - start < budget)
+            {
+                end++;
+            }
+
+            var w = Envelope.Begin(MessageType.FetchSnapshot, _self, 32);
+            w.U64(fetch.Height);
+            w.U32((uint)start);
+            w.U32((uint)(end - start));
+            Send(fetch.Peer, w.ToArray());
+            fetch.Outstanding++;
+            budget -= end - start;
+            start = end;
+            while (start < fetch.Have.Length && fetch.Have[start])
+            {
+                start++;
+            }
+
+            if (start == fetch.Have.Length)
+            {
+                break;
+            }
+        }
     }
+
+    private const int MaxChunkRequestsPerRound = 8;
 
     private void OnFetchSnapshot(int from, ReadOnlyMemory<byte> body)
     {
@@ -184,26 +209,38 @@ public sealed partial class Replica
         var w = Envelope.Begin(MessageType.SnapshotChunks, _self, 64 * 1024);
         cp.Header.Write(w);
         cp.Qc.Write(w);
-        if (cp.Header.Height != height)
+
+        // The chunks asked for, of our checkpoint even when it moved on from the one the peer fetches: with our
+        // leaf hashes after them (below), it keeps every chunk it has that did not change. Before, it started over
+        // with nothing each time, and a fetch slower than the cluster's checkpoint interval never ended.
+        var end = (int)Math.Min(first + count, (uint)cp.Chunks.Length);
+        var bytes = 0L;
+        for (var i = (int)first; i < end; i++)
         {
-            // Our checkpoint moved on: answer with no chunks so the peer restarts from this one.
-            w.U32(0);
-            Send(from, w.ToArray());
-            return;
+            // At least one chunk, however large; then no more than the byte budget (the count goes first).
+            bytes += cp.Chunks[i].Length;
+            if (bytes > MaxCatchUpBytes && i > (int)first)
+            {
+                end = i;
+                break;
+            }
         }
 
-        var end = (int)Math.Min(first + count, (uint)cp.Chunks.Length);
         w.U32((uint)(end - (int)first));
-        var bytes = 0;
         for (var i = (int)first; i < end; i++)
         {
             w.U32((uint)i);
             w.Bytes(cp.Chunks[i].Span);
-            MerkleTree.Prove(cp.ChunkHashes, i).Write(w);
-            bytes += cp.Chunks[i].Length;
-            if (bytes > MaxCatchUpBytes)
+            cp.Levels.Prove(i).Write(w);
+        }
+
+        if (cp.Header.Height != height)
+        {
+            // A peer that predates this part ignores everything after the QC when the heights differ.
+            w.U32((uint)cp.ChunkHashes.Length);
+            foreach (var hash in cp.ChunkHashes)
             {
-                break;
+                w.Hash(hash);
             }
         }
 
@@ -237,11 +274,11 @@ public sealed partial class Replica
 
         if (header.Height != fetch.Height)
         {
-            // The peer's checkpoint moved on; start over at the newer one if it is still ahead of us.
-            _snapshotFetch = header.Height > _decided ? new SnapshotFetch(header.Height, from, _state.BucketCount) : null;
-            if (_snapshotFetch is not null)
+            // The peer's checkpoint moved on (or this peer's is older): go on with it if it is still ahead of us.
+            _snapshotFetch = header.Height > _decided ? MovedOn(fetch, from, header, qc, ref r) : null;
+            if (_snapshotFetch is { } next)
             {
-                RequestSnapshotChunks();
+                ContinueFetch(next);
             }
 
             return;
@@ -249,6 +286,54 @@ public sealed partial class Replica
 
         fetch.Header = header;
         fetch.Qc = qc;
+        if (!TakeChunks(fetch, from, ref r))
+        {
+            _snapshotFetch = null;
+            return;
+        }
+
+        // An answer to a request made before the fetch moved to this checkpoint carries its leaf hashes too.
+        if (r.Remaining > 0)
+        {
+            _ = ReadLeafHashes(ref r, fetch.Have.Length);
+        }
+
+        r.End();
+        ContinueFetch(fetch);
+    }
+
+    private static Hash32[] ReadLeafHashes(ref CanonicalReader r, int buckets)
+    {
+        var leaves = new Hash32[r.Count(buckets)];
+        for (var i = 0; i < leaves.Length; i++)
+        {
+            leaves[i] = r.Hash();
+        }
+
+        return leaves;
+    }
+
+    /// <summary>After an answer: install when every chunk is here, or ask for the missing ones once the round's answers are all in.</summary>
+    private void ContinueFetch(SnapshotFetch fetch)
+    {
+        fetch.Outstanding = Math.Max(0, fetch.Outstanding - 1);
+        if (fetch.Received == fetch.Have.Length)
+        {
+            InstallSnapshot(fetch);
+        }
+        else if (fetch.Outstanding == 0)
+        {
+            RequestSnapshotChunks();
+        }
+    }
+
+    /// <summary>
+    /// Reads a reply's chunks into <paramref name="fetch"/>, each checked by its Merkle proof against the fetch's
+    /// certified state root; false (counted) when one fails, and then nothing after it is taken.
+    /// </summary>
+    private bool TakeChunks(SnapshotFetch fetch, int from, ref CanonicalReader r)
+    {
+        var root = fetch.Header!.StateRoot;
         fetch.FruitlessRequests = 0;
         var count = r.Count(fetch.Have.Length);
         for (var i = 0; i < count; i++)
@@ -256,31 +341,68 @@ public sealed partial class Replica
             var index = r.U32();
             var chunk = r.BytesSpan(MaxCatchUpBytes * 2);
             var proof = MerkleProof.Read(ref r);
+            var leaf = MerkleTree.LeafHash(chunk);
             if (index >= fetch.Have.Length || proof.LeafIndex != index || proof.LeafCount != (uint)fetch.Have.Length
-                || !proof.Verify(MerkleTree.LeafHash(chunk), header.StateRoot))
+                || !proof.Verify(leaf, root))
             {
                 Reject(RejectReason.InvalidSnapshot, from);
-                _snapshotFetch = null;
-                return;
+                return false;
             }
 
             if (!fetch.Have[index])
             {
                 fetch.State.WriteChunk((int)index, chunk);
+                fetch.LeafHashes[index] = leaf;
                 fetch.Have[index] = true;
                 fetch.Received++;
             }
         }
 
+        return true;
+    }
+
+    /// <summary>
+    /// A fetch of the peer's newer (certified) checkpoint in place of <paramref name="fetch"/>: the chunks of its reply,
+    /// and those we have whose leaf hashes the reply's list still holds (the list must rebuild the certified root:
+    /// a wrong one is counted and ends the fetch). A reply without the list (a peer of the version before) starts
+    /// afresh. Null when the reply is invalid.
+    /// </summary>
+    private SnapshotFetch? MovedOn(SnapshotFetch fetch, int from, DecisionHeader header, QuorumCertificate qc, ref CanonicalReader r)
+    {
+        var buckets = fetch.Have.Length;
+        var fresh = new SnapshotFetch(header.Height, from, _state.BucketCount) { Header = header, Qc = qc, Outstanding = fetch.Outstanding };
+        if (!TakeChunks(fresh, from, ref r))
+        {
+            return null;
+        }
+
+        if (r.Remaining == 0)
+        {
+            return fresh;
+        }
+
+        var leaves = ReadLeafHashes(ref r, buckets);
         r.End();
-        if (fetch.Received == fetch.Have.Length)
+        if (leaves.Length != buckets || MerkleTree.Root(leaves) != header.StateRoot)
         {
-            InstallSnapshot(fetch);
+            Reject(RejectReason.InvalidSnapshot, from);
+            return null;
         }
-        else
+
+        var next = new SnapshotFetch(header.Height, from, fetch, leaves) { Header = header, Qc = qc };
+        // The chunks this reply brought (proved against the new root) go over what the earlier fetch held there.
+        for (var i = 0; i < buckets; i++)
         {
-            RequestSnapshotChunks();
+            if (fresh.Have[i] && !next.Have[i])
+            {
+                next.State.WriteChunk(i, fresh.State.ReadChunk(i));
+                next.LeafHashes[i] = fresh.LeafHashes[i];
+                next.Have[i] = true;
+                next.Received++;
+            }
         }
+
+        return next;
     }
 
     private void InstallSnapshot(SnapshotFetch fetch)

@@ -1,3 +1,4 @@
+using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Decisions;
 using Heraclius.KvStore.StateMachine;
 
@@ -12,6 +13,33 @@ internal sealed class SnapshotFetch
         Peer = peer;
         State = new ReplicatedState(bucketCount);
         Have = new bool[bucketCount];
+        LeafHashes = new Hash32[bucketCount];
+    }
+
+    /// <summary>
+    /// A fetch of a later checkpoint that keeps the chunks of <paramref name="earlier"/> whose leaf hashes the later
+    /// checkpoint still has (<paramref name="leafHashes"/>, already checked against its certified root): a bucket
+    /// no write touched in between is the same chunk, so only the changed ones are fetched again. It takes over the
+    /// earlier fetch's state; buckets not kept are overwritten when their chunk arrives, and none is installed before.
+    /// </summary>
+    public SnapshotFetch(ulong height, int peer, SnapshotFetch earlier, Hash32[] leafHashes)
+    {
+        Height = height;
+        Peer = peer;
+        State = earlier.State;
+        Have = new bool[earlier.Have.Length];
+        LeafHashes = earlier.LeafHashes;
+        for (var i = 0; i < Have.Length; i++)
+        {
+            if (earlier.Have[i] && earlier.LeafHashes[i] == leafHashes[i])
+            {
+                Have[i] = true;
+                Received++;
+            }
+        }
+
+        Kept = Received;
+        Outstanding = earlier.Outstanding;
     }
 
     public ulong Height { get; }
@@ -26,9 +54,18 @@ internal sealed class SnapshotFetch
 
     public bool[] Have { get; }
 
+    /// <summary>The leaf hash of each chunk received (valid where <see cref="Have"/> is set).</summary>
+    public Hash32[] LeafHashes { get; }
+
     public int Received { get; set; }
 
+    /// <summary>How many chunks this fetch kept from the one it replaced.</summary>
+    public int Kept { get; }
+
     public long RequestedAt { get; set; }
+
+    /// <summary>Chunk requests sent in the last round and not yet answered; the next round goes out when none is left.</summary>
+    public int Outstanding { get; set; }
 
     /// <summary>Peers asked in a row without a single chunk arriving; a full round abandons the fetch.</summary>
     public int FruitlessRequests { get; set; }

@@ -74,38 +74,11 @@ public static class MerkleTree
         return level[0];
     }
 
-    /// <summary>The audit path of leaf <paramref name="index"/>, leaf side first.</summary>
+    /// <summary>The audit path of leaf <paramref name="index"/>, leaf side first (to prove many leaves of one tree, build <see cref="MerkleLevels"/> once).</summary>
     public static MerkleProof Prove(IReadOnlyList<Hash32> leafHashes, int index)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, leafHashes.Count);
-        var path = new List<Hash32>();
-        var level = leafHashes.ToArray();
-        var count = level.Length;
-        var position = index;
-        while (count > 1)
-        {
-            var sibling = position ^ 1;
-            if (sibling < count)
-            {
-                path.Add(level[sibling]);
-            }
-
-            var next = 0;
-            for (var i = 0; i + 1 < count; i += 2)
-            {
-                level[next++] = NodeHash(level[i], level[i + 1]);
-            }
-
-            if ((count & 1) == 1)
-            {
-                level[next++] = level[count - 1];
-            }
-
-            position >>= 1;
-            count = next;
-        }
-
-        return new MerkleProof((uint)index, (uint)leafHashes.Count, [.. path]);
+        return new MerkleLevels(leafHashes).Prove(index);
     }
 }

@@ -24,6 +24,24 @@ public sealed class MerkleTreeTests
     }
 
     [Fact]
+    public void LevelsBuiltOnce_HaveTheTreesRoot_AndProveEveryLeaf_ForTreesOf1To70Leaves()
+    {
+        for (var n = 1; n <= 70; n++)
+        {
+            var hashes = Leaves(n).Select(l => MerkleTree.LeafHash(l)).ToList();
+            var root = MerkleTree.Root(hashes);
+            var levels = new MerkleLevels(hashes);
+            Assert.Equal(root, levels.Root);
+            for (var i = 0; i < n; i++)
+            {
+                var proof = levels.Prove(i);
+                Assert.True(proof.Verify(hashes[i], root), $"leaf {i} of {n}");
+                Assert.False(proof.Verify(hashes[(i + 1) % n], root) && n > 1, $"leaf {i} of {n} proved another leaf");
+            }
+        }
+    }
+
+    [Fact]
     public void AnyFlippedByteInLeafProofOrRoot_FailsVerification()
     {
         for (var n = 1; n <= 33; n++)
