@@ -136,7 +136,7 @@ public sealed partial class Replica
         var solicited = from == _catchUpAskedPeer && _now - _catchUpAskedAt <= 4L * _options.ResendIntervalMs;
         if (!progressed && snapshotHeight > _decided && _snapshotFetch is null && solicited && IsCheckpointHeight(snapshotHeight))
         {
-            _snapshotFetch = new SnapshotFetch(snapshotHeight, from, _state.BucketCount);
+            _snapshotFetch = new SnapshotFetch(snapshotHeight, from, _state.BucketCount) { ProgressAt = _now };
             RequestSnapshotChunks();
         }
         else if (progressed || (decisions.Length > 0 && decisions[^1].Height > _decided))
@@ -160,8 +160,8 @@ public sealed partial class Replica
     private void RequestSnapshotChunks()
     {
         var fetch = _snapshotFetch!;
-        fetch.RequestedAt = _now;
         fetch.Outstanding = 0;
+        fetch.RoundProgress = false;
         var budget = _options.SnapshotChunksPerReply;
         for (var start = fetch.NextMissing(); start >= 0 && budget > 0 && fetch.Outstanding < MaxChunkRequestsPerRound;)
         {
@@ -255,6 +255,27 @@ public sealed partial class Replica
             return;
         }
 
+        // Counted before the answer is read: one that turns out malformed or useless still ends its part of the round
+        // (review: a round waited for the timer, which also moved away from the peer).
+        fetch.Outstanding = Math.Max(0, fetch.Outstanding - 1);
+        try
+        {
+            TakeSnapshotChunks(fetch, from, body);
+        }
+        finally
+        {
+            // The next round goes out when this one's answers are all in and brought something (new chunks, or a newer
+            // checkpoint); a round that brought nothing waits for the timer, which asks the next peer.
+            if (_snapshotFetch is { } current && current.Received < current.Have.Length && current.Outstanding == 0
+                && (current.RoundProgress || !ReferenceEquals(current, fetch)))
+            {
+                RequestSnapshotChunks();
+            }
+        }
+    }
+
+    private void TakeSnapshotChunks(SnapshotFetch fetch, int from, ReadOnlyMemory<byte> body)
+    {
         if (fetch.Height <= _decided)
         {
             // Decisions overtook the fetch: installing it would move the chain back and forget votes of the heights above.
@@ -272,13 +293,20 @@ public sealed partial class Replica
             return;
         }
 
-        if (header.Height != fetch.Height)
+        if (header.Height < fetch.Height)
         {
-            // The peer's checkpoint moved on (or this peer's is older): go on with it if it is still ahead of us.
-            _snapshotFetch = header.Height > _decided ? MovedOn(fetch, from, header, qc, ref r) : null;
-            if (_snapshotFetch is { } next)
+            // An older checkpoint than the one fetched (a peer behind, or a late answer): no progress. Never moving back
+            // down keeps a byzantine peer from sending us to and fro between two checkpoints, each move dropping chunks.
+            return;
+        }
+
+        if (header.Height > fetch.Height)
+        {
+            // The peer's checkpoint moved on: go on with it.
+            _snapshotFetch = MovedOn(fetch, from, header, qc, ref r);
+            if (_snapshotFetch is { } next && next.Received == next.Have.Length)
             {
-                ContinueFetch(next);
+                InstallSnapshot(next);
             }
 
             return;
@@ -286,7 +314,7 @@ public sealed partial class Replica
 
         fetch.Header = header;
         fetch.Qc = qc;
-        if (!TakeChunks(fetch, from, ref r))
+        if (TakeChunks(fetch, from, ref r) < 0)
         {
             _snapshotFetch = null;
             return;
@@ -299,7 +327,10 @@ public sealed partial class Replica
         }
 
         r.End();
-        ContinueFetch(fetch);
+        if (fetch.Received == fetch.Have.Length)
+        {
+            InstallSnapshot(fetch);
+        }
     }
 
     private static Hash32[] ReadLeafHashes(ref CanonicalReader r, int buckets)
@@ -313,29 +344,17 @@ public sealed partial class Replica
         return leaves;
     }
 
-    /// <summary>After an answer: install when every chunk is here, or ask for the missing ones once the round's answers are all in.</summary>
-    private void ContinueFetch(SnapshotFetch fetch)
-    {
-        fetch.Outstanding = Math.Max(0, fetch.Outstanding - 1);
-        if (fetch.Received == fetch.Have.Length)
-        {
-            InstallSnapshot(fetch);
-        }
-        else if (fetch.Outstanding == 0)
-        {
-            RequestSnapshotChunks();
-        }
-    }
-
     /// <summary>
     /// Reads a reply's chunks into <paramref name="fetch"/>, each checked by its Merkle proof against the fetch's
-    /// certified state root; false (counted) when one fails, and then nothing after it is taken.
+    /// certified state root; returns how many were new, or -1 (counted) when one fails, and then nothing after it is
+    /// taken. Only new chunks are progress: a peer that answers every request with none is left when the timer runs
+    /// out (review: resetting the timer on any answer let it hold the fetch forever).
     /// </summary>
-    private bool TakeChunks(SnapshotFetch fetch, int from, ref CanonicalReader r)
+    private int TakeChunks(SnapshotFetch fetch, int from, ref CanonicalReader r)
     {
         var root = fetch.Header!.StateRoot;
-        fetch.FruitlessRequests = 0;
         var count = r.Count(fetch.Have.Length);
+        var taken = 0;
         for (var i = 0; i < count; i++)
         {
             var index = r.U32();
@@ -346,7 +365,7 @@ public sealed partial class Replica
                 || !proof.Verify(leaf, root))
             {
                 Reject(RejectReason.InvalidSnapshot, from);
-                return false;
+                return -1;
             }
 
             if (!fetch.Have[index])
@@ -355,23 +374,38 @@ public sealed partial class Replica
                 fetch.LeafHashes[index] = leaf;
                 fetch.Have[index] = true;
                 fetch.Received++;
+                taken++;
             }
         }
 
-        return true;
+        if (taken > 0)
+        {
+            fetch.ProgressAt = _now;
+            fetch.FruitlessRequests = 0;
+            fetch.RoundProgress = true;
+        }
+
+        return taken;
     }
 
     /// <summary>
     /// A fetch of the peer's newer (certified) checkpoint in place of <paramref name="fetch"/>: the chunks of its reply,
     /// and those we have whose leaf hashes the reply's list still holds (the list must rebuild the certified root:
     /// a wrong one is counted and ends the fetch). A reply without the list (a peer of the version before) starts
-    /// afresh. Null when the reply is invalid.
+    /// afresh. Null when the reply is invalid. The round in flight and the progress timer carry over.
     /// </summary>
     private SnapshotFetch? MovedOn(SnapshotFetch fetch, int from, DecisionHeader header, QuorumCertificate qc, ref CanonicalReader r)
     {
         var buckets = fetch.Have.Length;
-        var fresh = new SnapshotFetch(header.Height, from, _state.BucketCount) { Header = header, Qc = qc, Outstanding = fetch.Outstanding };
-        if (!TakeChunks(fresh, from, ref r))
+        var fresh = new SnapshotFetch(header.Height, from, _state.BucketCount)
+        {
+            Header = header,
+            Qc = qc,
+            Outstanding = fetch.Outstanding,
+            ProgressAt = fetch.ProgressAt,
+            FruitlessRequests = fetch.FruitlessRequests,
+        };
+        if (TakeChunks(fresh, from, ref r) < 0)
         {
             return null;
         }
@@ -389,7 +423,14 @@ public sealed partial class Replica
             return null;
         }
 
-        var next = new SnapshotFetch(header.Height, from, fetch, leaves) { Header = header, Qc = qc };
+        var next = new SnapshotFetch(header.Height, from, fetch, leaves)
+        {
+            Header = header,
+            Qc = qc,
+            ProgressAt = fresh.ProgressAt,
+            FruitlessRequests = fresh.FruitlessRequests,
+        };
+
         // The chunks this reply brought (proved against the new root) go over what the earlier fetch held there.
         for (var i = 0; i < buckets; i++)
         {

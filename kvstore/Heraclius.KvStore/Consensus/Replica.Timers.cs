@@ -85,7 +85,7 @@ public sealed partial class Replica
     private void CheckTimeouts()
     {
         // Catching up goes on whatever the view: a lost chunk request is re-sent to the next peer.
-        if (_snapshotFetch is { } fetch && _now - fetch.RequestedAt > 4L * _options.ResendIntervalMs)
+        if (_snapshotFetch is { } fetch && _now - fetch.ProgressAt > 4L * _options.ResendIntervalMs)
         {
             if (++fetch.FruitlessRequests >= _cluster.N - 1)
             {
@@ -94,7 +94,9 @@ public sealed partial class Replica
             }
             else
             {
+                // Lost answers, or a peer that answers with nothing new: the next peer gets a whole interval.
                 fetch.Peer = NextPeer(fetch.Peer);
+                fetch.ProgressAt = _now;
                 RequestSnapshotChunks();
             }
         }

@@ -62,12 +62,19 @@ internal sealed class SnapshotFetch
     /// <summary>How many chunks this fetch kept from the one it replaced.</summary>
     public int Kept { get; }
 
-    public long RequestedAt { get; set; }
+    /// <summary>
+    /// When a chunk last arrived that the fetch lacked (or the fetch began, or moved to another peer): with no new
+    /// chunk for a while the timer asks the next peer.
+    /// </summary>
+    public long ProgressAt { get; set; }
+
+    /// <summary>Whether an answer of the current round brought a chunk the fetch lacked.</summary>
+    public bool RoundProgress { get; set; }
 
     /// <summary>Chunk requests sent in the last round and not yet answered; the next round goes out when none is left.</summary>
     public int Outstanding { get; set; }
 
-    /// <summary>Peers asked in a row without a single chunk arriving; a full round abandons the fetch.</summary>
+    /// <summary>Peers left in a row without a single new chunk arriving from them; a full round abandons the fetch.</summary>
     public int FruitlessRequests { get; set; }
 
     public int NextMissing() => Array.IndexOf(Have, false);

@@ -1,0 +1,211 @@
+using System.Buffers.Binary;
+using Heraclius.KvStore.Consensus;
+using Heraclius.KvStore.Consensus.Messages;
+using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.Decisions;
+using Heraclius.KvStore.Encoding;
+using Heraclius.KvStore.Merkle;
+using static Heraclius.KvStore.Tests.CrashFuzz.CatchUpScenario;
+
+namespace Heraclius.KvStore.Tests.Consensus;
+
+/// <summary>What a review of the snapshot fetch across checkpoints (7c79b94) found: each test failed on that build.</summary>
+public sealed class SnapshotFetchReviewAttackTests
+{
+    private const int Buckets = 64;
+
+    private static ReplicaFixture Cluster() => new(o =>
+    {
+        o.CheckpointInterval = 4;
+        o.RetainDecisions = 4;
+        o.StateBuckets = Buckets;
+        o.SnapshotChunksPerReply = 16;
+        o.ResendIntervalMs = 50;
+    });
+
+    private static ReplicaFixture NodeThreeBehindThePrunedLog(out long now)
+    {
+        var f = Cluster();
+        now = 10;
+        Round(f, now);
+        now = DecideWithoutNodeThree(f, now + 10, 11);
+        return f;
+    }
+
+    private static long DecideWithoutNodeThree(ReplicaFixture f, long now, int heights)
+    {
+        var target = f.Replicas[0].DecidedHeight + (ulong)heights;
+        for (var i = 0; i < 4 * heights && f.Replicas[0].DecidedHeight < target; i++)
+        {
+            now = RoundsWithoutNodeThree(f, now, 1);
+        }
+
+        Assert.Equal(target, f.Replicas[0].DecidedHeight);
+        return now;
+    }
+
+    private static MessageType TypeOf(byte[] m) => ReplicaFixture.TypeOf(m);
+
+    private static int StatusFromNodeZero(ReplicaFixture f, ref long now)
+    {
+        now += 60;
+        var mark = f.Outboxes[3].Sent.Count;
+        var from0 = f.Outboxes[0].Sent.Count;
+        f.Replicas[0].Tick(now);
+        foreach (var (to, message) in f.Outboxes[0].Sent.Skip(from0).ToList())
+        {
+            if (to == 3 && TypeOf(message) == MessageType.Status)
+            {
+                f.Replicas[3].OnMessage(0, message, now);
+            }
+        }
+
+        return mark;
+    }
+
+    /// <summary>
+    /// As SnapshotFetchAcrossCheckpointsTests.Exchange, but node 3 gets the answers one at a time and ticks after each
+    /// at the same instant (no time passes): <paramref name="afterEach"/> sees what node 3 sent on that tick.
+    /// </summary>
+    private static int Exchange(ReplicaFixture f, ref long now, int mark, int rounds, Func<byte[], byte[]>? tamper, Action<int, List<(int To, byte[] Message)>> afterEach)
+    {
+        var requests = f.Outboxes[3].Sent.Skip(mark).Where(s => TypeOf(s.Message) is MessageType.FetchDecisions or MessageType.FetchSnapshot).ToList();
+        var marks = Enumerable.Range(0, 4).Select(i => f.Outboxes[i].Sent.Count).ToArray();
+        foreach (var (to, message) in requests)
+        {
+            f.Replicas[to].OnMessage(3, message, now);
+        }
+
+        var answers = Enumerable.Range(0, 3)
+            .SelectMany(p => f.Outboxes[p].Sent.Skip(marks[p]).Where(s => s.To == 3).Select(s => (From: p, s.Message)))
+            .Where(a => TypeOf(a.Message) is MessageType.DecisionBatch or MessageType.SnapshotChunks)
+            .ToList();
+        now = DecideWithoutNodeThree(f, now, rounds);
+        var newMark = f.Outboxes[3].Sent.Count;
+        foreach (var (from, message) in answers)
+        {
+            f.Replicas[3].OnMessage(from, tamper is not null && TypeOf(message) == MessageType.SnapshotChunks ? tamper(message) : message, now);
+            var before = f.Outboxes[3].Sent.Count;
+            f.Replicas[3].Tick(now);
+            afterEach(requests.Count(q => TypeOf(q.Message) == MessageType.FetchSnapshot), [.. f.Outboxes[3].Sent.Skip(before)]);
+        }
+
+        now += 10;
+        return newMark;
+    }
+
+    /// <summary>
+    /// A fetch that moved to a newer checkpoint on an answer that was not its round's last used to start with its
+    /// timer at 0: the next tick took it for timed out, left the peer that was answering for the next one and then
+    /// ignored that peer's remaining answers. Now the move keeps the fetch's progress timer.
+    /// </summary>
+    [Fact]
+    public void AFetchThatMovesOnMidRound_IsNotTakenForTimedOut_OnTheNextTickAtTheSameInstant()
+    {
+        var f = NodeThreeBehindThePrunedLog(out var now);
+        var mark = StatusFromNodeZero(f, ref now);
+        var switched = new List<string>();
+        var multiRequestRounds = 0;
+        for (var exchanges = 0; exchanges < 20 && f.Replicas[3].SnapshotsInstalled == 0; exchanges++)
+        {
+            var at = now;
+            // Every answer comes from a checkpoint newer than the one asked for (the case the change is for).
+            var atHeight = f.Replicas[0].DecidedHeight;
+            mark = Exchange(f, ref now, mark, rounds: 4, tamper: null, afterEach: (requests, sent) =>
+            {
+                multiRequestRounds += requests >= 2 ? 1 : 0;
+                foreach (var (to, message) in sent)
+                {
+                    if (TypeOf(message) == MessageType.FetchSnapshot && to != 0)
+                    {
+                        switched.Add($"exchange {exchanges}: round of {requests} requests, FetchSnapshot to node {to} on a tick with no time passed");
+                    }
+                }
+            });
+        }
+
+        Assert.True(multiRequestRounds > 0, "no round had two requests: the scenario did not arise");
+        Assert.True(switched.Count == 0, string.Join("\n", switched));
+    }
+
+    /// <summary>
+    /// A byzantine fetch peer that answers every request at once with the certified header and QC and no chunk used to
+    /// reset the fetch's timer with each answer: it never timed out, never went to another peer and never ended. Only
+    /// a new chunk is progress now.
+    /// </summary>
+    [Fact]
+    public void APeerAnsweringWithNoChunks_DoesNotHoldTheFetchForever()
+    {
+        var f = NodeThreeBehindThePrunedLog(out var now);
+        var mark = StatusFromNodeZero(f, ref now);
+
+        static byte[] NoChunks(byte[] message)
+        {
+            var r = new CanonicalReader(message.AsSpan(5));
+            _ = DecisionHeader.Read(ref r);
+            _ = QuorumCertificate.Read(ref r);
+            var prefix = message.Length - r.Remaining;
+            var result = new byte[prefix + 4];
+            message.AsSpan(0, prefix).CopyTo(result);
+            return result; // count 0
+        }
+
+        var otherPeerAsked = false;
+        var start = now;
+        for (var i = 0; i < 40 && !otherPeerAsked; i++)
+        {
+            var before = f.Outboxes[3].Sent.Count;
+            mark = Exchange(f, ref now, mark, rounds: 0, NoChunks, (_, _) => { });
+            now += 40;
+            f.Replicas[3].Tick(now);
+            otherPeerAsked = f.Outboxes[3].Sent.Skip(before).Any(s => TypeOf(s.Message) == MessageType.FetchSnapshot && s.To != 0);
+        }
+
+        Assert.True(otherPeerAsked, $"after {now - start} ms (4 x ResendIntervalMs = 200) node 3 still asks only the peer that sends no chunks");
+    }
+
+    // RFC 9162 section 2.1.3.1 PATH(m, D[n]), the reference the per-proof MerkleTree.Prove matched.
+    private static List<Hash32> RfcPath(int m, List<Hash32> d)
+    {
+        if (d.Count <= 1)
+        {
+            return [];
+        }
+
+        var k = 1;
+        while (k * 2 < d.Count)
+        {
+            k *= 2;
+        }
+
+        if (m < k)
+        {
+            var p = RfcPath(m, d[..k]);
+            p.Add(MerkleTree.Root(d[k..]));
+            return p;
+        }
+        else
+        {
+            var p = RfcPath(m - k, d[k..]);
+            p.Add(MerkleTree.Root(d[..k]));
+            return p;
+        }
+    }
+
+    [Fact]
+    public void MerkleLevelsProve_IsExactlyTheRfc9162AuditPath_For1To140Leaves()
+    {
+        for (var n = 1; n <= 140; n++)
+        {
+            var hashes = Enumerable.Range(0, n).Select(i => MerkleTree.LeafHash(BitConverter.GetBytes(i))).ToList();
+            var levels = new MerkleLevels(hashes);
+            for (var i = 0; i < n; i++)
+            {
+                var proof = levels.Prove(i);
+                Assert.Equal((uint)i, proof.LeafIndex);
+                Assert.Equal((uint)n, proof.LeafCount);
+                Assert.Equal(RfcPath(i, hashes), proof.Path);
+            }
+        }
+    }
+}
