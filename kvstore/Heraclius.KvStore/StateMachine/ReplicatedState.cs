@@ -33,6 +33,10 @@ public sealed class ReplicatedState
     private readonly byte[]?[] _captured;
     private readonly byte[]?[] _spare;
     private readonly bool[] _dirty;
+    // The count of buckets written since TakeWrittenBucketCount, each counted once: the epoch it was last written in.
+    private readonly int[] _writtenInEpoch;
+    private int _epoch = 1;
+    private int _writtenBuckets;
     private readonly int _mask;
     private long _count;
 
@@ -55,6 +59,7 @@ public sealed class ReplicatedState
         _captured = new byte[bucketCount][];
         _spare = new byte[bucketCount][];
         _dirty = new bool[bucketCount];
+        _writtenInEpoch = new int[bucketCount];
         for (var i = 0; i < bucketCount; i++)
         {
             _buckets[i] = new StateBucket();
@@ -125,6 +130,20 @@ public sealed class ReplicatedState
         bucket.Set(key, tag, value, delete, undo);
         _count += bucket.Count - before;
         _dirty[b] = true;
+        if (_writtenInEpoch[b] != _epoch)
+        {
+            _writtenInEpoch[b] = _epoch;
+            _writtenBuckets++;
+        }
+    }
+
+    /// <summary>How many distinct buckets were written since the last call (a decision's share of the state it touched).</summary>
+    public int TakeWrittenBucketCount()
+    {
+        var count = _writtenBuckets;
+        _writtenBuckets = 0;
+        _epoch++;
+        return count;
     }
 
     public Hash32 BucketHash(int bucket)
@@ -188,6 +207,30 @@ public sealed class ReplicatedState
     }
 
     private const int ParallelRehashMin = 64;
+
+    private int _rehashCursor;
+
+    /// <summary>
+    /// Encodes and hashes up to <paramref name="max"/> of the buckets written since their last encoding, so that a
+    /// root later has fewer to do (a bucket written again in between is simply encoded again); whether it found that
+    /// many, so that more may be left. Results are the same whenever it runs.
+    /// </summary>
+    public bool RehashSome(int max)
+    {
+        var done = 0;
+        for (var scanned = 0; scanned < _dirty.Length && done < max; scanned++)
+        {
+            var bucket = _rehashCursor;
+            _rehashCursor = (_rehashCursor + 1) & _mask;
+            if (_dirty[bucket])
+            {
+                BucketHash(bucket);
+                done++;
+            }
+        }
+
+        return done == max;
+    }
 
     public MerkleProof ProveChunk(int bucket) => MerkleTree.Prove(AllBucketHashes(), bucket);
 

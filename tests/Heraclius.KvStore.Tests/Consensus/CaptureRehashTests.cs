@@ -2,11 +2,11 @@ using Heraclius.KvStore.StateMachine;
 
 namespace Heraclius.KvStore.Tests.Consensus;
 
-/// <summary>A checkpoint's captured chunks stay as they were while the state is written, its buckets encoded and its root taken until the next capture.</summary>
+/// <summary>A checkpoint's captured chunks stay as they were while the state is written, encoded ahead and rooted until the next capture.</summary>
 public sealed class CaptureRehashTests
 {
     [Fact]
-    public void EncodingBuckets_NeverWritesTheCapturedChunks()
+    public void EncodingAhead_NeverWritesTheCapturedChunks()
     {
         var random = new Random(3);
         var state = new ReplicatedState(16);
@@ -22,7 +22,7 @@ public sealed class CaptureRehashTests
                 state.Set(keys[random.Next(keys.Length)], random.Next(5) == 0 ? null : value);
                 if (random.Next(4) == 0)
                 {
-                    state.BucketHash(random.Next(state.BucketCount));
+                    state.RehashSome(random.Next(1, 16));
                 }
             }
 
