@@ -16,6 +16,7 @@ public sealed class Proposal
 
     private byte[]? _bytes;
     private Hash32[]? _leafHashes;
+    private MerkleLevels? _outputLevels;
 
     public Proposal(DecisionHeader header, ReadOnlyMemory<byte> inputs, IReadOnlyList<OutputGroup> outputs)
     {
@@ -131,6 +132,9 @@ public sealed class Proposal
     /// <summary>The output groups' leaf hashes, computed once: every compact decision of this proposal proves against them.</summary>
     private Hash32[] LeafHashes => _leafHashes ??= LeafHashesOf(Outputs);
 
+    /// <summary>The outputs' Merkle tree, built once: each replica makes a compact decision for every group.</summary>
+    private MerkleLevels OutputLevels => _outputLevels ??= new MerkleLevels(LeafHashes);
+
     /// <summary>True when the body matches the header: inputs digest, outputs root, destinations strictly ordered.</summary>
     public bool IsSelfConsistent()
     {
@@ -169,5 +173,5 @@ public sealed class Proposal
 
     /// <summary>The compact decision for output group <paramref name="index"/>: all that destination needs.</summary>
     public CompactDecision Compact(QuorumCertificate qc, int index) =>
-        new(Header, qc, Outputs[index], MerkleTree.Prove(LeafHashes, index));
+        new(Header, qc, Outputs[index], OutputLevels.Prove(index));
 }
