@@ -26,7 +26,7 @@ public sealed partial class Replica
     /// that ignores one follower), sat outside a view the others kept deciding in, and the cluster silently
     /// had no fault left to tolerate. So an expired timer first makes a suspicion, sent in the status and
     /// withdrawn by the next decision (a starved input: when it gets in), and the member keeps working in the
-    /// view; it changes view when f+1 members (one of them honest) suspect the leader. Safety is untouched:
+    /// view; it changes view when f+1 other members (one of them honest) suspect the leader. Safety is untouched:
     /// only the moment a VIEW-CHANGE is sent moves. Liveness: a leader that fails a quorum expires every honest
     /// member's timer, and the f+1st suspicion moves them all; f members alone never move anyone.
     /// </summary>
@@ -71,12 +71,16 @@ public sealed partial class Replica
     }
 
     /// <summary>
-    /// When f+1 members suspect the leader of our view, this member changes view too, whether or not its own
+    /// When f+1 other members suspect the leader of our view, this member changes view too, whether or not its own
     /// timer expired (at least one of them is honest, and waiting for our own timer only delays the change).
     /// A member counts when its last status suspects our view or when it sent a VIEW-CHANGE for a higher view.
     /// A status showing a member in a higher normal view does not count: its NEW-VIEW, which that member
     /// shows us, takes us there without a view change of our own. Statuses are unsigned: the transport
     /// authenticated their sender, and a suspicion commits nobody to anything.
+    /// Our own suspicion does not count (it did until review): with it, a byzantine member that told only a lone
+    /// suspect "me too" made f+1 for that node alone, which then left a view the others kept deciding in. Others
+    /// only, f+1 of them hold an honest one; a leader that fails a quorum still expires every honest member's timer,
+    /// and each of them then sees the 2f others (a single-node cluster, which has no others, moves on its own).
     /// </summary>
     private void ChangeViewOnSuspicionOfFPlusOne()
     {
@@ -87,18 +91,18 @@ public sealed partial class Replica
             return;
         }
 
-        var suspecting = _suspectedView == _view ? 1 : 0;
+        var others = 0;
         for (var i = 0; i < _cluster.N; i++)
         {
             if (i != _self && (_peerSuspectedView[i] == _view || SentViewChangeAbove(i, _view)))
             {
-                suspecting++;
+                others++;
             }
         }
 
-        if (suspecting >= _cluster.F + 1)
+        if (others >= _cluster.F + 1 || (_cluster.N == 1 && _suspectedView == _view))
         {
-            StartViewChange(_view + 1, "f+1 members suspect the leader");
+            StartViewChange(_view + 1, "f+1 other members suspect the leader");
         }
     }
 

@@ -58,6 +58,9 @@ public sealed class ByzantineMemberTests
         Assert.Equal(0UL, f.Replicas[2].DecidedHeight);
         var decided = f.Outboxes[0].Decisions.Single();
 
+        // Node 1 suspects too (its status reaches 2 and 3): with each other's, f+1 others for each of them.
+        f.Replicas[2].OnMessage(1, ReplicaFixture.SuspicionOf(1, 0, 1), 1500);
+        f.Replicas[3].OnMessage(1, ReplicaFixture.SuspicionOf(1, 0, 1), 1500);
         f.TimeOut(1500, 2, 3);
         var vc2 = f.Outboxes[2].OfType(MessageType.ViewChange, to: 1).First();
         var vc3 = f.Outboxes[3].OfType(MessageType.ViewChange, to: 1).First();

@@ -3,7 +3,7 @@ using Heraclius.KvStore.Consensus.Messages;
 namespace Heraclius.KvStore.Tests.Consensus;
 
 /// <summary>
-/// An expired timer makes a suspicion, not a VIEW-CHANGE; a member changes view when f+1 members suspect the
+/// An expired timer makes a suspicion, not a VIEW-CHANGE; a member changes view when f+1 other members suspect the
 /// leader. Found by NodeProcessTests: a node that had not yet reached the leader after a start timed out alone,
 /// moved to view 1 for good and left the cluster deciding without it (no fault left to tolerate).
 /// </summary>
@@ -90,7 +90,7 @@ public sealed class LeaderSuspicionTests
     }
 
     [Fact]
-    public void OwnSuspicionAndAnotherMembersVIEWCHANGE_AreFPlusOne()
+    public void OwnSuspicionAndAnotherMembersVIEWCHANGE_MoveNobody_ASecondOtherMemberDoes()
     {
         var f = new ReplicaFixture();
         var batch = f.Batch();
@@ -100,14 +100,53 @@ public sealed class LeaderSuspicionTests
         Assert.True(f.Replicas[1].SuspectsLeader);
         Assert.False(f.Replicas[1].InViewChange);
 
-        // Node 3 timed out too and, having seen another suspicion, already sent its VIEW-CHANGE.
+        // Node 3 timed out too and, having seen two other suspicions, already sent its VIEW-CHANGE.
+        f.Replicas[3].OnMessage(1, ReplicaFixture.SuspicionOf(1, 0), 1100);
         f.Replicas[3].OnMessage(2, ReplicaFixture.SuspicionOf(2, 0), 1100);
-        f.Replicas[3].Tick(1100);
         Assert.True(f.Replicas[3].InViewChange);
         var vc = f.Outboxes[3].OfType(MessageType.ViewChange, to: 1).First();
+
+        // Its VIEW-CHANGE and node 1's own suspicion are one other member: f, not f+1 (it could be a lie).
         f.Replicas[1].OnMessage(3, vc, 1101);
+        Assert.False(f.Replicas[1].InViewChange);
+        Assert.Equal(0UL, f.Replicas[1].View);
+
+        f.Replicas[1].OnMessage(2, ReplicaFixture.SuspicionOf(2, 0), 1102);
         Assert.True(f.Replicas[1].InViewChange);
         Assert.Equal(1UL, f.Replicas[1].View);
+    }
+
+    /// <summary>
+    /// Node 1 alone cannot reach the leader and suspects it; the others decide with the leader. A byzantine member
+    /// tells node 1 only that it suspects too (a status, then even its signed VIEW-CHANGE): before, node 1 counted
+    /// itself and left the view alone, and the cluster went on deciding without it (no fault left to tolerate).
+    /// </summary>
+    [Fact]
+    public void AByzantineMemberTellingOnlyALoneSuspectItSuspects_DoesNotTakeItOutOfTheView()
+    {
+        var f = new ReplicaFixture();
+        var lone = f.Replicas[1];
+        lone.SubmitBatch(f.Batch().Bytes, 10);
+        lone.Tick(1100);
+        Assert.True(lone.SuspectsLeader);
+
+        lone.OnMessage(3, ReplicaFixture.SuspicionOf(3, 0), 1101);
+        Assert.False(lone.InViewChange);
+
+        // The byzantine member's own VIEW-CHANGE(1), sent to node 1 alone, is still one member.
+        f.Replicas[3].OnMessage(2, ReplicaFixture.SuspicionOf(2, 0), 1101);
+        f.Replicas[3].OnMessage(1, ReplicaFixture.SuspicionOf(1, 0), 1101);
+        var vc = f.Outboxes[3].OfType(MessageType.ViewChange, to: 1).First();
+        lone.OnMessage(3, vc, 1102);
+        for (long now = 1103; now < 5000; now += 100)
+        {
+            lone.OnMessage(3, ReplicaFixture.SuspicionOf(3, 0), now);
+            lone.Tick(now);
+        }
+
+        Assert.False(lone.InViewChange);
+        Assert.Equal(0UL, lone.View);
+        Assert.Empty(f.Outboxes[1].OfType(MessageType.ViewChange));
     }
 
     [Fact]

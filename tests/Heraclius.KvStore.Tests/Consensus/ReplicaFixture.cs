@@ -77,7 +77,7 @@ internal sealed class ReplicaFixture
     /// <summary>
     /// Ticks <paramref name="members"/> at <paramref name="now"/> and delivers the statuses they sent meanwhile
     /// among themselves only, as running members exchange them within a resend interval: members whose timers
-    /// expired together see each other's suspicion and change view (f+1 of them are needed).
+    /// expired together see each other's suspicion and change view (each needs f+1 others: f+2 members).
     /// </summary>
     public void TimeOut(long now, params int[] members)
     {

@@ -230,12 +230,15 @@ public sealed class DurableInstallHoldTests
         }
 
         f.SkipAll();
-        // Each hears one other's suspicion, with the height it holds itself (node 3's catch-up is scripted from node 0).
+        // Each hears the two others' suspicions, with the height it holds itself (node 3's catch-up is scripted from node 0).
         now += f.Options.ViewChangeTimeoutMs + 10;
         for (var i = 1; i < 4; i++)
         {
-            var peer = i == 3 ? 1 : i + 1;
-            f.Replicas[i].OnMessage(peer, ReplicaFixture.SuspicionOf(peer, 0, f.Replicas[i].DecidedHeight), now);
+            foreach (var peer in Enumerable.Range(1, 3).Where(p => p != i))
+            {
+                f.Replicas[i].OnMessage(peer, ReplicaFixture.SuspicionOf(peer, 0, f.Replicas[i].DecidedHeight), now);
+            }
+
             f.Replicas[i].Tick(now);
         }
 
