@@ -397,53 +397,45 @@ public sealed partial class Replica
     private SnapshotFetch? MovedOn(SnapshotFetch fetch, int from, DecisionHeader header, QuorumCertificate qc, ref CanonicalReader r)
     {
         var buckets = fetch.Have.Length;
-        var fresh = new SnapshotFetch(header.Height, from, _state.BucketCount)
-        {
-            Header = header,
-            Qc = qc,
-            Outstanding = fetch.Outstanding,
-            ProgressAt = fetch.ProgressAt,
-            FruitlessRequests = fetch.FruitlessRequests,
-        };
-        if (TakeChunks(fresh, from, ref r) < 0)
-        {
-            return null;
-        }
 
+        // The list comes after the chunks, and decides which fetch they go into: read it first, then the chunks once.
+        var chunks = r;
+        SkipChunks(ref r, buckets);
+        SnapshotFetch next;
         if (r.Remaining == 0)
         {
-            return fresh;
+            next = new SnapshotFetch(header.Height, from, buckets) { Outstanding = fetch.Outstanding };
         }
-
-        var leaves = ReadLeafHashes(ref r, buckets);
-        r.End();
-        if (leaves.Length != buckets || MerkleTree.Root(leaves) != header.StateRoot)
+        else
         {
-            Reject(RejectReason.InvalidSnapshot, from);
-            return null;
-        }
-
-        var next = new SnapshotFetch(header.Height, from, fetch, leaves)
-        {
-            Header = header,
-            Qc = qc,
-            ProgressAt = fresh.ProgressAt,
-            FruitlessRequests = fresh.FruitlessRequests,
-        };
-
-        // The chunks this reply brought (proved against the new root) go over what the earlier fetch held there.
-        for (var i = 0; i < buckets; i++)
-        {
-            if (fresh.Have[i] && !next.Have[i])
+            var leaves = ReadLeafHashes(ref r, buckets);
+            r.End();
+            if (leaves.Length != buckets || MerkleTree.Root(leaves) != header.StateRoot)
             {
-                next.State.WriteChunk(i, fresh.State.ReadChunk(i));
-                next.LeafHashes[i] = fresh.LeafHashes[i];
-                next.Have[i] = true;
-                next.Received++;
+                Reject(RejectReason.InvalidSnapshot, from);
+                return null;
             }
+
+            next = new SnapshotFetch(header.Height, from, fetch, leaves);
         }
 
-        return next;
+        next.Header = header;
+        next.Qc = qc;
+        next.ProgressAt = fetch.ProgressAt;
+        next.FruitlessRequests = fetch.FruitlessRequests;
+        return TakeChunks(next, from, ref chunks) < 0 ? null : next;
+    }
+
+    /// <summary>Reads past a reply's chunks (their proofs are checked when <see cref="TakeChunks"/> reads them).</summary>
+    private static void SkipChunks(ref CanonicalReader r, int buckets)
+    {
+        var count = r.Count(buckets);
+        for (var i = 0; i < count; i++)
+        {
+            _ = r.U32();
+            _ = r.BytesSpan(MaxCatchUpBytes * 2);
+            _ = MerkleProof.Read(ref r);
+        }
     }
 
     private void InstallSnapshot(SnapshotFetch fetch)

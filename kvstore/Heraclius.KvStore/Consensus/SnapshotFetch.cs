@@ -38,7 +38,6 @@ internal sealed class SnapshotFetch
             }
         }
 
-        Kept = Received;
         Outstanding = earlier.Outstanding;
     }
 
@@ -58,9 +57,6 @@ internal sealed class SnapshotFetch
     public Hash32[] LeafHashes { get; }
 
     public int Received { get; set; }
-
-    /// <summary>How many chunks this fetch kept from the one it replaced.</summary>
-    public int Kept { get; }
 
     /// <summary>
     /// When a chunk last arrived that the fetch lacked (or the fetch began, or moved to another peer): with no new

@@ -10,8 +10,7 @@ namespace Heraclius.KvStore.Merkle;
 /// </summary>
 public sealed class MerkleLevels
 {
-    // _levels[0] holds the leaf hashes; each next level pairs the one below left to right and carries an odd
-    // last node up unchanged (the same tree as RFC 9162's largest-power-of-two split).
+    // _levels[0] holds the leaf hashes; each next level is MerkleTree.PairUp of the one below.
     private readonly Hash32[][] _levels;
 
     public MerkleLevels(IReadOnlyList<Hash32> leafHashes)
@@ -22,16 +21,7 @@ public sealed class MerkleLevels
         {
             var below = levels[^1];
             var level = new Hash32[(below.Length + 1) / 2];
-            for (var i = 0; i + 1 < below.Length; i += 2)
-            {
-                level[i / 2] = MerkleTree.NodeHash(below[i], below[i + 1]);
-            }
-
-            if ((below.Length & 1) == 1)
-            {
-                level[^1] = below[^1];
-            }
-
+            MerkleTree.PairUp(below, level);
             levels.Add(level);
         }
 

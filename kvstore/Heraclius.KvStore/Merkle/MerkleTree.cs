@@ -46,32 +46,39 @@ public static class MerkleTree
             return EmptyRoot;
         }
 
-        // Bottom-up: pairing left to right and carrying an odd last node up unchanged gives the
-        // same tree as RFC 9162's largest-power-of-two split.
         var level = new Hash32[leafHashes.Count];
         for (var i = 0; i < level.Length; i++)
         {
             level[i] = leafHashes[i];
         }
 
-        var count = level.Length;
-        while (count > 1)
+        for (var count = level.Length; count > 1;)
         {
-            var next = 0;
-            for (var i = 0; i + 1 < count; i += 2)
-            {
-                level[next++] = NodeHash(level[i], level[i + 1]);
-            }
-
-            if ((count & 1) == 1)
-            {
-                level[next++] = level[count - 1];
-            }
-
-            count = next;
+            count = PairUp(level.AsSpan(0, count), level);
         }
 
         return level[0];
+    }
+
+    /// <summary>
+    /// Writes the level above <paramref name="below"/> into <paramref name="above"/> (which may be the same array:
+    /// each node is written after the pair it hashes is read) and returns its length. Bottom-up, pairing left to
+    /// right and carrying an odd last node up unchanged gives the same tree as RFC 9162's largest-power-of-two split.
+    /// </summary>
+    internal static int PairUp(ReadOnlySpan<Hash32> below, Span<Hash32> above)
+    {
+        var next = 0;
+        for (var i = 0; i + 1 < below.Length; i += 2)
+        {
+            above[next++] = NodeHash(below[i], below[i + 1]);
+        }
+
+        if ((below.Length & 1) == 1)
+        {
+            above[next++] = below[^1];
+        }
+
+        return next;
     }
 
     /// <summary>The audit path of leaf <paramref name="index"/>, leaf side first (to prove many leaves of one tree, build <see cref="MerkleLevels"/> once).</summary>

@@ -109,15 +109,7 @@ public sealed class StateBucketFuzzTests
                 }
             }
 
-            if (random.Next(3) == 0)
-            {
-                tx.Rollback();
-            }
-            else
-            {
-                tx.Complete();
-                model = shadow;
-            }
+            model = StateBucketModelTests.EndRandomly(random, tx, model, shadow);
 
             Assert.Equal(model.Count, state.Count);
             for (var b = 0; b < buckets; b++)

@@ -64,15 +64,7 @@ public sealed class StateBucketModelTests
                 }
             }
 
-            if (random.Next(3) == 0)
-            {
-                tx.Rollback();
-            }
-            else
-            {
-                tx.Complete();
-                model = shadow;
-            }
+            model = EndRandomly(random, tx, model, shadow);
 
             Assert.Equal(model.Count, state.Count);
             if (round % 5 == 0)
@@ -266,6 +258,20 @@ public sealed class StateBucketModelTests
     }
 
     /// <summary>The format's chunk of bucket <paramref name="bucket"/> for the map's entries: u32 count ‖ per entry in key order u32 key length ‖ key ‖ u32 value length ‖ value.</summary>
+    /// <summary>Rolls a third of the transactions back (the model stays as it was) and completes the rest (it becomes <paramref name="shadow"/>).</summary>
+    internal static SortedDictionary<byte[], byte[]> EndRandomly(Random random, StateTransaction tx,
+        SortedDictionary<byte[], byte[]> model, SortedDictionary<byte[], byte[]> shadow)
+    {
+        if (random.Next(3) == 0)
+        {
+            tx.Rollback();
+            return model;
+        }
+
+        tx.Complete();
+        return shadow;
+    }
+
     internal static byte[] ExpectedChunk(SortedDictionary<byte[], byte[]> model, ReplicatedState state, int bucket)
     {
         var entries = model.Where(e => state.BucketOf(e.Key) == bucket).ToList();
