@@ -121,7 +121,70 @@ internal sealed class StateBucket
     }
 
     /// <summary>Writes the bucket's chunk (u32 count ‖ records in key order) into <paramref name="target"/>; returns its length.</summary>
-    public int Encode(Span<byte> target)
+    public int Encode(Span<byte> target) => Encode(target, band: null);
+
+    /// <summary>
+    /// Writes one chunk of this bucket's records and <paramref name="band"/>'s (u32 count ‖ all records in key order);
+    /// returns its length. Every key of the band starts with the byte 0x00 and none of this bucket's does, so the
+    /// band's records come, in their own order, after this bucket's empty key (if it holds one) and before the rest.
+    /// </summary>
+    public int Encode(Span<byte> target, StateBucket? band)
+    {
+        var offsets = System.Buffers.ArrayPool<int>.Shared.Rent(Math.Max(Count, 1));
+        try
+        {
+            var n = SortedOffsets(offsets);
+            BinaryPrimitives.WriteUInt32LittleEndian(target, (uint)(n + (band?.Count ?? 0)));
+            var at = 4;
+            var i = 0;
+            if (band is not null)
+            {
+                if (n > 0 && KeyAt(offsets[0]).IsEmpty)
+                {
+                    at += WriteRecords(offsets.AsSpan(0, 1), target[at..]);
+                    i = 1;
+                }
+
+                at += band.EncodeRecords(target[at..]);
+            }
+
+            return at + WriteRecords(offsets.AsSpan(i, n - i), target[at..]);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<int>.Shared.Return(offsets);
+        }
+    }
+
+    /// <summary>The bucket's records in key order, without a count; returns their length.</summary>
+    private int EncodeRecords(Span<byte> target)
+    {
+        var offsets = System.Buffers.ArrayPool<int>.Shared.Rent(Math.Max(Count, 1));
+        try
+        {
+            return WriteRecords(offsets.AsSpan(0, SortedOffsets(offsets)), target);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<int>.Shared.Return(offsets);
+        }
+    }
+
+    private int WriteRecords(ReadOnlySpan<int> offsets, Span<byte> target)
+    {
+        var at = 0;
+        foreach (var offset in offsets)
+        {
+            var size = RecordSize(offset);
+            _slab.AsSpan(offset, size).CopyTo(target[at..]);
+            at += size;
+        }
+
+        return at;
+    }
+
+    /// <summary>Fills <paramref name="offsets"/> with the slab offsets of the live records in their keys' order; returns their count.</summary>
+    private int SortedOffsets(int[] offsets)
     {
         // Sorted by each key's first 8 bytes as an integer whose lowest bits are replaced by the record's
         // index: a sort of plain integers, with no comparer and no second array moved along (the sort with one
@@ -132,7 +195,6 @@ internal sealed class StateBucket
         var indexMask = (1UL << indexBits) - 1;
         var keys = System.Buffers.ArrayPool<ulong>.Shared.Rent(count);
         var collected = System.Buffers.ArrayPool<int>.Shared.Rent(count);
-        var offsets = System.Buffers.ArrayPool<int>.Shared.Rent(count);
         try
         {
             // The live records, walking the slab from its start (not the table's order, which jumps about the slab
@@ -188,23 +250,12 @@ internal sealed class StateBucket
                 start = end;
             }
 
-            BinaryPrimitives.WriteUInt32LittleEndian(target, (uint)n);
-            var at = 4;
-            for (var i = 0; i < n; i++)
-            {
-                var offset = offsets[i];
-                var size = RecordSize(offset);
-                _slab.AsSpan(offset, size).CopyTo(target[at..]);
-                at += size;
-            }
-
-            return at;
+            return n;
         }
         finally
         {
             System.Buffers.ArrayPool<ulong>.Shared.Return(keys);
             System.Buffers.ArrayPool<int>.Shared.Return(collected);
-            System.Buffers.ArrayPool<int>.Shared.Return(offsets);
         }
     }
 
@@ -271,10 +322,11 @@ internal sealed class StateBucket
     }
 
     /// <summary>
-    /// A bucket holding a chunk's records (<paramref name="records"/>: the chunk after its count, already checked
-    /// to hold well-formed entries, in key order, of this bucket), <paramref name="tags"/> holding each key's tag.
+    /// A bucket holding records of a chunk (<paramref name="records"/> then <paramref name="more"/>: runs of the chunk
+    /// after its count, already checked to hold well-formed entries, in key order, of this bucket),
+    /// <paramref name="tags"/> holding each key's tag.
     /// </summary>
-    public static StateBucket FromRecords(ReadOnlySpan<byte> records, ReadOnlySpan<uint> tags)
+    public static StateBucket FromRecords(ReadOnlySpan<byte> records, ReadOnlySpan<byte> more, ReadOnlySpan<uint> tags)
     {
         var count = tags.Length;
         var bucket = new StateBucket();
@@ -285,8 +337,10 @@ internal sealed class StateBucket
         }
 
         bucket._slots = new long[slots];
-        bucket._slab = records.ToArray();
-        bucket._used = records.Length;
+        bucket._slab = GC.AllocateUninitializedArray<byte>(records.Length + more.Length);
+        records.CopyTo(bucket._slab);
+        more.CopyTo(bucket._slab.AsSpan(records.Length));
+        bucket._used = bucket._slab.Length;
         var offset = 0;
         for (var i = 0; i < count; i++)
         {

@@ -25,7 +25,8 @@ public sealed class StateBucketModelTests
         var state = new ReplicatedState(buckets);
         var model = new SortedDictionary<byte[], byte[]>(ByteArrayComparer.Instance);
         // Few distinct keys, so that keys are overwritten and deleted often; some share 8-byte prefixes.
-        var keys = Enumerable.Range(0, 100 + (buckets * 4)).Select(i => Key(random, i)).ToArray();
+        // The empty key too: it sorts before the engine's band of keys starting with 0x00, which a bucket keeps apart.
+        var keys = Enumerable.Range(0, 100 + (buckets * 4)).Select(i => Key(random, i)).Append([]).ToArray();
 
         for (var round = 0; round < 60; round++)
         {
@@ -126,6 +127,9 @@ public sealed class StateBucketModelTests
             model[key] = value;
         }
 
+        // And the empty key, which a chunk holds before the band of keys starting with 0x00.
+        state.Set([], [7]);
+        model[[]] = [7];
         var copy = new ReplicatedState(8);
         for (var b = 0; b < 8; b++)
         {
@@ -229,6 +233,12 @@ public sealed class StateBucketModelTests
         {
             // Prefixes that differ only in their lowest byte, which the encoding's sort replaces by the record's index.
             key.AsSpan(0, 7).Fill(0x43);
+        }
+
+        if (i % 5 == 2)
+        {
+            // Keys of the engine's band (its session slots and cursors start with 0x00), some sharing prefixes too.
+            key[0] = 0x00;
         }
 
         return key;
