@@ -54,6 +54,14 @@ public sealed class ReplicaOptions
     /// </summary>
     public int SaveStaggerDecisions { get; set; } = 8;
 
+    /// <summary>
+    /// A member saves the snapshot of one checkpoint in this many (checkpoint number + member index ≡ 0 modulo it;
+    /// 1 saves every one); the others are only captured, and served to peers. An installed snapshot is always saved.
+    /// A node's own setting: until the next save the WAL keeps every decision since the last one, so a restart
+    /// replays up to this many intervals of decisions.
+    /// </summary>
+    public int SaveEveryCheckpoints { get; set; } = 4;
+
     /// <summary>Answers kept per client (the exactly-once window).</summary>
     public int SessionWindow { get; set; } = 1024;
 
@@ -90,7 +98,7 @@ public sealed class ReplicaOptions
     public void Validate()
     {
         if (BatchRequests < 1 || MaxProposalRequests < BatchRequests || CheckpointInterval < 1 || ViewChangeTimeoutMs < 10
-            || ResendIntervalMs < 1 || SaveStaggerDecisions < 0 || SessionWindow < 1 || MaxPoolBatches < 1 || CatchUpBatch < 1 || RetainDecisions < CheckpointInterval
+            || ResendIntervalMs < 1 || SaveStaggerDecisions < 0 || SaveEveryCheckpoints < 1 || SessionWindow < 1 || MaxPoolBatches < 1 || CatchUpBatch < 1 || RetainDecisions < CheckpointInterval
             || OutboundWindow < 1 || MaxProposalInputBytes < 1024 || MaxInboundPerProposal < 1 || MaxInboundPooledPerSource < 1
             || TimerTickMs < 1 || StallThresholdMs < 0 || (StallThresholdMs > 0 && StallThresholdMs >= ViewChangeTimeoutMs) || TimestampToleranceMs < 1 || TimestampLagToleranceMs < 1)
         {

@@ -38,7 +38,9 @@ internal sealed class ReplicaFixture
 
     private readonly int[] _delivered = new int[4];
 
-    public ReplicaOptions Options { get; } = new() { BatchDelayMs = 1, ViewChangeTimeoutMs = 1000, ResendIntervalMs = 5 };
+    // Every member saves every checkpoint: the tests built on this fixture drive the save machinery checkpoint by
+    // checkpoint (SaveRotationTests covers members saving one checkpoint in several).
+    public ReplicaOptions Options { get; } = new() { BatchDelayMs = 1, ViewChangeTimeoutMs = 1000, ResendIntervalMs = 5, SaveEveryCheckpoints = 1 };
 
     public Replica[] Replicas { get; } = new Replica[4];
 

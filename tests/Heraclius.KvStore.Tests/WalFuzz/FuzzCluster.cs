@@ -371,6 +371,9 @@ public sealed class FuzzCluster
         Options.RetainDecisions = Environment.GetEnvironmentVariable("FUZZ_RETAIN4") == "1" ? 4 : 4 + Random.Next(3);
         // Member 1 saves each snapshot a decision after its checkpoint (the interval is 4, so the default stagger never applies).
         Options.SaveStaggerDecisions = Environment.GetEnvironmentVariable("FUZZ_STAGGER") == "1" ? 1 : 0;
+        // Seeds 2 and 3 mod 4: each member saves one checkpoint in three, so crashes find snapshots up to three intervals
+        // old and the WAL holding every decision since. The regression seeds (0 mod 4) keep their schedules.
+        Options.SaveEveryCheckpoints = Environment.GetEnvironmentVariable("FUZZ_SAVE_EVERY") is { } every ? int.Parse(every) : (seed / 2) % 2 == 1 ? 3 : 1;
         if (Environment.GetEnvironmentVariable("FUZZ_ARM") is { } arm) { _armRate = double.Parse(arm); }
     }
 
