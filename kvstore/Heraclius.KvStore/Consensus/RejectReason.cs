@@ -21,4 +21,10 @@ public enum RejectReason
 
     /// <summary>A compact decision of another cluster that fails its checks (source, destination, QC, proof, chain).</summary>
     InvalidInbound,
+
+    /// <summary>
+    /// A suspicion that fails its checks: a status whose suspicion signature is not the sender's for that view, or a
+    /// VIEW-CHANGE whose suspicion proof is of another view, too small, repeats or misplaces a member, or holds a bad signature.
+    /// </summary>
+    InvalidSuspicion,
 }

@@ -150,7 +150,7 @@ public sealed partial class Replica
             _viewChangeSince = _now;
             _resumedView = _view;
             var carried = _slot.Prepared is { } p2 && p2.View < _view ? p2 : null;
-            _myViewChange = ViewChangeMessage.Encode(_self, _view, _lastHeader, _lastQc, carried, _cluster.Id, _key);
+            _myViewChange = ViewChangeMessage.Encode(_self, _view, _lastHeader, _lastQc, carried, _cluster.Id, _key, SuspicionProofFor(_view));
             _wal.Append((byte)WalRecordType.ViewChangeSent, _myViewChange);
             // The view after it: a second restart recovers as having entered the view again, timer included.
             _wal.Append((byte)WalRecordType.View, U64Bytes(_view));

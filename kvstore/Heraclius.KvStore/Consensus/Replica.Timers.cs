@@ -1,4 +1,5 @@
 using Heraclius.KvStore.Consensus.Messages;
+using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Decisions;
 using Heraclius.KvStore.Encoding;
 
@@ -406,12 +407,21 @@ public sealed partial class Replica
         var view = r.U64();
         var inViewChange = r.Bool();
         var decided = r.U64();
-        // A node of the version before suspicions sends no flag: read as not suspecting (a rolling upgrade).
+        // A node of the version before suspicions sends no flag, and one of the version before signed suspicions no
+        // signature: both read as not suspecting (a rolling upgrade), since only a signed suspicion can be relayed.
         var suspects = r.Remaining > 0 && r.Bool();
+        var signature = suspects && r.Remaining > 0 ? r.Fixed(SigningKey.SignatureSize).ToArray() : null;
         r.End();
+        if (signature is not null && (inViewChange || !VerifySuspicion(from, view, signature)))
+        {
+            // An honest member never signs a suspicion it does not have, nor one while changing view.
+            Reject(RejectReason.InvalidSuspicion, from);
+            return;
+        }
+
         _peerDecided[from] = decided;
         _heardFrom[from] = true;
-        _peerSuspectedView[from] = suspects && !inViewChange ? view : null;
+        TakeStatusSuspicion(from, view, inViewChange, signature);
         if (decided >= _decided + 2)
         {
             RequestCatchUp(from);

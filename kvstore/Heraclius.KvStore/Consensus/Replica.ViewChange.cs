@@ -47,7 +47,9 @@ public sealed partial class Replica
         _newViewMessage = null;
         _slot.Prepares.DropViewsBelow(_view);
         _slot.PrePrepareMessage = null;
-        var raw = ViewChangeMessage.Encode(_self, newView, _lastHeader, _lastQc, _slot.Prepared, _cluster.Id, _key);
+        // Built before the view moves: the suspicions it carries are of the view below the new one.
+        var suspicions = SuspicionProofFor(newView);
+        var raw = ViewChangeMessage.Encode(_self, newView, _lastHeader, _lastQc, _slot.Prepared, _cluster.Id, _key, suspicions);
         _wal.Append((byte)WalRecordType.View, U64Bytes(newView));
         _wal.Append((byte)WalRecordType.ViewChangeSent, raw);
         _wal.Flush();
@@ -117,6 +119,14 @@ public sealed partial class Replica
         if (!IsValidViewChange(vc))
         {
             Reject(RejectReason.InvalidViewChange, from);
+            return;
+        }
+
+        if (!TakeSuspicions(vc))
+        {
+            // Refused whole, as one with a bad certificate is: kept, it would count for the f+1 rule and a NEW-VIEW
+            // although its sender built a lie; an honest sender's proof always passes.
+            Reject(RejectReason.InvalidSuspicion, from);
             return;
         }
 

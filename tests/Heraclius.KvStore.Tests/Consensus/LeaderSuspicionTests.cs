@@ -100,11 +100,10 @@ public sealed class LeaderSuspicionTests
         Assert.True(f.Replicas[1].SuspectsLeader);
         Assert.False(f.Replicas[1].InViewChange);
 
-        // Node 3 timed out too and, having seen two other suspicions, already sent its VIEW-CHANGE.
-        f.Replicas[3].OnMessage(1, ReplicaFixture.SuspicionOf(1, 0), 1100);
-        f.Replicas[3].OnMessage(2, ReplicaFixture.SuspicionOf(2, 0), 1100);
-        Assert.True(f.Replicas[3].InViewChange);
-        var vc = f.Outboxes[3].OfType(MessageType.ViewChange, to: 1).First();
+        // Node 3 left view 0 for a cause of its own (an equivocation shown to it alone): its VIEW-CHANGE carries its
+        // own suspicion and no one else's. (One that changed view on two others' suspicions carries theirs, and moves
+        // node 1 at once: SignedSuspicionTests.)
+        var vc = ReplicaFixture.ViewChangeOf(3, 1, ReplicaFixture.SuspicionSignature(3, 0), []);
 
         // Its VIEW-CHANGE and node 1's own suspicion are one other member: f, not f+1 (it could be a lie).
         f.Replicas[1].OnMessage(3, vc, 1101);
@@ -133,10 +132,9 @@ public sealed class LeaderSuspicionTests
         lone.OnMessage(3, ReplicaFixture.SuspicionOf(3, 0), 1101);
         Assert.False(lone.InViewChange);
 
-        // The byzantine member's own VIEW-CHANGE(1), sent to node 1 alone, is still one member.
-        f.Replicas[3].OnMessage(2, ReplicaFixture.SuspicionOf(2, 0), 1101);
-        f.Replicas[3].OnMessage(1, ReplicaFixture.SuspicionOf(1, 0), 1101);
-        var vc = f.Outboxes[3].OfType(MessageType.ViewChange, to: 1).First();
+        // The byzantine member's own VIEW-CHANGE(1), sent to node 1 alone, is still one member: it holds no other
+        // member's signed suspicion than node 1's own (which counts nowhere as f+1 with its own), and can forge none.
+        var vc = ReplicaFixture.ViewChangeOf(3, 1, ReplicaFixture.SuspicionSignature(3, 0), []);
         lone.OnMessage(3, vc, 1102);
         for (long now = 1103; now < 5000; now += 100)
         {
@@ -166,7 +164,7 @@ public sealed class LeaderSuspicionTests
         follower.Tick(1100);
         Assert.True(follower.SuspectsLeader);
         var suspecting = f.Outboxes[1].OfType(MessageType.Status, to: 2).Last();
-        Assert.Equal(1, suspecting[^1]);
+        Assert.True(ReplicaFixture.StatusSuspects(suspecting));
 
         // The leader was only slow: it proposes, and the height is decided.
         f.SkipAll();
@@ -175,7 +173,7 @@ public sealed class LeaderSuspicionTests
         f.Pump(1103);
         Assert.Equal(1UL, follower.DecidedHeight);
         Assert.False(follower.SuspectsLeader);
-        Assert.Equal(0, f.Outboxes[1].OfType(MessageType.Status, to: 2).Last()[^1]);
+        Assert.False(ReplicaFixture.StatusSuspects(f.Outboxes[1].OfType(MessageType.Status, to: 2).Last()));
 
         // Another member's suspicion now is one, not f+1.
         follower.OnMessage(2, ReplicaFixture.SuspicionOf(2, 0, follower.DecidedHeight), 1104);

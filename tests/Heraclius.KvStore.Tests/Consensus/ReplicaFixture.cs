@@ -102,16 +102,43 @@ internal sealed class ReplicaFixture
         }
     }
 
-    /// <summary>A status of member <paramref name="peer"/> that suspects the leader of <paramref name="view"/>, as its timers would make it.</summary>
-    public static byte[] SuspicionOf(int peer, ulong view, ulong decided = 0)
+    /// <summary>A status of member <paramref name="peer"/> that suspects the leader of <paramref name="view"/>, signed, as its timers would make it.</summary>
+    public static byte[] SuspicionOf(int peer, ulong view, ulong decided = 0) =>
+        StatusOf(peer, view, decided, SuspicionSignature(peer, view));
+
+    /// <summary>
+    /// A status of member <paramref name="peer"/> in the normal view <paramref name="view"/> with the suspicion flag
+    /// set and, when given, <paramref name="signature"/> after it (none: a node of the version before signed suspicions).
+    /// </summary>
+    public static byte[] StatusOf(int peer, ulong view, ulong decided, byte[]? signature)
     {
-        var w = Envelope.Begin(MessageType.Status, peer, 33);
+        var w = Envelope.Begin(MessageType.Status, peer, 97);
         w.U64(view);
         w.Bool(false);
         w.U64(decided);
         w.Bool(true);
+        if (signature is not null)
+        {
+            w.Fixed(signature);
+        }
+
         return w.ToArray();
     }
+
+    /// <summary>Member <paramref name="member"/>'s signed suspicion of <paramref name="view"/> (of <paramref name="cluster"/>, by default this fixture's).</summary>
+    public static byte[] SuspicionSignature(int member, ulong view, string? cluster = null) =>
+        T.NodeKeys[member].Sign(SuspicionStatement.Bytes(cluster ?? T.ClusterId, view));
+
+    /// <summary>
+    /// Member <paramref name="sender"/>'s VIEW-CHANGE(<paramref name="newView"/>) with nothing decided or prepared, carrying a
+    /// suspicion proof of view newView-1 with <paramref name="own"/> and <paramref name="others"/> as given (checked by nobody here).
+    /// </summary>
+    public static byte[] ViewChangeOf(int sender, ulong newView, byte[] own, SignedSuspicion[] others, ulong? proofView = null) =>
+        ViewChangeMessage.Encode(sender, newView, null, null, null, T.ClusterId, T.NodeKeys[sender],
+            new SuspicionProof(proofView ?? newView - 1, own, others));
+
+    /// <summary>Whether a status says its sender suspects the leader (the flag after view ‖ in view change ‖ decided).</summary>
+    public static bool StatusSuspects(byte[] status) => status[Envelope.HeaderSize + 8 + 1 + 8] == 1;
 
     /// <summary>Delivers everything not yet delivered, through <paramref name="filter"/> (a lossy network) or all of it, until nothing more is sent.</summary>
     public void Pump(long now, Func<int, int, byte[], bool>? filter = null)

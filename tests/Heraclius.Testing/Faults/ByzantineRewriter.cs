@@ -161,6 +161,6 @@ public sealed class ByzantineRewriter
         var proposal = new Proposal(header, ReadOnlyMemory<byte>.Empty, []);
         var sig = _key.Sign(VoteStatement.Bytes(VoteKind.Prepare, _cluster, vc.NewView - 1, height, header.Hash));
         var forged = new PreparedCertificate(vc.NewView - 1, proposal, [new(_self, sig), new(_self, sig), new(_self, sig)]);
-        return ViewChangeMessage.Encode(_self, vc.NewView, vc.LastHeader, vc.LastQc, forged, _cluster, _key);
+        return ViewChangeMessage.Encode(_self, vc.NewView, vc.LastHeader, vc.LastQc, forged, _cluster, _key, vc.Suspicions);
     }
 }

@@ -7,13 +7,16 @@ namespace Heraclius.KvStore.Consensus.Messages;
 /// <summary>
 /// VIEW-CHANGE(v): the sender's last decided height with its header and QC, and its highest-view
 /// prepared certificate for the next height. Body: u64 newView ‖ u64 lastDecided ‖ [header ‖ QC
-/// if lastDecided &gt; 0] ‖ bool hasPrepared ‖ [prepared certificate]. Signed; kept as raw bytes
-/// because NEW-VIEW forwards it unchanged as proof.
+/// if lastDecided &gt; 0] ‖ bool hasPrepared ‖ [prepared certificate] ‖ [suspicion proof]. Signed; kept as raw
+/// bytes because NEW-VIEW forwards it unchanged as proof. The suspicion proof (<see cref="SuspicionProof"/>) is a
+/// trailing optional field: a VIEW-CHANGE of the version before has none and means what it meant.
 /// </summary>
 public sealed class ViewChangeMessage
 {
-    public ViewChangeMessage(int sender, ulong newView, DecisionHeader? lastHeader, QuorumCertificate? lastQc, PreparedCertificate? prepared, byte[] raw)
+    public ViewChangeMessage(int sender, ulong newView, DecisionHeader? lastHeader, QuorumCertificate? lastQc, PreparedCertificate? prepared, byte[] raw,
+        SuspicionProof? suspicions = null)
     {
+        Suspicions = suspicions;
         Sender = sender;
         NewView = newView;
         LastHeader = lastHeader;
@@ -36,9 +39,13 @@ public sealed class ViewChangeMessage
 
     public byte[] Raw { get; }
 
-    public static byte[] Encode(int sender, ulong newView, DecisionHeader? lastHeader, QuorumCertificate? lastQc, PreparedCertificate? prepared, string cluster, SigningKey key)
+    /// <summary>The signed suspicions of view NewView-1 it carries, or null (a sender of the version before).</summary>
+    public SuspicionProof? Suspicions { get; }
+
+    public static byte[] Encode(int sender, ulong newView, DecisionHeader? lastHeader, QuorumCertificate? lastQc, PreparedCertificate? prepared, string cluster, SigningKey key,
+        SuspicionProof? suspicions = null)
     {
-        var w = Envelope.Begin(MessageType.ViewChange, sender, 512);
+        var w = Envelope.Begin(MessageType.ViewChange, sender, 512 + (suspicions?.EncodedLength ?? 0));
         w.U64(newView);
         w.U64(lastHeader?.Height ?? 0);
         if (lastHeader is not null)
@@ -49,6 +56,7 @@ public sealed class ViewChangeMessage
 
         w.Bool(prepared is not null);
         prepared?.Write(w);
+        suspicions?.Write(w);
         return Envelope.Finish(w, cluster, key);
     }
 
@@ -76,7 +84,8 @@ public sealed class ViewChangeMessage
         }
 
         var prepared = r.Bool() ? PreparedCertificate.Read(ref r) : null;
+        var suspicions = r.Remaining > 0 ? SuspicionProof.Read(ref r) : null;
         r.End();
-        return new ViewChangeMessage(sender, newView, header, qc, prepared, raw);
+        return new ViewChangeMessage(sender, newView, header, qc, prepared, raw, suspicions);
     }
 }
