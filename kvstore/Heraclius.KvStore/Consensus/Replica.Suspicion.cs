@@ -174,9 +174,16 @@ public sealed partial class Replica
         return _cluster.Nodes[member].PublicKey.Verify(statement, signature);
     }
 
-    /// <summary>Keeps a verified suspicion when it is the member's latest (one per member: the highest view).</summary>
+    /// <summary>Keeps a verified suspicion of a view up to ours when it is the member's latest (one per member: the highest such view).</summary>
     private void HoldSuspicion(int member, ulong view, byte[] signature)
     {
+        // Only views up to ours: only ours is ever counted, and a suspicion of a view above it (which anyone may sign
+        // for itself) held as the member's latest pinned its slot, so its relayed suspicion of our view was dropped.
+        if (view > _view)
+        {
+            return;
+        }
+
         if (_suspicions[member] is not { } held || held.View < view)
         {
             _suspicions[member] = (view, signature);
@@ -197,7 +204,7 @@ public sealed partial class Replica
         }
 
         var others = proof.Others;
-        if (proof.View + 1 != vc.NewView || (others.Count > 0 && (others.Count < _cluster.F + 1 || others.Count > _cluster.N - 1)))
+        if (vc.NewView == 0 || proof.View != vc.NewView - 1 || (others.Count > 0 && (others.Count < _cluster.F + 1 || others.Count > _cluster.N - 1)))
         {
             return false;
         }
