@@ -7,7 +7,8 @@ namespace Heraclius.KvStore.Tests.Consensus;
 
 /// <summary>
 /// Review of suspicion before a view change (helper attack on its first version, 017b840): each test failed there.
-/// A byzantine follower that says it suspects only to a lone suspect still strands it, as before suspicions (not covered).
+/// A byzantine follower that says it suspects only to a lone suspect no longer strands it: suspicions are signed and the
+/// VIEW-CHANGE relays them (<see cref="SignedSuspicionTests"/>).
 /// </summary>
 public sealed class SuspicionReviewAttackTests
 {
