@@ -231,24 +231,5 @@ public sealed class CheckpointSaveTests
     }
 
     /// <summary>The heights of the decisions in the slow node's WAL, after making its buffered records durable.</summary>
-    private static List<ulong> WalDecisionHeights(ReplicaFixture f)
-    {
-        f.Wals[Slow].Flush();
-        var heights = new List<ulong>();
-        foreach (var record in f.Wals[Slow].ReadAll())
-        {
-            if (record.Type == (byte)WalRecordType.Decision)
-            {
-                var r = new CanonicalReader(record.Payload);
-                heights.Add(Decision.Read(ref r).Height);
-            }
-            else if (record.Type == (byte)WalRecordType.DecisionRef)
-            {
-                var r = new CanonicalReader(record.Payload);
-                heights.Add(ProposalReference.Read(ref r).Height);
-            }
-        }
-
-        return heights;
-    }
+    private static List<ulong> WalDecisionHeights(ReplicaFixture f) => f.WalDecisionHeights(Slow);
 }

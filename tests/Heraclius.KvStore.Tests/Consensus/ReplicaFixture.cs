@@ -50,6 +50,27 @@ internal sealed class ReplicaFixture
 
     public ISnapshotStore[] Snapshots { get; }
 
+    /// <summary>The heights of the decisions in node <paramref name="i"/>'s WAL (whole or by reference), after making its buffered records durable.</summary>
+    public List<ulong> WalDecisionHeights(int i)
+    {
+        Wals[i].Flush();
+        var heights = new List<ulong>();
+        foreach (var record in Wals[i].ReadAll())
+        {
+            var r = new Heraclius.KvStore.Encoding.CanonicalReader(record.Payload);
+            if (record.Type == (byte)WalRecordType.Decision)
+            {
+                heights.Add(Heraclius.KvStore.Decisions.Decision.Read(ref r).Height);
+            }
+            else if (record.Type == (byte)WalRecordType.DecisionRef)
+            {
+                heights.Add(ProposalReference.Read(ref r).Height);
+            }
+        }
+
+        return heights;
+    }
+
     /// <summary>Starts (or restarts, after a crash) node <paramref name="i"/> from its storage.</summary>
     public Replica Boot(int i, long now)
     {

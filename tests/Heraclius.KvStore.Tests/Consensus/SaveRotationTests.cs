@@ -37,7 +37,7 @@ public sealed class SaveRotationTests
         // Member 2 saved checkpoint 2 (height 8) and not 3 (height 12): its WAL holds 9..14 and its snapshot is of 8.
         Assert.Equal([8UL], saves[2]);
         Assert.Equal(8UL, f.Snapshots[2].LoadLatest()!.Value.Height);
-        Assert.Equal([9UL, 10, 11, 12, 13, 14], WalDecisionHeights(f, 2));
+        Assert.Equal([9UL, 10, 11, 12, 13, 14], f.WalDecisionHeights(2));
 
         var expected = f.Replicas[0].ComputeDecidedStateRoot();
         var restarted = f.Boot(2, 1_000);
@@ -48,7 +48,7 @@ public sealed class SaveRotationTests
         // The restarted member keeps deciding, and saves its next turn (checkpoint 6, height 24), compacting its WAL.
         Decide(f, (3 * Interval) + 2, (3 * Interval) - 2);
         Assert.Equal(24UL, f.Snapshots[2].LoadLatest()!.Value.Height);
-        Assert.Empty(WalDecisionHeights(f, 2));
+        Assert.Empty(f.WalDecisionHeights(2));
     }
 
     [Fact]
@@ -60,7 +60,7 @@ public sealed class SaveRotationTests
         // Member 1 saves checkpoint 3 first (height 12): nothing durable yet, and the WAL holds every decision.
         Assert.Empty(saves[1]);
         Assert.Null(f.Snapshots[1].LoadLatest());
-        Assert.Equal(Enumerable.Range(1, (2 * Interval) + 3).Select(h => (ulong)h), WalDecisionHeights(f, 1));
+        Assert.Equal(Enumerable.Range(1, (2 * Interval) + 3).Select(h => (ulong)h), f.WalDecisionHeights(1));
         var expected = f.Replicas[0].ComputeDecidedStateRoot();
         var restarted = f.Boot(1, 1_000);
         Assert.Equal((2UL * Interval) + 3, restarted.DecidedHeight);
@@ -91,26 +91,6 @@ public sealed class SaveRotationTests
             f.Pump(now + 2);
             Assert.All(f.Replicas, r => Assert.Equal((ulong)i + 1, r.DecidedHeight));
         }
-    }
-
-    private static List<ulong> WalDecisionHeights(ReplicaFixture f, int node)
-    {
-        f.Wals[node].Flush();
-        var heights = new List<ulong>();
-        foreach (var record in f.Wals[node].ReadAll())
-        {
-            var r = new CanonicalReader(record.Payload);
-            if (record.Type == (byte)WalRecordType.Decision)
-            {
-                heights.Add(Decision.Read(ref r).Height);
-            }
-            else if (record.Type == (byte)WalRecordType.DecisionRef)
-            {
-                heights.Add(ProposalReference.Read(ref r).Height);
-            }
-        }
-
-        return heights;
     }
 
     /// <summary>An in-memory store, durable at once, that records the height of every save.</summary>
