@@ -211,17 +211,7 @@ public sealed class CheckpointSaveTests
     }
 
     /// <summary>Decides <paramref name="count"/> more heights, one client batch each, after <paramref name="done"/> already decided.</summary>
-    private static void Decide(ReplicaFixture f, int done, int count)
-    {
-        for (var i = done; i < done + count; i++)
-        {
-            var now = 10 + (i * 10);
-            f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
-            f.Replicas[0].Tick(now + 2);
-            f.Pump(now + 2);
-            Assert.Equal((ulong)i + 1, f.Replicas[Slow].DecidedHeight);
-        }
-    }
+    private static void Decide(ReplicaFixture f, int done, int count) => f.DecideBatches(done, count, Slow);
 
     /// <summary>The types of the slow node's WAL records, after making its buffered records durable.</summary>
     private static List<WalRecordType> WalRecordTypes(ReplicaFixture f)

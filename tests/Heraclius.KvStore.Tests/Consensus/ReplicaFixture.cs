@@ -129,15 +129,16 @@ internal sealed class ReplicaFixture
 
     /// <summary>
     /// A status of member <paramref name="peer"/> in the normal view <paramref name="view"/> with the suspicion flag
-    /// set and, when given, <paramref name="signature"/> after it (none: a node of the version before signed suspicions).
+    /// set (unless <paramref name="suspects"/> is false) and, when given, <paramref name="signature"/> after it (none: a node
+    /// of the version before signed suspicions).
     /// </summary>
-    public static byte[] StatusOf(int peer, ulong view, ulong decided, byte[]? signature)
+    public static byte[] StatusOf(int peer, ulong view, ulong decided, byte[]? signature, bool suspects = true)
     {
         var w = Envelope.Begin(MessageType.Status, peer, 97);
         w.U64(view);
         w.Bool(false);
         w.U64(decided);
-        w.Bool(true);
+        w.Bool(suspects);
         if (signature is not null)
         {
             w.Fixed(signature);
@@ -162,22 +163,27 @@ internal sealed class ReplicaFixture
     public static bool StatusSuspects(byte[] status) => status[Envelope.HeaderSize + 8 + 1 + 8] == 1;
 
     /// <summary>Delivers everything not yet delivered, through <paramref name="filter"/> (a lossy network) or all of it, until nothing more is sent.</summary>
-    public void Pump(long now, Func<int, int, byte[], bool>? filter = null)
+    public void Pump(long now, Func<int, int, byte[], bool>? filter = null) => Pump(Replicas, Outboxes, _delivered, now, filter);
+
+    /// <summary>
+    /// Delivers what each of <paramref name="replicas"/> sent past <paramref name="delivered"/> (one count per sender), through
+    /// <paramref name="filter"/> or all of it, until nothing more is sent: any cluster driven message by message.
+    /// </summary>
+    public static void Pump(Replica[] replicas, RecordingOutbox[] outboxes, int[] delivered, long now, Func<int, int, byte[], bool>? filter = null)
     {
-        var delivered = _delivered;
         bool progress;
         do
         {
             progress = false;
-            for (var from = 0; from < 4; from++)
+            for (var from = 0; from < replicas.Length; from++)
             {
-                var sent = Outboxes[from].Sent;
+                var sent = outboxes[from].Sent;
                 for (; delivered[from] < sent.Count; delivered[from]++)
                 {
                     var (to, message) = sent[delivered[from]];
                     if (filter is null || filter(from, to, message))
                     {
-                        Replicas[to].OnMessage(from, message, now);
+                        replicas[to].OnMessage(from, message, now);
                     }
 
                     progress = true;
@@ -185,5 +191,21 @@ internal sealed class ReplicaFixture
             }
         }
         while (progress);
+    }
+
+    /// <summary>
+    /// Decides <paramref name="count"/> more heights, one client batch each submitted to the leader, after
+    /// <paramref name="done"/> already decided; checks that each of <paramref name="nodes"/> decided each height.
+    /// </summary>
+    public void DecideBatches(int done, int count, params int[] nodes)
+    {
+        for (var i = done; i < done + count; i++)
+        {
+            var now = 10 + (i * 10);
+            Replicas[0].SubmitBatch(Batch().Bytes, now);
+            Replicas[0].Tick(now + 2);
+            Pump(now + 2);
+            Assert.All(nodes, n => Assert.Equal((ulong)i + 1, Replicas[n].DecidedHeight));
+        }
     }
 }

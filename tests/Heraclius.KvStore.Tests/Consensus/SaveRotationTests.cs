@@ -81,17 +81,7 @@ public sealed class SaveRotationTests
     }
 
     /// <summary>Decides <paramref name="count"/> more heights, one client batch each, after <paramref name="done"/> already decided.</summary>
-    private static void Decide(ReplicaFixture f, int done, int count)
-    {
-        for (var i = done; i < done + count; i++)
-        {
-            var now = 10 + (i * 10);
-            f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
-            f.Replicas[0].Tick(now + 2);
-            f.Pump(now + 2);
-            Assert.All(f.Replicas, r => Assert.Equal((ulong)i + 1, r.DecidedHeight));
-        }
-    }
+    private static void Decide(ReplicaFixture f, int done, int count) => f.DecideBatches(done, count, 0, 1, 2, 3);
 
     /// <summary>An in-memory store, durable at once, that records the height of every save.</summary>
     private sealed class RecordingSnapshotStore(List<ulong> saves) : ISnapshotStore

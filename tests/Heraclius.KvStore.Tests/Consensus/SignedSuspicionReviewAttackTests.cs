@@ -62,45 +62,33 @@ public sealed class SignedSuspicionReviewAttackTests
 
         public static byte[] Suspects(int member, ulong view) => Status(member, view, Sig(member, view));
 
-        public static byte[] Status(int member, ulong view, byte[]? signature)
-        {
-            var w = Envelope.Begin(MessageType.Status, member, 97);
-            w.U64(view);
-            w.Bool(false);
-            w.U64(0);
-            w.Bool(signature is not null);
-            if (signature is not null)
-            {
-                w.Fixed(signature);
-            }
-
-            return w.ToArray();
-        }
+        public static byte[] Status(int member, ulong view, byte[]? signature) =>
+            ReplicaFixture.StatusOf(member, view, 0, signature, suspects: signature is not null);
 
         public void Skip(int from) => _delivered[from] = Outboxes[from].Sent.Count;
 
-        public void Pump(long now, Func<int, int, byte[], bool>? filter = null)
-        {
-            bool progress;
-            do
-            {
-                progress = false;
-                for (var from = 0; from < 7; from++)
-                {
-                    var sent = Outboxes[from].Sent;
-                    for (; _delivered[from] < sent.Count; _delivered[from]++)
-                    {
-                        var (to, message) = sent[_delivered[from]];
-                        if (filter is null || filter(from, to, message))
-                        {
-                            Replicas[to].OnMessage(from, message, now);
-                        }
+        public void Pump(long now, Func<int, int, byte[], bool>? filter = null) => ReplicaFixture.Pump(Replicas, Outboxes, _delivered, now, filter);
 
-                        progress = true;
-                    }
-                }
+        /// <summary>Byzantine 5 and 6 send each of <paramref name="nodes"/> a validly signed suspicion of view 1000 (pinning their slots before the fix).</summary>
+        public void PinFarView(int[] nodes, long now)
+        {
+            foreach (var k in nodes)
+            {
+                Replicas[k].OnMessage(5, Suspects(5, 1000), now);
+                Replicas[k].OnMessage(6, Suspects(6, 1000), now);
             }
-            while (progress);
+        }
+
+        /// <summary>Node 1's lone, signed suspicion of view 0 in its status to every other honest node; then 5 and 6 say "me too" to node 2 alone.</summary>
+        public void LoneSuspicionAndMeTooToNodeTwo(long now)
+        {
+            foreach (var k in AllButOne)
+            {
+                Replicas[k].OnMessage(1, Suspects(1, 0), now);
+            }
+
+            Replicas[2].OnMessage(5, Suspects(5, 0), now);
+            Replicas[2].OnMessage(6, Suspects(6, 0), now);
         }
 
         public string Describe() => string.Join("; ", Replicas.Select(r => $"{r.NodeId}: view {r.View} inVC {r.InViewChange} decided {r.DecidedHeight}"));
@@ -125,21 +113,10 @@ public sealed class SignedSuspicionReviewAttackTests
         int[] others = [0, 1, 3, 4];
 
         // The poison: a validly signed suspicion of view 1000, by 5 and by 6, to every honest node but 2.
-        foreach (var k in others)
-        {
-            c.Replicas[k].OnMessage(5, Cluster7.Suspects(5, 1000), now);
-            c.Replicas[k].OnMessage(6, Cluster7.Suspects(6, 1000), now);
-        }
+        c.PinFarView(others, now);
 
-        // Node 1's lone (honest, signed) suspicion of view 0, in its status to everyone.
-        foreach (var k in AllButOne)
-        {
-            c.Replicas[k].OnMessage(1, Cluster7.Suspects(1, 0), now);
-        }
-
-        // 5 and 6 say "me too" to node 2 alone.
-        c.Replicas[2].OnMessage(5, Cluster7.Suspects(5, 0), now);
-        c.Replicas[2].OnMessage(6, Cluster7.Suspects(6, 0), now);
+        // Node 1's lone (honest, signed) suspicion of view 0, in its status to everyone; 5 and 6 say "me too" to node 2 alone.
+        c.LoneSuspicionAndMeTooToNodeTwo(now);
         Assert.True(c.Replicas[2].InViewChange);
         var vc = ViewChangeMessage.Parse(c.Outboxes[2].OfType(MessageType.ViewChange, to: 0).First());
         Assert.Equal([1, 5, 6], vc.Suspicions!.Others.Select(s => s.Member));
@@ -160,13 +137,7 @@ public sealed class SignedSuspicionReviewAttackTests
     {
         var c = new Cluster7();
         long now = 10;
-        foreach (var k in AllButOne)
-        {
-            c.Replicas[k].OnMessage(1, Cluster7.Suspects(1, 0), now);
-        }
-
-        c.Replicas[2].OnMessage(5, Cluster7.Suspects(5, 0), now);
-        c.Replicas[2].OnMessage(6, Cluster7.Suspects(6, 0), now);
+        c.LoneSuspicionAndMeTooToNodeTwo(now);
         c.Pump(now, (from, to, _) => from == 2 && to is not (5 or 6));
         _output.WriteLine(c.Describe());
         Assert.All(HonestOfSeven, k => Assert.True(c.Replicas[k].InViewChange));
@@ -182,19 +153,8 @@ public sealed class SignedSuspicionReviewAttackTests
     {
         var c = new Cluster7();
         long now = 10;
-        foreach (var k in AllButTwo)
-        {
-            c.Replicas[k].OnMessage(5, Cluster7.Suspects(5, 1000), now);
-            c.Replicas[k].OnMessage(6, Cluster7.Suspects(6, 1000), now);
-        }
-
-        foreach (var k in AllButOne)
-        {
-            c.Replicas[k].OnMessage(1, Cluster7.Suspects(1, 0), now);
-        }
-
-        c.Replicas[2].OnMessage(5, Cluster7.Suspects(5, 0), now);
-        c.Replicas[2].OnMessage(6, Cluster7.Suspects(6, 0), now);
+        c.PinFarView(AllButTwo, now);
+        c.LoneSuspicionAndMeTooToNodeTwo(now);
 
         // Byzantine 5 and 6 vote as honest members do, but ignore every VIEW-CHANGE (run as real replicas, they would follow node 2's proof).
         static bool Byzantine(int from, int to, byte[] m) => !(to is 5 or 6 && ReplicaFixture.TypeOf(m) == MessageType.ViewChange);
@@ -217,7 +177,7 @@ public sealed class SignedSuspicionReviewAttackTests
 
         _output.WriteLine(c.Describe());
         Assert.True(c.Replicas[0].DecidedHeight >= 3, "the cluster should still decide");
-        // Wanted: all honest members in one view. Got: node 2 alone in a view change, the others deciding in view 0.
+        // All honest members in one view (before the fix: node 2 alone in a view change, the others deciding in view 0).
         Assert.All(HonestOfSeven, k => Assert.Equal(c.Replicas[0].View, c.Replicas[k].View));
         Assert.All(HonestOfSeven, k => Assert.Equal(c.Replicas[0].DecidedHeight, c.Replicas[k].DecidedHeight));
     }
