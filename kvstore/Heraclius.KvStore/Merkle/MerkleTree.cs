@@ -19,7 +19,7 @@ public static class MerkleTree
     /// <summary>The leaf hash of <paramref name="head"/> ‖ <paramref name="tail"/>, without joining them into one buffer.</summary>
     public static Hash32 LeafHash(ReadOnlySpan<byte> head, ReadOnlySpan<byte> tail)
     {
-        // The thread's hasher (a fresh IncrementalHash, with its native context, per leaf showed in profiles).
+        // The thread's hasher (a fresh hasher, with its native context, per leaf showed in profiles).
         var hash = Hash32.ThreadHasher;
         ReadOnlySpan<byte> prefix = [LeafPrefix];
         hash.AppendData(prefix);
