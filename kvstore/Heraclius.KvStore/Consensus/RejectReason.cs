@@ -27,4 +27,10 @@ public enum RejectReason
     /// VIEW-CHANGE whose suspicion proof is of another view, too small, repeats or misplaces a member, or holds a bad signature.
     /// </summary>
     InvalidSuspicion,
+
+    /// <summary>
+    /// A VIEW-CHANGE whose equivocation evidence proves nothing: not of the view below the VIEW-CHANGE's, one header
+    /// twice or out of order, or a signature that is not that view's leader's prepare of the header and height.
+    /// </summary>
+    InvalidEquivocation,
 }

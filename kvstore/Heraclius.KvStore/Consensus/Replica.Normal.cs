@@ -276,18 +276,22 @@ public sealed partial class Replica
             if (_slot.Accepted.Header.Hash != proposal.Header.Hash)
             {
                 Reject(RejectReason.Equivocation, from);
+                // With the leader's prepare of the header accepted (held unless restored from the WAL), the VIEW-CHANGE
+                // shows both, and every member it reaches leaves too.
+                TakeLeaderEquivocation(view, proposal.Header.Height, proposal.Header.Hash, leaderPrepare);
                 StartViewChange(_view + 1, "leader equivocated");
                 return;
             }
 
             // Accepted already (restored from the WAL after a crash, or from an earlier copy): the leader's prepare
             // travels only in its pre-prepare, so this re-sent one is how it is counted here.
-            if (CountLeaderPrepare(view, proposal.Header.Hash, leaderPrepare))
+            if (CountLeaderPrepare(view, proposal.Header.Height, proposal.Header.Hash, leaderPrepare))
             {
                 CheckPrepared();
                 TryDecide();
             }
 
+            LeaveOnProvenEquivocation("the leader prepared two headers");
             return;
         }
 
@@ -439,22 +443,25 @@ public sealed partial class Replica
 
         if (leaderPrepare is not null)
         {
-            CountLeaderPrepare(view, hash, leaderPrepare);
+            CountLeaderPrepare(view, proposal.Header.Height, hash, leaderPrepare);
         }
 
         CheckPrepared();
         TryDecide();
+        LeaveOnProvenEquivocation("the leader prepared two headers");
     }
 
     /// <summary>Counts the prepare a leader's pre-prepare carried (verified); false when the leader had already voted in that view.</summary>
-    private bool CountLeaderPrepare(ulong view, Hash32 hash, byte[] signature)
+    private bool CountLeaderPrepare(ulong view, ulong height, Hash32 hash, byte[] signature)
     {
         var leader = _cluster.LeaderOf(view);
         var added = _slot.Prepares.Add(view, leader, hash, signature, out var equivocation);
         if (equivocation)
         {
-            // A prepare of another header from the leader in this view came first, on its own.
+            // A prepare of another header from the leader in this view came first, on its own: both verified, so
+            // proof. The caller leaves the view with it once done with this message (LeaveOnProvenEquivocation).
             Reject(RejectReason.Equivocation, leader);
+            TakeLeaderEquivocation(view, height, hash, signature);
         }
 
         return added;
@@ -545,6 +552,14 @@ public sealed partial class Replica
 
         if (votes.Has(view, from))
         {
+            if (kind == VoteKind.Prepare && from == _cluster.LeaderOf(view) && TakeLeaderEquivocation(view, height, hash, signature.ToArray()))
+            {
+                // The leader's prepare of another header than the one it prepared (in its pre-prepare or alone): both verified.
+                Reject(RejectReason.Equivocation, from);
+                LeaveOnProvenEquivocation("the leader prepared two headers");
+                return;
+            }
+
             Reject(RejectReason.Duplicate, from);
             return;
         }

@@ -49,7 +49,7 @@ public sealed partial class Replica
         _slot.PrePrepareMessage = null;
         // Built before the view moves: the suspicions it carries are of the view below the new one.
         var suspicions = SuspicionProofFor(newView);
-        var raw = ViewChangeMessage.Encode(_self, newView, _lastHeader, _lastQc, _slot.Prepared, _cluster.Id, _key, suspicions);
+        var raw = ViewChangeMessage.Encode(_self, newView, _lastHeader, _lastQc, _slot.Prepared, _cluster.Id, _key, suspicions, EquivocationFor(newView));
         _wal.Append((byte)WalRecordType.View, U64Bytes(newView));
         _wal.Append((byte)WalRecordType.ViewChangeSent, raw);
         _wal.Flush();
@@ -122,6 +122,13 @@ public sealed partial class Replica
             return;
         }
 
+        if (vc.Equivocation is { } evidence && !IsValidEquivocation(evidence, vc.NewView))
+        {
+            // Refused whole, as a bad suspicion proof is: an honest sender's evidence always proves what it says.
+            Reject(RejectReason.InvalidEquivocation, from);
+            return;
+        }
+
         if (!TakeSuspicions(vc))
         {
             // Refused whole, as one with a bad certificate is: kept, it would count for the f+1 rule and a NEW-VIEW
@@ -135,6 +142,12 @@ public sealed partial class Replica
         if (vc.LastDecided > _decided)
         {
             RequestCatchUp(from);
+        }
+
+        if (vc.Equivocation is { } shown && shown.View == _view && !_inViewChange)
+        {
+            _equivocation = shown;
+            LeaveOnProvenEquivocation($"member {from} showed the leader's two prepares for height {shown.Height}");
         }
 
         JoinViewOfFPlusOne();

@@ -86,6 +86,19 @@ internal sealed class VoteSet
         }
     }
 
+    /// <summary>The vote <paramref name="signer"/> cast in <paramref name="view"/>, when there is one.</summary>
+    public bool TryGet(ulong view, int signer, out Hash32 hash, out byte[] signature)
+    {
+        if (_byView.TryGetValue(view, out var votes) && votes.TryGetValue(signer, out var vote))
+        {
+            (hash, signature) = vote;
+            return true;
+        }
+
+        (hash, signature) = (default, []);
+        return false;
+    }
+
     public bool Has(ulong view, int signer) => _byView.TryGetValue(view, out var v) && v.ContainsKey(signer);
 
     public void Clear() => _byView.Clear();
