@@ -267,6 +267,8 @@ public sealed partial class Replica
             // (a snapshot install not durable held its votes, and held this message with them) must not
             // prepare another header here first: a QC for the forced one may exist in an earlier view.
             Reject(RejectReason.InvalidProposal, from);
+            // Holding the leader's prepare of the forced one, its signed pre-prepare of another is evidence too (review).
+            TakeLeaderEquivocation(view, height, proposal.Header.Hash, leaderPrepare);
             StartViewChange(_view + 1, "leader proposed another header at the NEW-VIEW's forced height");
             return;
         }
@@ -297,6 +299,9 @@ public sealed partial class Replica
 
         if (!ValidateAndExecute(proposal, freshTimestamp: true, from))
         {
+            // An invalid proposal is not relayed, but after the leader's lone prepare of another header it is also an
+            // equivocation, which is (review).
+            TakeLeaderEquivocation(view, proposal.Header.Height, proposal.Header.Hash, leaderPrepare);
             StartViewChange(_view + 1, "leader proposed an invalid proposal");
             return;
         }

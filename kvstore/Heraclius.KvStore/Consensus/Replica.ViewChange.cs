@@ -363,8 +363,32 @@ public sealed partial class Replica
             }
         }
 
+        LeaveOnEarlierEvidence();
         ProcessForcedProposal();
         TryPropose();
+    }
+
+    /// <summary>
+    /// Evidence against this view's leader that a member showed (checked, in its VIEW-CHANGE of the view above) while we
+    /// were still changing to this view: we leave at once. Without this, a member the leader equivocated to right after
+    /// its NEW-VIEW left alone when its VIEW-CHANGE reached the others before the NEW-VIEW did (review).
+    /// </summary>
+    private void LeaveOnEarlierEvidence()
+    {
+        if (!_viewChanges.TryGetValue(_view + 1, out var above))
+        {
+            return;
+        }
+
+        foreach (var vc in above.Values)
+        {
+            if (vc.Equivocation is { } e && e.View == _view)
+            {
+                _equivocation = e;
+                LeaveOnProvenEquivocation($"member {vc.Sender} showed the leader's two prepares for height {e.Height} before the NEW-VIEW came");
+                return;
+            }
+        }
     }
 
     /// <summary>A NEW-VIEW's forced proposal is prepared as soon as this node reaches the height before it.</summary>
