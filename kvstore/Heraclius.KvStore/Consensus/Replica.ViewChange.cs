@@ -380,7 +380,8 @@ public sealed partial class Replica
             return;
         }
 
-        foreach (var vc in above.Values)
+        // Lowest sender first: the same choice wherever the same VIEW-CHANGEs are held (any one proves it).
+        foreach (var vc in above.OrderBy(p => p.Key).Select(p => p.Value))
         {
             if (vc.Equivocation is { } e && e.View == _view)
             {
