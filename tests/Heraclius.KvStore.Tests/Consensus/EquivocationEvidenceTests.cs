@@ -16,24 +16,13 @@ public sealed class EquivocationEvidenceTests
 
     private static long Rejected(Replica r, RejectReason reason) => r.Rejections.GetValueOrDefault(reason);
 
-    /// <summary>The leader of view 0 (member 0)'s prepare of <paramref name="hash"/> at <paramref name="height"/>, signed by <paramref name="signer"/>.</summary>
+    /// <summary>The leader of view 0 (member 0)'s prepare of <paramref name="hash"/> at height 1, unless the arguments say otherwise.</summary>
     private static byte[] PrepareSignature(Hash32 hash, ulong height = 1, ulong view = 0, int signer = 0, VoteKind kind = VoteKind.Prepare) =>
-        ReplicaFixture.T.NodeKeys[signer].Sign(VoteStatement.Bytes(kind, Cluster, view, height, hash));
-
-    private static byte[] StandalonePrepare(int sender, ulong view, ulong height, Hash32 hash)
-    {
-        var w = Envelope.Begin(MessageType.Prepare, sender, Envelope.Size(MessageType.Prepare, 8 + 8 + Hash32.Size + SigningKey.SignatureSize));
-        w.U64(view);
-        w.U64(height);
-        w.Hash(hash);
-        w.Fixed(PrepareSignature(hash, height, view, sender));
-        return w.Detach();
-    }
+        ReplicaFixture.VoteSignature(signer, view, height, hash, kind);
 
     /// <summary>Member 3's VIEW-CHANGE(<paramref name="newView"/>) with its own suspicion and <paramref name="evidence"/>.</summary>
     private static byte[] ViewChangeWith(EquivocationEvidence evidence, ulong newView = 1) =>
-        ViewChangeMessage.Encode(3, newView, null, null, null, Cluster, ReplicaFixture.T.NodeKeys[3],
-            new SuspicionProof(newView - 1, ReplicaFixture.SuspicionSignature(3, newView - 1), []), evidence);
+        ReplicaFixture.ViewChangeWithEvidence(3, newView, evidence);
 
     /// <summary>The leader's genuine pre-prepare of height 1 to <paramref name="to"/>, and another header for it signed with the leader's key.</summary>
     private static (byte[] Genuine, byte[] Other, Hash32 GenuineHash, Hash32 OtherHash) Equivocate(ReplicaFixture f, int to)
@@ -42,10 +31,8 @@ public sealed class EquivocationEvidenceTests
         f.Replicas[0].Tick(12);
         var genuine = f.Outboxes[0].OfType(MessageType.PrePrepare, to: to).First();
         var (view, proposal, _) = PrePrepareMessage.Read(Envelope.Open(genuine).Body);
-        var h = proposal.Header;
-        var otherHeader = new DecisionHeader(h.Cluster, h.Height, h.PrevHeaderHash, h.InputsDigest, h.OutputsRoot, Hash32.Of("another state"u8));
-        var other = new Proposal(otherHeader, proposal.Inputs, proposal.Outputs);
-        return (genuine, PrePrepareMessage.Sign(Cluster, 0, view, other, ReplicaFixture.T.NodeKeys[0]), h.Hash, otherHeader.Hash);
+        var (other, otherHash) = ReplicaFixture.TwinOf(proposal, view, 0);
+        return (genuine, other, proposal.Header.Hash, otherHash);
     }
 
     /// <summary>
@@ -120,7 +107,7 @@ public sealed class EquivocationEvidenceTests
     {
         var f = new ReplicaFixture();
         var (genuine, _, _, otherHash) = Equivocate(f, to: 1);
-        var lone = StandalonePrepare(0, 0, 1, otherHash);
+        var lone = ReplicaFixture.LonePrepare(0, 0, 1, otherHash);
         var r = f.Replicas[1];
         r.OnMessage(0, loneFirst ? lone : genuine, 13);
         r.OnMessage(0, loneFirst ? genuine : lone, 14);

@@ -17,32 +17,6 @@ public sealed class EquivocationReviewAttackTests
 
     private static long Rejected(Replica r, RejectReason reason) => r.Rejections.GetValueOrDefault(reason);
 
-    private static byte[] PrepareSig(int signer, ulong view, ulong height, Hash32 hash) =>
-        ReplicaFixture.T.NodeKeys[signer].Sign(VoteStatement.Bytes(VoteKind.Prepare, Cluster, view, height, hash));
-
-    private static byte[] LonePrepare(int sender, ulong view, ulong height, Hash32 hash)
-    {
-        var w = Envelope.Begin(MessageType.Prepare, sender, Envelope.Size(MessageType.Prepare, 8 + 8 + Hash32.Size + SigningKey.SignatureSize));
-        w.U64(view);
-        w.U64(height);
-        w.Hash(hash);
-        w.Fixed(PrepareSig(sender, view, height, hash));
-        return w.Detach();
-    }
-
-    /// <summary>The same proposal with another state root, pre-prepared with <paramref name="leader"/>'s key: a second header for that height.</summary>
-    private static (byte[] Twin, Hash32 TwinHash) TwinOf(Proposal proposal, ulong view, int leader)
-    {
-        var h = proposal.Header;
-        var other = new DecisionHeader(h.Cluster, h.Height, h.PrevHeaderHash, h.InputsDigest, h.OutputsRoot, Hash32.Of("another state"u8));
-        var p = new Proposal(other, proposal.Inputs, proposal.Outputs);
-        return (PrePrepareMessage.Sign(Cluster, leader, view, p, ReplicaFixture.T.NodeKeys[leader]), other.Hash);
-    }
-
-    private static byte[] ViewChangeWith(int sender, ulong newView, EquivocationEvidence? evidence) =>
-        ViewChangeMessage.Encode(sender, newView, null, null, null, Cluster, ReplicaFixture.T.NodeKeys[sender],
-            new SuspicionProof(newView - 1, ReplicaFixture.SuspicionSignature(sender, newView - 1), []), evidence);
-
     /// <summary>Every member is shown two others' signed suspicions of view 0, so all four change to view 1 (as their timers would make them).</summary>
     private static void AllChangeToView1(ReplicaFixture f, long now)
     {
@@ -85,7 +59,7 @@ public sealed class EquivocationReviewAttackTests
         f.Replicas[1].Tick(now + 3);
         var genuine = f.Outboxes[1].OfType(MessageType.PrePrepare, to: 2).First();
         var (_, proposal, _) = PrePrepareMessage.Read(Envelope.Open(genuine).Body);
-        var (twin, _) = TwinOf(proposal, 1, 1);
+        var (twin, _) = ReplicaFixture.TwinOf(proposal, 1, 1);
         f.Replicas[2].OnMessage(1, genuine, now + 4);
         f.Replicas[2].OnMessage(1, twin, now + 4);
         Assert.True(f.Replicas[2].InViewChange);
@@ -150,7 +124,7 @@ public sealed class EquivocationReviewAttackTests
     {
         var f = new ReplicaFixture();
         var forced = ForcedProposalInView1(f);
-        var (twin, _) = TwinOf(forced, 1, 1);
+        var (twin, _) = ReplicaFixture.TwinOf(forced, 1, 1);
         f.Replicas[2].OnMessage(1, twin, 30);
 
         Assert.True(f.Replicas[2].InViewChange);
@@ -172,8 +146,8 @@ public sealed class EquivocationReviewAttackTests
         f.Replicas[0].Tick(12);
         var genuine = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 1).First();
         var (_, proposal, _) = PrePrepareMessage.Read(Envelope.Open(genuine).Body);
-        var (invalidTwin, _) = TwinOf(proposal, 0, 0);   // non-zero state root off a checkpoint height: invalid
-        f.Replicas[1].OnMessage(0, LonePrepare(0, 0, 1, proposal.Header.Hash), 13);
+        var (invalidTwin, _) = ReplicaFixture.TwinOf(proposal, 0, 0);   // non-zero state root off a checkpoint height: invalid
+        f.Replicas[1].OnMessage(0, ReplicaFixture.LonePrepare(0, 0, 1, proposal.Header.Hash), 13);
         f.Replicas[1].OnMessage(0, invalidTwin, 14);
 
         Assert.True(f.Replicas[1].InViewChange);
@@ -191,15 +165,15 @@ public sealed class EquivocationReviewAttackTests
         Assert.All(f.Replicas, r => Assert.True(!r.InViewChange && r.View == 1));
         var a = Hash32.Of("a"u8);
         var b = Hash32.Of("b"u8);
-        var old = EquivocationEvidence.Of(0, 1, a, PrepareSig(0, 0, 1, a), b, PrepareSig(0, 0, 1, b));
+        var old = EquivocationEvidence.Of(0, 1, a, ReplicaFixture.VoteSignature(0, 0, 1, a), b, ReplicaFixture.VoteSignature(0, 0, 1, b));
 
-        f.Replicas[2].OnMessage(3, ViewChangeWith(3, 2, old), 30);
+        f.Replicas[2].OnMessage(3, ReplicaFixture.ViewChangeWithEvidence(3, 2, old), 30);
         Assert.Equal(1, Rejected(f.Replicas[2], RejectReason.InvalidEquivocation));
         Assert.False(f.Replicas[2].InViewChange);
 
         // Its own (view 1) prepares of leader 1 at a decided or far height prove a real equivocation of leader 1: that one moves.
-        var now1 = EquivocationEvidence.Of(1, 99, a, PrepareSig(1, 1, 99, a), b, PrepareSig(1, 1, 99, b));
-        f.Replicas[2].OnMessage(0, ViewChangeWith(0, 2, now1), 31);
+        var now1 = EquivocationEvidence.Of(1, 99, a, ReplicaFixture.VoteSignature(1, 1, 99, a), b, ReplicaFixture.VoteSignature(1, 1, 99, b));
+        f.Replicas[2].OnMessage(0, ReplicaFixture.ViewChangeWithEvidence(0, 2, now1), 31);
         Assert.True(f.Replicas[2].InViewChange);
     }
 
@@ -213,7 +187,7 @@ public sealed class EquivocationReviewAttackTests
         var f = new ReplicaFixture();
         var a = Hash32.Of("a"u8);
         var b = Hash32.Of("b"u8);
-        var vc = ViewChangeWith(3, 1, EquivocationEvidence.Of(0, 1, a, PrepareSig(0, 0, 1, a), b, PrepareSig(0, 0, 1, b)));
+        var vc = ReplicaFixture.ViewChangeWithEvidence(3, 1, EquivocationEvidence.Of(0, 1, a, ReplicaFixture.VoteSignature(0, 0, 1, a), b, ReplicaFixture.VoteSignature(0, 0, 1, b)));
         var body = vc.AsSpan(0, vc.Length - SigningKey.SignatureSize).ToArray();
         var w = new Heraclius.KvStore.Encoding.CanonicalWriter(body.Length + Math.Max(extra, 0) + SigningKey.SignatureSize);
         w.Fixed(extra >= 0 ? body : body.AsSpan(0, body.Length - 1));
@@ -238,8 +212,8 @@ public sealed class EquivocationReviewAttackTests
         var f = new ReplicaFixture();
         var a = Hash32.Of("a"u8);
         var b = Hash32.Of("b"u8);
-        var e = EquivocationEvidence.Of(0, 1, a, PrepareSig(0, 0, 1, a), b, PrepareSig(0, 0, 1, b));
-        f.Replicas[1].OnMessage(3, ViewChangeWith(3, 1, e), 20);
+        var e = EquivocationEvidence.Of(0, 1, a, ReplicaFixture.VoteSignature(0, 0, 1, a), b, ReplicaFixture.VoteSignature(0, 0, 1, b));
+        f.Replicas[1].OnMessage(3, ReplicaFixture.ViewChangeWithEvidence(3, 1, e), 20);
         Assert.True(f.Replicas[1].InViewChange);
         var sent = f.Outboxes[1].OfType(MessageType.ViewChange, to: 2).Single();
 
@@ -270,7 +244,7 @@ public sealed class EquivocationReviewAttackTests
     {
         var f = new ReplicaFixture();
         var a = Hash32.Of("a"u8);
-        var sig = PrepareSig(0, 0, 1, a);
+        var sig = ReplicaFixture.VoteSignature(0, 0, 1, a);
         var mal = (byte[])sig.Clone();
         // S + L (the group order) in the upper half: a non-canonical encoding of the same signature.
         var l = new byte[] { 0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10 };
@@ -284,7 +258,7 @@ public sealed class EquivocationReviewAttackTests
 
         // Two headers are needed (canonical order is strict), so one statement signed twice never qualifies.
         var e = EquivocationEvidence.Of(0, 1, a, sig, a, mal);
-        f.Replicas[1].OnMessage(3, ViewChangeWith(3, 1, e), 20);
+        f.Replicas[1].OnMessage(3, ReplicaFixture.ViewChangeWithEvidence(3, 1, e), 20);
         Assert.Equal(1, Rejected(f.Replicas[1], RejectReason.InvalidEquivocation));
         Assert.False(f.Replicas[1].InViewChange);
     }

@@ -1,6 +1,8 @@
 using Heraclius.KvStore.Client;
 using Heraclius.KvStore.Consensus;
 using Heraclius.KvStore.Consensus.Messages;
+using Heraclius.KvStore.Crypto;
+using Heraclius.KvStore.Decisions;
 using Heraclius.KvStore.KeyValue;
 using Heraclius.KvStore.Storage;
 using Heraclius.KvStore.Tests.Simulation;
@@ -158,6 +160,35 @@ internal sealed class ReplicaFixture
     public static byte[] ViewChangeOf(int sender, ulong newView, byte[] own, SignedSuspicion[] others, ulong? proofView = null) =>
         ViewChangeMessage.Encode(sender, newView, null, null, null, T.ClusterId, T.NodeKeys[sender],
             new SuspicionProof(proofView ?? newView - 1, own, others));
+
+    /// <summary>Member <paramref name="sender"/>'s VIEW-CHANGE(<paramref name="newView"/>) with only its own suspicion, and <paramref name="evidence"/>.</summary>
+    public static byte[] ViewChangeWithEvidence(int sender, ulong newView, EquivocationEvidence? evidence) =>
+        ViewChangeMessage.Encode(sender, newView, null, null, null, T.ClusterId, T.NodeKeys[sender],
+            new SuspicionProof(newView - 1, SuspicionSignature(sender, newView - 1), []), evidence);
+
+    /// <summary>Member <paramref name="signer"/>'s vote signature of <paramref name="hash"/> (a prepare unless <paramref name="kind"/> says otherwise).</summary>
+    public static byte[] VoteSignature(int signer, ulong view, ulong height, Hash32 hash, VoteKind kind = VoteKind.Prepare) =>
+        T.NodeKeys[signer].Sign(VoteStatement.Bytes(kind, T.ClusterId, view, height, hash));
+
+    /// <summary>Member <paramref name="sender"/>'s PREPARE of <paramref name="hash"/> on its own (a leader's prepare travels in its pre-prepare).</summary>
+    public static byte[] LonePrepare(int sender, ulong view, ulong height, Hash32 hash)
+    {
+        var w = Envelope.Begin(MessageType.Prepare, sender, Envelope.Size(MessageType.Prepare, 8 + 8 + Hash32.Size + SigningKey.SignatureSize));
+        w.U64(view);
+        w.U64(height);
+        w.Hash(hash);
+        w.Fixed(VoteSignature(sender, view, height, hash));
+        return w.Detach();
+    }
+
+    /// <summary>The same proposal with another state root, pre-prepared with <paramref name="leader"/>'s key: a second header for its height.</summary>
+    public static (byte[] PrePrepare, Hash32 Hash) TwinOf(Proposal proposal, ulong view, int leader)
+    {
+        var h = proposal.Header;
+        var other = new DecisionHeader(h.Cluster, h.Height, h.PrevHeaderHash, h.InputsDigest, h.OutputsRoot, Hash32.Of("another state"u8));
+        var p = new Proposal(other, proposal.Inputs, proposal.Outputs);
+        return (PrePrepareMessage.Sign(T.ClusterId, leader, view, p, T.NodeKeys[leader]), other.Hash);
+    }
 
     /// <summary>Whether a status says its sender suspects the leader (the flag after view ‖ in view change ‖ decided).</summary>
     public static bool StatusSuspects(byte[] status) => status[Envelope.HeaderSize + 8 + 1 + 8] == 1;
