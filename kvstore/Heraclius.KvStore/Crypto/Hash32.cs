@@ -47,9 +47,7 @@ public readonly struct Hash32 : IEquatable<Hash32>
     {
         var hasher = ThreadHasher;
         hasher.AppendData(data);
-        Span<byte> digest = stackalloc byte[Size];
-        hasher.GetHashAndReset(digest);
-        return Parse(digest);
+        return hasher.GetHashAndReset();
     }
 
     public void WriteTo(Span<byte> destination)

@@ -60,5 +60,13 @@ internal sealed class Sha256Hasher : IDisposable
         }
     }
 
+    /// <summary>The digest of everything appended since the last reset, as a <see cref="Hash32"/>; starts afresh.</summary>
+    public Hash32 GetHashAndReset()
+    {
+        Span<byte> digest = stackalloc byte[Hash32.Size];
+        GetHashAndReset(digest);
+        return Hash32.Parse(digest);
+    }
+
     public void Dispose() => _portable?.Dispose();
 }

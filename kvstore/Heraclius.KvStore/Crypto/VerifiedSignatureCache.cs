@@ -84,8 +84,6 @@ public sealed class VerifiedSignatureCache
         hasher.AppendData(key.Bytes);
         hasher.AppendData(signature);
         hasher.AppendData(statement);
-        Span<byte> digest = stackalloc byte[Hash32.Size];
-        hasher.GetHashAndReset(digest);
-        return Hash32.Parse(digest);
+        return hasher.GetHashAndReset();
     }
 }

@@ -25,9 +25,7 @@ public static class MerkleTree
         hash.AppendData(prefix);
         hash.AppendData(head);
         hash.AppendData(tail);
-        Span<byte> digest = stackalloc byte[Hash32.Size];
-        hash.GetHashAndReset(digest);
-        return Hash32.Parse(digest);
+        return hash.GetHashAndReset();
     }
 
     public static Hash32 NodeHash(Hash32 left, Hash32 right)

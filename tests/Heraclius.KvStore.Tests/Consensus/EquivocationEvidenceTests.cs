@@ -184,10 +184,8 @@ public sealed class EquivocationEvidenceTests
         var vc = ViewChangeWith(EquivocationEvidence.Of(0, 1, a, PrepareSignature(a), b, PrepareSignature(b)));
 
         // Re-sign the body without the evidence's last 10 bytes: the envelope signature is valid, the evidence is not.
-        var body = vc.AsSpan(0, vc.Length - SigningKey.SignatureSize - 10).ToArray();
-        var w = new Heraclius.KvStore.Encoding.CanonicalWriter(body.Length + SigningKey.SignatureSize);
-        w.Fixed(body);
-        var cut = Envelope.Finish(w, Cluster, ReplicaFixture.T.NodeKeys[3]);
+        var body = ReplicaFixture.Unsigned(vc);
+        var cut = ReplicaFixture.Resigned(3, body.AsSpan(0, body.Length - 10));
 
         f.Replicas[1].OnMessage(3, cut, 20);
         Assert.Equal(1, Rejected(f.Replicas[1], RejectReason.Malformed));

@@ -11,8 +11,6 @@ namespace Heraclius.KvStore.Tests.Consensus;
 /// </summary>
 public sealed class EquivocationReviewAttackTests
 {
-    private static readonly string Cluster = ReplicaFixture.T.ClusterId;
-
     private static readonly int[] ZeroAndThree = [0, 3];
 
     private static long Rejected(Replica r, RejectReason reason) => r.Rejections.GetValueOrDefault(reason);
@@ -188,15 +186,14 @@ public sealed class EquivocationReviewAttackTests
         var a = Hash32.Of("a"u8);
         var b = Hash32.Of("b"u8);
         var vc = ReplicaFixture.ViewChangeWithEvidence(3, 1, EquivocationEvidence.Of(0, 1, a, ReplicaFixture.VoteSignature(0, 0, 1, a), b, ReplicaFixture.VoteSignature(0, 0, 1, b)));
-        var body = vc.AsSpan(0, vc.Length - SigningKey.SignatureSize).ToArray();
-        var w = new Heraclius.KvStore.Encoding.CanonicalWriter(body.Length + Math.Max(extra, 0) + SigningKey.SignatureSize);
-        w.Fixed(extra >= 0 ? body : body.AsSpan(0, body.Length - 1));
-        if (extra > 0)
+        var body = ReplicaFixture.Unsigned(vc);
+        byte[] altered = extra switch
         {
-            w.Fixed(extra == 1 ? new byte[1] : body.AsSpan(body.Length - EquivocationEvidence.EncodedLength));
-        }
-
-        var bad = Envelope.Finish(w, Cluster, ReplicaFixture.T.NodeKeys[3]);
+            < 0 => body[..^1],
+            1 => [.. body, 0],
+            _ => [.. body, .. body.AsSpan(body.Length - EquivocationEvidence.EncodedLength)],
+        };
+        var bad = ReplicaFixture.Resigned(3, altered);
         f.Replicas[1].OnMessage(3, bad, 20);
         Assert.Equal(1, Rejected(f.Replicas[1], RejectReason.Malformed));
         Assert.False(f.Replicas[1].InViewChange);

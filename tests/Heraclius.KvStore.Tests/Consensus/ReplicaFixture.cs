@@ -166,6 +166,20 @@ internal sealed class ReplicaFixture
         ViewChangeMessage.Encode(sender, newView, null, null, null, T.ClusterId, T.NodeKeys[sender],
             new SuspicionProof(newView - 1, SuspicionSignature(sender, newView - 1), []), evidence);
 
+    /// <summary>A signed message's bytes without its signature: the envelope and body it signs.</summary>
+    public static byte[] Unsigned(byte[] signed) => signed.AsSpan(0, signed.Length - SigningKey.SignatureSize).ToArray();
+
+    /// <summary>
+    /// <paramref name="unsigned"/> (envelope and body, as <see cref="Unsigned"/> gives, perhaps altered) signed by member
+    /// <paramref name="sender"/>: a valid envelope signature around whatever the body says.
+    /// </summary>
+    public static byte[] Resigned(int sender, ReadOnlySpan<byte> unsigned)
+    {
+        var w = new Heraclius.KvStore.Encoding.CanonicalWriter(unsigned.Length + SigningKey.SignatureSize);
+        w.Fixed(unsigned);
+        return Envelope.Finish(w, T.ClusterId, T.NodeKeys[sender]);
+    }
+
     /// <summary>Member <paramref name="signer"/>'s vote signature of <paramref name="hash"/> (a prepare unless <paramref name="kind"/> says otherwise).</summary>
     public static byte[] VoteSignature(int signer, ulong view, ulong height, Hash32 hash, VoteKind kind = VoteKind.Prepare) =>
         T.NodeKeys[signer].Sign(VoteStatement.Bytes(kind, T.ClusterId, view, height, hash));

@@ -210,10 +210,8 @@ public sealed class SignedSuspicionReviewAttackTests
         long now = 20;
         foreach (var k in ZeroAndTwo)
         {
-            f.Replicas[k].OnMessage(1, ReplicaFixture.SuspicionOf(1, 0), now);
-            f.Replicas[k].OnMessage(1, Withdrawn(1, 0), now);
-            f.Replicas[k].OnMessage(2, ReplicaFixture.SuspicionOf(2, 0), now);
-            f.Replicas[k].OnMessage(2, Withdrawn(2, 0), now);
+            SuspectedAndWithdrew(f.Replicas[k], 1, now);
+            SuspectedAndWithdrew(f.Replicas[k], 2, now);
         }
 
         var vc = ReplicaFixture.ViewChangeOf(3, 1, ReplicaFixture.SuspicionSignature(3, 0),
@@ -238,8 +236,7 @@ public sealed class SignedSuspicionReviewAttackTests
         long now = 20;
         foreach (var k in ZeroAndTwo)
         {
-            f.Replicas[k].OnMessage(1, ReplicaFixture.SuspicionOf(1, 0), now);
-            f.Replicas[k].OnMessage(1, Withdrawn(1, 0), now);
+            SuspectedAndWithdrew(f.Replicas[k], 1, now);
             f.Replicas[k].OnMessage(3, ReplicaFixture.SuspicionOf(3, 0), now);
             f.Replicas[k].OnMessage(3, ReplicaFixture.ViewChangeOf(3, 1, ReplicaFixture.SuspicionSignature(3, 0), []), now);
             f.Replicas[k].OnMessage(3, ReplicaFixture.ViewChangeOf(3, 1, ReplicaFixture.SuspicionSignature(3, 0),
@@ -285,6 +282,13 @@ public sealed class SignedSuspicionReviewAttackTests
     }
 
     /// <summary>A status of member <paramref name="peer"/> in normal view <paramref name="view"/> that does not suspect.</summary>
+    /// <summary>Member <paramref name="peer"/>'s statuses to <paramref name="r"/>: suspecting the leader of view 0, then no longer.</summary>
+    private static void SuspectedAndWithdrew(Replica r, int peer, long now)
+    {
+        r.OnMessage(peer, ReplicaFixture.SuspicionOf(peer, 0), now);
+        r.OnMessage(peer, Withdrawn(peer, 0), now);
+    }
+
     private static byte[] Withdrawn(int peer, ulong view)
     {
         var w = Envelope.Begin(MessageType.Status, peer, 33);

@@ -171,12 +171,10 @@ public sealed class SignedSuspicionTests
             [new(1, ReplicaFixture.SuspicionSignature(1, 0)), new(2, ReplicaFixture.SuspicionSignature(2, 0))]);
 
         // Re-sign a body whose entry count says 200: the envelope signature is valid, the proof is not.
-        var body = vc.AsSpan(0, vc.Length - 64).ToArray();
+        var body = ReplicaFixture.Unsigned(vc);
         var countAt = body.Length - (2 * 68) - 4;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(countAt), 200);
-        var w = new Heraclius.KvStore.Encoding.CanonicalWriter(body.Length + 64);
-        w.Fixed(body);
-        var forged = Envelope.Finish(w, ReplicaFixture.T.ClusterId, ReplicaFixture.T.NodeKeys[3]);
+        var forged = ReplicaFixture.Resigned(3, body);
 
         f.Replicas[0].OnMessage(3, forged, 20);
         Assert.Equal(1, Rejected(f.Replicas[0], RejectReason.Malformed));
