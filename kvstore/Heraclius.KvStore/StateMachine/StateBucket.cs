@@ -337,7 +337,7 @@ internal sealed class StateBucket
         }
 
         bucket._slots = new long[slots];
-        bucket._slab = GC.AllocateUninitializedArray<byte>(records.Length + more.Length);
+        bucket._slab = NewSlab(records.Length + more.Length);
         records.CopyTo(bucket._slab);
         more.CopyTo(bucket._slab.AsSpan(records.Length));
         bucket._used = bucket._slab.Length;
@@ -424,6 +424,15 @@ internal sealed class StateBucket
         }
     }
 
+    /// <summary>A slab of at least <paramref name="size"/> bytes, uninitialized (nothing past the used bytes is ever read).</summary>
+    /// <remarks>
+    /// On the pinned object heap, which only full collections visit and which never moves an array: a slab is live
+    /// state that outlives every young collection, and allocated young it was copied into each older generation in
+    /// turn. With slabs there, `bench transfers` spent 2.4% of its time in collection pauses instead of 5.2%, its
+    /// longest pause 66 ms instead of 330 ms, and `bench kv` at 1,024 users its longest 46-53 ms instead of 71-135 ms.
+    /// </remarks>
+    internal static byte[] NewSlab(int size) => GC.AllocateUninitializedArray<byte>(size, pinned: true);
+
     private int Append(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         var size = 8 + key.Length + value.Length;
@@ -445,11 +454,11 @@ internal sealed class StateBucket
                 var capacity = (int)Math.Min(Array.MaxLength, Math.Max(MinSlab, live + (live / 2)));
                 if (_garbage > 0)
                 {
-                    CompactInto(GC.AllocateUninitializedArray<byte>(Math.Max(capacity, _used - _garbage + size)));
+                    CompactInto(NewSlab(Math.Max(capacity, _used - _garbage + size)));
                 }
                 else
                 {
-                    var grown = GC.AllocateUninitializedArray<byte>(Math.Max(capacity, _used + size));
+                    var grown = NewSlab(Math.Max(capacity, _used + size));
                     _slab.AsSpan(0, _used).CopyTo(grown);
                     _slab = grown;
                 }
@@ -475,7 +484,7 @@ internal sealed class StateBucket
         var live = _used - _garbage;
         if (live * 4L < _slab.Length && _slab.Length > MinSlab * 4)
         {
-            CompactInto(GC.AllocateUninitializedArray<byte>(Math.Max(MinSlab, live + (live / 2))));
+            CompactInto(NewSlab(Math.Max(MinSlab, live + (live / 2))));
         }
         else
         {
