@@ -36,6 +36,16 @@ public sealed class FileSnapshotStore : ISnapshotStore
     public const int HeaderSize = 4 + 4 + 8 + 8 + ChecksumSize;
     private const int ChecksumSize = 16;
 
+    /// <summary>
+    /// A save flushes to disk after about this many bytes. The node's WAL shares the disk, and one fsync of the whole
+    /// state put tens of megabytes in the device's queue ahead of the WAL's fsyncs. In `bench kv` (1,024 users, ~30 MB of
+    /// state per replica), while a save ran the WAL's fsyncs took 1.70-1.97 ms on average against 1.16-1.30 ms
+    /// otherwise, and decisions came 35-38 ms apart at the 90th percentile against 25-26; flushed a slice at a time,
+    /// 1.52-1.76 against 1.29-1.45 ms, and 27-34 ms apart (two runs each). The WAL's fsyncs then wait behind one slice
+    /// at most; the save's own extra fsyncs (about 30) cost it a few milliseconds.
+    /// </summary>
+    private const int SyncSliceBytes = 1 << 20;
+
     private const string Prefix = "snapshot-";
     private const string Extension = ".bin";
     private const string TempSuffix = ".tmp";
@@ -87,14 +97,25 @@ public sealed class FileSnapshotStore : ISnapshotStore
         {
             var checksum = new System.IO.Hashing.XxHash128();
             long length = 0;
+            var slice = new List<ReadOnlyMemory<byte>>();
+            long sliceLength = 0;
             for (var i = 0; i < parts.Count; i++)
             {
                 checksum.Append(parts[i].Span);
-                length += parts[i].Length;
+                slice.Add(parts[i]);
+                sliceLength += parts[i].Length;
+                if (sliceLength >= SyncSliceBytes || i == parts.Count - 1)
+                {
+                    // Gathered writes (pwritev; a snapshot is a thousand chunks, each after a 4-byte length), each slice
+                    // made durable before the next is written.
+                    RandomAccess.Write(handle, slice, HeaderSize + length);
+                    RandomAccess.FlushToDisk(handle);
+                    length += sliceLength;
+                    slice.Clear();
+                    sliceLength = 0;
+                }
             }
 
-            // One gathered write (pwritev) for all the parts: a snapshot is a thousand chunks, each after a 4-byte length.
-            RandomAccess.Write(handle, parts, HeaderSize);
             WriteHeader(header, height, (ulong)length);
             checksum.GetHashAndReset(header[24..]);
             RandomAccess.Write(handle, header, 0);

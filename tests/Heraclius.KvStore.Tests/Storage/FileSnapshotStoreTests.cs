@@ -179,8 +179,9 @@ public sealed class FileSnapshotStoreTests : IDisposable
     [Fact]
     public async Task SaveAsync_OfManyParts_WritesTheSameFileAsOneSave_AndReplacesTheOlderSnapshot()
     {
-        // More parts than one gathered write takes (IOV_MAX is 1024), some empty, some large.
-        var parts = Enumerable.Range(0, 2500).Select(i => (ReadOnlyMemory<byte>)Bytes(i, i % 7 == 0 ? 0 : i % 100 == 0 ? 70_000 : i % 13)).ToArray();
+        // More parts than one gathered write takes (IOV_MAX is 1024), some empty, some large, one larger than the slice a
+        // save flushes at a time (1 MiB), ~4 MB in all: several slices, each written where the one before ended.
+        var parts = Enumerable.Range(0, 2500).Select(i => (ReadOnlyMemory<byte>)Bytes(i, i == 1234 ? 2_500_000 : i % 7 == 0 ? 0 : i % 100 == 0 ? 70_000 : i % 13)).ToArray();
         var whole = parts.SelectMany(p => p.ToArray()).ToArray();
         var store = new FileSnapshotStore(_directory.Path);
         store.Save(3, Bytes(1, 100));
