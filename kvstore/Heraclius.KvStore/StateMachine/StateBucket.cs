@@ -28,6 +28,8 @@ internal sealed class StateBucket
     private byte[] _slab = [];
     private int _used;
     private int _garbage;
+    // A capture holds this slab (see Freeze): the bytes below the length it froze are copied before a write changes them.
+    private bool _shared;
 
     public int Count { get; private set; }
 
@@ -71,6 +73,8 @@ internal sealed class StateBucket
             }
             else if (old.Length == value.Length)
             {
+                // Copied first when shared; the value may be a view into the old slab, which stays as it was.
+                Unshare();
                 value.CopyTo(_slab.AsSpan(offset + 8 + key.Length));
             }
             else
@@ -424,6 +428,33 @@ internal sealed class StateBucket
         }
     }
 
+    /// <summary>
+    /// A read-only twin of this bucket as it is now, for a capture to encode later (on any thread): it shares the slab,
+    /// and this bucket copies the slab before any write that would change a byte the twin reads (an overwrite in place,
+    /// a record marked dead, a compaction in place). Appends go past the twin's length and leave its bytes alone.
+    /// </summary>
+    /// <remarks>
+    /// The twin only encodes: its table is empty, so it finds no key. Why not copy at once: a capture of a state of
+    /// tens of megabytes would copy all of it; most buckets are written soon after, but each is copied only then, one
+    /// bucket at a time, and one never written again is never copied.
+    /// </remarks>
+    public StateBucket Freeze()
+    {
+        _shared = true;
+        return new StateBucket { _slab = _slab, _used = _used, _garbage = _garbage, Count = Count, _slots = [] };
+    }
+
+    private void Unshare()
+    {
+        if (_shared)
+        {
+            var copy = NewSlab(_slab.Length);
+            _slab.AsSpan(0, _used).CopyTo(copy);
+            _slab = copy;
+            _shared = false;
+        }
+    }
+
     /// <summary>A slab of at least <paramref name="size"/> bytes, uninitialized (nothing past the used bytes is ever read).</summary>
     /// <remarks>
     /// On the pinned object heap, which only full collections visit and which never moves an array: a slab is live
@@ -461,6 +492,7 @@ internal sealed class StateBucket
                     var grown = NewSlab(Math.Max(capacity, _used + size));
                     _slab.AsSpan(0, _used).CopyTo(grown);
                     _slab = grown;
+                    _shared = false;
                 }
             }
         }
@@ -499,6 +531,7 @@ internal sealed class StateBucket
     /// </summary>
     private void CompactInPlace()
     {
+        Unshare();
         var order = System.Buffers.ArrayPool<long>.Shared.Rent(Math.Max(Count, 1));
         try
         {
@@ -557,6 +590,7 @@ internal sealed class StateBucket
         }
 
         _slab = target;
+        _shared = false;
         _used = at;
         _garbage = 0;
     }
@@ -568,6 +602,7 @@ internal sealed class StateBucket
     /// </summary>
     private void MarkDead(int offset)
     {
+        Unshare();
         var field = _slab.AsSpan(offset);
         BinaryPrimitives.WriteUInt32LittleEndian(field, BinaryPrimitives.ReadUInt32LittleEndian(field) | DeadBit);
     }
