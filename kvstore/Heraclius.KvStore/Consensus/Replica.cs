@@ -94,7 +94,7 @@ public sealed partial class Replica
 
     public int PoolRequests => _poolRequests;
 
-    public ulong CheckpointHeight => _checkpoint?.Header.Height ?? 0;
+    public ulong CheckpointHeight => _checkpoint?.Height ?? 0;
 
     public long ViewChangesStarted { get; private set; }
 

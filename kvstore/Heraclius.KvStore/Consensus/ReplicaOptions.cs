@@ -16,7 +16,11 @@ public sealed class ReplicaOptions
     public int CheckpointInterval { get; set; } = 128;
 
     /// <summary>Decided decisions kept in memory for lagging peers beyond the latest checkpoint.</summary>
-    public int RetainDecisions { get; set; } = 256;
+    /// <remarks>
+    /// At least three intervals: the checkpoint served is the state an interval or two behind (its root is certified an
+    /// interval after it), and a peer that installs it must then still find every decision after it here.
+    /// </remarks>
+    public int RetainDecisions { get; set; } = 384;
 
     /// <summary>Base of the progress timeout; doubles on each consecutive view change, resets on a decision.</summary>
     public int ViewChangeTimeoutMs { get; set; } = 1000;
@@ -98,7 +102,7 @@ public sealed class ReplicaOptions
     public void Validate()
     {
         if (BatchRequests < 1 || MaxProposalRequests < BatchRequests || CheckpointInterval < 1 || ViewChangeTimeoutMs < 10
-            || ResendIntervalMs < 1 || SaveStaggerDecisions < 0 || SaveEveryCheckpoints < 1 || SessionWindow < 1 || MaxPoolBatches < 1 || CatchUpBatch < 1 || RetainDecisions < CheckpointInterval
+            || ResendIntervalMs < 1 || SaveStaggerDecisions < 0 || SaveEveryCheckpoints < 1 || SessionWindow < 1 || MaxPoolBatches < 1 || CatchUpBatch < 1 || RetainDecisions < 3L * CheckpointInterval
             || OutboundWindow < 1 || MaxProposalInputBytes < 1024 || MaxInboundPerProposal < 1 || MaxInboundPooledPerSource < 1
             || TimerTickMs < 1 || StallThresholdMs < 0 || (StallThresholdMs > 0 && StallThresholdMs >= ViewChangeTimeoutMs) || TimestampToleranceMs < 1 || TimestampLagToleranceMs < 1)
         {

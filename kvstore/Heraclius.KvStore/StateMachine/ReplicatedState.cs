@@ -121,7 +121,7 @@ public sealed class ReplicatedState
 
         var main = new StateBucket?[buckets];
         var band = new StateBucket?[buckets];
-        var chunks = new byte[]?[buckets];
+        var chunks = new ReadOnlyMemory<byte>[buckets];
         var hashes = new Hash32[buckets];
         var versions = (long[])_versions.Clone();
         var pending = new List<int>();
@@ -129,7 +129,7 @@ public sealed class ReplicatedState
         {
             if (previous is not null && previous.VersionOf(i) == versions[i] && previous.IsComplete)
             {
-                chunks[i] = previous.ChunkArray(i);
+                chunks[i] = previous.ChunkOf(i);
                 hashes[i] = previous.HashOf(i);
             }
             else
@@ -141,6 +141,20 @@ public sealed class ReplicatedState
         }
 
         return new StateCapture(this, height, main, band, chunks, hashes, versions, [.. pending]);
+    }
+
+    /// <summary>
+    /// A complete capture of this state as of <paramref name="height"/> from the chunks it was just built from (with
+    /// <see cref="WriteChunk"/>, and nothing written since) and their leaf hashes.
+    /// </summary>
+    public StateCapture CaptureFromChunks(ulong height, ReadOnlyMemory<byte>[] chunks, Hash32[] hashes)
+    {
+        if (chunks.Length != _buckets.Length || hashes.Length != _buckets.Length)
+        {
+            throw new ArgumentException("a capture needs one chunk and one leaf hash per bucket");
+        }
+
+        return StateCapture.FromChunks(this, height, chunks, hashes, (long[])_versions.Clone());
     }
 
     private StateBucket Locate(ReadOnlySpan<byte> key, out int bucket, out uint tag)

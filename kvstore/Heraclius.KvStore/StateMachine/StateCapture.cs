@@ -19,7 +19,7 @@ public sealed class StateCapture
 {
     private readonly StateBucket?[] _main;
     private readonly StateBucket?[] _band;
-    private readonly byte[]?[] _chunks;
+    private readonly ReadOnlyMemory<byte>[] _chunks;
     private readonly Hash32[] _hashes;
     private readonly long[] _versions;
     // The buckets to encode, claimed in order by whoever encodes next.
@@ -29,7 +29,7 @@ public sealed class StateCapture
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Hash32? _root;
 
-    internal StateCapture(ReplicatedState source, ulong height, StateBucket?[] main, StateBucket?[] band, byte[]?[] chunks, Hash32[] hashes, long[] versions, int[] pending)
+    internal StateCapture(ReplicatedState source, ulong height, StateBucket?[] main, StateBucket?[] band, ReadOnlyMemory<byte>[] chunks, Hash32[] hashes, long[] versions, int[] pending)
     {
         Source = source;
         Height = height;
@@ -62,7 +62,7 @@ public sealed class StateCapture
 
     internal long VersionOf(int bucket) => _versions[bucket];
 
-    internal byte[] ChunkArray(int bucket) => _chunks[bucket]!;
+    internal ReadOnlyMemory<byte> ChunkOf(int bucket) => _chunks[bucket];
 
     internal Hash32 HashOf(int bucket) => _hashes[bucket];
 
@@ -100,6 +100,13 @@ public sealed class StateCapture
             return root;
         }
 
+        // Many left (a capture nobody encoded ahead, an installed snapshot's): on every core, as buckets are independent.
+        var left = _pending.Length - Volatile.Read(ref _claimed);
+        for (var i = 1; i < Environment.ProcessorCount && left >= ParallelMin; i++)
+        {
+            _ = Task.Run(() => EncodeSome(int.MaxValue));
+        }
+
         EncodeSome(int.MaxValue);
         _done.Task.Wait();
         root = MerkleTree.Root(_hashes);
@@ -111,13 +118,19 @@ public sealed class StateCapture
     public (ReadOnlyMemory<byte>[] Chunks, Hash32[] Hashes) Chunks()
     {
         Root();
-        var chunks = new ReadOnlyMemory<byte>[_chunks.Length];
-        for (var i = 0; i < chunks.Length; i++)
-        {
-            chunks[i] = _chunks[i];
-        }
+        return ((ReadOnlyMemory<byte>[])_chunks.Clone(), (Hash32[])_hashes.Clone());
+    }
 
-        return (chunks, (Hash32[])_hashes.Clone());
+    private const int ParallelMin = 64;
+
+    /// <summary>
+    /// A capture of <paramref name="state"/> as of <paramref name="height"/> made of its chunks read elsewhere (a snapshot
+    /// loaded or fetched, whose chunks the state was built from): complete at once.
+    /// </summary>
+    internal static StateCapture FromChunks(ReplicatedState state, ulong height, ReadOnlyMemory<byte>[] chunks, Hash32[] hashes, long[] versions)
+    {
+        var buckets = chunks.Length;
+        return new StateCapture(state, height, new StateBucket?[buckets], new StateBucket?[buckets], chunks, hashes, versions, []);
     }
 
     private void Encode(int bucket)

@@ -135,11 +135,11 @@ public sealed class CheckpointSaveTests
         Decide(f, 0, Interval);
 
         var saved = f.Snapshots[1].LoadLatest()!.Value;
-        var (checkpoint, state) = Checkpoint.Decode(saved.Bytes, f.Options.StateBuckets);
+        var (checkpoint, state, _) = Checkpoint.Decode(saved.Bytes, f.Options.StateBuckets);
 
         Assert.Equal((ulong)Interval, saved.Height);
-        Assert.Equal(f.Replicas[1].LastHeaderHash, checkpoint.Header.Hash);
-        Assert.Equal(checkpoint.Header.StateRoot, state.ComputeRoot());
+        Assert.Equal(f.Replicas[1].LastHeaderHash, checkpoint.At.Hash);
+        Assert.Equal(checkpoint.CertifiedRoot, state.ComputeRoot());
         Assert.Equal(f.Replicas[1].ComputeDecidedStateRoot(), state.ComputeRoot());
         Assert.Equal(saved.Bytes, checkpoint.Encode());
     }
