@@ -382,8 +382,7 @@ public sealed class ReplicatedState
         // 1.25 times the encoding on average instead of 1.125).
         // Uninitialized, as every byte up to the length is written.
         _spare[bucket] = null;
-        // A chunk buffer lives as long as the bucket's slab, so it is allocated where the slabs are.
-        return StateBucket.NewSlab((int)Math.Min(Array.MaxLength, size + (size / 2L) + 64));
+        return GC.AllocateUninitializedArray<byte>((int)Math.Min(Array.MaxLength, size + (size / 2L) + 64));
     }
 
     /// <summary>Replaces one bucket with a chunk read elsewhere; the chunk must be canonical and belong here.</summary>

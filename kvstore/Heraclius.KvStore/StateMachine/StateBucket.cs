@@ -12,6 +12,9 @@ namespace Heraclius.KvStore.StateMachine;
 /// dictionary and promoted every written value, and each background collection marked millions of small
 /// arrays; in the bench those collections paused the process for 100-500 ms. A slab and a table of integers
 /// hold no references, so the collector never looks inside them.
+/// Slabs are not put on the pinned object heap: tried, the longest GC pauses of `bench kv` at 1,024 users fell from
+/// 81-93 to 53-61 ms, but its allocations counted against the full collections' budget (17-19 background collections
+/// in 20 s instead of 5) and its p99 rose from 104-119 to 132-147 ms (3 alternated pairs).
 /// A record in the slab is u32 key length ‖ key ‖ u32 value length ‖ value: exactly a snapshot chunk's entry,
 /// so a chunk is the bucket's records copied in key order. A write of a value of the same length overwrites
 /// it in place; any other write appends a new record and leaves the old one as garbage, which a compaction
@@ -341,7 +344,7 @@ internal sealed class StateBucket
         }
 
         bucket._slots = new long[slots];
-        bucket._slab = NewSlab(records.Length + more.Length);
+        bucket._slab = GC.AllocateUninitializedArray<byte>(records.Length + more.Length);
         records.CopyTo(bucket._slab);
         more.CopyTo(bucket._slab.AsSpan(records.Length));
         bucket._used = bucket._slab.Length;
@@ -456,13 +459,7 @@ internal sealed class StateBucket
     }
 
     /// <summary>A slab of at least <paramref name="size"/> bytes, uninitialized (nothing past the used bytes is ever read).</summary>
-    /// <remarks>
-    /// On the pinned object heap, which only full collections visit and which never moves an array: a slab is live
-    /// state that outlives every young collection, and allocated young it was copied into each older generation in
-    /// turn. With slabs there, `bench transfers` spent 2.4% of its time in collection pauses instead of 5.2%, its
-    /// longest pause 66 ms instead of 330 ms, and `bench kv` at 1,024 users its longest 46-53 ms instead of 71-135 ms.
-    /// </remarks>
-    internal static byte[] NewSlab(int size) => GC.AllocateUninitializedArray<byte>(size, pinned: true);
+    internal static byte[] NewSlab(int size) => GC.AllocateUninitializedArray<byte>(size);
 
     private int Append(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
@@ -485,11 +482,11 @@ internal sealed class StateBucket
                 var capacity = (int)Math.Min(Array.MaxLength, Math.Max(MinSlab, live + (live / 2)));
                 if (_garbage > 0)
                 {
-                    CompactInto(NewSlab(Math.Max(capacity, _used - _garbage + size)));
+                    CompactInto(GC.AllocateUninitializedArray<byte>(Math.Max(capacity, _used - _garbage + size)));
                 }
                 else
                 {
-                    var grown = NewSlab(Math.Max(capacity, _used + size));
+                    var grown = GC.AllocateUninitializedArray<byte>(Math.Max(capacity, _used + size));
                     _slab.AsSpan(0, _used).CopyTo(grown);
                     _slab = grown;
                     _shared = false;
@@ -516,7 +513,7 @@ internal sealed class StateBucket
         var live = _used - _garbage;
         if (live * 4L < _slab.Length && _slab.Length > MinSlab * 4)
         {
-            CompactInto(NewSlab(Math.Max(MinSlab, live + (live / 2))));
+            CompactInto(GC.AllocateUninitializedArray<byte>(Math.Max(MinSlab, live + (live / 2))));
         }
         else
         {

