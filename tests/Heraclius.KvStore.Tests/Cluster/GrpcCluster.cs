@@ -52,7 +52,7 @@ public sealed class GrpcCluster : IAsyncDisposable
         }
     }
 
-    public ReplicaOptions Options { get; } = new() { ViewChangeTimeoutMs = 500, CheckpointInterval = 16, RetainDecisions = 32, ResendIntervalMs = 100 };
+    public ReplicaOptions Options { get; } = new() { ViewChangeTimeoutMs = 500, CheckpointInterval = 16, RetainDecisions = 48, ResendIntervalMs = 100 };
 
     public async Task StartAsync()
     {

@@ -11,7 +11,7 @@ internal static class SnapshotFetchScenario
     public static ReplicaFixture Cluster() => new(o =>
     {
         o.CheckpointInterval = 4;
-        o.RetainDecisions = 4;
+        o.RetainDecisions = 12;
         o.StateBuckets = Buckets;
         o.SnapshotChunksPerReply = 16;
         // Replies held while the others decide a checkpoint interval (40 ms) must still count as answers to node 3's request.

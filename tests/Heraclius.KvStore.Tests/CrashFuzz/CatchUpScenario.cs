@@ -93,12 +93,12 @@ internal static class CatchUpScenario
             ReplicaFixture.T.ClusterId, 0, new Random(1), 4).Rewrite(3, prePrepare).Single();
 
     /// <summary>A cluster checkpointing every 4 decisions whose node 3 saves its snapshots to <paramref name="store"/>.</summary>
-    public static ReplicaFixture WithNodeThreeStore(Heraclius.KvStore.Storage.ISnapshotStore store, int retain = 4) =>
+    public static ReplicaFixture WithNodeThreeStore(Heraclius.KvStore.Storage.ISnapshotStore store, int retain = 12) =>
         new(o => { o.CheckpointInterval = 4; o.RetainDecisions = retain; },
             i => i == 3 ? store : new Heraclius.KvStore.Storage.MemorySnapshotStore());
 
     /// <summary>Node 3 decides 1 with the others and misses 2..8, which the others decide.</summary>
-    public static ReplicaFixture NodeThreeMissesTwoToEight(Heraclius.KvStore.Storage.ISnapshotStore store, out long now, int retain = 4)
+    public static ReplicaFixture NodeThreeMissesTwoToEight(Heraclius.KvStore.Storage.ISnapshotStore store, out long now, int retain = 12)
     {
         var f = WithNodeThreeStore(store, retain);
         now = 10;
@@ -112,7 +112,7 @@ internal static class CatchUpScenario
     }
 
     /// <summary>Node 3 decides 1 with the others, misses 2..8 and installs node 0's snapshot of 8, saving it to <paramref name="store"/>.</summary>
-    public static ReplicaFixture InstallSnapshotEight(Heraclius.KvStore.Storage.ISnapshotStore store, out long now, int retain = 4)
+    public static ReplicaFixture InstallSnapshotEight(Heraclius.KvStore.Storage.ISnapshotStore store, out long now, int retain = 12)
     {
         var f = NodeThreeMissesTwoToEight(store, out now, retain);
         now += 100;

@@ -164,7 +164,7 @@ public sealed class SnapshotCatchUpSafetyTests
     /// </summary>
     private static (ReplicaFixture F, List<byte[]> Fetches) OvertakenSnapshotFetch(ref long now)
     {
-        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = 8; });
+        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = 12; });
         for (var i = 0; i < 5; i++, now += 10)
         {
             Round(f, now);

@@ -53,7 +53,7 @@ public sealed class SimulatedCluster
         BatchDelayMs = 2,
         MaxProposalRequests = 64,
         CheckpointInterval = 4,
-        RetainDecisions = 4,
+        RetainDecisions = 12,
         ViewChangeTimeoutMs = 300,
         MaxViewChangeTimeoutMs = 3000,
         ResendIntervalMs = 50,
