@@ -66,21 +66,8 @@ public sealed class FileSnapshotStore : ISnapshotStore
     public static string FileNameFor(ulong height) =>
         Prefix + height.ToString("D" + HeightDigits, CultureInfo.InvariantCulture) + Extension;
 
-    public void Save(ulong height, ReadOnlySpan<byte> snapshot)
-    {
-        var tempPath = PathFor(height) + TempSuffix;
-        Span<byte> header = stackalloc byte[HeaderSize];
-        WriteHeader(header, height, (ulong)snapshot.Length);
-        System.IO.Hashing.XxHash128.Hash(snapshot, header[24..]);
-        using (var handle = File.OpenHandle(tempPath, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            RandomAccess.Write(handle, header, 0);
-            RandomAccess.Write(handle, snapshot, HeaderSize);
-            RandomAccess.FlushToDisk(handle);
-        }
-
-        Publish(height);
-    }
+    /// <remarks>One write path for both saves (its slices, checksum and publication): the snapshot is copied into one part.</remarks>
+    public void Save(ulong height, ReadOnlySpan<byte> snapshot) => SaveParts(height, [snapshot.ToArray()]);
 
     /// <remarks>
     /// Runs on a thread of its own: writing and fsyncing a state of tens of megabytes on the
