@@ -233,8 +233,12 @@ public sealed partial class Replica
         var firstKept = _log.FindIndex(d => d.Height > snapshotHeight);
         if (_decided > snapshotHeight && (firstKept < 0 || _log[firstKept].Height != snapshotHeight + 1))
         {
-            // The in-memory log no longer holds every decision since the snapshot (it cannot, with
-            // RetainDecisions ≥ CheckpointInterval): keep the whole WAL rather than lose any.
+            // The in-memory log no longer holds every decision since the snapshot: keep the whole WAL rather than
+            // lose any. With RetainDecisions ≥ 3 intervals it does unless the save took longer than an interval less the
+            // stagger (it starts an interval after its capture, plus the stagger); counted and logged, since the WAL
+            // then grows until a later save compacts it.
+            WalCompactionsSkipped++;
+            ReplicaLog.WalCompactionSkipped(_logger, NodeId, snapshotHeight, WalCompactionsSkipped);
             return;
         }
 

@@ -102,6 +102,9 @@ public sealed partial class Replica
 
     public long SnapshotsInstalled { get; private set; }
 
+    /// <summary>Saved snapshots after which the WAL was kept whole, because the decisions since the snapshot were no longer all in memory (should stay 0).</summary>
+    public long WalCompactionsSkipped { get; private set; }
+
     public long RequestsDecided { get; private set; }
 
     public IReadOnlyDictionary<RejectReason, long> Rejections => _rejections;

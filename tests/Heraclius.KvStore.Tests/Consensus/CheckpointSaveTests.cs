@@ -50,6 +50,7 @@ public sealed class CheckpointSaveTests
         Assert.False(f.Replicas[Slow].SnapshotSavePending);
         Assert.All(WalDecisionHeights(f), h => Assert.True(h > Interval));
         Assert.Equal([5UL, 6, 7, 8, 9, 10], WalDecisionHeights(f).Distinct());
+        Assert.Equal(0, f.Replicas[Slow].WalCompactionsSkipped);
 
         var expected = f.Replicas[0].ComputeDecidedStateRoot();
         var restarted = f.Boot(Slow, 1_000);
