@@ -394,8 +394,7 @@ public sealed partial class Replica
     /// <summary>
     /// A fetch of the peer's newer (certified) checkpoint in place of <paramref name="fetch"/>: the chunks of its reply,
     /// and those we have whose leaf hashes the reply's list still holds (the list must rebuild the certified root:
-    /// a wrong one is counted and ends the fetch). A reply without the list (a peer of the version before) starts
-    /// afresh. Null when the reply is invalid. The round in flight and the progress timer carry over.
+    /// a wrong one, or none, is counted and ends the fetch). Null when the reply is invalid. The round in flight and the progress timer carry over.
     /// </summary>
     private SnapshotFetch? MovedOn(
         SnapshotFetch fetch, int from, DecisionHeader at, QuorumCertificate atQc, DecisionHeader certifier, QuorumCertificate certifierQc, ref CanonicalReader r)
@@ -405,23 +404,23 @@ public sealed partial class Replica
         // The list comes after the chunks, and decides which fetch they go into: read it first, then the chunks once.
         var chunks = r;
         SkipChunks(ref r, buckets);
-        SnapshotFetch next;
+        // Every peer of this format sends the list with a checkpoint other than the one asked for: a reply without it
+        // could only wipe the chunks we have, so it is refused and counted (review: it started the fetch afresh).
         if (r.Remaining == 0)
         {
-            next = new SnapshotFetch(at.Height, from, buckets) { Outstanding = fetch.Outstanding };
+            Reject(RejectReason.InvalidSnapshot, from);
+            return null;
         }
-        else
-        {
-            var leaves = ReadLeafHashes(ref r, buckets);
-            r.End();
-            if (leaves.Length != buckets || MerkleTree.Root(leaves) != certifier.StateRoot)
-            {
-                Reject(RejectReason.InvalidSnapshot, from);
-                return null;
-            }
 
-            next = new SnapshotFetch(at.Height, from, fetch, leaves);
+        var leaves = ReadLeafHashes(ref r, buckets);
+        r.End();
+        if (leaves.Length != buckets || MerkleTree.Root(leaves) != certifier.StateRoot)
+        {
+            Reject(RejectReason.InvalidSnapshot, from);
+            return null;
         }
+
+        var next = new SnapshotFetch(at.Height, from, fetch, leaves);
 
         next.At = at;
         next.AtQc = atQc;

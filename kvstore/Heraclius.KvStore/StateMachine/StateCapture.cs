@@ -58,7 +58,7 @@ public sealed class StateCapture
     public int EncodedBuckets => _pending.Length;
 
     /// <summary>Whether every bucket is encoded and hashed.</summary>
-    public bool IsComplete => _done.Task.IsCompleted;
+    public bool IsComplete => _done.Task.IsCompletedSuccessfully;
 
     internal long VersionOf(int bucket) => _versions[bucket];
 
@@ -108,7 +108,8 @@ public sealed class StateCapture
         }
 
         EncodeSome(int.MaxValue);
-        _done.Task.Wait();
+        // An encoder's exception (see Encode) surfaces here, as it did when the root was computed on this thread.
+        _done.Task.GetAwaiter().GetResult();
         root = MerkleTree.Root(_hashes);
         _root = root;
         return root;
@@ -135,6 +136,20 @@ public sealed class StateCapture
 
     private void Encode(int bucket)
     {
+        try
+        {
+            EncodeBucket(bucket);
+        }
+        catch (Exception e)
+        {
+            // Encoders run fire-and-forget: without this the capture would never complete, and the replica would wait
+            // in Root() at the height that certifies it, silently, for ever. Root() rethrows it on the replica's thread.
+            _done.TrySetException(e);
+        }
+    }
+
+    private void EncodeBucket(int bucket)
+    {
         var main = _main[bucket]!;
         var band = _band[bucket]!;
         // Both sizes count the 4-byte count; the chunk has one.
@@ -152,7 +167,7 @@ public sealed class StateCapture
         _band[bucket] = null;
         if (Interlocked.Decrement(ref _remaining) == 0)
         {
-            _done.SetResult();
+            _done.TrySetResult();
         }
     }
 }
