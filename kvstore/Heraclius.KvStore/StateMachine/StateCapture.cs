@@ -155,6 +155,9 @@ public sealed class StateCapture
         // Both sizes count the 4-byte count; the chunk has one.
         var chunk = StateBucket.NewSlab(checked((int)(main.EncodedSize + band.EncodedSize - 4)));
         var length = main.Encode(chunk, band);
+        // Read in full: the live buckets may write their slabs in place again.
+        main.ReleaseTwin();
+        band.ReleaseTwin();
         if (length != chunk.Length)
         {
             throw new InvalidOperationException("a captured bucket encoded to another length than it holds");
