@@ -123,7 +123,12 @@ public sealed partial class Replica
     /// </summary>
     private void TakeCheckpoint(Decision decision, bool save)
     {
-        if (_captureAt is { } at && _captureAtQc is { } atQc)
+        // A capture that came with its certificates (a snapshot installed, or loaded at recovery) is served already,
+        // and saved or being saved: H certifies it once more. Saving it again wrote the whole state a second time, and
+        // after an install first waited on this thread for the install's own save: the decisions an installing node
+        // takes next always reach H.
+        var servedAlready = _checkpoint?.Height == _capture.Height;
+        if (!servedAlready && _captureAt is { } at && _captureAtQc is { } atQc)
         {
             var checkpoint = Checkpoint.Of(_capture, at, atQc, decision.Header, decision.Qc);
             // A save not yet begun (of the checkpoint before) is superseded: this one is saved instead.
