@@ -105,7 +105,7 @@ internal static class CatchUpScenario
     /// <summary>The equivocating leader's other proposal for the same (view, height) as <paramref name="prePrepare"/>, addressed to node 3.</summary>
     public static byte[] Equivocation(byte[] prePrepare) =>
         new Heraclius.Testing.Faults.ByzantineRewriter(Heraclius.Testing.Faults.ByzantineMode.Equivocate, ReplicaFixture.T.NodeKeys[0],
-            ReplicaFixture.T.ClusterId, 0, new Random(1), 4).Rewrite(3, prePrepare).Single();
+            ReplicaFixture.T.ClusterId, 0, new Random(1)).Rewrite(3, prePrepare).Single();
 
     /// <summary>A cluster checkpointing every 4 decisions whose node 3 saves its snapshots to <paramref name="store"/>.</summary>
     public static ReplicaFixture WithNodeThreeStore(Heraclius.KvStore.Storage.ISnapshotStore store, int retain = 12) =>

@@ -32,7 +32,7 @@ public sealed class SimulatedCluster
         if (_settings.ByzantineNode >= 0)
         {
             Nodes[_settings.ByzantineNode].Byzantine = new ByzantineRewriter(_settings.Byzantine, Topology.NodeKeys[_settings.ByzantineNode],
-                Topology.ClusterId, _settings.ByzantineNode, new Random(seed * 31 + 7), Options.CheckpointInterval);
+                Topology.ClusterId, _settings.ByzantineNode, new Random(seed * 31 + 7));
         }
     }
 

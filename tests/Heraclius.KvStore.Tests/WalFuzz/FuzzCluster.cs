@@ -365,7 +365,7 @@ public sealed class FuzzCluster
         if (_settings.ByzantineNode >= 0)
         {
             Nodes[_settings.ByzantineNode].Byzantine = new ByzantineRewriter(_settings.Byzantine, Topology.NodeKeys[_settings.ByzantineNode],
-                Topology.ClusterId, _settings.ByzantineNode, new Random(seed * 31 + 7), Options.CheckpointInterval);
+                Topology.ClusterId, _settings.ByzantineNode, new Random(seed * 31 + 7));
         }
 
         Options.RetainDecisions = Environment.GetEnvironmentVariable("FUZZ_RETAIN4") == "1" ? 12 : 12 + Random.Next(3);

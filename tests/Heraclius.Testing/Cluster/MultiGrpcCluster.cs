@@ -176,7 +176,7 @@ public sealed class MultiGrpcCluster : IAsyncDisposable
             {
                 _links[cluster][index] = inner as GrpcPeerNetwork;
                 return _networks[cluster][index] = new FaultyPeerNetwork(inner, Lying.TryGetValue((cluster, index), out var mode)
-                    ? new ByzantineRewriter(mode, key, cluster, index, new Random(index), Options.CheckpointInterval)
+                    ? new ByzantineRewriter(mode, key, cluster, index, new Random(index))
                     : null);
             },
             inboundOptions: InboundOptions,
