@@ -106,6 +106,17 @@ public sealed class CliCommandTests(ITestOutputHelper output) : IDisposable
         Assert.Contains(reason, r.Stderr, StringComparison.Ordinal);
     }
 
+    // Refused before any cluster starts: a value the store would refuse would leave the run with no op counted.
+    [Theory]
+    [InlineData("0")]
+    [InlineData("65537")]
+    public async Task BenchKv_ValueBytesOutsideWhatAValueMayHold_IsRefusedWithExitCode2(string valueBytes)
+    {
+        var r = await Cli("bench", "kv", "--value-bytes", valueBytes);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--value-bytes must be 1 to 65536", r.Stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Keygen_ServiceLedger_IsWrittenToTheTopology_KvCommandsRefuseIt_AndTheLedgerNeedsShards()
     {

@@ -1,4 +1,5 @@
 using Heraclius.KvStore.Consensus;
+using Heraclius.KvStore.KeyValue;
 using Heraclius.KvStore.Simulation;
 
 namespace Heraclius.Node.Commands;
@@ -13,8 +14,10 @@ internal static class BenchCommand
 {
     private const string Usage = """
         heraclius bench kv      [--duration 20s] [--vus 256] [--coordinators 1] [--shards 0] [--nodes 4]
-                                [--clients N] [--checkpoint-interval 128] [--warmup 3s] [--log]
+                                [--clients N] [--checkpoint-interval 128] [--value-bytes 32] [--warmup 3s] [--log]
           half Puts, half Gets of random 32-byte keys. By default the single-cluster store; --shards N puts N shard clusters behind the coordinators.
+          --value-bytes sets the size of each Put's value (1 to 65536; default 32, the key's size): a larger state
+          sooner, for what checkpoints cost as the state grows.
 
         heraclius bench get     [--coordinators 1] [--shards 1] [--nodes 4] [--vus 256 | --sweep]
                                 [--min-vus 16] [--max-vus 4096] [--step 10s] [--warmup 2s] [--p99-bound 100] [--log]
@@ -63,13 +66,19 @@ internal static class BenchCommand
 
     private static async Task<int> KvAsync(Options o)
     {
-        o.RejectUnknown("--duration", "--vus", "--coordinators", "--shards", "--nodes", "--clients", "--checkpoint-interval", "--warmup", "--log");
+        o.RejectUnknown("--duration", "--vus", "--coordinators", "--shards", "--nodes", "--clients", "--checkpoint-interval", "--value-bytes", "--warmup", "--log");
         // The store's own benchmark: one cluster, as issue and README give it (--shards N for the sharded store).
         var shape = TopologyShape.FromOptions(o, new TopologyShape(1, 0, TopologyShape.DefaultNodes));
         var vus = o.GetInt("--vus", 256);
+        var valueBytes = o.GetInt("--value-bytes", LoadStep.KeyBytes);
+        if (valueBytes is < 1 or > KvOperation.MaxValueBytes)
+        {
+            return Cli.Fail($"--value-bytes must be 1 to {KvOperation.MaxValueBytes}");
+        }
+
         await using var cluster = await StartAsync(o, shape, vus);
-        Console.WriteLine($"bench kv: {shape} ({cluster.Nodes.Count} nodes in this process), {cluster.Clients.Count} client connections, {vus} virtual users");
-        var step = await LoadStep.RunAsync(cluster, LoadWorkload.PutsAndGets, vus, o.GetDuration("--warmup", TimeSpan.FromSeconds(3)), o.GetDuration("--duration", TimeSpan.FromSeconds(20)), verbose: true);
+        Console.WriteLine($"bench kv: {shape} ({cluster.Nodes.Count} nodes in this process), {cluster.Clients.Count} client connections, {vus} virtual users, {valueBytes}-byte values");
+        var step = await LoadStep.RunAsync(cluster, LoadWorkload.PutsAndGets, vus, o.GetDuration("--warmup", TimeSpan.FromSeconds(3)), o.GetDuration("--duration", TimeSpan.FromSeconds(20)), verbose: true, valueBytes);
         if (step.Ops == 0)
         {
             return Cli.Fail("no operation was executed during the measurement; see the answers counted above");

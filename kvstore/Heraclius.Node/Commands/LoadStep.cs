@@ -8,6 +8,9 @@ namespace Heraclius.Node.Commands;
 /// <summary>One measured run of closed-loop virtual users against a <see cref="BenchCluster"/>, and the lines it prints.</summary>
 internal sealed class LoadStep
 {
+    /// <summary>The size of every key the virtual users read and write (random, so nearly every Put adds one).</summary>
+    public const int KeyBytes = 32;
+
     private static readonly TimeSpan OperationTimeout = TimeSpan.FromSeconds(30);
 
     private LoadStep(int vus, double opsPerSecond, double p50, double p99, double avg, long ops, double batchAvg, LoadResult result)
@@ -43,14 +46,14 @@ internal sealed class LoadStep
         $"ops_per_s={OpsPerSecond:F0} p50_ms={P50:F2} p99_ms={P99:F2} avg_ms={Avg:F2} vus={Vus} clusters={shape.Coordinators}+{shape.Shards} nodes={shape.TotalNodes} batch_avg={BatchAvg:F1}";
 
     /// <summary>Warms up, then measures <paramref name="vus"/> users for <paramref name="duration"/>, printing the per-op costs and per-cluster lines.</summary>
-    public static async Task<LoadStep> RunAsync(BenchCluster cluster, LoadWorkload workload, int vus, TimeSpan warmup, TimeSpan duration, bool verbose)
+    public static async Task<LoadStep> RunAsync(BenchCluster cluster, LoadWorkload workload, int vus, TimeSpan warmup, TimeSpan duration, bool verbose, int valueBytes = KeyBytes)
     {
         var clients = cluster.Clients;
-        await RunLoad(clients, workload, vus, warmup, new LoadResult(vus));
+        await RunLoad(clients, workload, vus, warmup, new LoadResult(vus), valueBytes);
         using var meter = await CostMeter.StartAsync(cluster);
         var result = new LoadResult(vus);
         var sw = Stopwatch.StartNew();
-        await RunLoad(clients, workload, vus, duration, result);
+        await RunLoad(clients, workload, vus, duration, result, valueBytes);
         var elapsed = sw.Elapsed.TotalSeconds;
         var all = result.Latencies.SelectMany(l => l).Order().ToArray();
         var ops = all.Length;
@@ -68,8 +71,11 @@ internal sealed class LoadStep
         return step;
     }
 
-    /// <summary>Runs <paramref name="vus"/> virtual users for <paramref name="duration"/>, each issuing operations on random 32-byte keys back to back.</summary>
-    private static async Task RunLoad(List<BftClient> clients, LoadWorkload workload, int vus, TimeSpan duration, LoadResult result)
+    /// <summary>
+    /// Runs <paramref name="vus"/> virtual users for <paramref name="duration"/>, each issuing operations on random 32-byte
+    /// keys back to back; a Put writes <paramref name="valueBytes"/> bytes (the key itself when that is its size).
+    /// </summary>
+    private static async Task RunLoad(List<BftClient> clients, LoadWorkload workload, int vus, TimeSpan duration, LoadResult result, int valueBytes)
     {
         using var stop = new CancellationTokenSource(duration);
         var users = Enumerable.Range(0, vus).Select(u => Task.Run(async () =>
@@ -78,11 +84,19 @@ internal sealed class LoadStep
             // Unseeded: a seeded Random runs .NET's legacy generator, 0.7% of bench kv's CPU for 32 random bytes an op.
             var random = new Random();
             var client = clients[u % clients.Count];
-            var key = new byte[32];
+            var key = new byte[KeyBytes];
+            // One value per user, its first bytes the key's: values are distinct, and filling them costs nothing per op.
+            var value = valueBytes == KeyBytes ? key : new byte[valueBytes];
+            random.NextBytes(value);
             while (!stop.IsCancellationRequested)
             {
                 random.NextBytes(key);
-                var op = workload == LoadWorkload.PutsAndGets && u % 2 == 0 ? KvOperation.Put(key, key) : KvOperation.Get(key);
+                if (!ReferenceEquals(value, key))
+                {
+                    key.AsSpan(0, Math.Min(KeyBytes, valueBytes)).CopyTo(value);
+                }
+
+                var op = workload == LoadWorkload.PutsAndGets && u % 2 == 0 ? KvOperation.Put(key, value) : KvOperation.Get(key);
                 var t = Stopwatch.GetTimestamp();
                 ClientReply reply;
                 try
