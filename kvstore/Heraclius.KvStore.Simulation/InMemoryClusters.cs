@@ -26,7 +26,7 @@ public sealed class InMemoryClusters
     {
         serviceFactory ??= ClusterNode.DefaultService;
         Topology = topology;
-        Options = options ?? new ReplicaOptions { BatchDelayMs = 1, CheckpointInterval = 8, RetainDecisions = 16, ViewChangeTimeoutMs = 400, ResendIntervalMs = 50, StateBuckets = 16 };
+        Options = options ?? new ReplicaOptions { BatchDelayMs = 1, CheckpointInterval = 8, RetainDecisions = 24, ViewChangeTimeoutMs = 400, ResendIntervalMs = 50, StateBuckets = 16 };
         foreach (var cluster in topology.Clusters)
         {
             var replicas = new Replica[cluster.N];

@@ -20,7 +20,7 @@ public static class ScalingBenchmark
     public static ScalingResult Run(int coordinators, int shards, int opsPerClient = 40, int warmupPerClient = 5, int seed = 1)
     {
         var topology = new SimulatedTopology(coordinators, shards, clients: coordinators);
-        var options = new ReplicaOptions { BatchDelayMs = 1, CheckpointInterval = 64, RetainDecisions = 128, ViewChangeTimeoutMs = 2000, ResendIntervalMs = 200, StateBuckets = 16 };
+        var options = new ReplicaOptions { BatchDelayMs = 1, CheckpointInterval = 64, RetainDecisions = 192, ViewChangeTimeoutMs = 2000, ResendIntervalMs = 200, StateBuckets = 16 };
         var sim = new InMemoryClusters(topology.Topology, topology.NodeKeys, options);
         var random = new Random(seed);
         var router = new Routing.ShardRouter(topology.Topology);

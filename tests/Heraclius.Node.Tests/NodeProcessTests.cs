@@ -14,7 +14,7 @@ public sealed class NodeProcessTests(ITestOutputHelper output)
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
 
     private const int CheckpointInterval = 8;
-    private const int RetainDecisions = 16;
+    private const int RetainDecisions = 24;
 
     /// <summary>Sequential writes while a follower is down: several checkpoints, and more than the others retain.</summary>
     private const int WritesWhileDown = (3 * CheckpointInterval) + RetainDecisions;

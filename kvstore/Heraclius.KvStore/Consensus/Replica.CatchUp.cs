@@ -78,7 +78,7 @@ public sealed partial class Replica
         }
 
         // When the peer needs what we pruned, point it at our snapshot.
-        var snapshotHeight = fromHeight < first && _checkpoint is not null ? _checkpoint.Header.Height : 0;
+        var snapshotHeight = fromHeight < first && _checkpoint is not null ? _checkpoint.Height : 0;
         if (decisions.Count == 0 && snapshotHeight == 0)
         {
             return;
@@ -207,8 +207,7 @@ public sealed partial class Replica
         }
 
         var w = Envelope.Begin(MessageType.SnapshotChunks, _self, 64 * 1024);
-        cp.Header.Write(w);
-        cp.Qc.Write(w);
+        cp.WriteCertificates(w);
 
         // The chunks asked for, of our checkpoint even when it moved on from the one the peer fetches: with our
         // leaf hashes after them (below), it keeps every chunk it has that did not change. Before, it started over
@@ -234,9 +233,8 @@ public sealed partial class Replica
             cp.Levels.Prove(i).Write(w);
         }
 
-        if (cp.Header.Height != height)
+        if (cp.Height != height)
         {
-            // A peer that predates this part ignores everything after the QC when the heights differ.
             w.U32((uint)cp.ChunkHashes.Length);
             foreach (var hash in cp.ChunkHashes)
             {
@@ -284,15 +282,18 @@ public sealed partial class Replica
         }
 
         var r = new CanonicalReader(body.Span);
-        var header = DecisionHeader.Read(ref r);
-        var qc = QuorumCertificate.Read(ref r);
-        if (header.Cluster != _cluster.Id || header.StateRoot.IsZero || qc.Verify(_cluster, header) != QcCheck.Valid)
+        var at = DecisionHeader.Read(ref r);
+        var atQc = QuorumCertificate.Read(ref r);
+        var certifier = DecisionHeader.Read(ref r);
+        var certifierQc = QuorumCertificate.Read(ref r);
+        if (!Checkpoint.IsValidPair(_cluster, _options.CheckpointInterval, at, atQc, certifier, certifierQc))
         {
             Reject(RejectReason.InvalidSnapshot, from);
             _snapshotFetch = null;
             return;
         }
 
+        var header = at;
         if (header.Height < fetch.Height)
         {
             // An older checkpoint than the one fetched (a peer behind, or a late answer): no progress. Never moving back
@@ -303,7 +304,7 @@ public sealed partial class Replica
         if (header.Height > fetch.Height)
         {
             // The peer's checkpoint moved on: go on with it.
-            _snapshotFetch = MovedOn(fetch, from, header, qc, ref r);
+            _snapshotFetch = MovedOn(fetch, from, at, atQc, certifier, certifierQc, ref r);
             if (_snapshotFetch is { } next && next.Received == next.Have.Length)
             {
                 InstallSnapshot(next);
@@ -312,8 +313,10 @@ public sealed partial class Replica
             return;
         }
 
-        fetch.Header = header;
-        fetch.Qc = qc;
+        fetch.At = at;
+        fetch.AtQc = atQc;
+        fetch.Certifier = certifier;
+        fetch.CertifierQc = certifierQc;
         if (TakeChunks(fetch, from, ref r) < 0)
         {
             _snapshotFetch = null;
@@ -352,7 +355,7 @@ public sealed partial class Replica
     /// </summary>
     private int TakeChunks(SnapshotFetch fetch, int from, ref CanonicalReader r)
     {
-        var root = fetch.Header!.StateRoot;
+        var root = fetch.Certifier!.StateRoot;
         var count = r.Count(fetch.Have.Length);
         var taken = 0;
         for (var i = 0; i < count; i++)
@@ -391,36 +394,38 @@ public sealed partial class Replica
     /// <summary>
     /// A fetch of the peer's newer (certified) checkpoint in place of <paramref name="fetch"/>: the chunks of its reply,
     /// and those we have whose leaf hashes the reply's list still holds (the list must rebuild the certified root:
-    /// a wrong one is counted and ends the fetch). A reply without the list (a peer of the version before) starts
-    /// afresh. Null when the reply is invalid. The round in flight and the progress timer carry over.
+    /// a wrong one, or none, is counted and ends the fetch). Null when the reply is invalid. The round in flight and the progress timer carry over.
     /// </summary>
-    private SnapshotFetch? MovedOn(SnapshotFetch fetch, int from, DecisionHeader header, QuorumCertificate qc, ref CanonicalReader r)
+    private SnapshotFetch? MovedOn(
+        SnapshotFetch fetch, int from, DecisionHeader at, QuorumCertificate atQc, DecisionHeader certifier, QuorumCertificate certifierQc, ref CanonicalReader r)
     {
         var buckets = fetch.Have.Length;
 
         // The list comes after the chunks, and decides which fetch they go into: read it first, then the chunks once.
         var chunks = r;
         SkipChunks(ref r, buckets);
-        SnapshotFetch next;
+        // Every peer of this format sends the list with a checkpoint other than the one asked for: a reply without it
+        // could only wipe the chunks we have, so it is refused and counted (review: it started the fetch afresh).
         if (r.Remaining == 0)
         {
-            next = new SnapshotFetch(header.Height, from, buckets) { Outstanding = fetch.Outstanding };
+            Reject(RejectReason.InvalidSnapshot, from);
+            return null;
         }
-        else
+
+        var leaves = ReadLeafHashes(ref r, buckets);
+        r.End();
+        if (leaves.Length != buckets || MerkleTree.Root(leaves) != certifier.StateRoot)
         {
-            var leaves = ReadLeafHashes(ref r, buckets);
-            r.End();
-            if (leaves.Length != buckets || MerkleTree.Root(leaves) != header.StateRoot)
-            {
-                Reject(RejectReason.InvalidSnapshot, from);
-                return null;
-            }
-
-            next = new SnapshotFetch(header.Height, from, fetch, leaves);
+            Reject(RejectReason.InvalidSnapshot, from);
+            return null;
         }
 
-        next.Header = header;
-        next.Qc = qc;
+        var next = new SnapshotFetch(at.Height, from, fetch, leaves);
+
+        next.At = at;
+        next.AtQc = atQc;
+        next.Certifier = certifier;
+        next.CertifierQc = certifierQc;
         next.ProgressAt = fetch.ProgressAt;
         next.FruitlessRequests = fetch.FruitlessRequests;
         return TakeChunks(next, from, ref chunks) < 0 ? null : next;
@@ -441,12 +446,16 @@ public sealed partial class Replica
     private void InstallSnapshot(SnapshotFetch fetch)
     {
         _snapshotFetch = null;
-        if (fetch.Header!.Height <= _decided)
+        var at = fetch.At!;
+        if (at.Height <= _decided)
         {
             return;
         }
 
-        if (fetch.State.ComputeRoot() != fetch.Header.StateRoot)
+        // Every chunk was proven against the certified root as it came; the whole once more, as the capture the next
+        // checkpoint's root is taken from (encoded on every core).
+        var capture = fetch.State.Capture(at.Height, previous: null);
+        if (capture.Root() != fetch.Certifier!.StateRoot)
         {
             Reject(RejectReason.InvalidSnapshot, fetch.Peer);
             return;
@@ -454,10 +463,10 @@ public sealed partial class Replica
 
         DropExecution();
         _state = fetch.State;
-        _decided = fetch.Header.Height;
-        _lastHeader = fetch.Header;
-        _lastHeaderHash = fetch.Header.Hash;
-        _lastQc = fetch.Qc;
+        _decided = at.Height;
+        _lastHeader = at;
+        _lastHeaderHash = at.Hash;
+        _lastQc = fetch.AtQc!;
         _log.Clear();
         _slot.Reset();
         _progressSince = _now;
@@ -465,14 +474,15 @@ public sealed partial class Replica
         WithdrawSuspicion(decided: false);
         // Saved like a checkpoint: until it is durable the WAL keeps the records that rebuild the
         // state this node had (a crash meanwhile recovers that and catches up again).
-        StartSave(fetch.Header, fetch.Qc!, _state);
+        BeginCapture(at.Height, at, fetch.AtQc, capture);
+        StartSave(Checkpoint.Of(capture, at, fetch.AtQc!, fetch.Certifier, fetch.CertifierQc!));
         RefreshFlow();
         if (_pendingSave is { IsCompleted: true })
         {
             FinishPendingSave();
         }
 
-        HoldVotesUntilDurable(fetch.Header.Height);
+        HoldVotesUntilDurable(at.Height);
         PruneAnsweredBatches();
         if (_newViewForced is not null && _newViewForced.Header.Height <= _decided)
         {

@@ -1,3 +1,4 @@
+using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Decisions;
 using Heraclius.KvStore.StateMachine;
 
@@ -18,37 +19,69 @@ public sealed partial class Replica
     /// <summary>Whether a snapshot save has been started and not yet followed by its WAL compaction.</summary>
     public bool SnapshotSavePending => _pendingSave is not null;
 
+    // The capture of the state at the last checkpoint height c (0 at genesis), whose root the header at c + I carries,
+    // and the decided header and QC of c (none at genesis, whose capture is never served or saved).
+    private StateCapture _capture = null!;
+    private DecisionHeader? _captureAt;
+    private QuorumCertificate? _captureAtQc;
+
     /// <summary>
-    /// Work for the time between messages, a slice per call; whether there is more. Before a checkpoint height (the next
-    /// height, or the one after the height in progress), encodes and hashes some of the buckets written since the
-    /// last root. The proposal at the checkpoint height waits for that root, on the leader and then on each follower,
-    /// and a replica is idle meanwhile: waiting for the commits of the height before, or for the leader's proposal.
-    /// Only the buckets the checkpoint height itself writes are then left (a sixth of them with 125 requests per
-    /// decision, random keys and 1,024 buckets). Buckets the heights in progress write again are encoded twice, so not
-    /// when the last decision wrote to half the buckets or more: with 1,000 requests per decision it wrote to three
-    /// quarters, and `bench kv` at 2,048 users lost throughput to encoding ahead.
+    /// Work for the time between messages, a slice per call; whether there is more: encoding and hashing the buckets
+    /// of the last checkpoint's capture (a background task does the same; the root, an interval later, finishes what
+    /// is left).
     /// </summary>
-    public bool WorkWhileIdle()
+    public bool WorkWhileIdle() => !_capture.IsComplete && _capture.EncodeSome(IdleEncodeBuckets);
+
+    // Buckets per slice: ~20-40 µs each with 300 entries, so a slice ends well before the next tick (1 ms).
+    private const int IdleEncodeBuckets = 4;
+
+    /// <summary>
+    /// Captures the state, which must be the state after <paramref name="height"/> (a checkpoint height, or 0 at
+    /// genesis) with no execution open, as the one whose root the header at <paramref name="height"/> + I carries;
+    /// <paramref name="ready"/> when a complete capture of it is at hand (a snapshot loaded or installed).
+    /// </summary>
+    private void BeginCapture(ulong height, DecisionHeader? at, QuorumCertificate? atQc, StateCapture? ready = null)
     {
-        var next = _decided + 1;
-        return (IsCheckpointHeight(next) || IsCheckpointHeight(next + 1))
-            && _lastDecisionWrittenBuckets * 2 < _state.BucketCount
-            && _state.RehashSome(IdleRehashBuckets);
+        if (height != _decided || !IsCheckpointHeight(height) || _slot.Exec is not null)
+        {
+            throw new InvalidOperationException($"capture at height {height} with {_decided} decided (or an execution open)");
+        }
+
+        // Buckets the previous capture holds unchanged are shared with it: its chunks are never written.
+        _capture = ready ?? _state.Capture(height, _capture is { IsComplete: true } previous ? previous : null);
+        _captureAt = at;
+        _captureAtQc = atQc;
+        if (!_capture.IsComplete)
+        {
+            _capture.StartInBackground();
+        }
     }
 
-    // How many of the state's buckets the last decision wrote to.
-    private int _lastDecisionWrittenBuckets;
+    /// <summary>
+    /// The stateRoot the header at <paramref name="height"/> carries: at a checkpoint height, the root of the state an
+    /// interval before (waiting for what of its encoding is left); zero elsewhere.
+    /// </summary>
+    private Hash32 StateRootFor(ulong height)
+    {
+        if (!IsCheckpointHeight(height))
+        {
+            return Hash32.Zero;
+        }
 
-    // Buckets per slice: ~40 µs each with 300 entries, so a slice ends well before the next tick (1 ms).
-    private const int IdleRehashBuckets = 4;
+        if (_capture.Height + (ulong)_options.CheckpointInterval != height)
+        {
+            throw new InvalidOperationException($"the root for height {height} needs the capture of {height - (ulong)_options.CheckpointInterval}, not {_capture.Height}");
+        }
+
+        return _capture.Root();
+    }
 
     /// <summary>After each decision (state applied, slot reset): a checkpoint, or the compaction a finished save allows.</summary>
     private void CheckpointAfterDecision(Decision decision)
     {
-        _lastDecisionWrittenBuckets = _state.TakeWrittenBucketCount();
         if (IsCheckpointHeight(decision.Height))
         {
-            TakeCheckpoint(decision);
+            TakeCheckpoint(decision, save: true);
             return;
         }
 
@@ -71,8 +104,8 @@ public sealed partial class Replica
     /// The members of a cluster reach a checkpoint at the same height, and when they share a machine (a
     /// local cluster, the benchmarks) their saves, each writing the whole state, then compete for its cores
     /// all at once: staggered, `bench kv` at 2,048 users measured a p99 of 131-140 ms against 206-222 ms in
-    /// alternated runs. The checkpoint is served from its height on; only its save, and the WAL compaction
-    /// that waits for it, start later. Until then the previous snapshot and the whole WAL rebuild the state,
+    /// alternated runs. The checkpoint is served once the interval after it is decided (that header certifies its
+    /// root); its save, and the WAL compaction that waits for it, start that many decisions later. Until then the previous snapshot and the whole WAL rebuild the state,
     /// as during any save. Under half the interval, a save begins well before the next checkpoint waits for it.
     /// </remarks>
     private ulong SaveDelay
@@ -84,22 +117,32 @@ public sealed partial class Replica
         }
     }
 
-    private void TakeCheckpoint(Decision decision)
+    /// <summary>
+    /// At a checkpoint height H: the capture of H − I, whose root H's header certified, becomes the checkpoint served
+    /// to peers (and saved, at this member's turn, when <paramref name="save"/>), and the state after H is captured.
+    /// </summary>
+    private void TakeCheckpoint(Decision decision, bool save)
     {
-        // A save not yet begun (of the checkpoint before) would have its buffers reused by this capture: this
-        // checkpoint is saved instead.
-        if (SavesCheckpoint(decision.Height) || _deferredSave is not null)
+        // A capture that came with its certificates (a snapshot installed, or loaded at recovery) is served already,
+        // and saved or being saved: H certifies it once more. Saving it again wrote the whole state a second time, and
+        // after an install first waited on this thread for the install's own save: the decisions an installing node
+        // takes next always reach H.
+        var servedAlready = _checkpoint?.Height == _capture.Height;
+        if (!servedAlready && _captureAt is { } at && _captureAtQc is { } atQc)
         {
-            StartSave(decision.Header, decision.Qc, _state, SaveDelay);
-        }
-        else
-        {
-            // Captured only, to be served. The capture reuses the buffers of the one before, which a save still
-            // running must have finished writing (it normally finished an interval ago).
-            FinishPendingSave();
-            _checkpoint = Checkpoint.Capture(decision.Header, decision.Qc, _state);
+            var checkpoint = Checkpoint.Of(_capture, at, atQc, decision.Header, decision.Qc);
+            // A save not yet begun (of the checkpoint before) is superseded: this one is saved instead.
+            if (save && (SavesCheckpoint(checkpoint.Height) || _deferredSave is not null))
+            {
+                StartSave(checkpoint, SaveDelay);
+            }
+            else
+            {
+                _checkpoint = checkpoint;
+            }
         }
 
+        BeginCapture(decision.Height, decision.Header, decision.Qc);
         if (_pendingSave is { IsCompleted: true })
         {
             FinishPendingSave();
@@ -124,13 +167,12 @@ public sealed partial class Replica
         return every <= 1 || ((height / (ulong)_options.CheckpointInterval) + (ulong)_self) % every == 0;
     }
 
-    /// <summary>Captures <paramref name="state"/> (as of <paramref name="header"/>) as the checkpoint served to peers, and starts saving it.</summary>
-    private void StartSave(DecisionHeader header, QuorumCertificate qc, ReplicatedState state, ulong delay = 0)
+    /// <summary>Serves <paramref name="checkpoint"/> to peers, and starts saving it (after <paramref name="delay"/> decisions).</summary>
+    private void StartSave(Checkpoint checkpoint, ulong delay = 0)
     {
         // Saves never overlap: each deletes the older snapshots once durable, so a late older save
-        // would delete a newer one; and a capture reuses the buffers of the one before, which the
-        // save must have finished writing. The last save normally finished long ago (a whole
-        // interval earlier); it is superseded, so the WAL is compacted once the new one is durable.
+        // would delete a newer one. The last save normally finished long ago (a whole interval
+        // earlier); it is superseded, so the WAL is compacted once the new one is durable.
         if (_pendingSave is { } previous)
         {
             previous.GetAwaiter().GetResult();
@@ -138,17 +180,17 @@ public sealed partial class Replica
             _pendingSave = null;
         }
 
-        // A save not yet begun is superseded too (this capture may reuse its buffers).
+        // A save not yet begun is superseded too.
         _deferredSave = null;
-        _checkpoint = Checkpoint.Capture(header, qc, state);
+        _checkpoint = checkpoint;
         if (delay > 0)
         {
-            _deferredSave = _checkpoint;
-            _deferredSaveAt = header.Height + delay;
+            _deferredSave = checkpoint;
+            _deferredSaveAt = checkpoint.Certifier.Height + delay;
         }
         else
         {
-            BeginSave(_checkpoint);
+            BeginSave(checkpoint);
         }
     }
 
@@ -156,8 +198,8 @@ public sealed partial class Replica
     {
         // A later checkpoint (an installed snapshot) supersedes a save not yet begun.
         _deferredSave = null;
-        _pendingSave = _snapshots.SaveAsync(checkpoint.Header.Height, checkpoint.Parts());
-        _pendingSaveHeight = checkpoint.Header.Height;
+        _pendingSave = _snapshots.SaveAsync(checkpoint.Height, checkpoint.Parts());
+        _pendingSaveHeight = checkpoint.Height;
     }
 
     /// <summary>
@@ -196,8 +238,12 @@ public sealed partial class Replica
         var firstKept = _log.FindIndex(d => d.Height > snapshotHeight);
         if (_decided > snapshotHeight && (firstKept < 0 || _log[firstKept].Height != snapshotHeight + 1))
         {
-            // The in-memory log no longer holds every decision since the snapshot (it cannot, with
-            // RetainDecisions ≥ CheckpointInterval): keep the whole WAL rather than lose any.
+            // The in-memory log no longer holds every decision since the snapshot: keep the whole WAL rather than
+            // lose any. With RetainDecisions ≥ 3 intervals it does unless the save took longer than two intervals less the
+            // stagger (it starts an interval after its capture, plus the stagger, and the log holds 3 intervals); counted and logged, since the WAL
+            // then grows until a later save compacts it.
+            WalCompactionsSkipped++;
+            ReplicaLog.WalCompactionSkipped(_logger, NodeId, snapshotHeight, WalCompactionsSkipped);
             return;
         }
 

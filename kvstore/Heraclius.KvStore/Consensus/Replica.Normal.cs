@@ -197,7 +197,7 @@ public sealed partial class Replica
         var inputs = new ProposalInputs(timestamp, batches, inbound);
         var inputBytes = inputs.ToBytes();
         var height = _decided + 1;
-        var exec = _executor.Execute(_state, height, inputs, IsCheckpointHeight(height));
+        var exec = _executor.Execute(_state, height, inputs, StateRootFor(height));
         // Hashed once: the header's outputs root, then every compact decision's proof, come from these leaves.
         var leaves = Proposal.LeafHashesOf(exec.Outputs);
         var header = new DecisionHeader(_cluster.Id, height, _lastHeaderHash, Hash32.Of(inputBytes), MerkleTree.Root(leaves), exec.StateRoot);
@@ -380,7 +380,7 @@ public sealed partial class Replica
             }
         }
 
-        var exec = _executor.Execute(_state, header.Height, inputs, IsCheckpointHeight(header.Height));
+        var exec = _executor.Execute(_state, header.Height, inputs, StateRootFor(header.Height));
         // The proposal's outputs hash to the header's root (checked above), so equal bytes mean an equal root:
         // compared, not hashed a second time.
         if (!proposal.HasOutputs(exec.Outputs) || exec.StateRoot != header.StateRoot)
@@ -660,7 +660,7 @@ public sealed partial class Replica
     private ExecutionResult ExecuteCertified(Proposal proposal)
     {
         var header = proposal.Header;
-        var exec = _executor.Execute(_state, header.Height, ProposalInputs.Parse(proposal.Inputs), IsCheckpointHeight(header.Height));
+        var exec = _executor.Execute(_state, header.Height, ProposalInputs.Parse(proposal.Inputs), StateRootFor(header.Height));
         if (Proposal.OutputsRoot(exec.Outputs) != header.OutputsRoot || exec.StateRoot != header.StateRoot)
         {
             exec.Transaction.Rollback();

@@ -13,20 +13,27 @@ public sealed partial class Replica
         var snapshot = _snapshots.LoadLatest();
         if (snapshot is { } s)
         {
-            var (checkpoint, state) = Checkpoint.Decode(s.Bytes, _options.StateBuckets);
-            var header = checkpoint.Header;
-            if (header.Cluster != _cluster.Id || checkpoint.Qc.Verify(_cluster, header) != QcCheck.Valid || state.ComputeRoot() != header.StateRoot)
+            var (checkpoint, state, capture) = Checkpoint.Decode(s.Bytes, _options.StateBuckets);
+            if (checkpoint.Height != s.Height
+                || !Checkpoint.IsValidPair(_cluster, _options.CheckpointInterval, checkpoint.At, checkpoint.AtQc, checkpoint.Certifier, checkpoint.CertifierQc)
+                || capture.Root() != checkpoint.CertifiedRoot)
             {
                 throw new InvalidOperationException($"snapshot at height {s.Height} does not match its certified state root");
             }
 
             _state = state;
-            _decided = header.Height;
-            _lastHeader = header;
-            _lastHeaderHash = header.Hash;
-            _lastQc = checkpoint.Qc;
+            _decided = checkpoint.Height;
+            _lastHeader = checkpoint.At;
+            _lastHeaderHash = checkpoint.At.Hash;
+            _lastQc = checkpoint.AtQc;
             _checkpoint = checkpoint;
-            _durableSnapshotHeight = header.Height;
+            _durableSnapshotHeight = checkpoint.Height;
+            BeginCapture(checkpoint.Height, checkpoint.At, checkpoint.AtQc, capture);
+        }
+        else
+        {
+            // The initial state, whose root the header at the first checkpoint height carries (never served nor saved).
+            BeginCapture(0, at: null, atQc: null);
         }
 
         (ulong View, Proposal Proposal)? prepared = null;
@@ -198,5 +205,10 @@ public sealed partial class Replica
 
         ExecuteCertified(decision.Proposal).Transaction.Complete();
         AdvanceChain(decision);
+        if (IsCheckpointHeight(decision.Height))
+        {
+            // As when it was decided, but not saved: the snapshot and this WAL rebuild it already.
+            TakeCheckpoint(decision, save: false);
+        }
     }
 }

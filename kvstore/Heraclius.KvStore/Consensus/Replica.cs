@@ -94,13 +94,16 @@ public sealed partial class Replica
 
     public int PoolRequests => _poolRequests;
 
-    public ulong CheckpointHeight => _checkpoint?.Header.Height ?? 0;
+    public ulong CheckpointHeight => _checkpoint?.Height ?? 0;
 
     public long ViewChangesStarted { get; private set; }
 
     public long DecisionsApplied { get; private set; }
 
     public long SnapshotsInstalled { get; private set; }
+
+    /// <summary>Saved snapshots after which the WAL was kept whole, because the decisions since the snapshot were no longer all in memory (should stay 0).</summary>
+    public long WalCompactionsSkipped { get; private set; }
 
     public long RequestsDecided { get; private set; }
 

@@ -31,4 +31,7 @@ internal static partial class ReplicaLog
 
     [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "{Node}: the snapshot installed at height {Height} is durable; handling the {Count} messages that waited for it")]
     public static partial void VotesResumed(ILogger logger, string node, ulong height, int count);
+
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Warning, Message = "{Node}: kept the whole WAL after the snapshot of {Height} was saved: the decisions since it are no longer all in memory ({Count} times so far)")]
+    public static partial void WalCompactionSkipped(ILogger logger, string node, ulong height, long count);
 }

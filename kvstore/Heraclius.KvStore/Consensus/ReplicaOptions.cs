@@ -12,11 +12,18 @@ public sealed class ReplicaOptions
     /// <summary>Most requests in one proposal.</summary>
     public int MaxProposalRequests { get; set; } = 16384;
 
-    /// <summary>Every this many decisions the header certifies the state root (a checkpoint) and a snapshot is taken.</summary>
+    /// <summary>
+    /// Every this many decisions the state is captured (a checkpoint), and the header this many decisions later certifies
+    /// the capture's root. Replicated configuration: every member of a cluster must use the same value.
+    /// </summary>
     public int CheckpointInterval { get; set; } = 128;
 
     /// <summary>Decided decisions kept in memory for lagging peers beyond the latest checkpoint.</summary>
-    public int RetainDecisions { get; set; } = 256;
+    /// <remarks>
+    /// At least three intervals: the checkpoint served is the state an interval or two behind (its root is certified an
+    /// interval after it), and a peer that installs it must then still find every decision after it here.
+    /// </remarks>
+    public int RetainDecisions { get; set; } = 384;
 
     /// <summary>Base of the progress timeout; doubles on each consecutive view change, resets on a decision.</summary>
     public int ViewChangeTimeoutMs { get; set; } = 1000;
@@ -48,7 +55,7 @@ public sealed class ReplicaOptions
     public int TimerTickMs { get; set; } = 250;
 
     /// <summary>
-    /// Member i starts saving a checkpoint's snapshot i × this many decisions after the checkpoint height (when
+    /// Member i starts saving a checkpoint's snapshot i × this many decisions after the header certifying it (when
     /// that is under half of <see cref="CheckpointInterval"/>; otherwise at once), so that members sharing a
     /// machine do not all write the whole state at the same moment. A node's own setting; 0 saves at once.
     /// </summary>
@@ -58,7 +65,7 @@ public sealed class ReplicaOptions
     /// A member saves the snapshot of one checkpoint in this many (checkpoint number + member index ≡ 0 modulo it;
     /// 1 saves every one); the others are only captured, and served to peers. An installed snapshot is always saved.
     /// A node's own setting: until the next save the WAL keeps every decision since the last one, so a restart
-    /// replays up to this many intervals of decisions.
+    /// replays up to this many intervals of decisions, plus the one before a capture is certified.
     /// </summary>
     public int SaveEveryCheckpoints { get; set; } = 4;
 
@@ -98,7 +105,7 @@ public sealed class ReplicaOptions
     public void Validate()
     {
         if (BatchRequests < 1 || MaxProposalRequests < BatchRequests || CheckpointInterval < 1 || ViewChangeTimeoutMs < 10
-            || ResendIntervalMs < 1 || SaveStaggerDecisions < 0 || SaveEveryCheckpoints < 1 || SessionWindow < 1 || MaxPoolBatches < 1 || CatchUpBatch < 1 || RetainDecisions < CheckpointInterval
+            || ResendIntervalMs < 1 || SaveStaggerDecisions < 0 || SaveEveryCheckpoints < 1 || SessionWindow < 1 || MaxPoolBatches < 1 || CatchUpBatch < 1 || RetainDecisions < 3L * CheckpointInterval
             || OutboundWindow < 1 || MaxProposalInputBytes < 1024 || MaxInboundPerProposal < 1 || MaxInboundPooledPerSource < 1
             || TimerTickMs < 1 || StallThresholdMs < 0 || (StallThresholdMs > 0 && StallThresholdMs >= ViewChangeTimeoutMs) || TimestampToleranceMs < 1 || TimestampLagToleranceMs < 1)
         {

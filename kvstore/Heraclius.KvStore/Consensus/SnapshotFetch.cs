@@ -45,9 +45,15 @@ internal sealed class SnapshotFetch
 
     public int Peer { get; set; }
 
-    public DecisionHeader? Header { get; set; }
+    /// <summary>The decided header of the fetched state's height, and its QC (checked with the certifier's, as a pair).</summary>
+    public DecisionHeader? At { get; set; }
 
-    public QuorumCertificate? Qc { get; set; }
+    public QuorumCertificate? AtQc { get; set; }
+
+    /// <summary>The header an interval above, whose stateRoot the chunks are proven against, and its QC.</summary>
+    public DecisionHeader? Certifier { get; set; }
+
+    public QuorumCertificate? CertifierQc { get; set; }
 
     public ReplicatedState State { get; }
 

@@ -68,7 +68,12 @@ public sealed class Executor
         return slot is not null && BinaryPrimitives.ReadUInt64LittleEndian(slot) >= seq;
     }
 
-    public ExecutionResult Execute(ReplicatedState state, ulong height, ProposalInputs inputs, bool checkpoint)
+    /// <summary>
+    /// Executes <paramref name="inputs"/> at <paramref name="height"/> in a transaction on <paramref name="state"/>; the
+    /// result carries <paramref name="stateRoot"/> for the header (at a checkpoint height the root of the state an
+    /// interval before, which nothing this height does can change; zero elsewhere).
+    /// </summary>
+    public ExecutionResult Execute(ReplicatedState state, ulong height, ProposalInputs inputs, Hash32 stateRoot)
     {
         var tx = new StateTransaction(state);
         var run = new Run(this, tx, height, inputs.Timestamp);
@@ -88,8 +93,7 @@ public sealed class Executor
 
         run.RunTimers();
         var outputs = run.Finish();
-        var root = checkpoint ? state.ComputeRoot() : Hash32.Zero;
-        return new ExecutionResult(inputs, outputs, root, tx);
+        return new ExecutionResult(inputs, outputs, stateRoot, tx);
     }
 
     /// <summary>The decision timestamp from which the service's timers have work in <paramref name="state"/> (read between decisions); <see cref="ulong.MaxValue"/> for none.</summary>

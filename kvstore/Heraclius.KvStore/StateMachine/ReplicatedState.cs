@@ -43,6 +43,8 @@ public sealed class ReplicatedState
     private readonly byte[]?[] _captured;
     private readonly byte[]?[] _spare;
     private readonly bool[] _dirty;
+    // Each bucket's count of writes (and replacements): a capture reuses the chunk of the one before when it is unchanged.
+    private readonly long[] _versions;
     // The count of buckets written since TakeWrittenBucketCount, each counted once: the epoch it was last written in.
     private readonly int[] _writtenInEpoch;
     private int _epoch = 1;
@@ -70,6 +72,7 @@ public sealed class ReplicatedState
         _captured = new byte[bucketCount][];
         _spare = new byte[bucketCount][];
         _dirty = new bool[bucketCount];
+        _versions = new long[bucketCount];
         _writtenInEpoch = new int[bucketCount];
         for (var i = 0; i < bucketCount; i++)
         {
@@ -101,6 +104,58 @@ public sealed class ReplicatedState
     public long Count => _count;
 
     public int BucketOf(ReadOnlySpan<byte> key) => (int)(StableHash.Of(key) & (ulong)_mask);
+
+    /// <summary>
+    /// Captures the state as it is now (<paramref name="height"/>'s) without encoding it: buckets unchanged since
+    /// <paramref name="previous"/> (a capture of this state) keep its chunk, the others are frozen (see
+    /// <see cref="StateCapture"/>). Call between writes; writes after it change nothing the capture holds.
+    /// </summary>
+    public StateCapture Capture(ulong height, StateCapture? previous)
+    {
+        var buckets = _buckets.Length;
+        // Versions count this state's writes only: a capture of another state (one replaced by an installed snapshot) shares nothing.
+        if (previous is not null && !ReferenceEquals(previous.Source, this))
+        {
+            previous = null;
+        }
+
+        var main = new StateBucket?[buckets];
+        var band = new StateBucket?[buckets];
+        var chunks = new ReadOnlyMemory<byte>[buckets];
+        var hashes = new Hash32[buckets];
+        var versions = (long[])_versions.Clone();
+        var pending = new List<int>();
+        for (var i = 0; i < buckets; i++)
+        {
+            if (previous is not null && previous.VersionOf(i) == versions[i] && previous.IsComplete)
+            {
+                chunks[i] = previous.ChunkOf(i);
+                hashes[i] = previous.HashOf(i);
+            }
+            else
+            {
+                main[i] = _buckets[i].Freeze();
+                band[i] = _bands[i].Freeze();
+                pending.Add(i);
+            }
+        }
+
+        return new StateCapture(this, height, main, band, chunks, hashes, versions, [.. pending]);
+    }
+
+    /// <summary>
+    /// A complete capture of this state as of <paramref name="height"/> from the chunks it was just built from (with
+    /// <see cref="WriteChunk"/>, and nothing written since) and their leaf hashes.
+    /// </summary>
+    public StateCapture CaptureFromChunks(ulong height, ReadOnlyMemory<byte>[] chunks, Hash32[] hashes)
+    {
+        if (chunks.Length != _buckets.Length || hashes.Length != _buckets.Length)
+        {
+            throw new ArgumentException("a capture needs one chunk and one leaf hash per bucket");
+        }
+
+        return StateCapture.FromChunks(this, height, chunks, hashes, (long[])_versions.Clone());
+    }
 
     private StateBucket Locate(ReadOnlySpan<byte> key, out int bucket, out uint tag)
     {
@@ -144,6 +199,7 @@ public sealed class ReplicatedState
         bucket.Set(key, tag, value, delete, undo);
         _count += bucket.Count - before;
         _dirty[b] = true;
+        _versions[b]++;
         if (_writtenInEpoch[b] != _epoch)
         {
             _writtenInEpoch[b] = _epoch;
@@ -381,5 +437,6 @@ public sealed class ReplicatedState
         _buckets[bucket] = replacement;
         _bands[bucket] = band;
         _dirty[bucket] = true;
+        _versions[bucket]++;
     }
 }

@@ -31,8 +31,16 @@ internal sealed class StateBucket
     private byte[] _slab = [];
     private int _used;
     private int _garbage;
+    // Set while a capture's twin shares this slab (see Freeze): until the twin is encoded and releases it, the bytes
+    // below the length it froze are copied before a write changes them.
+    private FreezeToken? _freeze;
+    // The twin's side of the same token (null on a live bucket).
+    private FreezeToken? _twinOf;
 
     public int Count { get; private set; }
+
+    /// <summary>How often a write copied the slab because a capture's twin still read it (tests).</summary>
+    internal int SlabCopies { get; private set; }
 
     /// <summary>The bytes a chunk of this bucket takes: its u32 count and its records.</summary>
     public long EncodedSize => 4L + _used - _garbage;
@@ -74,6 +82,8 @@ internal sealed class StateBucket
             }
             else if (old.Length == value.Length)
             {
+                // Copied first when shared; the value may be a view into the old slab, which stays as it was.
+                Unshare();
                 value.CopyTo(_slab.AsSpan(offset + 8 + key.Length));
             }
             else
@@ -427,6 +437,68 @@ internal sealed class StateBucket
         }
     }
 
+    /// <summary>
+    /// A read-only twin of this bucket as it is now, for a capture to encode later (on any thread): it shares the slab,
+    /// and this bucket copies the slab before any write that would change a byte the twin reads (an overwrite in place,
+    /// a record marked dead, a compaction in place). Appends go past the twin's length and leave its bytes alone.
+    /// </summary>
+    /// <remarks>
+    /// The twin only encodes: its table is empty, so it finds no key. Why not copy at once: a capture of a state of
+    /// tens of megabytes would copy all of it; most buckets are written soon after, but each is copied only then, one
+    /// bucket at a time, and one never written again is never copied.
+    /// </remarks>
+    public StateBucket Freeze()
+    {
+        // A twin of an earlier capture still reading the slab (never so in the replica, which awaits a capture's root
+        // before the next capture; kept exact anyway): this slab is copied first, the earlier twin keeps the old one.
+        Unshare();
+        var token = new FreezeToken();
+        _freeze = token;
+        return new StateBucket { _slab = _slab, _used = _used, _garbage = _garbage, Count = Count, _slots = [], _twinOf = token };
+    }
+
+    /// <summary>
+    /// Called on a twin once its capture encoded it: the live bucket it came from may write its slab in place again.
+    /// Before this, each bucket written after a capture copied its whole slab on its first write even when the capture
+    /// had long been encoded (review of the deferred root: most of the copying after a checkpoint height).
+    /// </summary>
+    public void ReleaseTwin()
+    {
+        if (_twinOf is { } token)
+        {
+            // Release: every read of the slab by the encoder happens before a live write that sees the token released.
+            Volatile.Write(ref token.Released, 1);
+            _twinOf = null;
+            _slab = [];
+        }
+    }
+
+    private void Unshare()
+    {
+        if (_freeze is { } token)
+        {
+            // Acquire: a release seen here follows every read the twin's encoder made of the slab.
+            if (Volatile.Read(ref token.Released) == 0)
+            {
+                var copy = NewSlab(_slab.Length);
+                _slab.AsSpan(0, _used).CopyTo(copy);
+                _slab = copy;
+                SlabCopies++;
+            }
+
+            _freeze = null;
+        }
+    }
+
+    /// <summary>Shared by a live bucket and its capture's twin: 1 once the twin no longer reads the slab.</summary>
+    private sealed class FreezeToken
+    {
+        public int Released;
+    }
+
+    /// <summary>A slab of at least <paramref name="size"/> bytes, uninitialized (nothing past the used bytes is ever read).</summary>
+    internal static byte[] NewSlab(int size) => GC.AllocateUninitializedArray<byte>(size);
+
     private int Append(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         var size = 8 + key.Length + value.Length;
@@ -455,6 +527,7 @@ internal sealed class StateBucket
                     var grown = GC.AllocateUninitializedArray<byte>(Math.Max(capacity, _used + size));
                     _slab.AsSpan(0, _used).CopyTo(grown);
                     _slab = grown;
+                    _freeze = null;
                 }
             }
         }
@@ -493,6 +566,7 @@ internal sealed class StateBucket
     /// </summary>
     private void CompactInPlace()
     {
+        Unshare();
         var order = System.Buffers.ArrayPool<long>.Shared.Rent(Math.Max(Count, 1));
         try
         {
@@ -551,6 +625,7 @@ internal sealed class StateBucket
         }
 
         _slab = target;
+        _freeze = null;
         _used = at;
         _garbage = 0;
     }
@@ -562,6 +637,7 @@ internal sealed class StateBucket
     /// </summary>
     private void MarkDead(int offset)
     {
+        Unshare();
         var field = _slab.AsSpan(offset);
         BinaryPrimitives.WriteUInt32LittleEndian(field, BinaryPrimitives.ReadUInt32LittleEndian(field) | DeadBit);
     }

@@ -32,7 +32,7 @@ namespace Heraclius.KvStore.Storage;
 /// </remarks>
 public sealed class FileSnapshotStore : ISnapshotStore
 {
-    public const uint FormatVersion = 2;
+    public const uint FormatVersion = 3;
     public const int HeaderSize = 4 + 4 + 8 + 8 + ChecksumSize;
     private const int ChecksumSize = 16;
 
@@ -168,7 +168,7 @@ public sealed class FileSnapshotStore : ISnapshotStore
         {
             var version = VersionOf(candidates[0].Path);
             var hint = version is { } v && v != FormatVersion
-                ? $"; it has format version {v}, this node reads {FormatVersion} (version 1 checksummed with SHA-256): let the node catch up from its peers with a fresh data directory"
+                ? $"; it has format version {v}, this node reads {FormatVersion} (version 1 checksummed with SHA-256; version 2 certified a checkpoint's root in its own header, not an interval later): a data directory from an earlier build is not read (docs/design.md, \"Upgrading across a format change\")"
                 : string.Empty;
             throw new SnapshotCorruptedException(
                 $"{candidates.Count} snapshot file(s) in '{_directory}', none valid (newest: {Path.GetFileName(candidates[0].Path)}{hint})");

@@ -233,7 +233,7 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
         }
 
         throw new WalCorruptedException(
-            $"'{_path}' has WAL format version {BinaryPrimitives.ReadUInt32LittleEndian(actual[WalFormat.Magic.Length..])}, expected {WalFormat.Version} (byte offset 4)");
+            $"'{_path}' has WAL format version {BinaryPrimitives.ReadUInt32LittleEndian(actual[WalFormat.Magic.Length..])}, expected {WalFormat.Version} (byte offset 4); a data directory from an earlier build is not read (docs/design.md, \"Upgrading across a format change\")");
     }
 
     /// <summary>Validates every record up to the durable end, cutting a torn tail (rule in the type's remarks).</summary>

@@ -9,7 +9,8 @@ namespace Heraclius.KvStore.Storage;
 /// </summary>
 internal static class WalFormat
 {
-    public const uint Version = 1;
+    /// <summary>2: a checkpoint height's header certifies the root of the state an interval earlier (1 certified its own).</summary>
+    public const uint Version = 2;
     public const int FileHeaderSize = 8;
     public const int RecordHeaderSize = 5;
     public const int ChecksumSize = 4;

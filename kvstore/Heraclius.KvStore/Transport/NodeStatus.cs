@@ -8,7 +8,7 @@ namespace Heraclius.KvStore.Transport;
 /// <param name="DecidedHeight">The height of the node's last decision.</param>
 /// <param name="LeaderIndex">The index of the leader of <paramref name="View"/>.</param>
 /// <param name="IsLeader">Whether this node leads the current view.</param>
-/// <param name="LastCheckpointHeight">The height of the last decision that carried a state root.</param>
+/// <param name="LastCheckpointHeight">The height of the checkpoint served to peers: the last capture whose root a decided header certified (that header is an interval later).</param>
 /// <param name="PoolSize">Requests waiting in the node's pool.</param>
 /// <param name="Lag">Decisions this node is behind the highest decided height it knows of in its cluster.</param>
 public sealed record NodeStatus(

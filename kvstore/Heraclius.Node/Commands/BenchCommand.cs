@@ -138,7 +138,7 @@ internal static class BenchCommand
 
         var options = new ReplicaOptions();
         options.CheckpointInterval = o.GetInt("--checkpoint-interval", options.CheckpointInterval);
-        options.RetainDecisions = Math.Max(options.RetainDecisions, options.CheckpointInterval);
+        options.RetainDecisions = (int)Math.Min(int.MaxValue, Math.Max(options.RetainDecisions, 3L * options.CheckpointInterval));
         options.Validate();
         return await BenchCluster.StartAsync(shape, clientCount, options, logReplicas: o.Has("--log"));
     }

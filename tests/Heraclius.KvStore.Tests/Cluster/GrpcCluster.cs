@@ -52,7 +52,7 @@ public sealed class GrpcCluster : IAsyncDisposable
         }
     }
 
-    public ReplicaOptions Options { get; } = new() { ViewChangeTimeoutMs = 500, CheckpointInterval = 16, RetainDecisions = 32, ResendIntervalMs = 100 };
+    public ReplicaOptions Options { get; } = new() { ViewChangeTimeoutMs = 500, CheckpointInterval = 16, RetainDecisions = 48, ResendIntervalMs = 100 };
 
     public async Task StartAsync()
     {
@@ -65,7 +65,7 @@ public sealed class GrpcCluster : IAsyncDisposable
     public async Task StartNodeAsync(int i) =>
         Nodes[i] = await ClusterNode.StartAsync(Keys.Topology, Keys.Cluster.Nodes[i].Id, Keys.NodeKeys[i], Path.Combine(_root, $"n{i}"), Options,
             wrapNetwork: inner => Networks[i] = new FaultyPeerNetwork(inner, Byzantine.TryGetValue(i, out var mode)
-                ? new ByzantineRewriter(mode, Keys.NodeKeys[i], "c0", i, new Random(i), Options.CheckpointInterval)
+                ? new ByzantineRewriter(mode, Keys.NodeKeys[i], "c0", i, new Random(i))
                 : null),
             loggerFactory: Environment.GetEnvironmentVariable("HERACLIUS_TEST_LOG") is null ? null : Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddSimpleConsole().SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Information)));
 

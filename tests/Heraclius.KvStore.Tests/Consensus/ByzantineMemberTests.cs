@@ -22,7 +22,7 @@ public sealed class ByzantineMemberTests
     {
         var inputs = new ProposalInputs(timestamp, [batch]);
         var bytes = inputs.ToBytes();
-        var exec = new Executor(new KeyValueService(), f.Options.SessionWindow, Routing.RoutingSettings.For(ReplicaFixture.T.Topology, ReplicaFixture.T.ClusterId, f.Options.OutboundWindow)).Execute(new ReplicatedState(f.Options.StateBuckets), 1, inputs, checkpoint: false);
+        var exec = new Executor(new KeyValueService(), f.Options.SessionWindow, Routing.RoutingSettings.For(ReplicaFixture.T.Topology, ReplicaFixture.T.ClusterId, f.Options.OutboundWindow)).Execute(new ReplicatedState(f.Options.StateBuckets), 1, inputs, stateRoot: default);
         var header = new DecisionHeader(T.ClusterId, 1, prev, Hash32.Of(bytes), Proposal.OutputsRoot(exec.Outputs), exec.StateRoot);
         return new Proposal(header, bytes, exec.Outputs);
     }

@@ -17,18 +17,19 @@ public sealed class CheckpointSaveTests
     public void CrashWhileTheSnapshotIsBeingSaved_RecoversFromTheWal()
     {
         var (f, store) = Cluster();
-        Decide(f, 0, Interval);
+        Decide(f, 0, 2 * Interval);
 
-        // The checkpoint's snapshot is in flight: nothing durable yet, and the WAL kept every decision.
+        // The snapshot of the first checkpoint (saved once the next one certified its root) is in flight: nothing
+        // durable yet, and the WAL kept every decision.
         Assert.True(store.InFlight);
         Assert.True(f.Replicas[Slow].SnapshotSavePending);
         Assert.Null(store.LoadLatest());
-        Assert.Equal([1UL, 2, 3, 4], WalDecisionHeights(f));
+        Assert.Equal([1UL, 2, 3, 4, 5, 6, 7, 8], WalDecisionHeights(f));
 
         var expected = f.Replicas[0].ComputeDecidedStateRoot();
         var restarted = f.Boot(Slow, 1_000);
 
-        Assert.Equal((ulong)Interval, restarted.DecidedHeight);
+        Assert.Equal(2UL * Interval, restarted.DecidedHeight);
         Assert.Equal(expected, restarted.ComputeDecidedStateRoot());
         Assert.Equal(f.Replicas[0].LastHeaderHash, restarted.LastHeaderHash);
     }
@@ -37,54 +38,55 @@ public sealed class CheckpointSaveTests
     public void WalIsCompactedAfterTheSaveCompletes_KeepingTheDecisionsMadeMeanwhile_AndRecoversFromTheSnapshot()
     {
         var (f, store) = Cluster();
-        Decide(f, 0, Interval + 1);
+        Decide(f, 0, (2 * Interval) + 1);
         Assert.True(store.InFlight);
 
         store.Release();
         Assert.Equal((ulong)Interval, store.LoadLatest()!.Value.Height);
         // Compaction waits for a point between decisions, where no vote for an open height is in the WAL.
         Assert.True(f.Replicas[Slow].SnapshotSavePending);
-        Decide(f, Interval + 1, 1);
+        Decide(f, (2 * Interval) + 1, 1);
 
         Assert.False(f.Replicas[Slow].SnapshotSavePending);
         Assert.All(WalDecisionHeights(f), h => Assert.True(h > Interval));
-        Assert.Equal([5UL, 6], WalDecisionHeights(f).Distinct());
+        Assert.Equal([5UL, 6, 7, 8, 9, 10], WalDecisionHeights(f).Distinct());
+        Assert.Equal(0, f.Replicas[Slow].WalCompactionsSkipped);
 
         var expected = f.Replicas[0].ComputeDecidedStateRoot();
         var restarted = f.Boot(Slow, 1_000);
 
-        Assert.Equal(Interval + 2UL, restarted.DecidedHeight);
+        Assert.Equal((2UL * Interval) + 2, restarted.DecidedHeight);
         Assert.Equal(expected, restarted.ComputeDecidedStateRoot());
         Assert.Equal(f.Replicas[0].LastHeaderHash, restarted.LastHeaderHash);
     }
 
     /// <summary>
-    /// Height 5 is decided while the snapshot of 4 is saved, its decision record by reference to its
-    /// PrepareSent. The compaction after the save drops that PrepareSent, so it keeps decision 5 whole.
+    /// Height 9 is decided while the snapshot of 4 (certified at 8) is saved, its decision record by reference to its
+    /// PrepareSent. The compaction after the save drops that PrepareSent, so it keeps decision 9 whole.
     /// </summary>
     [Fact]
     public void CompactionDroppingThePrepareRecordADecisionReferredTo_KeepsThatDecisionWhole_AndRecovers()
     {
         var (f, store) = Cluster();
-        Decide(f, 0, Interval + 1);
+        Decide(f, 0, (2 * Interval) + 1);
         var before = WalRecordTypes(f);
         Assert.Equal(WalRecordType.DecisionRef, before[^1]);
         Assert.Contains(WalRecordType.PrepareSent, before);
 
         store.Release();
-        Decide(f, Interval + 1, 1);
+        Decide(f, (2 * Interval) + 1, 1);
 
         Assert.False(f.Replicas[Slow].SnapshotSavePending);
         var after = WalRecordTypes(f);
-        Assert.Equal(2, after.Count(t => t == WalRecordType.Decision));
+        Assert.Equal(6, after.Count(t => t == WalRecordType.Decision));
         Assert.DoesNotContain(WalRecordType.PrepareSent, after);
         Assert.DoesNotContain(WalRecordType.CommitSentRef, after);
         Assert.DoesNotContain(WalRecordType.DecisionRef, after);
-        Assert.Equal([5UL, 6], WalDecisionHeights(f));
+        Assert.Equal([5UL, 6, 7, 8, 9, 10], WalDecisionHeights(f));
 
         var expected = f.Replicas[0].ComputeDecidedStateRoot();
         var restarted = f.Boot(Slow, 1_000);
-        Assert.Equal(Interval + 2UL, restarted.DecidedHeight);
+        Assert.Equal((2UL * Interval) + 2, restarted.DecidedHeight);
         Assert.Equal(expected, restarted.ComputeDecidedStateRoot());
     }
 
@@ -97,21 +99,21 @@ public sealed class CheckpointSaveTests
     public void CompactionRightAfterTheCheckpointDecision_LeavesNoReferenceToADroppedRecord()
     {
         var f = new ReplicaFixture(o => o.CheckpointInterval = Interval);
-        Decide(f, 0, Interval);
+        Decide(f, 0, 2 * Interval);
 
         Assert.Equal((ulong)Interval, f.Snapshots[Slow].LoadLatest()!.Value.Height);
         var compacted = WalRecordTypes(f);
         Assert.DoesNotContain(WalRecordType.PrepareSent, compacted);
         Assert.DoesNotContain(WalRecordType.DecisionRef, compacted);
-        Assert.Equal((ulong)Interval, f.Boot(Slow, 1_000).DecidedHeight);
+        Assert.Equal(2UL * Interval, f.Boot(Slow, 1_000).DecidedHeight);
 
-        Decide(f, Interval, 1);
+        Decide(f, 2 * Interval, 1);
         Assert.Equal(
             [WalRecordType.PrepareSent, WalRecordType.CommitSentRef, WalRecordType.DecisionRef],
             WalRecordTypes(f).Skip(compacted.Count));
         var expected = f.Replicas[0].ComputeDecidedStateRoot();
         var restarted = f.Boot(Slow, 2_000);
-        Assert.Equal(Interval + 1UL, restarted.DecidedHeight);
+        Assert.Equal((2UL * Interval) + 1, restarted.DecidedHeight);
         Assert.Equal(expected, restarted.ComputeDecidedStateRoot());
     }
 
@@ -119,11 +121,11 @@ public sealed class CheckpointSaveTests
     public void NextCheckpoint_WaitsForTheSaveStillInFlight_AndNeverCompactsPastAFailedOne()
     {
         var (f, store) = Cluster();
-        Decide(f, 0, Interval);
+        Decide(f, 0, 2 * Interval);
         store.Fail();
 
         // The failure surfaces on the replica's thread at its next decision, as a synchronous save's did.
-        Assert.ThrowsAny<IOException>(() => Decide(f, Interval, 1));
+        Assert.ThrowsAny<IOException>(() => Decide(f, 2 * Interval, 1));
         Assert.Null(store.LoadLatest());
         Assert.Contains(1UL, WalDecisionHeights(f));
     }
@@ -133,52 +135,59 @@ public sealed class CheckpointSaveTests
     {
         var f = new ReplicaFixture(o => o.CheckpointInterval = Interval);
         Decide(f, 0, Interval);
+        var rootAtInterval = f.Replicas[1].ComputeDecidedStateRoot();
+        var headerAtInterval = f.Replicas[1].LastHeaderHash;
+        Decide(f, Interval, Interval);
 
+        // The state of the first checkpoint, saved once the header an interval later certified its root.
         var saved = f.Snapshots[1].LoadLatest()!.Value;
-        var (checkpoint, state) = Checkpoint.Decode(saved.Bytes, f.Options.StateBuckets);
+        var (checkpoint, state, capture) = Checkpoint.Decode(saved.Bytes, f.Options.StateBuckets);
 
         Assert.Equal((ulong)Interval, saved.Height);
-        Assert.Equal(f.Replicas[1].LastHeaderHash, checkpoint.Header.Hash);
-        Assert.Equal(checkpoint.Header.StateRoot, state.ComputeRoot());
-        Assert.Equal(f.Replicas[1].ComputeDecidedStateRoot(), state.ComputeRoot());
+        Assert.Equal(headerAtInterval, checkpoint.At.Hash);
+        Assert.Equal(f.Replicas[1].LastHeaderHash, checkpoint.Certifier.Hash);
+        Assert.True(Checkpoint.IsValidPair(ReplicaFixture.T.Cluster, Interval, checkpoint.At, checkpoint.AtQc, checkpoint.Certifier, checkpoint.CertifierQc));
+        Assert.Equal(checkpoint.CertifiedRoot, state.ComputeRoot());
+        Assert.Equal(rootAtInterval, state.ComputeRoot());
+        Assert.Equal(rootAtInterval, capture.Root());
         Assert.Equal(saved.Bytes, checkpoint.Encode());
     }
 
     /// <summary>
-    /// With <see cref="ReplicaOptions.SaveStaggerDecisions"/> 2 and an interval of 16, member 2 starts saving the
-    /// checkpoint of 16 only at 20 (its WAL keeps every decision until then, and a crash meanwhile recovers them
-    /// all), member 3 at 22 (6 decisions, under half the interval too), member 0 at once.
+    /// With <see cref="ReplicaOptions.SaveStaggerDecisions"/> 2 and an interval of 16, the checkpoint of 16 is certified
+    /// at 32; member 2 starts saving it only at 36 (its WAL keeps every decision until then, and a crash meanwhile
+    /// recovers them all), member 3 at 38 (6 decisions, under half the interval too), member 0 at once.
     /// </summary>
     [Fact]
     public void StaggeredSave_StartsIndexTimesStaggerDecisionsAfterTheCheckpoint_AndACrashBeforeItLosesNothing()
     {
         var f = Staggered(interval: 16, stagger: 2);
-        Decide(f, 0, 19);
+        Decide(f, 0, 35);
 
         Assert.Equal(16UL, f.Snapshots[0].LoadLatest()!.Value.Height);
         Assert.Null(f.Snapshots[Slow].LoadLatest());
         Assert.False(f.Replicas[Slow].SnapshotSavePending);
-        Assert.Equal(Enumerable.Range(1, 19).Select(h => (ulong)h), WalDecisionHeights(f).Distinct());
+        Assert.Equal(Enumerable.Range(1, 35).Select(h => (ulong)h), WalDecisionHeights(f).Distinct());
 
-        Decide(f, 19, 2);
+        Decide(f, 35, 2);
         Assert.Equal(16UL, f.Snapshots[Slow].LoadLatest()!.Value.Height);
         Assert.All(WalDecisionHeights(f), h => Assert.True(h > 16));
         Assert.Null(f.Snapshots[3].LoadLatest());
-        Assert.Equal(21UL, f.Boot(Slow, 2_000).DecidedHeight);
+        Assert.Equal(37UL, f.Boot(Slow, 2_000).DecidedHeight);
 
-        Decide(f, 21, 1);
+        Decide(f, 37, 1);
         Assert.Equal(16UL, f.Snapshots[3].LoadLatest()!.Value.Height);
 
         // A crash before the save began: the WAL holds every decision. (The restarted node saves again at the
         // next checkpoint; replaying its WAL takes no checkpoint, as after a crash during a save.)
         var g = Staggered(interval: 16, stagger: 2);
-        Decide(g, 0, 19);
+        Decide(g, 0, 35);
         Assert.Null(g.Snapshots[Slow].LoadLatest());
         // The last decision's record made durable (it is buffered until the next flush; without it the node recovers 18 and catches up).
         g.Wals[Slow].Flush();
         var expected = g.Replicas[0].ComputeDecidedStateRoot();
         var restarted = g.Boot(Slow, 1_000);
-        Assert.Equal(19UL, restarted.DecidedHeight);
+        Assert.Equal(35UL, restarted.DecidedHeight);
         Assert.Equal(expected, restarted.ComputeDecidedStateRoot());
     }
 
@@ -187,13 +196,14 @@ public sealed class CheckpointSaveTests
     public void StaggerOfHalfTheIntervalOrMore_SavesAtOnce()
     {
         var f = Staggered(interval: 8, stagger: 2);
-        Decide(f, 0, 8);
+        Decide(f, 0, 16);
 
-        // Members 2 and 3 would wait 4 and 6 decisions, half the interval or more: they saved at 8; member 1 waits 2.
+        // Members 2 and 3 would wait 4 and 6 decisions, half the interval or more: they saved the checkpoint of 8 when
+        // 16 certified it; member 1 waits 2.
         Assert.Equal(8UL, f.Snapshots[Slow].LoadLatest()!.Value.Height);
         Assert.Equal(8UL, f.Snapshots[3].LoadLatest()!.Value.Height);
         Assert.Null(f.Snapshots[1].LoadLatest());
-        Decide(f, 8, 2);
+        Decide(f, 16, 2);
         Assert.Equal(8UL, f.Snapshots[1].LoadLatest()!.Value.Height);
     }
 

@@ -43,7 +43,7 @@ public sealed class ExecutorOutputTests
         {
             var requests = operations.Select(o => new ClientRequest(seq++, o)).ToArray();
             var batch = ClientBatch.Create("client-0", ReplicaFixture.T.ClusterId, requests, ReplicaFixture.T.ClientKeys[0]);
-            var result = executor.Execute(state, seq, new ProposalInputs(1000 + seq, [batch]), checkpoint: false);
+            var result = executor.Execute(state, seq, new ProposalInputs(1000 + seq, [batch]), stateRoot: default);
             result.Transaction.Complete();
 
             var peer = Assert.Single(result.Outputs, g => g.Destination == Peer);

@@ -18,9 +18,10 @@ public sealed class SaveRotationTests
     public void EachMemberSavesOneCheckpointInFour_ItsOwn_AndEveryCheckpointIsServed()
     {
         var (f, saves) = Cluster();
-        Decide(f, 0, 5 * Interval);
+        Decide(f, 0, 6 * Interval);
 
-        // Checkpoints 1..5 are heights 4, 8, 12, 16, 20.
+        // Checkpoints 1..5 are heights 4, 8, 12, 16, 20, each saved (and served) once the header an interval later
+        // certified its root: 20 at 24.
         Assert.Equal([16UL], saves[0]);
         Assert.Equal([12UL], saves[1]);
         Assert.Equal([8UL], saves[2]);
@@ -45,10 +46,11 @@ public sealed class SaveRotationTests
         Assert.Equal(expected, restarted.ComputeDecidedStateRoot());
         Assert.Equal(f.Replicas[0].LastHeaderHash, restarted.LastHeaderHash);
 
-        // The restarted member keeps deciding, and saves its next turn (checkpoint 6, height 24), compacting its WAL.
-        Decide(f, (3 * Interval) + 2, (3 * Interval) - 2);
+        // The restarted member keeps deciding, and saves its next turn (checkpoint 6, height 24, certified at 28),
+        // compacting its WAL down to the decisions after it.
+        Decide(f, (3 * Interval) + 2, (4 * Interval) - 2);
         Assert.Equal(24UL, f.Snapshots[2].LoadLatest()!.Value.Height);
-        Assert.Empty(f.WalDecisionHeights(2));
+        Assert.Equal([25UL, 26, 27, 28], f.WalDecisionHeights(2));
     }
 
     [Fact]

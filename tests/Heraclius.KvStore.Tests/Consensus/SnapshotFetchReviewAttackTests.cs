@@ -47,7 +47,7 @@ public sealed class SnapshotFetchReviewAttackTests
     }
 
     /// <summary>
-    /// A byzantine fetch peer that answers every request at once with the certified header and QC and no chunk used to
+    /// A byzantine fetch peer that answers every request at once with the certified headers and QCs and no chunk used to
     /// reset the fetch's timer with each answer: it never timed out, never went to another peer and never ended. Only
     /// a new chunk is progress now.
     /// </summary>
@@ -59,7 +59,10 @@ public sealed class SnapshotFetchReviewAttackTests
 
         static byte[] NoChunks(byte[] message)
         {
+            // The checkpoint's header and QC, then its certifier's.
             var r = new CanonicalReader(message.AsSpan(5));
+            _ = DecisionHeader.Read(ref r);
+            _ = QuorumCertificate.Read(ref r);
             _ = DecisionHeader.Read(ref r);
             _ = QuorumCertificate.Read(ref r);
             var prefix = message.Length - r.Remaining;
@@ -80,6 +83,9 @@ public sealed class SnapshotFetchReviewAttackTests
         }
 
         Assert.True(otherPeerAsked, $"after {now - start} ms (4 x ResendIntervalMs = 200) node 3 still asks only the peer that sends no chunks");
+        // The empty answers were read as such (well-formed, with valid certificates), not refused.
+        Assert.Equal(0, f.Replicas[3].Rejections.GetValueOrDefault(RejectReason.Malformed));
+        Assert.Equal(0, f.Replicas[3].Rejections.GetValueOrDefault(RejectReason.InvalidSnapshot));
     }
 
     // RFC 9162 section 2.1.3.1 PATH(m, D[n]), the reference the per-proof MerkleTree.Prove matched.

@@ -11,22 +11,26 @@ internal static class SnapshotFetchScenario
     public static ReplicaFixture Cluster() => new(o =>
     {
         o.CheckpointInterval = 4;
-        o.RetainDecisions = 4;
+        o.RetainDecisions = 12;
         o.StateBuckets = Buckets;
         o.SnapshotChunksPerReply = 16;
         // Replies held while the others decide a checkpoint interval (40 ms) must still count as answers to node 3's request.
         o.ResendIntervalMs = 50;
     });
 
-    /// <summary>Node 3 decides 1 with the others, then misses 2..12, which the others decide and prune.</summary>
+    /// <summary>
+    /// Node 3 decides 1 with the others, then misses 2..14, which the others decide and prune: they keep 12 decisions
+    /// (3..14), and serve the capture of 8, whose root 12 certified.
+    /// </summary>
     public static ReplicaFixture NodeThreeBehindThePrunedLog(out long now)
     {
         var f = Cluster();
         now = 10;
         Round(f, now);
         Assert.Equal(1UL, f.Replicas[3].DecidedHeight);
-        now = DecideWithoutNodeThree(f, now + 10, 11);
-        Assert.Equal(12UL, f.Replicas[0].DecidedHeight);
+        now = DecideWithoutNodeThree(f, now + 10, 13);
+        Assert.Equal(14UL, f.Replicas[0].DecidedHeight);
+        Assert.Equal(8UL, f.Replicas[0].CheckpointHeight);
         return f;
     }
 

@@ -219,7 +219,7 @@ public sealed class StateBucketModelTests
         return key;
     }
 
-    private static byte[] Key(Random random, int i)
+    internal static byte[] Key(Random random, int i)
     {
         var key = new byte[random.Next(1, 40)];
         random.NextBytes(key);
@@ -244,7 +244,7 @@ public sealed class StateBucketModelTests
         return key;
     }
 
-    private static void AssertEncodesLike(SortedDictionary<byte[], byte[]> model, ReplicatedState state)
+    internal static void AssertEncodesLike(SortedDictionary<byte[], byte[]> model, ReplicatedState state)
     {
         // The root first: with 64 or more written buckets it encodes and hashes them on every core.
         var root = state.ComputeRoot();

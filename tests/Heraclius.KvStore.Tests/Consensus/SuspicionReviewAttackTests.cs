@@ -54,8 +54,8 @@ public sealed class SuspicionReviewAttackTests
         Assert.True(node.VotesHeld);
         var before = f.Outboxes[3].Sent.Count;
 
-        node.OnMessage(1, ReplicaFixture.SuspicionOf(1, 0, 8), now + 1);
-        node.OnMessage(2, ReplicaFixture.SuspicionOf(2, 0, 8), now + 2);
+        node.OnMessage(1, ReplicaFixture.SuspicionOf(1, 0, 14), now + 1);
+        node.OnMessage(2, ReplicaFixture.SuspicionOf(2, 0, 14), now + 2);
 
         Assert.True(node.VotesHeld);
         var signed = f.Outboxes[3].Sent.Skip(before).Select(s => ReplicaFixture.TypeOf(s.Message))

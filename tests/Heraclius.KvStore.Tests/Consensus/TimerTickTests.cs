@@ -52,7 +52,7 @@ public sealed class TimerTickTests
     private static (InMemoryClusters Clusters, SimulatedTopology Topology) Start()
     {
         var t = new SimulatedTopology(1, 0);
-        var options = new ReplicaOptions { BatchDelayMs = 1, CheckpointInterval = 8, RetainDecisions = 16, ViewChangeTimeoutMs = 400, ResendIntervalMs = 50, StateBuckets = 16, TimerTickMs = 100 };
+        var options = new ReplicaOptions { BatchDelayMs = 1, CheckpointInterval = 8, RetainDecisions = 24, ViewChangeTimeoutMs = 400, ResendIntervalMs = 50, StateBuckets = 16, TimerTickMs = 100 };
         return (new InMemoryClusters(t.Topology, t.NodeKeys, options, (_, _) => new DeadlineService()), t);
     }
 

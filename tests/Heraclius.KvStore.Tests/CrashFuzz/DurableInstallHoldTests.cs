@@ -26,10 +26,16 @@ public sealed class DurableInstallHoldTests
     /// <summary>
     /// A second install while the first is still being saved, its own save complete at once (its wait
     /// for the first save finished that one too). The hold must end as any hold does: with what waited
-    /// handled. Here the leader's pre-prepare of 17, which arrived during the first hold, must be prepared
-    /// once node 3 is at 16; it used to stay queued (the second install cleared VotesHeld without
-    /// handling the queue), so node 3 never voted for 17 until the leader happened to re-send it.
+    /// handled. Here the leader's pre-prepare of 21, which arrived during the first hold, must be prepared
+    /// once node 3 is at 20; it used to stay queued (the second install cleared VotesHeld without
+    /// handling the queue), so node 3 never voted for 21 until the leader happened to re-send it.
     /// </summary>
+    /// <remarks>
+    /// A node installs a checkpoint an interval or more below the cluster's height (its root is certified an interval
+    /// after it), so what waited is handled at the snapshot's height: the pre-prepare that waited is the one of the
+    /// height after the second snapshot (which the others decided meanwhile), not the cluster's next one, which
+    /// a node still behind drops (it is re-sent).
+    /// </remarks>
     [Fact]
     public void SecondInstallWhileHeld_ItsSaveCompletingAtOnce_StillHandlesWhatWaited()
     {
@@ -38,29 +44,33 @@ public sealed class DurableInstallHoldTests
         Assert.True(f.Replicas[3].VotesHeld);
         Assert.True(store.InFlight);
 
-        // The others decide 9..16 without node 3 (node 0's log now starts at 13, its checkpoint is 16).
-        now = RoundsWithoutNodeThree(f, now, 8);
-
-        Assert.Equal(16UL, f.Replicas[0].CheckpointHeight);
-
-        // Leader 0 proposes 17; node 3 gets the pre-prepare while still held at 8: it waits.
+        // The others decide 15..20 without node 3; leader 0 proposes 21, and node 3 gets the pre-prepare while still
+        // held: it waits.
+        now = RoundsWithoutNodeThree(f, now, 6);
+        Assert.Equal(20UL, f.Replicas[0].DecidedHeight);
         var prePrepare = LeaderProposes(f, now);
         f.Replicas[3].OnMessage(0, prePrepare, now + 2);
         Assert.True(f.Replicas[3].VotesHeld);
-        Assert.Empty(Prepares(f, 3, 17));
+        Assert.Empty(Prepares(f, 3, 21));
 
-        // Node 3 catches up by node 0's snapshot of 16: installing it waits for the save of 8, and its own save completes at once.
+        // The others decide 21 (the leader re-sends its proposal, decided with the first round's) to 27: node 0's log now starts at 16, its checkpoint
+        // is 20 (certified at 24).
+        now = RoundsWithoutNodeThree(f, now + 10, 6);
+        Assert.Equal(27UL, f.Replicas[0].DecidedHeight);
+        Assert.Equal(20UL, f.Replicas[0].CheckpointHeight);
+
+        // Node 3 catches up by node 0's snapshot of 20: installing it waits for the save of 8, and its own save completes at once.
         now += 10;
-        CatchUpFromNodeZero(f, now);
-        Assert.Equal(16UL, f.Replicas[3].DecidedHeight);
+        now = CatchUpFromNodeZero(f, now);
         Assert.Equal(2, f.Replicas[3].SnapshotsInstalled);
-        Assert.Equal([8UL, 16UL], store.Durable);
+        Assert.Equal([8UL, 20UL], store.Durable);
 
         f.Replicas[3].Tick(now + 1);
         Assert.False(f.Replicas[3].VotesHeld);
-        var prepares = Prepares(f, 3, 17);
-        _output.WriteLine($"node 3 prepares for 17 after the second install: {prepares.Count}");
+        var prepares = Prepares(f, 3, 21);
+        _output.WriteLine($"node 3 prepares for 21 after the second install: {prepares.Count}");
         Assert.Single(prepares);
+        Assert.Equal(PrePrepareMessage.Read(Envelope.Open(prePrepare).Body).Proposal.Header.Hash, prepares[0].Hash);
     }
 
     /// <summary>
@@ -73,65 +83,76 @@ public sealed class DurableInstallHoldTests
     {
         var store = new ScriptedSnapshotStore(true, true);
         var f = InstallSnapshotEight(store, out var now);
-        now = RoundsWithoutNodeThree(f, now, 8);
+        // The others decide 15..27: node 0's log starts at 16, its checkpoint is 20 (certified at 24).
+        now = RoundsWithoutNodeThree(f, now, 13);
+        Assert.Equal(20UL, f.Replicas[0].CheckpointHeight);
 
         var sentBefore = f.Outboxes[3].Sent.Count;
         now += 10;
-        CatchUpFromNodeZero(f, now);
-        Assert.Equal(16UL, f.Replicas[3].DecidedHeight);
+        now = CatchUpFromNodeZero(f, now);
+        Assert.Equal(2, f.Replicas[3].SnapshotsInstalled);
+        ServeDecisions(f, 0, f.Replicas[3].DecidedHeight + 1, now);
+        Assert.Equal(27UL, f.Replicas[3].DecidedHeight);
         Assert.Equal([8UL], store.Durable);
         Assert.True(f.Replicas[3].VotesHeld);
 
-        // The leader proposes 17; only node 3 sees it; nothing is signed.
+        // The leader proposes 28; only node 3 sees it; nothing is signed.
         now += 10;
         var prePrepare = LeaderProposes(f, now);
         f.Replicas[3].OnMessage(0, prePrepare, now + 2);
         f.Replicas[3].Tick(now + 3);
         Assert.Empty(SignedSince(f, sentBefore));
 
-        // Power loss: the save of 16 is lost; node 3 comes back at 8 and catches up again.
+        // Power loss: the save of 20 is lost; node 3 comes back from the snapshot of 8 (and the decisions after it its
+        // WAL kept) and catches up again.
         store.Crash();
         f.Wals[3].Crash();
         var restarted = f.Boot(3, now + 50);
+        _output.WriteLine($"node 3 recovered at {restarted.DecidedHeight}, checkpoint {restarted.CheckpointHeight}");
+        Assert.Equal(8UL, restarted.CheckpointHeight);
         Assert.Equal(8UL, restarted.DecidedHeight);
         now += 200;
-        CatchUpFromNodeZero(f, now);
-        Assert.Equal(16UL, f.Replicas[3].DecidedHeight);
+        now = CatchUpFromNodeZero(f, now);
+        ServeDecisions(f, 0, f.Replicas[3].DecidedHeight + 1, now);
+        Assert.Equal(27UL, f.Replicas[3].DecidedHeight);
 
-        // The equivocating leader's other proposal for 17: the only one node 3 ever prepares.
+        // The equivocating leader's other proposal for 28: the only one node 3 ever prepares.
         f.Replicas[3].OnMessage(0, Equivocation(prePrepare), now + 1);
         store.Release();
         f.Replicas[3].Tick(now + 2);
         Assert.False(f.Replicas[3].VotesHeld);
-        Assert.Single(Prepares(f, 3, 17));
+        Assert.Single(Prepares(f, 3, 28));
     }
 
     /// <summary>
-    /// Decisions from peers during the hold take node 3 to the next checkpoint (12), whose save waits for
-    /// the install's and stays in flight itself: the hold ends with the snapshot of 8 durable, without a
-    /// WAL compaction, and node 3 prepares 13. A crash that loses the save of 12 recovers 8 plus the
-    /// WAL's decisions 9..12 and the prepare of 13, so the equivocating leader's other 13 gets no vote.
+    /// Decisions from peers during the hold take node 3 past the installed snapshot's certifier (12, which certifies
+    /// the capture installed and saves nothing) to the next checkpoint (16, certifying node 3's own capture of 12),
+    /// whose save waits for the install's and stays in flight itself: the hold ends with the snapshot of 8 durable,
+    /// without a WAL compaction, and node 3 prepares 17. A crash that loses the save of 12 recovers 8 plus the
+    /// WAL's decisions 9..16 and the prepare of 17, so the equivocating leader's other 17 gets no vote.
     /// </summary>
     [Fact]
     public void CheckpointDuringHold_EndsItWithoutCompaction_AndACrashLosingThatSaveKeepsTheVoteAfterIt()
     {
         var store = new ScriptedSnapshotStore(true, true);
         var f = InstallSnapshotEight(store, out var now);
-        now = RoundsWithoutNodeThree(f, now, 4);
+        Assert.Empty(store.Durable);
+        now = RoundsWithoutNodeThree(f, now, 2);
 
-        Assert.Equal(12UL, f.Replicas[1].DecidedHeight);
-        ServeDecisions(f, 1, 9, now);
-        Assert.Equal(12UL, f.Replicas[3].DecidedHeight);
+        Assert.Equal(16UL, f.Replicas[1].DecidedHeight);
+        ServeDecisions(f, 1, 15, now);
+        Assert.Equal(16UL, f.Replicas[3].DecidedHeight);
+        Assert.Equal(12UL, f.Replicas[3].CheckpointHeight);
         Assert.Equal([8UL], store.Durable);
         Assert.True(store.InFlight);
 
-        // The leader proposes 13; node 3 prepares it once the hold ends (at its next step).
+        // The leader proposes 17; node 3 prepares it once the hold ends (at its next step).
         now += 10;
         var prePrepare = LeaderProposes(f, now);
         f.Replicas[3].OnMessage(0, prePrepare, now + 2);
         f.Replicas[3].Tick(now + 3);
         Assert.False(f.Replicas[3].VotesHeld);
-        var before = Prepares(f, 3, 13);
+        var before = Prepares(f, 3, 17);
         Assert.Single(before);
 
         // Power loss: the save of 12 is lost.
@@ -139,19 +160,19 @@ public sealed class DurableInstallHoldTests
         f.Wals[3].Crash();
         var restarted = f.Boot(3, now + 50);
         _output.WriteLine($"node 3 recovered at {restarted.DecidedHeight}, view {restarted.View}, in view change {restarted.InViewChange}");
-        Assert.Equal(12UL, restarted.DecidedHeight);
+        Assert.Equal(16UL, restarted.DecidedHeight);
         restarted.OnMessage(0, Equivocation(prePrepare), now + 51);
         restarted.Tick(now + 52);
-        var all = before.Concat(Prepares(f, 3, 13)).Distinct().ToList();
-        _output.WriteLine($"node 3 prepares for 13: {string.Join(", ", all.Select(p => $"view {p.View} {p.Hash.Short}"))}");
+        var all = before.Concat(Prepares(f, 3, 17)).Distinct().ToList();
+        _output.WriteLine($"node 3 prepares for 17: {string.Join(", ", all.Select(p => $"view {p.View} {p.Hash.Short}"))}");
         Assert.Single(all);
     }
 
     /// <summary>
-    /// Decisions past the snapshot reach the WAL during the hold (the disk kept them), then a crash loses
-    /// the install's save: recovery comes back below the snapshot with decisions above it in the log, and
-    /// still restores the prepare it had made before the install; the node then catches up and keeps
-    /// voting once per (view, height).
+    /// Decisions past the snapshot (9..14, up to the cluster's height) reach the WAL during the hold (the disk
+    /// kept them), then a crash loses the install's save: recovery comes back below the snapshot with decisions
+    /// above it in the log, and still restores the prepare it had made before the install; the node then catches
+    /// up and keeps voting once per (view, height).
     /// </summary>
     [Fact]
     public void CrashDuringHold_WithDecisionsAboveTheLostSnapshotInTheWal_RecoversTheOlderStateAndItsVote()
@@ -172,19 +193,20 @@ public sealed class DurableInstallHoldTests
         Assert.Single(prepared2);
         Assert.Equal(1UL, f.Replicas[3].DecidedHeight);
         now += 10;
-        now = RoundsWithoutNodeThree(f, now, 6);
+        now = RoundsWithoutNodeThree(f, now, 12);
 
-        Assert.Equal(8UL, f.Replicas[0].DecidedHeight);
+        // Node 0's log starts at 3 and its checkpoint is 8 (certified at 12): node 3 installs it.
+        Assert.Equal(14UL, f.Replicas[0].DecidedHeight);
         now += 100;
-        CatchUpFromNodeZero(f, now);
+        now = CatchUpFromNodeZero(f, now);
+        Assert.Equal(1, f.Replicas[3].SnapshotsInstalled);
         Assert.Equal(8UL, f.Replicas[3].DecidedHeight);
         Assert.True(f.Replicas[3].VotesHeld);
 
-        // 9 and 10 during the hold, and the disk happens to keep them.
-        now = RoundsWithoutNodeThree(f, now, 2);
-
+        // 9..14 during the hold, and the disk happens to keep them.
         ServeDecisions(f, 1, 9, now);
-        Assert.Equal(10UL, f.Replicas[3].DecidedHeight);
+        Assert.Equal(14UL, f.Replicas[3].DecidedHeight);
+        Assert.True(f.Replicas[3].VotesHeld);
         f.Wals[3].Flush();
 
         store.Crash();
@@ -199,15 +221,15 @@ public sealed class DurableInstallHoldTests
         restarted.Tick(now);
         Assert.Single(prepared2.Concat(Prepares(f, 3, 2)).Distinct());
 
-        // It catches up to 10 again (snapshot 8, then 9 and 10), then votes with the others.
-        CatchUpFromNodeZero(f, now);
+        // It catches up to 14 again (snapshot 8, then 9..14), then votes with the others.
+        now = CatchUpFromNodeZero(f, now);
         ServeDecisions(f, 1, 9, now + 1);
-        Assert.Equal(10UL, f.Replicas[3].DecidedHeight);
+        Assert.Equal(14UL, f.Replicas[3].DecidedHeight);
         now += 10;
         f.Replicas[3].Tick(now);
         Assert.False(f.Replicas[3].VotesHeld);
         Round(f, now + 10);
-        Assert.All(f.Replicas, r => Assert.Equal(11UL, r.DecidedHeight));
+        Assert.All(f.Replicas, r => Assert.Equal(15UL, r.DecidedHeight));
     }
 
     /// <summary>
@@ -219,7 +241,7 @@ public sealed class DurableInstallHoldTests
     public void InstallDuringViewChange_NewViewWaitsForTheHold_ThenIsEntered()
     {
         var store = new ScriptedSnapshotStore(true);
-        var f = NodeThreeMissesTwoToEight(store, out var now);
+        var f = NodeThreeMissesTwoToFourteen(store, out var now);
 
         // Everyone but the leader times out on a request the leader never proposes: VIEW-CHANGE(1) from 1, 2, 3.
         f.SkipAll();
@@ -245,10 +267,13 @@ public sealed class DurableInstallHoldTests
         Assert.True(f.Replicas[3].InViewChange);
         Assert.Equal(1UL, f.Replicas[3].View);
 
-        // Node 3 installs the snapshot of 8 (its save stays in flight), then 1 and 2's VIEW-CHANGEs reach node 1, which sends NEW-VIEW(1).
+        // Node 3 installs the snapshot of 8 (its save stays in flight) and takes 9..14, then 2 and 3's VIEW-CHANGEs
+        // reach node 1, which sends NEW-VIEW(1).
         var vcs = Enumerable.Range(1, 3).SelectMany(i => f.Outboxes[i].OfType(MessageType.ViewChange)).ToList();
-        CatchUpFromNodeZero(f, now);
-        Assert.Equal(8UL, f.Replicas[3].DecidedHeight);
+        now = CatchUpFromNodeZero(f, now);
+        Assert.Equal(1, f.Replicas[3].SnapshotsInstalled);
+        ServeDecisions(f, 0, f.Replicas[3].DecidedHeight + 1, now);
+        Assert.Equal(14UL, f.Replicas[3].DecidedHeight);
         Assert.True(f.Replicas[3].VotesHeld);
         f.SkipAll();
         foreach (var vc in f.Outboxes[2].OfType(MessageType.ViewChange, to: 1).Concat(f.Outboxes[3].OfType(MessageType.ViewChange, to: 1)).ToList())

@@ -12,7 +12,7 @@ public sealed class SnapshotCatchUpSafetyTests
     public SnapshotCatchUpSafetyTests(ITestOutputHelper output) => _output = output;
 
     /// <summary>
-    /// A snapshot fetch started at height 5 for snapshot 12 completes after the node reached 13 by
+    /// A snapshot fetch started at height 5 for snapshot 8 (certified at 12) completes after the node reached 13 by
     /// decision batches from another peer: it must not be installed (the chain would move back).
     /// </summary>
     [Fact]
@@ -44,7 +44,7 @@ public sealed class SnapshotCatchUpSafetyTests
         var prepares14 = Prepares(f, 3, 14);
         Assert.Single(prepares14);
 
-        // The snapshot of 12 completes: decisions overtook it, so it is not installed (it used to take the node back to 12).
+        // The snapshot of 8 completes: decisions overtook it, so it is not installed (it used to take the node back to its height).
         DeliverSnapshotChunks(f, fetches, now + 3);
         Assert.Equal(13UL, f.Replicas[3].DecidedHeight);
 
@@ -62,7 +62,8 @@ public sealed class SnapshotCatchUpSafetyTests
     }
 
     /// <summary>
-    /// A snapshot installed by catch-up is not durable yet when the leader proposes the next height.
+    /// A snapshot installed by catch-up (8, certified at 12, then decisions 9..14 from a peer) is not durable yet when
+    /// the leader proposes the next height (15).
     /// Had node 3 prepared it, a crash losing the save would bring it back below the snapshot, where
     /// recovery ignores that PrepareSent, and after catching up again it would prepare the equivocating
     /// leader's other proposal in the same view. It signs nothing until the snapshot is durable instead.
@@ -73,12 +74,12 @@ public sealed class SnapshotCatchUpSafetyTests
         var (f, held) = NodeThreeInstallsSnapshotEightAndKeepsItsSaveInFlight(out var now);
         Assert.True(f.Replicas[3].VotesHeld);
 
-        // Leader 0 proposes 9; only node 3 sees it, while its snapshot is still being saved.
+        // Leader 0 proposes 15; only node 3 sees it, while its snapshot is still being saved.
         now += 10;
         var prePrepare = LeaderProposes(f, now);
         f.Replicas[3].OnMessage(0, prePrepare, now + 2);
         f.Replicas[3].Tick(now + 3);
-        Assert.Empty(Prepares(f, 3, 9));
+        Assert.Empty(Prepares(f, 3, 15));
 
         // Power loss: the save in flight is lost; the WAL keeps what was flushed.
         held.Fail();
@@ -86,19 +87,21 @@ public sealed class SnapshotCatchUpSafetyTests
         var restarted = f.Boot(3, now + 50);
         Assert.True(restarted.DecidedHeight < 8, $"the lost snapshot came back: {restarted.DecidedHeight}");
         now += 200;
-        CatchUpFromNodeZero(f, now);
-        Assert.Equal(8UL, f.Replicas[3].DecidedHeight);
+        now = CatchUpFromNodeZero(f, now);
+        Assert.Equal(1, f.Replicas[3].SnapshotsInstalled); // the restarted replica's own count
+        ServeDecisions(f, 0, f.Replicas[3].DecidedHeight + 1, now);
+        Assert.Equal(14UL, f.Replicas[3].DecidedHeight);
 
-        // The equivocating leader's other proposal for 9 in view 0: the only one node 3 ever prepares.
+        // The equivocating leader's other proposal for 15 in view 0: the only one node 3 ever prepares.
         var other = Equivocation(prePrepare);
         Assert.NotEqual(prePrepare, other);
         f.Replicas[3].OnMessage(0, other, now + 1);
-        Assert.Empty(Prepares(f, 3, 9));
+        Assert.Empty(Prepares(f, 3, 15));
         held.Release();
         f.Replicas[3].Tick(now + 2);
         Assert.False(f.Replicas[3].VotesHeld);
-        var prepares = Prepares(f, 3, 9);
-        _output.WriteLine($"node 3 prepares for height 9: {string.Join(", ", prepares.Select(p => $"view {p.View} {p.Hash.Short}"))}");
+        var prepares = Prepares(f, 3, 15);
+        _output.WriteLine($"node 3 prepares for height 15: {string.Join(", ", prepares.Select(p => $"view {p.View} {p.Hash.Short}"))}");
         Assert.Single(prepares);
     }
 
@@ -110,20 +113,22 @@ public sealed class SnapshotCatchUpSafetyTests
         now += 10;
         var prePrepare = LeaderProposes(f, now);
         f.Replicas[3].OnMessage(0, prePrepare, now + 2);
-        Assert.Empty(Prepares(f, 3, 9));
+        Assert.Empty(Prepares(f, 3, 15));
 
         held.Release();
         Assert.NotEqual((byte)WalRecordType.View, f.Wals[3].ReadAll()[0].Type);
         f.Replicas[3].Tick(now + 3);
         Assert.False(f.Replicas[3].VotesHeld);
-        Assert.Single(Prepares(f, 3, 9));
-        // A compacted log starts with the view; the records of height 1 from before the install are gone.
+        Assert.Single(Prepares(f, 3, 15));
+        // A compacted log starts with the view; the records of height 1 from before the install are gone, the
+        // decisions after the snapshot (9..14) kept.
         Assert.Equal((byte)WalRecordType.View, f.Wals[3].ReadAll()[0].Type);
+        Assert.Equal([9UL, 10, 11, 12, 13, 14], f.WalDecisionHeights(3));
 
-        // And the cluster, node 3 included, decides 9 (the leader re-sends its proposal to the others, who missed it).
+        // And the cluster, node 3 included, decides 15 (the leader re-sends its proposal to the others, who missed it).
         f.Replicas[0].Tick(now + 20);
         f.Pump(now + 20);
-        Assert.All(f.Replicas, r => Assert.Equal(9UL, r.DecidedHeight));
+        Assert.All(f.Replicas, r => Assert.Equal(15UL, r.DecidedHeight));
     }
 
     /// <summary>More messages than the hold keeps: the oldest are dropped, so the latest pre-prepare still gets its prepare.</summary>
@@ -145,10 +150,10 @@ public sealed class SnapshotCatchUpSafetyTests
         Assert.Equal(1, f.Replicas[3].HeldMessagesDropped);
         held.Release();
         f.Replicas[3].Tick(now + 3);
-        Assert.Single(Prepares(f, 3, 9));
+        Assert.Single(Prepares(f, 3, 15));
     }
 
-    /// <summary>Node 3 decides 1 with the others, misses 2..8, and installs node 0's snapshot of 8, whose save stays in flight.</summary>
+    /// <summary>Node 3 decides 1 with the others, misses 2..14, installs node 0's snapshot of 8, whose save stays in flight, and takes 9..14.</summary>
     private static (ReplicaFixture F, HeldSnapshotStore Held) NodeThreeInstallsSnapshotEightAndKeepsItsSaveInFlight(out long now)
     {
         var held = new HeldSnapshotStore();
@@ -159,12 +164,13 @@ public sealed class SnapshotCatchUpSafetyTests
 
     /// <summary>
     /// Node 3 decides 1..5 with the others, misses 6..13, and asks node 0 (restarted, so its log starts
-    /// after its snapshot of 12) which answers with the snapshot pointer; while node 3 fetches it, node 2
-    /// serves decisions 6..13. Returns the fixture and node 3's FetchSnapshot requests.
+    /// after its snapshot of 8, whose root 12 certified: its checkpoint, and the one it saved) which answers with
+    /// the snapshot pointer; while node 3 fetches it, node 2 serves decisions 6..13. Returns the fixture and node 3's
+    /// FetchSnapshot requests.
     /// </summary>
     private static (ReplicaFixture F, List<byte[]> Fetches) OvertakenSnapshotFetch(ref long now)
     {
-        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = 8; });
+        var f = new ReplicaFixture(o => { o.CheckpointInterval = 4; o.RetainDecisions = 12; });
         for (var i = 0; i < 5; i++, now += 10)
         {
             Round(f, now);
@@ -177,10 +183,11 @@ public sealed class SnapshotCatchUpSafetyTests
         }
 
         Assert.Equal(13UL, f.Replicas[2].DecidedHeight);
-        Assert.Equal(12UL, f.Replicas[0].CheckpointHeight);
+        Assert.Equal(8UL, f.Replicas[0].CheckpointHeight);
         f.Wals[0].Flush();
         f.Boot(0, now);
         Assert.Equal(13UL, f.Replicas[0].DecidedHeight);
+        Assert.Equal(8UL, f.Replicas[0].CheckpointHeight);
         f.SkipAll();
         now += 100;
         f.Replicas[0].Tick(now);

@@ -120,7 +120,7 @@ public sealed class MultiClusterTests
     public void AFullWindow_AnswersOverloaded_FinallyForThatId_AndANewIdRunsOnceTheShardAcknowledges()
     {
         var t = new MultiTopology(1, 1);
-        var options = new ReplicaOptions { BatchDelayMs = 1, CheckpointInterval = 8, RetainDecisions = 16, ViewChangeTimeoutMs = 400, ResendIntervalMs = 50, StateBuckets = 16, OutboundWindow = 2 };
+        var options = new ReplicaOptions { BatchDelayMs = 1, CheckpointInterval = 8, RetainDecisions = 24, ViewChangeTimeoutMs = 400, ResendIntervalMs = 50, StateBuckets = 16, OutboundWindow = 2 };
         var h = new InMemoryClusters(t.Topology, t.NodeKeys, options);
         foreach (var n in h.Replicas["s0"])
         {

@@ -261,7 +261,7 @@ public sealed class FileWriteAheadLogTests : IDisposable
         var bytes = File.ReadAllBytes(LogPath);
         byte[] expectedRecordBody = [3, 0, 0, 0, 0x07, (byte)'a', (byte)'b', (byte)'c'];
         Assert.Equal("HWAL"u8.ToArray(), bytes[..4]);
-        Assert.Equal(1u, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(4)));
+        Assert.Equal(2u, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(4)));
         Assert.Equal(expectedRecordBody, bytes[8..16]);
         Assert.Equal(Crc32CTests.Reference(expectedRecordBody), BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(16)));
         Assert.Equal(20, bytes.Length);

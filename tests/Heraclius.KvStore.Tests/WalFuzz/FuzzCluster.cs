@@ -365,10 +365,10 @@ public sealed class FuzzCluster
         if (_settings.ByzantineNode >= 0)
         {
             Nodes[_settings.ByzantineNode].Byzantine = new ByzantineRewriter(_settings.Byzantine, Topology.NodeKeys[_settings.ByzantineNode],
-                Topology.ClusterId, _settings.ByzantineNode, new Random(seed * 31 + 7), Options.CheckpointInterval);
+                Topology.ClusterId, _settings.ByzantineNode, new Random(seed * 31 + 7));
         }
 
-        Options.RetainDecisions = Environment.GetEnvironmentVariable("FUZZ_RETAIN4") == "1" ? 4 : 4 + Random.Next(3);
+        Options.RetainDecisions = Environment.GetEnvironmentVariable("FUZZ_RETAIN4") == "1" ? 12 : 12 + Random.Next(3);
         // Member 1 saves each snapshot a decision after its checkpoint (the interval is 4, so the default stagger never applies).
         Options.SaveStaggerDecisions = Environment.GetEnvironmentVariable("FUZZ_STAGGER") == "1" ? 1 : 0;
         // Seeds 2 and 3 mod 4: each member saves one checkpoint in three, so crashes find snapshots up to three intervals

@@ -76,7 +76,7 @@ public sealed class MultiGrpcCluster : IAsyncDisposable
     public IEnumerable<string> ClusterIds => Topology.Clusters.Select(c => c.Id);
 
     /// <summary>Short timers so faults are noticed in well under a second; mutable until the nodes start.</summary>
-    public ReplicaOptions Options { get; } = new() { ViewChangeTimeoutMs = 500, CheckpointInterval = 16, RetainDecisions = 32, ResendIntervalMs = 100 };
+    public ReplicaOptions Options { get; } = new() { ViewChangeTimeoutMs = 500, CheckpointInterval = 16, RetainDecisions = 48, ResendIntervalMs = 100 };
 
     /// <summary>A subscription that gets nothing for a second moves to the next source node.</summary>
     public InboundSubscriptionOptions InboundOptions { get; } = new() { StallTimeoutMs = 1000, RetryBackoffMs = 50, MaxBackoffMs = 500 };
@@ -176,7 +176,7 @@ public sealed class MultiGrpcCluster : IAsyncDisposable
             {
                 _links[cluster][index] = inner as GrpcPeerNetwork;
                 return _networks[cluster][index] = new FaultyPeerNetwork(inner, Lying.TryGetValue((cluster, index), out var mode)
-                    ? new ByzantineRewriter(mode, key, cluster, index, new Random(index), Options.CheckpointInterval)
+                    ? new ByzantineRewriter(mode, key, cluster, index, new Random(index))
                     : null);
             },
             inboundOptions: InboundOptions,
