@@ -105,8 +105,8 @@ public sealed partial class Replica
     /// local cluster, the benchmarks) their saves, each writing the whole state, then compete for its cores
     /// all at once: staggered, `bench kv` at 2,048 users measured a p99 of 131-140 ms against 206-222 ms in
     /// alternated runs. The checkpoint is served once the interval after it is decided (that header certifies its
-    /// root); its save, and the WAL compaction that waits for it, start that many decisions later. Until then the previous snapshot and the whole WAL rebuild the state,
-    /// as during any save. Under half the interval, a save begins well before the next checkpoint waits for it.
+    /// root); its save, and the WAL compaction that waits for it, start that many decisions later. Until then the
+    /// previous snapshot and the whole WAL rebuild the state, as during any save. Under half the interval, a save begins well before the next checkpoint waits for it.
     /// </remarks>
     private ulong SaveDelay
     {
@@ -239,9 +239,9 @@ public sealed partial class Replica
         if (_decided > snapshotHeight && (firstKept < 0 || _log[firstKept].Height != snapshotHeight + 1))
         {
             // The in-memory log no longer holds every decision since the snapshot: keep the whole WAL rather than
-            // lose any. With RetainDecisions ≥ 3 intervals it does unless the save took longer than two intervals less the
-            // stagger (it starts an interval after its capture, plus the stagger, and the log holds 3 intervals); counted and logged, since the WAL
-            // then grows until a later save compacts it.
+            // lose any. With RetainDecisions ≥ 3 intervals it does unless the save took longer than two intervals less
+            // the stagger (it starts an interval after its capture, plus the stagger, and the log holds 3 intervals);
+            // counted and logged, since the WAL then grows until a later save compacts it.
             WalCompactionsSkipped++;
             ReplicaLog.WalCompactionSkipped(_logger, NodeId, snapshotHeight, WalCompactionsSkipped);
             return;

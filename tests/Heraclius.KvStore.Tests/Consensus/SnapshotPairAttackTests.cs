@@ -31,21 +31,40 @@ public sealed class SnapshotPairAttackTests
         return f.Outboxes[0].Sent.Skip(mark).Single(s => s.To == 3 && TypeOf(s.Message) == MessageType.SnapshotChunks).Message;
     }
 
-    /// <summary>The length of a reply's envelope and its four certificates; and the checkpoint and certifier heights.</summary>
-    private static (int Length, ulong At, ulong Certifier) Certificates(byte[] reply)
+    /// <summary>
+    /// Where a reply's header(h) and QC(h) end, and where its four certificates end (offsets in the message, envelope
+    /// included); and the checkpoint and certifier heights.
+    /// </summary>
+    private static (int AtEnd, int Length, ulong At, ulong Certifier) Certificates(byte[] reply)
     {
         var body = Envelope.Open(reply).Body;
         var r = new CanonicalReader(body.Span);
         var at = DecisionHeader.Read(ref r);
         _ = QuorumCertificate.Read(ref r);
+        var atEnd = Envelope.HeaderSize + body.Length - r.Remaining;
         var certifier = DecisionHeader.Read(ref r);
         _ = QuorumCertificate.Read(ref r);
-        return (Envelope.HeaderSize + body.Length - r.Remaining, at.Height, certifier.Height);
+        return (atEnd, Envelope.HeaderSize + body.Length - r.Remaining, at.Height, certifier.Height);
     }
 
     /// <summary><paramref name="certificatesOf"/>'s envelope and certificates followed by <paramref name="chunksOf"/>'s chunks and proofs.</summary>
     private static byte[] Splice(byte[] certificatesOf, byte[] chunksOf) =>
         [.. certificatesOf.AsSpan(0, Certificates(certificatesOf).Length), .. chunksOf.AsSpan(Certificates(chunksOf).Length)];
+
+    /// <summary>Node 3 fetches from the scenario's cluster, every chunk reply passed through <paramref name="tamper"/>; it installs nothing and counts the lie.</summary>
+    private static void FetchThrough(Func<byte[], byte[], byte[]> tamper)
+    {
+        var (f, replyOfFour, now) = ClusterWithAnOldReply();
+        var mark = StatusFromNodeZero(f, ref now);
+        for (var i = 0; i < 4; i++)
+        {
+            mark = Exchange(f, ref now, mark, rounds: 0, reply => tamper(reply, replyOfFour));
+        }
+
+        Assert.True(f.Replicas[3].Rejections.GetValueOrDefault(RejectReason.InvalidSnapshot) >= 1);
+        Assert.Equal(0, f.Replicas[3].SnapshotsInstalled);
+        Assert.Equal(1UL, f.Replicas[3].DecidedHeight);
+    }
 
     /// <summary>Node 3 at 1, the others at 8 (serving the capture of 4, certified at 8), then on beyond node 3's pruned log.</summary>
     private static (ReplicaFixture F, byte[] ReplyOfFour, long Now) ClusterWithAnOldReply()
@@ -63,53 +82,20 @@ public sealed class SnapshotPairAttackTests
     }
 
     [Fact]
-    public void GenuineCertificatesOfEight_WithTheGenuineChunksOfFour_AreRefusedAndCounted_NothingInstalled()
-    {
-        var (f, replyOfFour, now) = ClusterWithAnOldReply();
+    public void GenuineCertificatesOfEight_WithTheGenuineChunksOfFour_AreRefusedAndCounted_NothingInstalled() =>
         // Chunks of four, proven against the root header 8 carries: what a fetcher checking against its own At header
         // (header 8) would take for the state after 8.
-        var mark = StatusFromNodeZero(f, ref now);
-        for (var i = 0; i < 4; i++)
+        FetchThrough((reply, replyOfFour) =>
         {
-            mark = Exchange(f, ref now, mark, rounds: 0, reply =>
-            {
-                Assert.Equal((8UL, 12UL), (Certificates(reply).At, Certificates(reply).Certifier));
-                return Splice(reply, replyOfFour);
-            });
-        }
-
-        Assert.True(f.Replicas[3].Rejections.GetValueOrDefault(RejectReason.InvalidSnapshot) >= 1);
-        Assert.Equal(0, f.Replicas[3].SnapshotsInstalled);
-        Assert.Equal(1UL, f.Replicas[3].DecidedHeight);
-    }
+            Assert.Equal((8UL, 12UL), (Certificates(reply).At, Certificates(reply).Certifier));
+            return Splice(reply, replyOfFour);
+        });
 
     [Fact]
-    public void CertificatesOfFourAsTheStateWithTheCertifierOfTwelve_AreRefusedAndCounted_NothingInstalled()
-    {
-        var (f, replyOfFour, now) = ClusterWithAnOldReply();
-        var mark = StatusFromNodeZero(f, ref now);
-        for (var i = 0; i < 4; i++)
-        {
-            mark = Exchange(f, ref now, mark, rounds: 0, reply =>
-            {
-                // header(4) and QC(4) of the old reply, then header(12) and QC(12) and the chunks of the genuine one.
-                var old = Envelope.Open(replyOfFour).Body.Span;
-                var r = new CanonicalReader(old);
-                _ = DecisionHeader.Read(ref r);
-                _ = QuorumCertificate.Read(ref r);
-                var atOfFour = old[..(old.Length - r.Remaining)];
-                var body = Envelope.Open(reply).Body.Span;
-                var g = new CanonicalReader(body);
-                _ = DecisionHeader.Read(ref g);
-                _ = QuorumCertificate.Read(ref g);
-                return [.. reply.AsSpan(0, Envelope.HeaderSize), .. atOfFour, .. body[(body.Length - g.Remaining)..]];
-            });
-        }
-
-        Assert.True(f.Replicas[3].Rejections.GetValueOrDefault(RejectReason.InvalidSnapshot) >= 1);
-        Assert.Equal(0, f.Replicas[3].SnapshotsInstalled);
-        Assert.Equal(1UL, f.Replicas[3].DecidedHeight);
-    }
+    public void CertificatesOfFourAsTheStateWithTheCertifierOfTwelve_AreRefusedAndCounted_NothingInstalled() =>
+        // header(4) and QC(4) of the old reply, then header(12) and QC(12) and the chunks of the genuine one.
+        FetchThrough((reply, replyOfFour) =>
+            [.. replyOfFour.AsSpan(0, Certificates(replyOfFour).AtEnd), .. reply.AsSpan(Certificates(reply).AtEnd)]);
 
     [Fact]
     public void TheSameRepliesUntampered_InstallTheStateAfterEight()
