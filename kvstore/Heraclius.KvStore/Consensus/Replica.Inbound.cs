@@ -150,6 +150,45 @@ public sealed partial class Replica
 
     private bool HasReadyInbound => _inboundArrivals.Count > 0 && ReadyHeads().Any();
 
+    /// <summary>
+    /// True while the leader holds a proposable group from one cluster and another cluster we sent groups to has not
+    /// answered yet, for at most <see cref="ReplicaOptions.InboundCoalesceMs"/> after the oldest such group arrived.
+    /// </summary>
+    /// <remarks>
+    /// A coordinator's decision that starts work on two shards gets their answers a few milliseconds apart; proposing
+    /// at the first alone takes a second decision for the other, which costs a whole consensus round (CPU and the
+    /// users' latency). Waiting for the second turns two decisions into one. Only the leader's timing changes:
+    /// what it proposes is as valid as ever, and the wait is bounded.
+    /// </remarks>
+    private bool AwaitingOwedAnswer()
+    {
+        if (_options.InboundCoalesceMs <= 0 || _inboundArrivals.Count == 0)
+        {
+            return false;
+        }
+
+        var oldest = long.MaxValue;
+        foreach (var head in ReadyHeads())
+        {
+            oldest = Math.Min(oldest, _inboundArrivals[head.Digest]);
+        }
+
+        if (oldest == long.MaxValue || _now - oldest >= _options.InboundCoalesceMs)
+        {
+            return false;
+        }
+
+        foreach (var source in PeerClusters)
+        {
+            if (ReadyHead(source) is null && Executor.UnackedGroups(_state, source) > 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>When the oldest group that could be proposed now arrived (the batching delay counts from it).</summary>
     private long InboundOldestAt()
     {

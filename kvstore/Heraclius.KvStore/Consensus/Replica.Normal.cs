@@ -160,6 +160,11 @@ public sealed partial class Replica
             return;
         }
 
+        if (AwaitingOwedAnswer())
+        {
+            return;
+        }
+
         // The proposal is built on the decided state: an open execution of another proposal of this height (one
         // prepared in an earlier view) has written its timestamp and cursors into it.
         DropExecution();

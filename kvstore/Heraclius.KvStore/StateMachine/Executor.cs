@@ -48,6 +48,17 @@ public sealed class Executor
     /// <summary>The height up to which <paramref name="destination"/> acknowledged our groups in <paramref name="state"/>.</summary>
     public static ulong AckedHeight(ReplicatedState state, string destination) => U64OrZero(state, EngineKeys.Acked(destination));
 
+    /// <summary>
+    /// How many of the groups with messages we sent <paramref name="destination"/> it has not acknowledged yet in
+    /// <paramref name="state"/>: each is a group it will answer or acknowledge.
+    /// </summary>
+    public static ulong UnackedGroups(ReplicatedState state, string destination)
+    {
+        var sent = U64OrZero(state, EngineKeys.SentCount(destination));
+        var acked = state.TryRead(EngineKeys.Acked(destination), out var v) ? BinaryPrimitives.ReadUInt64LittleEndian(v[8..]) : 0;
+        return sent > acked ? sent - acked : 0;
+    }
+
     private static ulong U64OrZero(ReplicatedState state, ReadOnlySpan<byte> key) =>
         state.TryRead(key, out var v) ? BinaryPrimitives.ReadUInt64LittleEndian(v) : 0;
 
