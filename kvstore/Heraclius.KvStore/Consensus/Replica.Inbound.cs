@@ -151,14 +151,17 @@ public sealed partial class Replica
     private bool HasReadyInbound => _inboundArrivals.Count > 0 && ReadyHeads().Any();
 
     /// <summary>
-    /// True while the leader holds a proposable group from one cluster and another cluster we sent groups to has not
-    /// answered yet, for at most <see cref="ReplicaOptions.InboundCoalesceMs"/> after the oldest such group arrived.
+    /// True while the leader holds a proposable group from one cluster and another cluster has not answered a group
+    /// we sent it at or before a height that group acknowledges, for at most <see cref="ReplicaOptions.InboundCoalesceMs"/>
+    /// after the oldest proposable group arrived.
     /// </summary>
     /// <remarks>
     /// A coordinator's decision that starts work on two shards gets their answers a few milliseconds apart; proposing
     /// at the first alone takes a second decision for the other, which costs a whole consensus round (CPU and the
-    /// users' latency). Waiting for the second turns two decisions into one. Only the leader's timing changes:
-    /// what it proposes is as valid as ever, and the wait is bounded.
+    /// users' latency). Waiting for the second turns two decisions into one. Only answers to groups as old as those
+    /// already answered are waited for: a cluster that owes only for later groups is not about to answer, and under
+    /// load every shard owes something. Only the leader's timing changes: what it proposes is as valid as ever, and
+    /// the wait is bounded.
     /// </remarks>
     private bool AwaitingOwedAnswer()
     {
@@ -168,9 +171,11 @@ public sealed partial class Replica
         }
 
         var oldest = long.MaxValue;
+        var answered = 0UL;
         foreach (var head in ReadyHeads())
         {
             oldest = Math.Min(oldest, _inboundArrivals[head.Digest]);
+            answered = Math.Max(answered, head.Decision.Group.AckHeight);
         }
 
         if (oldest == long.MaxValue || _now - oldest >= _options.InboundCoalesceMs)
@@ -180,7 +185,7 @@ public sealed partial class Replica
 
         foreach (var source in PeerClusters)
         {
-            if (ReadyHead(source) is null && Executor.UnackedGroups(_state, source) > 0)
+            if (ReadyHead(source) is null && _executor.OldestUnackedHeight(_state, source) is > 0 and var owed && owed <= answered)
             {
                 return true;
             }
