@@ -616,7 +616,12 @@ public sealed partial class Replica
     /// <summary>Decides as soon as commits of one view form a QC for a proposal we hold.</summary>
     private void TryDecide()
     {
-        foreach (var (view, hash) in _slot.Commits.Quorums(_cluster.Quorum).ToList())
+        if (_slot.Commits.Quorums(_cluster.Quorum) is not { } quorums)
+        {
+            return;
+        }
+
+        foreach (var (view, hash) in quorums)
         {
             var sigs = _slot.Commits.Quorum(view, hash, _cluster.Quorum)!;
             if (_slot.Known.TryGetValue(hash, out var proposal))
