@@ -168,7 +168,8 @@ public sealed class InMemoryClusters
                     var delay = InboundDelayMs.GetValueOrDefault(source);
                     foreach (var e in served.Outbound.After(destination, replicas[j].ResumeAfter(source), out _))
                     {
-                        if (delay > 0 && Now - _decidedAt.GetValueOrDefault((source, e.Height), Now) < delay)
+                        // A height decided before the delay was set has no time recorded: it is not held.
+                        if (delay > 0 && _decidedAt.TryGetValue((source, e.Height), out var decidedAt) && Now - decidedAt < delay)
                         {
                             break;
                         }

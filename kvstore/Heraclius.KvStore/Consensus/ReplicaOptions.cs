@@ -10,9 +10,9 @@ public sealed class ReplicaOptions
     public int BatchDelayMs { get; set; } = 2;
 
     /// <summary>
-    /// How long a leader holding another cluster's group waits for the other clusters that owe this one an answer
-    /// (they have not acknowledged every group it sent them), so that one decision takes them all; 0 proposes at
-    /// once. At most a quarter of <see cref="ViewChangeTimeoutMs"/>.
+    /// How long a coordinator's leader holding one shard's answer waits for the answers other shards owe to the same
+    /// decisions, so that one decision takes them all; 0 proposes at once. At most a quarter of
+    /// <see cref="ViewChangeTimeoutMs"/>.
     /// </summary>
     public int InboundCoalesceMs { get; set; } = 5;
 
