@@ -26,7 +26,7 @@ public sealed class InMemoryClusters
     {
         serviceFactory ??= ClusterNode.DefaultService;
         Topology = topology;
-        Options = options ?? new ReplicaOptions { BatchDelayMs = 1, CheckpointInterval = 8, RetainDecisions = 24, ViewChangeTimeoutMs = 400, ResendIntervalMs = 50, StateBuckets = 16 };
+        Options = options ?? DefaultOptions();
         foreach (var cluster in topology.Clusters)
         {
             var replicas = new Replica[cluster.N];
@@ -42,6 +42,10 @@ public sealed class InMemoryClusters
         }
     }
 
+    /// <summary>The options replicas get when none are given: short timeouts and small checkpoints, for virtual time.</summary>
+    public static ReplicaOptions DefaultOptions() =>
+        new() { BatchDelayMs = 1, CheckpointInterval = 8, RetainDecisions = 24, ViewChangeTimeoutMs = 400, ResendIntervalMs = 50, StateBuckets = 16 };
+
     public ClusterTopology Topology { get; }
 
     public ReplicaOptions Options { get; }
@@ -55,6 +59,15 @@ public sealed class InMemoryClusters
 
     /// <summary>Source nodes (by node id) that serve nothing from their decision queues.</summary>
     public HashSet<string> Withholding { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// A slow link (fault injection): a source cluster's groups reach every destination only this many milliseconds
+    /// after the source first decided them.
+    /// </summary>
+    public Dictionary<string, int> InboundDelayMs { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Where and when each client request was first answered: the deciding cluster's height and the virtual time.</summary>
+    public Dictionary<(string Client, ulong Seq), (ulong Height, long At)> AnsweredAt { get; } = [];
 
     /// <summary>Answers decided for each client, in arrival order (every replica reports; duplicates are harmless).</summary>
     public Dictionary<string, List<ClientReply>> Replies { get; } = new(StringComparer.Ordinal);
@@ -152,8 +165,15 @@ public sealed class InMemoryClusters
                         }
                     }
 
+                    var delay = InboundDelayMs.GetValueOrDefault(source);
                     foreach (var e in served.Outbound.After(destination, replicas[j].ResumeAfter(source), out _))
                     {
+                        // A height decided before the delay was set has no time recorded: it is not held.
+                        if (delay > 0 && _decidedAt.TryGetValue((source, e.Height), out var decidedAt) && Now - decidedAt < delay)
+                        {
+                            break;
+                        }
+
                         Traffic.InboundGroups++;
                         Traffic.InboundBytes += e.CompactDecision.Length;
                         replicas[j].SubmitInbound(InboundGroup.Parse(e.CompactDecision), verified: false, Now);
@@ -164,6 +184,7 @@ public sealed class InMemoryClusters
     }
 
     private readonly Dictionary<string, ulong> _reportedHeight = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Cluster, ulong Height), long> _decidedAt = [];
 
     private void OnDecided(string cluster, Decision decision)
     {
@@ -175,6 +196,11 @@ public sealed class InMemoryClusters
         }
 
         _reportedHeight[cluster] = decision.Height;
+        if (InboundDelayMs.Count > 0)
+        {
+            _decidedAt[(cluster, decision.Height)] = Now;
+        }
+
         var outputs = decision.Proposal.Outputs;
         for (var i = 0; i < outputs.Count; i++)
         {
@@ -201,6 +227,11 @@ public sealed class InMemoryClusters
             foreach (var reply in ClientReply.DecodeGroup(compact.Group.Payload.Span))
             {
                 list.Add(reply);
+                if (reply.Status is not (ReplyStatus.Overloaded or ReplyStatus.WindowFull))
+                {
+                    AnsweredAt.TryAdd((outputs[i].Destination, reply.Seq), (decision.Height, Now));
+                }
+
                 OnReply?.Invoke(outputs[i].Destination, reply);
             }
         }

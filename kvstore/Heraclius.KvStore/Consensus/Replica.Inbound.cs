@@ -150,6 +150,58 @@ public sealed partial class Replica
 
     private bool HasReadyInbound => _inboundArrivals.Count > 0 && ReadyHeads().Any();
 
+    /// <summary>
+    /// True, on a coordinator's leader, while it holds a proposable group from one shard that newly acknowledges our
+    /// groups up to some height, and another shard has not answered a group we sent it within the same heights; for
+    /// at most <see cref="ReplicaOptions.InboundCoalesceMs"/> after the oldest proposable group arrived.
+    /// </summary>
+    /// <remarks>
+    /// A coordinator's decision that starts work on two shards gets their answers a few milliseconds apart; proposing
+    /// at the first alone takes a second decision for the other, which costs a whole consensus round (CPU and the
+    /// users' latency). Waiting for the second turns two decisions into one. Only answers to the decisions the held
+    /// group answers are waited for: a shard that owes only for later groups is not about to answer (under load every
+    /// shard owes something). Shards never wait: what they send coordinators are answers, which coordinators do not
+    /// answer. Only the leader's timing changes: what it proposes is as valid as ever, and the wait is bounded.
+    /// </remarks>
+    private bool AwaitingOwedAnswer()
+    {
+        if (_options.InboundCoalesceMs <= 0 || _inboundArrivals.Count == 0 || _cluster.Kind != Topology.ClusterKind.Coordinator
+            || _poolRequests >= _options.BatchRequests)
+        {
+            return false;
+        }
+
+        var oldest = long.MaxValue;
+        foreach (var head in ReadyHeads())
+        {
+            oldest = Math.Min(oldest, _inboundArrivals[head.Digest]);
+        }
+
+        if (oldest == long.MaxValue || _now - oldest >= _options.InboundCoalesceMs)
+        {
+            return false;
+        }
+
+        foreach (var source in PeerClusters)
+        {
+            if (ReadyHead(source) is not null || _executor.OldestUnackedHeight(_state, source) is not (> 0 and var owed))
+            {
+                continue;
+            }
+
+            foreach (var head in ReadyHeads())
+            {
+                // The decisions of ours this group acknowledges for the first time.
+                if (Executor.AckedHeight(_state, head.Source) < owed && owed <= head.Decision.Group.AckHeight)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>When the oldest group that could be proposed now arrived (the batching delay counts from it).</summary>
     private long InboundOldestAt()
     {

@@ -160,6 +160,11 @@ public sealed partial class Replica
             return;
         }
 
+        if (AwaitingOwedAnswer())
+        {
+            return;
+        }
+
         // The proposal is built on the decided state: an open execution of another proposal of this height (one
         // prepared in an earlier view) has written its timestamp and cursors into it.
         DropExecution();
@@ -611,7 +616,12 @@ public sealed partial class Replica
     /// <summary>Decides as soon as commits of one view form a QC for a proposal we hold.</summary>
     private void TryDecide()
     {
-        foreach (var (view, hash) in _slot.Commits.Quorums(_cluster.Quorum).ToList())
+        if (_slot.Commits.Quorums(_cluster.Quorum) is not { } quorums)
+        {
+            return;
+        }
+
+        foreach (var (view, hash) in quorums)
         {
             var sigs = _slot.Commits.Quorum(view, hash, _cluster.Quorum)!;
             if (_slot.Known.TryGetValue(hash, out var proposal))

@@ -9,6 +9,13 @@ public sealed class ReplicaOptions
     /// <summary>... or when the oldest pending request has waited this long.</summary>
     public int BatchDelayMs { get; set; } = 2;
 
+    /// <summary>
+    /// How long a coordinator's leader holding one shard's answer waits for the answers other shards owe to the same
+    /// decisions, so that one decision takes them all; 0 proposes at once. At most a quarter of
+    /// <see cref="ViewChangeTimeoutMs"/>.
+    /// </summary>
+    public int InboundCoalesceMs { get; set; } = 5;
+
     /// <summary>Most requests in one proposal.</summary>
     public int MaxProposalRequests { get; set; } = 16384;
 
@@ -107,7 +114,8 @@ public sealed class ReplicaOptions
         if (BatchRequests < 1 || MaxProposalRequests < BatchRequests || CheckpointInterval < 1 || ViewChangeTimeoutMs < 10
             || ResendIntervalMs < 1 || SaveStaggerDecisions < 0 || SaveEveryCheckpoints < 1 || SessionWindow < 1 || MaxPoolBatches < 1 || CatchUpBatch < 1 || RetainDecisions < 3L * CheckpointInterval
             || OutboundWindow < 1 || MaxProposalInputBytes < 1024 || MaxInboundPerProposal < 1 || MaxInboundPooledPerSource < 1
-            || TimerTickMs < 1 || StallThresholdMs < 0 || (StallThresholdMs > 0 && StallThresholdMs >= ViewChangeTimeoutMs) || TimestampToleranceMs < 1 || TimestampLagToleranceMs < 1)
+            || TimerTickMs < 1 || StallThresholdMs < 0 || (StallThresholdMs > 0 && StallThresholdMs >= ViewChangeTimeoutMs) || TimestampToleranceMs < 1 || TimestampLagToleranceMs < 1
+            || InboundCoalesceMs < 0 || 4L * InboundCoalesceMs > ViewChangeTimeoutMs)
         {
             throw new ArgumentException("invalid replica options (see ReplicaOptions for the allowed ranges)");
         }

@@ -71,19 +71,45 @@ internal sealed class VoteSet
         return result;
     }
 
-    /// <summary>Every (view, hash) that has a quorum, lowest view first.</summary>
-    public IEnumerable<(ulong View, Hash32 Hash)> Quorums(int quorum)
+    /// <summary>Every (view, hash) that has a quorum, lowest view first; null when none (asked on every vote, so nothing is allocated then).</summary>
+    public List<(ulong View, Hash32 Hash)>? Quorums(int quorum)
     {
+        List<(ulong View, Hash32 Hash)>? found = null;
         foreach (var (view, votes) in _byView)
         {
-            foreach (var group in votes.Values.GroupBy(v => v.Hash))
+            if (votes.Count < quorum)
             {
-                if (group.Count() >= quorum)
+                continue;
+            }
+
+            foreach (var (signer, vote) in votes)
+            {
+                // Each hash is counted once, by its lowest signer.
+                var count = 0;
+                foreach (var (other, v) in votes)
                 {
-                    yield return (view, group.Key);
+                    if (v.Hash != vote.Hash)
+                    {
+                        continue;
+                    }
+
+                    if (other < signer)
+                    {
+                        count = -1;
+                        break;
+                    }
+
+                    count++;
+                }
+
+                if (count >= quorum)
+                {
+                    (found ??= []).Add((view, vote.Hash));
                 }
             }
         }
+
+        return found;
     }
 
     /// <summary>The vote <paramref name="signer"/> cast in <paramref name="view"/>, when there is one.</summary>

@@ -48,6 +48,19 @@ public sealed class Executor
     /// <summary>The height up to which <paramref name="destination"/> acknowledged our groups in <paramref name="state"/>.</summary>
     public static ulong AckedHeight(ReplicatedState state, string destination) => U64OrZero(state, EngineKeys.Acked(destination));
 
+    /// <summary>
+    /// The height of the oldest group with messages we sent <paramref name="destination"/> that it has not acknowledged
+    /// in <paramref name="state"/> (a group it will answer or acknowledge), or 0 when there is none or it is no longer
+    /// known (more unacknowledged than the ring of sent heights holds).
+    /// </summary>
+    public ulong OldestUnackedHeight(ReplicatedState state, string destination)
+    {
+        var sent = U64OrZero(state, EngineKeys.SentCount(destination));
+        var acked = state.TryRead(EngineKeys.Acked(destination), out var v) ? BinaryPrimitives.ReadUInt64LittleEndian(v[8..]) : 0;
+        var ring = (ulong)_routing.RingSize;
+        return sent <= acked || sent - acked > ring ? 0 : U64OrZero(state, EngineKeys.SentRing(destination, (acked + 1) % ring));
+    }
+
     private static ulong U64OrZero(ReplicatedState state, ReadOnlySpan<byte> key) =>
         state.TryRead(key, out var v) ? BinaryPrimitives.ReadUInt64LittleEndian(v) : 0;
 
