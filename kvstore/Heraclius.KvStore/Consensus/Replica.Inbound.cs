@@ -171,31 +171,24 @@ public sealed partial class Replica
             return false;
         }
 
-        var oldest = long.MaxValue;
+        // The decisions of ours each proposable group acknowledges for the first time: (acknowledged before, its ack].
+        List<(ulong After, ulong UpTo)>? answered = null;
         foreach (var head in ReadyHeads())
         {
-            oldest = Math.Min(oldest, _inboundArrivals[head.Digest]);
+            (answered ??= []).Add((Executor.AckedHeight(_state, head.Source), head.Decision.Group.AckHeight));
         }
 
-        if (oldest == long.MaxValue || _now - oldest >= _options.InboundCoalesceMs)
+        if (answered is null || _now - InboundOldestAt() >= _options.InboundCoalesceMs)
         {
             return false;
         }
 
         foreach (var source in PeerClusters)
         {
-            if (ReadyHead(source) is not null || _executor.OldestUnackedHeight(_state, source) is not (> 0 and var owed))
+            if (ReadyHead(source) is null && _executor.OldestUnackedHeight(_state, source) is > 0 and var owed
+                && answered.Exists(range => range.After < owed && owed <= range.UpTo))
             {
-                continue;
-            }
-
-            foreach (var head in ReadyHeads())
-            {
-                // The decisions of ours this group acknowledges for the first time.
-                if (Executor.AckedHeight(_state, head.Source) < owed && owed <= head.Decision.Group.AckHeight)
-                {
-                    return true;
-                }
+                return true;
             }
         }
 
