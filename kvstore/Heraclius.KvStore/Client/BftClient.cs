@@ -28,6 +28,13 @@ public sealed class BftClient : IAsyncDisposable
     private ulong _nextSeq;
     private long _rejectedDecisions;
 
+    // Operations answered by decisions since the batcher last gathered: their callers are likely to send again at once.
+    private int _answered;
+
+    // While the batcher gathers: how many queued operations end the wait (0 when it is not gathering), and the signal.
+    private int _gatherTarget;
+    private TaskCompletionSource? _gathered;
+
     public BftClient(ClusterTopology topology, string cluster, string clientId, SigningKey key, GrpcNodeClient node, BftClientOptions? options = null)
     {
         _topology = topology;
@@ -59,6 +66,12 @@ public sealed class BftClient : IAsyncDisposable
     {
         var done = new TaskCompletionSource<ClientReply>(TaskCreationOptions.RunContinuationsAsynchronously);
         await _queue.Writer.WriteAsync((operation, done), ct);
+        var target = Volatile.Read(ref _gatherTarget);
+        if (target > 0 && _queue.Reader.Count >= target)
+        {
+            Volatile.Read(ref _gathered)?.TrySetResult();
+        }
+
         using var reg = ct.Register(() => done.TrySetCanceled(ct));
         return await done.Task;
     }
@@ -73,7 +86,7 @@ public sealed class BftClient : IAsyncDisposable
             {
                 if (_options.BatchDelay > TimeSpan.Zero)
                 {
-                    await Task.Delay(_options.BatchDelay, _stop.Token);
+                    await GatherAsync(reader);
                 }
 
                 requests.Clear();
@@ -97,6 +110,48 @@ public sealed class BftClient : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+
+    /// <summary>
+    /// Waits for more operations before signing a batch. After decisions answered n operations, until n are queued:
+    /// their callers send their next ones within a millisecond or two, and a batch cut before them would leave the
+    /// rest for a second batch (a signature and a check on every member each); at most the batch delay. An operation
+    /// that no answer released (an open-loop caller, the first after an idle spell) waits the whole delay.
+    /// </summary>
+    private async Task GatherAsync(ChannelReader<(byte[] Op, TaskCompletionSource<ClientReply> Done)> reader)
+    {
+        var answered = Interlocked.Exchange(ref _answered, 0);
+        if (answered <= 0)
+        {
+            await Task.Delay(_options.BatchDelay, _stop.Token);
+            return;
+        }
+
+        var target = Math.Min(answered, _options.MaxBatch);
+        var gathered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _gathered, gathered);
+        Volatile.Write(ref _gatherTarget, target);
+        try
+        {
+            if (reader.Count >= target)
+            {
+                return;
+            }
+
+            using var delay = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            var timeout = Task.Delay(_options.BatchDelay, delay.Token);
+            if (await Task.WhenAny(gathered.Task, timeout) == timeout)
+            {
+                _stop.Token.ThrowIfCancellationRequested();
+            }
+
+            await delay.CancelAsync();
+        }
+        finally
+        {
+            Volatile.Write(ref _gatherTarget, 0);
+            Volatile.Write(ref _gathered, null);
         }
     }
 
@@ -157,6 +212,7 @@ public sealed class BftClient : IAsyncDisposable
 
     private async Task ReceiveLoop(ulong afterHeight)
     {
+        var answers = new List<(TaskCompletionSource<ClientReply> Done, ClientReply Reply)>();
         while (!_stop.IsCancellationRequested)
         {
             try
@@ -172,14 +228,22 @@ public sealed class BftClient : IAsyncDisposable
                     }
 
                     afterHeight = Math.Max(afterHeight, compact.Header.Height);
+                    answers.Clear();
                     foreach (var reply in ClientReply.DecodeGroup(compact.Group.Payload.Span))
                     {
                         // WindowFull is not an answer: the retry loop sends the same request again.
                         if (reply.Status != ReplyStatus.WindowFull
                             && _pending.TryGetValue(reply.Seq, out var p) && p.Hash == reply.RequestHash && _pending.TryRemove(reply.Seq, out _))
                         {
-                            p.Done.TrySetResult(reply);
+                            answers.Add((p.Done, reply));
                         }
+                    }
+
+                    // Counted before any caller runs on: the batcher, woken by the first of them, waits for them all.
+                    Interlocked.Add(ref _answered, answers.Count);
+                    foreach (var (done, reply) in answers)
+                    {
+                        done.TrySetResult(reply);
                     }
                 }
             }
