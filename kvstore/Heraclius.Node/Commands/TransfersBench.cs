@@ -207,6 +207,8 @@ internal static class TransfersBench
             Results.Clear();
             Interlocked.Exchange(ref _timeouts, 0);
             using var stop = new CancellationTokenSource(duration);
+            // One deadline for the run, not a timer per transfer (see LoadStep).
+            using var deadline = new CancellationTokenSource(duration + OperationTimeout);
             var users = Enumerable.Range(0, vus).Select(u => Task.Run(async () =>
             {
                 var random = new Random(u + (measure ? 1_000_000 : 0));
@@ -232,12 +234,12 @@ internal static class TransfersBench
                     CreateTransferResult[] r;
                     try
                     {
-                        r = await client.CreateTransfersAsync([transfer]).WaitAsync(OperationTimeout);
+                        r = await client.CreateTransfersAsync([transfer], deadline.Token);
                     }
-                    catch (TimeoutException)
+                    catch (OperationCanceledException)
                     {
                         Interlocked.Increment(ref _timeouts);
-                        continue;
+                        break;
                     }
 
                     latencies.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
