@@ -79,8 +79,8 @@ internal sealed class LoadStep
     private static async Task RunLoad(List<BftClient> clients, LoadWorkload workload, int vus, TimeSpan duration, LoadResult result, int valueBytes)
     {
         using var stop = new CancellationTokenSource(duration);
-        // One deadline for the run, not a timer per operation: a timer each cost the load generator 2% of the bytes it
-        // allocated and a timer-queue insert and removal per operation, on the cores the replicas run on.
+        // One deadline for the run, not a timer per operation (WaitAsync): its timer and promise were 4% of the bytes
+        // `bench kv` allocated, plus a timer-queue insert and removal per operation, on the cores the replicas run on.
         using var deadline = new CancellationTokenSource(duration + OperationTimeout);
         var users = Enumerable.Range(0, vus).Select(u => Task.Run(async () =>
         {
