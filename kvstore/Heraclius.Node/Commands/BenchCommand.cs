@@ -108,7 +108,11 @@ internal static class BenchCommand
         var steps = new List<LoadStep>();
         for (var vus = sweep ? minVus : maxVus; vus <= maxVus; vus *= 2)
         {
-            var step = await LoadStep.RunAsync(cluster, LoadWorkload.Gets, vus, warmup, stepDuration, verbose: false);
+            // Each step over the connections `bench get --vus <step>` would open: connections sized for the largest step
+            // split the small steps into many small batches (256 users over 8 connections: 3.7k GET/s at 449 µs of CPU
+            // each, against 10.6k over one).
+            var step = await LoadStep.RunAsync(cluster, LoadWorkload.Gets, vus, warmup, stepDuration, verbose: false,
+                clientCount: o.Has("--clients") ? null : ClientsFor(shape, vus));
             Console.WriteLine(step.Line(shape));
             steps.Add(step);
         }
@@ -123,6 +127,9 @@ internal static class BenchCommand
         return 0;
     }
 
+    /// <summary>The client connections a run of <paramref name="vus"/> users opens by default.</summary>
+    private static int ClientsFor(TopologyShape shape, int vus) => Math.Max(shape.Coordinators, (vus + VusPerClient - 1) / VusPerClient);
+
     private static async Task<BenchCluster> StartAsync(Options o, TopologyShape shape, int vus)
     {
         // One client per coordinator cluster, as a gateway has (a LedgerClient holds one BFT client per coordinator),
@@ -130,7 +137,7 @@ internal static class BenchCommand
         // default). Not one per coordinator node, as before: every connection adds its batches, each verified by every
         // replica, and its compact decisions to every decision; at 256 users one connection instead of four took
         // 97-106 instead of 134-143 µs of CPU per operation.
-        var clientCount = o.GetInt("--clients", Math.Max(shape.Coordinators, (vus + VusPerClient - 1) / VusPerClient));
+        var clientCount = o.GetInt("--clients", ClientsFor(shape, vus));
         if (vus < 1 || clientCount < 1)
         {
             throw new ArgumentException("--vus and --clients must be at least 1");

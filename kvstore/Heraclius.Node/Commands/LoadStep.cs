@@ -46,10 +46,13 @@ internal sealed class LoadStep
     public string Line(TopologyShape shape) =>
         $"ops_per_s={OpsPerSecond:F0} p50_ms={P50:F2} p99_ms={P99:F2} avg_ms={Avg:F2} vus={Vus} clusters={shape.Coordinators}+{shape.Shards} nodes={shape.TotalNodes} batch_avg={BatchAvg:F1}";
 
-    /// <summary>Warms up, then measures <paramref name="vus"/> users for <paramref name="duration"/>, printing the per-op costs and per-cluster lines.</summary>
-    public static async Task<LoadStep> RunAsync(BenchCluster cluster, LoadWorkload workload, int vus, TimeSpan warmup, TimeSpan duration, bool verbose, int valueBytes = KeyBytes)
+    /// <summary>
+    /// Warms up, then measures <paramref name="vus"/> users for <paramref name="duration"/> over the first
+    /// <paramref name="clientCount"/> client connections (all when null), printing the per-op costs and per-cluster lines.
+    /// </summary>
+    public static async Task<LoadStep> RunAsync(BenchCluster cluster, LoadWorkload workload, int vus, TimeSpan warmup, TimeSpan duration, bool verbose, int valueBytes = KeyBytes, int? clientCount = null)
     {
-        var clients = cluster.Clients;
+        var clients = clientCount is { } n && n < cluster.Clients.Count ? cluster.Clients.GetRange(0, n) : cluster.Clients;
         await RunLoad(clients, workload, vus, warmup, new LoadResult(vus), valueBytes);
         using var meter = await CostMeter.StartAsync(cluster);
         var result = new LoadResult(vus);
