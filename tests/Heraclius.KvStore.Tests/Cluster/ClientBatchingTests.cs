@@ -21,7 +21,7 @@ public sealed class ClientBatchingTests
     [Fact]
     public async Task CallersADecisionAnswered_SendAgainInOneBatch_WithoutWaitingTheDelay()
     {
-        var delay = TimeSpan.FromSeconds(3);
+        var delay = TimeSpan.FromSeconds(5);
         await using var cluster = new GrpcCluster();
         await cluster.StartAsync();
         await using var client = await cluster.ClientAsync(1, options: new BftClientOptions { BatchDelay = delay });
