@@ -26,6 +26,12 @@ internal sealed record Checkpoint(
 
     private Merkle.MerkleLevels? _levels;
 
+    /// <summary>
+    /// The capture whose chunks these are, when made from one (null when decoded from a snapshot): the replica
+    /// retires it, giving its buffers back, only once no checkpoint, save or capture of its own holds it.
+    /// </summary>
+    public StateCapture? Source { get; init; }
+
     /// <summary>The checkpoint height: the state's.</summary>
     public ulong Height => At.Height;
 
@@ -39,7 +45,7 @@ internal sealed record Checkpoint(
     public static Checkpoint Of(StateCapture capture, DecisionHeader at, QuorumCertificate atQc, DecisionHeader certifier, QuorumCertificate certifierQc)
     {
         var (chunks, hashes) = capture.Chunks();
-        return new Checkpoint(at, atQc, certifier, certifierQc, chunks, hashes);
+        return new Checkpoint(at, atQc, certifier, certifierQc, chunks, hashes) { Source = capture };
     }
 
     /// <summary>

@@ -12,6 +12,10 @@ public sealed partial class Replica
     // it had: after a crash, the previous snapshot plus the WAL's decisions rebuild the state.
     private Task? _pendingSave;
     private ulong _pendingSaveHeight;
+    private StateCapture? _pendingSaveSource;
+    // The captures whose chunks this replica may still read or hand out (its capture, its served checkpoint's, a
+    // save's): each is retired, its buffers given back for later captures, once none of those fields holds it.
+    private readonly List<StateCapture> _heldCaptures = new(4);
     // The checkpoint captured but whose save this member starts later (see SaveDelay), and the height it starts at.
     private Checkpoint? _deferredSave;
     private ulong _deferredSaveAt;
@@ -47,15 +51,53 @@ public sealed partial class Replica
             throw new InvalidOperationException($"capture at height {height} with {_decided} decided (or an execution open)");
         }
 
+        // Retired first, so that this capture encodes into the buffers of those no longer held.
+        RetireUnheldCaptures();
         // Buckets the previous capture holds unchanged are shared with it: its chunks are never written.
         _capture = ready ?? _state.Capture(height, _capture is { IsComplete: true } previous ? previous : null);
         _captureAt = at;
         _captureAtQc = atQc;
+        RetireUnheldCaptures();
         if (!_capture.IsComplete)
         {
             _capture.StartInBackground();
         }
     }
+
+    /// <summary>
+    /// Retires each capture this replica held and no longer holds (see <see cref="StateCapture.Retire"/>), and notes
+    /// the ones it holds now. Any call is safe: a capture is retired only once no field names it.
+    /// </summary>
+    private void RetireUnheldCaptures()
+    {
+        for (var i = _heldCaptures.Count - 1; i >= 0; i--)
+        {
+            if (!Holds(_heldCaptures[i]))
+            {
+                _heldCaptures[i].Retire();
+                _heldCaptures.RemoveAt(i);
+            }
+        }
+
+        Note(_capture);
+        Note(_checkpoint?.Source);
+        Note(_deferredSave?.Source);
+        Note(_pendingSaveSource);
+
+        void Note(StateCapture? capture)
+        {
+            if (capture is not null && !_heldCaptures.Contains(capture))
+            {
+                _heldCaptures.Add(capture);
+            }
+        }
+    }
+
+    private bool Holds(StateCapture capture) =>
+        ReferenceEquals(capture, _capture)
+        || ReferenceEquals(capture, _checkpoint?.Source)
+        || ReferenceEquals(capture, _deferredSave?.Source)
+        || ReferenceEquals(capture, _pendingSaveSource);
 
     /// <summary>
     /// The stateRoot the header at <paramref name="height"/> carries: at a checkpoint height, the root of the state an
@@ -178,6 +220,7 @@ public sealed partial class Replica
             previous.GetAwaiter().GetResult();
             _durableSnapshotHeight = Math.Max(_durableSnapshotHeight, _pendingSaveHeight);
             _pendingSave = null;
+            _pendingSaveSource = null;
         }
 
         // A save not yet begun is superseded too.
@@ -200,6 +243,7 @@ public sealed partial class Replica
         _deferredSave = null;
         _pendingSave = _snapshots.SaveAsync(checkpoint.Height, checkpoint.Parts());
         _pendingSaveHeight = checkpoint.Height;
+        _pendingSaveSource = checkpoint.Source;
     }
 
     /// <summary>
@@ -216,6 +260,7 @@ public sealed partial class Replica
 
         save.GetAwaiter().GetResult();
         _pendingSave = null;
+        _pendingSaveSource = null;
         _durableSnapshotHeight = Math.Max(_durableSnapshotHeight, _pendingSaveHeight);
         CompactWal(_pendingSaveHeight);
     }

@@ -43,6 +43,8 @@ public sealed class ReplicatedState
     private readonly byte[]?[] _captured;
     private readonly byte[]?[] _spare;
     private readonly bool[] _dirty;
+    // Per bucket, a chunk buffer that retired captures gave back, for the next capture that encodes the bucket.
+    private readonly ChunkBuffer?[] _recycled;
     // Each bucket's count of writes (and replacements): a capture reuses the chunk of the one before when it is unchanged.
     private readonly long[] _versions;
     // The count of buckets written since TakeWrittenBucketCount, each counted once: the epoch it was last written in.
@@ -72,6 +74,7 @@ public sealed class ReplicatedState
         _captured = new byte[bucketCount][];
         _spare = new byte[bucketCount][];
         _dirty = new bool[bucketCount];
+        _recycled = new ChunkBuffer?[bucketCount];
         _versions = new long[bucketCount];
         _writtenInEpoch = new int[bucketCount];
         for (var i = 0; i < bucketCount; i++)
@@ -83,6 +86,21 @@ public sealed class ReplicatedState
     }
 
     public int BucketCount => _buckets.Length;
+
+    /// <summary>How many buckets a capture encoded into a buffer a retired capture gave back (tests, diagnostics).</summary>
+    public long RecycledChunkBuffers { get; private set; }
+
+    /// <summary>
+    /// Keeps a chunk buffer no held capture reads any more for the bucket's next capture (the larger, when one is
+    /// kept already: a bucket's chunks grow with it).
+    /// </summary>
+    internal void Recycle(int bucket, ChunkBuffer buffer)
+    {
+        if (_recycled[bucket] is not { } kept || kept.Array.Length < buffer.Array.Length)
+        {
+            _recycled[bucket] = buffer;
+        }
+    }
 
     /// <summary>An empty undo log for a new transaction: the one the last closed transaction returned, if any.</summary>
     internal UndoLog TakeUndoLog()
@@ -122,25 +140,38 @@ public sealed class ReplicatedState
         var main = new StateBucket?[buckets];
         var band = new StateBucket?[buckets];
         var chunks = new ReadOnlyMemory<byte>[buckets];
+        var buffers = new ChunkBuffer?[buckets];
         var hashes = new Hash32[buckets];
         var versions = (long[])_versions.Clone();
         var pending = new List<int>();
         for (var i = 0; i < buckets; i++)
         {
-            if (previous is not null && previous.VersionOf(i) == versions[i] && previous.IsComplete)
+            if (previous is not null && previous.VersionOf(i) == versions[i] && previous.IsComplete && !previous.IsRetired)
             {
                 chunks[i] = previous.ChunkOf(i);
                 hashes[i] = previous.HashOf(i);
+                if (previous.BufferOf(i) is { } shared)
+                {
+                    shared.Holders++;
+                    buffers[i] = shared;
+                }
             }
             else
             {
                 main[i] = _buckets[i].Freeze();
                 band[i] = _bands[i].Freeze();
                 pending.Add(i);
+                if (_recycled[i] is { } recycled)
+                {
+                    _recycled[i] = null;
+                    recycled.Holders = 1;
+                    buffers[i] = recycled;
+                    RecycledChunkBuffers++;
+                }
             }
         }
 
-        return new StateCapture(this, height, main, band, chunks, hashes, versions, [.. pending]);
+        return new StateCapture(this, height, main, band, chunks, buffers, hashes, versions, [.. pending]);
     }
 
     /// <summary>

@@ -207,6 +207,45 @@ public sealed class CheckpointSaveTests
         Assert.Equal(8UL, f.Snapshots[1].LoadLatest()!.Value.Height);
     }
 
+    /// <summary>
+    /// The slow member saves the checkpoint of 8 (certified at 12) and the save stays in flight while the checkpoints
+    /// of 12, 16 and 20 are captured, served and dropped (the member saves none of them): their captures encode
+    /// into the buffers of captures they retire, never into the chunks the save is still writing.
+    /// </summary>
+    [Fact]
+    public void ASaveInFlightAcrossLaterCheckpoints_WritesTheStateOfItsOwnCheckpoint()
+    {
+        // One checkpoint in four saved: member 2 saves those of 8 and 24.
+        var store = new HeldSnapshotStore();
+        var f = new ReplicaFixture(
+            o =>
+            {
+                o.CheckpointInterval = Interval;
+                o.SaveEveryCheckpoints = 4;
+            },
+            i => i == Slow ? store : new KvStore.Storage.MemorySnapshotStore());
+        Decide(f, 0, 3 * Interval);
+        Assert.True(store.InFlight);
+
+        // Up to 27: at 28 the member would save the checkpoint of 24 and wait for this one first.
+        Decide(f, 3 * Interval, (4 * Interval) - 1);
+        Assert.True(store.InFlight);
+        Assert.True(f.Replicas[Slow].State.RecycledChunkBuffers > 0, "no capture encoded into a retired capture's buffers");
+        store.Release();
+
+        var saved = store.LoadLatest()!.Value;
+        var (checkpoint, _, capture) = Checkpoint.Decode(saved.Bytes, f.Options.StateBuckets);
+        Assert.Equal(2UL * Interval, saved.Height);
+        Assert.Equal(checkpoint.CertifiedRoot, capture.Root());
+
+        // A restart rebuilds the state from it and the WAL (the last decision made durable first: it is flushed with
+        // the member's next vote).
+        f.Wals[Slow].Flush();
+        var restarted = f.Boot(Slow, 10_000);
+        Assert.Equal(f.Replicas[0].DecidedHeight, restarted.DecidedHeight);
+        Assert.Equal(f.Replicas[0].ComputeDecidedStateRoot(), restarted.ComputeDecidedStateRoot());
+    }
+
     private static ReplicaFixture Staggered(int interval, int stagger) => new(o =>
     {
         o.CheckpointInterval = interval;

@@ -8,7 +8,9 @@ namespace Heraclius.KvStore.Tests.Consensus;
 /// A capture is the state as of the moment it was taken, whatever the state does after: random writes of every kind
 /// (overwrites in place, other lengths, deletes, compactions, values copied out of the state itself, rollbacks) follow
 /// each capture, its buckets are encoded at random moments on the test's thread, in the background, or only when its
-/// root is asked for, and its chunks and root are still what a sorted map of the entries at that moment gives.
+/// root is asked for, and its chunks and root are still what a sorted map of the entries at that moment gives. Each
+/// capture is retired once checked, as a replica retires those it no longer holds: later captures encode into its
+/// buffers, and the captures still open, which may share them, must not see it.
 /// </summary>
 public sealed class StateCaptureModelTests
 {
@@ -95,6 +97,8 @@ public sealed class StateCaptureModelTests
                 var (capture, atCapture) = open[0];
                 open.RemoveAt(0);
                 AssertHolds(capture, atCapture, state);
+                capture.Retire();
+                Assert.True(capture.IsRetired);
             }
         }
 
@@ -107,7 +111,56 @@ public sealed class StateCaptureModelTests
         if (buckets >= 16)
         {
             Assert.True(reused > 0, "no capture reused a chunk of the one before");
+            Assert.True(state.RecycledChunkBuffers > 0, "no capture encoded into a retired capture's buffer");
         }
+    }
+
+    [Fact]
+    public void ARetiredCapturesBuffers_AreEncodedIntoAgain_ButNotWhileALaterCaptureSharesThem()
+    {
+        var state = new ReplicatedState(2);
+        // Key 0 and key 1 sit in different buckets (checked below), so one can be written and the other left alone.
+        var keys = Enumerable.Range(0, 64).Select(i => new[] { (byte)i, (byte)(i >> 8) }).ToArray();
+        var inBucket0 = keys.First(k => state.BucketOf(k) == 0);
+        var inBucket1 = keys.First(k => state.BucketOf(k) == 1);
+        state.Set(inBucket0, [1]);
+        state.Set(inBucket1, [2]);
+        var first = state.Capture(8, previous: null);
+        first.Root();
+
+        // Only bucket 0 is written: the second capture shares bucket 1's chunk with the first.
+        state.Set(inBucket0, [3]);
+        var second = state.Capture(16, first);
+        second.Root();
+        Assert.Equal(1, second.EncodedBuckets);
+        var secondChunks = second.Chunks().Chunks.Select(c => c.ToArray()).ToArray();
+
+        first.Retire();
+        // Bucket 0's buffer went back (nobody else held it); bucket 1's is still the second capture's.
+        state.Set(inBucket0, [4, 4, 4]);
+        state.Set(inBucket1, [5, 5, 5]);
+        var third = state.Capture(24, second);
+        third.Root();
+        Assert.Equal(1, state.RecycledChunkBuffers);
+        var (after, _) = second.Chunks();
+        Assert.Equal(secondChunks[0], after[0].ToArray());
+        Assert.Equal(secondChunks[1], after[1].ToArray());
+        Assert.Equal(state.ComputeRoot(), third.Root());
+    }
+
+    [Fact]
+    public void ARetiredCapture_ServesNoChunks_AndAnIncompleteOneIsNotRetired()
+    {
+        var state = new ReplicatedState(4);
+        state.Set([1, 2, 3], [4]);
+        var incomplete = state.Capture(1, previous: null);
+        incomplete.Retire();
+        Assert.False(incomplete.IsRetired);
+
+        incomplete.Root();
+        incomplete.Retire();
+        Assert.True(incomplete.IsRetired);
+        Assert.Throws<ObjectDisposedException>(() => incomplete.Chunks());
     }
 
     [Fact]
