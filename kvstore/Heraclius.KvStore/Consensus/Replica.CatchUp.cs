@@ -206,6 +206,7 @@ public sealed partial class Replica
             return;
         }
 
+        ThrowIfRetired(cp);
         var w = Envelope.Begin(MessageType.SnapshotChunks, _self, 64 * 1024);
         cp.WriteCertificates(w);
 

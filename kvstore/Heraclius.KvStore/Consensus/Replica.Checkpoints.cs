@@ -72,10 +72,14 @@ public sealed partial class Replica
     {
         for (var i = _heldCaptures.Count - 1; i >= 0; i--)
         {
+            // One not yet complete (an install replaced it) is retired at a later capture, once its encoders are done.
             if (!Holds(_heldCaptures[i]))
             {
                 _heldCaptures[i].Retire();
-                _heldCaptures.RemoveAt(i);
+                if (_heldCaptures[i].IsRetired)
+                {
+                    _heldCaptures.RemoveAt(i);
+                }
             }
         }
 
@@ -90,6 +94,18 @@ public sealed partial class Replica
             {
                 _heldCaptures.Add(capture);
             }
+        }
+    }
+
+    /// <summary>
+    /// Refuses to save or serve a checkpoint whose capture was retired: a later capture may be encoding into its
+    /// chunks. Never so while <see cref="Holds"/> names every field that keeps a checkpoint.
+    /// </summary>
+    private static void ThrowIfRetired(Checkpoint checkpoint)
+    {
+        if (checkpoint.Source is { IsRetired: true })
+        {
+            throw new InvalidOperationException($"the checkpoint at {checkpoint.Height} was retired: its chunks may be rewritten");
         }
     }
 
@@ -241,6 +257,7 @@ public sealed partial class Replica
     {
         // A later checkpoint (an installed snapshot) supersedes a save not yet begun.
         _deferredSave = null;
+        ThrowIfRetired(checkpoint);
         _pendingSave = _snapshots.SaveAsync(checkpoint.Height, checkpoint.Parts());
         _pendingSaveHeight = checkpoint.Height;
         _pendingSaveSource = checkpoint.Source;
