@@ -8,9 +8,10 @@ namespace Heraclius.KvStore.StateMachine;
 /// <summary>
 /// The whole replicated state of a cluster as one byte-keyed map, split into a fixed number of
 /// buckets by the stable key hash. A bucket is a snapshot chunk; its leaf is H(0x00 ‖ the bucket's
-/// entries in key order), and the state root is the Merkle root over the buckets. Only buckets
-/// written since the last root are re-encoded and re-hashed. A bucket keeps its entries packed in a
-/// byte array (see <see cref="StateBucket"/>), so reads return copies and writes copy their bytes in.
+/// entries in key order), and the state root is the Merkle root over the buckets. A capture (see
+/// <see cref="Capture"/>) re-encodes and re-hashes only the buckets written since the capture before. A bucket keeps
+/// its entries packed in a byte array (see <see cref="StateBucket"/>), so reads return copies and writes copy their
+/// bytes in.
 /// </summary>
 /// <remarks>
 /// A bucket's entries whose key starts with 0x00 (the engine's: client session slots, cursors, flow state) live in
@@ -21,10 +22,9 @@ namespace Heraclius.KvStore.StateMachine;
 /// bands of all buckets hold a few hundred kilobytes.
 /// </remarks>
 /// <remarks>
-/// Each bucket's encoding lives in a buffer the state reuses: allocating the whole state's chunks
-/// afresh at every checkpoint (tens of megabytes that survive into gen2) cost several times what
-/// encoding and hashing them did. A captured checkpoint's buffers are never written until the next
-/// capture (see <see cref="CaptureChunks"/>), so they can be saved and served meanwhile.
+/// A capture's chunks are encoded into buffers that retired captures gave back (see <see cref="ChunkBuffer"/> and
+/// <see cref="StateCapture.Retire"/>): allocating the whole state's chunks afresh at every checkpoint (tens of
+/// megabytes that survived into gen2) cost the collector more than encoding and hashing them did.
 /// </remarks>
 public sealed class ReplicatedState
 {
@@ -34,23 +34,10 @@ public sealed class ReplicatedState
     private readonly StateBucket[] _buckets;
     // Each bucket's entries whose key starts with 0x00 (see the remarks).
     private readonly StateBucket[] _bands;
-    private readonly Hash32[] _bucketHashes;
-    // The buffer holding each bucket's encoding (valid while not dirty) and its length.
-    private readonly byte[]?[] _chunks;
-    private readonly int[] _chunkLengths;
-    // The buffers the last capture handed out, never written until the next capture; and a free
-    // buffer per bucket (a capture's, once the next capture released it) for the next encoding.
-    private readonly byte[]?[] _captured;
-    private readonly byte[]?[] _spare;
-    private readonly bool[] _dirty;
     // Per bucket, a chunk buffer that retired captures gave back, for the next capture that encodes the bucket.
     private readonly ChunkBuffer?[] _recycled;
     // Each bucket's count of writes (and replacements): a capture reuses the chunk of the one before when it is unchanged.
     private readonly long[] _versions;
-    // The count of buckets written since TakeWrittenBucketCount, each counted once: the epoch it was last written in.
-    private readonly int[] _writtenInEpoch;
-    private int _epoch = 1;
-    private int _writtenBuckets;
     private readonly int _mask;
     private long _count;
 
@@ -68,20 +55,12 @@ public sealed class ReplicatedState
         _mask = bucketCount - 1;
         _buckets = new StateBucket[bucketCount];
         _bands = new StateBucket[bucketCount];
-        _bucketHashes = new Hash32[bucketCount];
-        _chunks = new byte[bucketCount][];
-        _chunkLengths = new int[bucketCount];
-        _captured = new byte[bucketCount][];
-        _spare = new byte[bucketCount][];
-        _dirty = new bool[bucketCount];
         _recycled = new ChunkBuffer?[bucketCount];
         _versions = new long[bucketCount];
-        _writtenInEpoch = new int[bucketCount];
         for (var i = 0; i < bucketCount; i++)
         {
             _buckets[i] = new StateBucket();
             _bands[i] = new StateBucket();
-            _dirty[i] = true;
         }
     }
 
@@ -229,192 +208,51 @@ public sealed class ReplicatedState
         var before = bucket.Count;
         bucket.Set(key, tag, value, delete, undo);
         _count += bucket.Count - before;
-        _dirty[b] = true;
         _versions[b]++;
-        if (_writtenInEpoch[b] != _epoch)
-        {
-            _writtenInEpoch[b] = _epoch;
-            _writtenBuckets++;
-        }
     }
 
-    /// <summary>How many distinct buckets were written since the last call (a decision's share of the state it touched).</summary>
-    public int TakeWrittenBucketCount()
+    /// <summary>
+    /// The root of the state as of now, every bucket encoded afresh: for comparing replicas' states (tests, the
+    /// simulation, diagnostics). Checkpoints certify the root of a <see cref="Capture"/>, which encodes only the buckets
+    /// written since the capture before.
+    /// </summary>
+    public Hash32 ComputeRoot()
     {
-        var count = _writtenBuckets;
-        _writtenBuckets = 0;
-        _epoch++;
-        return count;
-    }
-
-    public Hash32 BucketHash(int bucket)
-    {
-        if (_dirty[bucket])
-        {
-            // The chunk bytes are kept with their hash: a checkpoint right after the root needs both.
-            EncodeChunk(bucket);
-            _bucketHashes[bucket] = MerkleTree.LeafHash(_chunks[bucket].AsSpan(0, _chunkLengths[bucket]));
-            _dirty[bucket] = false;
-        }
-
-        return _bucketHashes[bucket];
-    }
-
-    public Hash32 ComputeRoot() => MerkleTree.Root(AllBucketHashes());
-
-    private Hash32[] AllBucketHashes()
-    {
-        RehashDirtyBuckets();
         var hashes = new Hash32[_buckets.Length];
-        for (var i = 0; i < hashes.Length; i++)
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(4096);
+        try
         {
-            hashes[i] = BucketHash(i);
-        }
-
-        return hashes;
-    }
-
-    /// <summary>
-    /// Encodes and hashes the written buckets on every core: a checkpoint's root hashes the whole state when
-    /// writes touched every bucket (SHA-256 at ~0.5-1 GB/s here), and the proposal waits for it. Buckets are
-    /// independent, so the result is the same as one bucket after another.
-    /// </summary>
-    private void RehashDirtyBuckets()
-    {
-        var dirty = new List<int>();
-        for (var i = 0; i < _dirty.Length; i++)
-        {
-            if (_dirty[i])
+            for (var i = 0; i < hashes.Length; i++)
             {
-                dirty.Add(i);
-            }
-        }
-
-        if (dirty.Count < ParallelRehashMin || Environment.ProcessorCount == 1)
-        {
-            return;
-        }
-
-        Parallel.ForEach(
-            System.Collections.Concurrent.Partitioner.Create(0, dirty.Count, Math.Max(16, dirty.Count / (4 * Environment.ProcessorCount))),
-            new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-            range =>
-            {
-                for (var i = range.Item1; i < range.Item2; i++)
+                var size = EncodedSizeOf(i);
+                if (buffer.Length < size)
                 {
-                    BucketHash(dirty[i]);
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
                 }
-            });
-    }
 
-    private const int ParallelRehashMin = 64;
-
-    private int _rehashCursor;
-
-    /// <summary>
-    /// Encodes and hashes up to <paramref name="max"/> of the buckets written since their last encoding, so that a
-    /// root later has fewer to do (a bucket written again in between is simply encoded again); whether it found that
-    /// many, so that more may be left. Results are the same whenever it runs.
-    /// </summary>
-    public bool RehashSome(int max)
-    {
-        var done = 0;
-        for (var scanned = 0; scanned < _dirty.Length && done < max; scanned++)
-        {
-            var bucket = _rehashCursor;
-            _rehashCursor = (_rehashCursor + 1) & _mask;
-            if (_dirty[bucket])
-            {
-                BucketHash(bucket);
-                done++;
+                var length = _buckets[i].Encode(buffer, _bands[i]);
+                hashes[i] = MerkleTree.LeafHash(buffer.AsSpan(0, length));
             }
         }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
 
-        return done == max;
+        return MerkleTree.Root(hashes);
     }
 
-    public MerkleProof ProveChunk(int bucket) => MerkleTree.Prove(AllBucketHashes(), bucket);
-
-    /// <summary>A copy of the canonical bytes of one bucket: its entries sorted by key.</summary>
+    /// <summary>The canonical bytes of one bucket as of now (a new array): its entries sorted by key.</summary>
     public byte[] ReadChunk(int bucket)
     {
-        BucketHash(bucket);
-        return _chunks[bucket].AsSpan(0, _chunkLengths[bucket]).ToArray();
+        var chunk = new byte[EncodedSizeOf(bucket)];
+        var length = _buckets[bucket].Encode(chunk, _bands[bucket]);
+        return length == chunk.Length ? chunk : throw new InvalidOperationException("a bucket encoded to another length than it holds");
     }
 
-    /// <summary>
-    /// The canonical bytes and leaf hash of every bucket as of now, for a checkpoint. The bytes are
-    /// not copied: they stay unchanged, whatever the state does, until the next capture, which
-    /// reuses their buffers; so the caller must be done with them (a save finished) by then.
-    /// </summary>
-    public (ReadOnlyMemory<byte>[] Chunks, Hash32[] Hashes) CaptureChunks()
-    {
-        RehashDirtyBuckets();
-        var chunks = new ReadOnlyMemory<byte>[_buckets.Length];
-        var hashes = new Hash32[_buckets.Length];
-        for (var i = 0; i < chunks.Length; i++)
-        {
-            hashes[i] = BucketHash(i);
-            var released = _captured[i];
-            _captured[i] = _chunks[i];
-            if (released is not null && !ReferenceEquals(released, _chunks[i]))
-            {
-                KeepSpare(i, released);
-            }
-
-            chunks[i] = _chunks[i].AsMemory(0, _chunkLengths[i]);
-        }
-
-        return (chunks, hashes);
-    }
-
-    private void KeepSpare(int bucket, byte[] buffer)
-    {
-        if (_spare[bucket] is null || _spare[bucket]!.Length < buffer.Length)
-        {
-            _spare[bucket] = buffer;
-        }
-    }
-
-    /// <summary>Encodes a bucket into a buffer no capture holds: its current one, its spare, or a new one.</summary>
-    private void EncodeChunk(int bucket)
-    {
-        // Both sizes count the 4-byte count; the chunk has one.
-        var buffer = BufferFor(bucket, checked((int)(_buckets[bucket].EncodedSize + _bands[bucket].EncodedSize - 4)));
-        _chunkLengths[bucket] = _buckets[bucket].Encode(buffer, _bands[bucket]);
-        _chunks[bucket] = buffer;
-    }
-
-    private byte[] BufferFor(int bucket, int size)
-    {
-        var current = _chunks[bucket];
-        if (current is not null && !ReferenceEquals(current, _captured[bucket]))
-        {
-            if (current.Length >= size)
-            {
-                return current;
-            }
-
-            KeepSpare(bucket, current);
-        }
-
-        var spare = _spare[bucket];
-        if (spare is not null && spare.Length >= size)
-        {
-            _spare[bucket] = null;
-            return spare;
-        }
-
-        // Room to grow: a bucket that gains entries at every checkpoint is not reallocated at each.
-        // Half again its size: a growing state outgrows every bucket's two buffers at about the same
-        // checkpoint, and with a quarter the reallocations came so often that, in a checkpoint's
-        // window of bench transfers, they were a quarter of all bytes allocated (each buffer costs
-        // 1.5 / 0.5 = 3 bytes per byte the bucket grows instead of 1.25 / 0.25 = 5; the buffers hold
-        // 1.25 times the encoding on average instead of 1.125).
-        // Uninitialized, as every byte up to the length is written.
-        _spare[bucket] = null;
-        return GC.AllocateUninitializedArray<byte>((int)Math.Min(Array.MaxLength, size + (size / 2L) + 64));
-    }
+    // Both sizes count the 4-byte count; the chunk has one.
+    private int EncodedSizeOf(int bucket) => checked((int)(_buckets[bucket].EncodedSize + _bands[bucket].EncodedSize - 4));
 
     /// <summary>Replaces one bucket with a chunk read elsewhere; the chunk must be canonical and belong here.</summary>
     public void WriteChunk(int bucket, ReadOnlySpan<byte> chunk)
@@ -467,7 +305,6 @@ public sealed class ReplicatedState
         _count += replacement.Count + band.Count - _buckets[bucket].Count - _bands[bucket].Count;
         _buckets[bucket] = replacement;
         _bands[bucket] = band;
-        _dirty[bucket] = true;
         _versions[bucket]++;
     }
 }

@@ -6,7 +6,7 @@ namespace Heraclius.KvStore.Tests.Consensus;
 /// <summary>
 /// The packed state against a sorted map under everything that moves or marks its records: inserts, overwrites of
 /// the same and other lengths (values up to 5 KB), deletes, values and keys that are views into the state's own
-/// arrays, rollbacks, buckets encoded ahead at random moments, and the state rebuilt from its own chunks; keys of
+/// arrays, rollbacks, and the state rebuilt from its own chunks; keys of
 /// every shape the encoding's sort treats apart (empty, zero bytes, prefixes of one another, 8, 16 or 24 shared
 /// bytes, ledger-style numbers, prefixes differing only in their lowest bits). Every chunk must be the canonical
 /// encoding of the map's entries.
@@ -95,11 +95,6 @@ public sealed class StateBucketFuzzTests
                         shadow[key] = value;
                         break;
                     }
-                }
-
-                if (random.Next(10) == 0)
-                {
-                    state.RehashSome(random.Next(1, 3));
                 }
 
                 if (random.Next(50) == 0)

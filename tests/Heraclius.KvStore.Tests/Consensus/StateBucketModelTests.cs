@@ -6,8 +6,7 @@ namespace Heraclius.KvStore.Tests.Consensus;
 
 /// <summary>
 /// The packed state against a plain sorted map: after random puts (same and other lengths, empty values),
-/// deletes, rolled-back and completed transactions, and buckets encoded ahead at random moments
-/// (<see cref="ReplicatedState.RehashSome"/>), every read, every chunk's bytes and the root are what the
+/// deletes, and rolled-back and completed transactions, every read, every chunk's bytes and the root are what the
 /// map's entries give when encoded by the format's rule (u32 count ‖ per entry in key order: u32 key length ‖
 /// key ‖ u32 value length ‖ value).
 /// </summary>
@@ -57,12 +56,6 @@ public sealed class StateBucketModelTests
 
                 var probe = keys[random.Next(keys.Length)];
                 Assert.Equal(shadow.GetValueOrDefault(probe), tx.Get(probe));
-                if (random.Next(16) == 0)
-                {
-                    // Encoding written buckets ahead, as a replica does between messages, even inside a transaction
-                    // that is then rolled back, changes no chunk and no root.
-                    state.RehashSome(random.Next(1, 8));
-                }
             }
 
             model = EndRandomly(random, tx, model, shadow);
