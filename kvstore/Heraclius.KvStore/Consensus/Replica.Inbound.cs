@@ -23,12 +23,19 @@ public sealed partial class Replica
     private readonly HashSet<Hash32> _inboundForwarded = [];
     private ulong _inboundForwardedView = ulong.MaxValue;
     private int _inboundRoundRobin;
+    // The host's memory of the groups its subscriptions verified, which this replica adds to and reads (none in
+    // the simulation, which has no host).
+    private VerifiedGroupCache? _nodeVerified;
+    private long _inboundVerifications;
 
     /// <summary>This node's decision queues towards other clusters (served to their subscriptions).</summary>
     public OutboundQueues Outbound => _outboundQueues;
 
     /// <summary>Clusters this one exchanges groups with.</summary>
     public IReadOnlyCollection<string> PeerClusters => _executor.Routing.PeerClusters;
+
+    /// <summary>Inbound groups whose QC and proof this replica checked itself (in proposals and peers' forwards).</summary>
+    public long InboundVerifications => Interlocked.Read(ref _inboundVerifications);
 
     /// <summary>Inbound groups pooled, all sources.</summary>
     public int InboundPooled => _inboundArrivals.Count;
@@ -41,6 +48,13 @@ public sealed partial class Replica
     /// the end of the chain already pooled. Thread-safe (read by subscription threads).
     /// </summary>
     public ulong ResumeAfter(string source) => _resumeAfter.GetValueOrDefault(source);
+
+    /// <summary>
+    /// Shares the node's cache of verified groups: a group the leader proposed (or a peer forwarded) before this
+    /// node's subscription delivered it is then verified once on this node, not once here and once by the host.
+    /// Safe for determinism: a digest is over the group's exact bytes, whose verdict never changes.
+    /// </summary>
+    internal void ShareVerifiedGroups(VerifiedGroupCache cache) => _nodeVerified = cache;
 
     /// <summary>
     /// A compact decision of another cluster for this one, from this node's subscription (the host
@@ -83,13 +97,10 @@ public sealed partial class Replica
             return InboundVerdict.Stale;
         }
 
-        if (!verified && !_verifiedInbound.Contains(group.Digest))
+        if (!verified && !IsVerifiedInbound(group) && !VerifyInbound(group))
         {
-            if (group.Decision.Verify(_topology, _cluster.Id) != CompactDecisionCheck.Valid)
-            {
-                Reject(RejectReason.InvalidInbound, from);
-                return InboundVerdict.Invalid;
-            }
+            Reject(RejectReason.InvalidInbound, from);
+            return InboundVerdict.Invalid;
         }
 
         if (pool.Count >= _options.MaxInboundPooledPerSource)
@@ -110,6 +121,22 @@ public sealed partial class Replica
         _inboundArrivals[group.Digest] = _now;
         PublishResume(source);
         return InboundVerdict.Accepted;
+    }
+
+    private bool IsVerifiedInbound(InboundGroup group) =>
+        _verifiedInbound.Contains(group.Digest) || (_nodeVerified?.Contains(group.Digest) ?? false);
+
+    /// <summary>Checks a group's QC and proof (three signatures or more); a valid one is remembered for the node's subscriptions.</summary>
+    private bool VerifyInbound(InboundGroup group)
+    {
+        Interlocked.Increment(ref _inboundVerifications);
+        if (group.Decision.Verify(_topology, _cluster.Id) != CompactDecisionCheck.Valid)
+        {
+            return false;
+        }
+
+        _nodeVerified?.Add(group.Digest);
+        return true;
     }
 
     private void OnForwardedInbound(int from, ReadOnlyMemory<byte> body)
@@ -283,9 +310,9 @@ public sealed partial class Replica
                 return false;
             }
 
-            if (!_verifiedInbound.Contains(group.Digest))
+            if (!IsVerifiedInbound(group))
             {
-                if (group.Decision.Verify(_topology, _cluster.Id) != CompactDecisionCheck.Valid)
+                if (!VerifyInbound(group))
                 {
                     Reject(RejectReason.InvalidInbound, from);
                     return false;

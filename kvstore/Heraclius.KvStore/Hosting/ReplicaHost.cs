@@ -58,8 +58,11 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
 
     private long _inboundVerifications;
 
-    /// <summary>Inbound compact decisions this node's subscriptions verified (QC and proof), valid or not; a copy already verified is not counted again.</summary>
-    public long InboundVerifications => Interlocked.Read(ref _inboundVerifications);
+    /// <summary>
+    /// Inbound compact decisions this node verified (QC and proof), valid or not: on its subscriptions' threads and
+    /// in its replica (proposals and peers' forwards). A copy already verified on this node is not counted again.
+    /// </summary>
+    public long InboundVerifications => Interlocked.Read(ref _inboundVerifications) + (_replica?.InboundVerifications ?? 0);
 
     public Replica Replica => _replica ?? throw new InvalidOperationException("not started");
 
@@ -76,6 +79,7 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
         }
 
         _replica = replica;
+        replica.ShareVerifiedGroups(_verifiedGroups);
         _network = network;
         _maxPool = maxPoolBatches;
         replica.Start(Now);

@@ -34,7 +34,7 @@ public sealed class ReplicaMetrics : IDisposable
         _meter.CreateObservableGauge("heraclius.consensus.pool_requests", () => Long(s => s.Status.PoolSize), description: "Requests waiting in the pool");
         _meter.CreateObservableGauge("heraclius.consensus.leader", () => Long(s => s.Status.IsLeader ? 1 : 0), description: "1 when this node leads its view");
         _meter.CreateObservableGauge("heraclius.consensus.inbox_dropped", () => new Measurement<long>(host.DroppedInbound, node), description: "Inbound events dropped because the inbox was full");
-        _meter.CreateObservableCounter("heraclius.consensus.inbound_verifications", () => new Measurement<long>(host.InboundVerifications, node), description: "Compact decisions of other clusters verified (QC and Merkle proof) as they arrived, each distinct one once");
+        _meter.CreateObservableCounter("heraclius.consensus.inbound_verifications", () => new Measurement<long>(host.InboundVerifications, node), description: "Compact decisions of other clusters verified (QC and Merkle proof) by this node, each distinct one once");
         _meter.CreateObservableCounter("heraclius.consensus.rejected", () =>
         {
             var s = host.Snapshot;

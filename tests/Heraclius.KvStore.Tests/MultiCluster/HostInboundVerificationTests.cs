@@ -1,4 +1,5 @@
 using Heraclius.KvStore.Consensus;
+using Heraclius.KvStore.Consensus.Messages;
 using Heraclius.KvStore.Decisions;
 using Heraclius.KvStore.Hosting;
 using Heraclius.KvStore.Routing;
@@ -54,6 +55,39 @@ public sealed class HostInboundVerificationTests
     }
 
     [Fact]
+    public async Task AGroupAPeerForwardedFirst_IsNotVerifiedAgainWhenTheSubscriptionDeliversIt()
+    {
+        await using var node = HostOfS0();
+        var bytes = CertifiedGroups.Compact(T, "c0", 9, Groups("v"), 0).ToBytes();
+
+        // The replica verifies a forwarded group itself (as it does a group in the leader's proposal).
+        node.OnPeerMessage(0, Forward(bytes));
+        Assert.Equal(1, await node.QueryAsync(r => r.InboundPooled));
+        Assert.Equal(1, node.InboundVerifications);
+
+        Assert.Equal(InboundVerdict.Ahead, node.Offer("c0", bytes.ToArray()));
+        Assert.Equal(1, node.InboundVerifications);
+    }
+
+    [Fact]
+    public async Task AForgedForward_IsRefusedAndNotRemembered()
+    {
+        await using var node = HostOfS0();
+        var honest = CertifiedGroups.Compact(T, "c0", 9, Groups("v"), 0);
+        var altered = new CompactDecision(honest.Header, honest.Qc, honest.Group with { Payload = Groups("forged")[0].Payload }, honest.Proof);
+
+        node.OnPeerMessage(0, Forward(altered.ToBytes()));
+        Assert.Equal(0, await node.QueryAsync(r => r.InboundPooled));
+        Assert.Equal(1, node.InboundVerifications);
+
+        // The same forged bytes from a subscription are checked again and refused; the honest group is accepted.
+        Assert.Equal(InboundVerdict.Invalid, node.Offer("c0", altered.ToBytes()));
+        Assert.Equal(2, node.InboundVerifications);
+        Assert.Equal(InboundVerdict.Ahead, node.Offer("c0", honest.ToBytes()));
+        Assert.Equal(3, node.InboundVerifications);
+    }
+
+    [Fact]
     public void TheCache_StartsOverPastItsCapacity()
     {
         var cache = new VerifiedGroupCache();
@@ -75,6 +109,14 @@ public sealed class HostInboundVerificationTests
         var replica = new Replica(T.Topology, "s0", 1, T.NodeKeys["s0"][1], ClusterNode.DefaultService(T.Topology, cluster), new MemoryWriteAheadLog(), new MemorySnapshotStore(), host);
         host.Start(replica, new Unconnected(), maxPoolBatches: 64);
         return host;
+    }
+
+    // A peer's forward of an inbound group, as Replica.ForwardInboundMessage frames it.
+    private static byte[] Forward(ReadOnlySpan<byte> group)
+    {
+        var w = Envelope.Begin(MessageType.ForwardInbound, 0, 64 + group.Length);
+        w.Bytes(group);
+        return w.Detach();
     }
 
     /// <summary>No peers: these tests exercise only what the host does with a subscription's frames.</summary>
