@@ -270,9 +270,10 @@ public sealed class LedgerCoordinatorService : IReplicatedService
 
     private void OnVote(IStateAccess state, int shard, ulong txn, ShardVote vote, ulong now, IServiceOutputs outputs)
     {
-        // The record exists while its txn runs: written back under the state's own key, none allocated.
-        var stored = state.Get(CoordinatorKeys.WriteTxn(stackalloc byte[CoordinatorKeys.TxnKeySize], txn), out var key);
-        if (stored is null || key is null || TxnRecord.Phase(stored) != TxnPhase.Preparing)
+        // The record exists while its txn runs. Read in place (valid until the next write) and copied once, to be
+        // marked: a copied read and a clone of it were 4% of `bench transfers`' allocations.
+        var key = CoordinatorKeys.WriteTxn(stackalloc byte[CoordinatorKeys.TxnKeySize], txn);
+        if (!state.TryRead(key, out var stored) || TxnRecord.Phase(stored) != TxnPhase.Preparing)
         {
             return;
         }
@@ -283,7 +284,7 @@ public sealed class LedgerCoordinatorService : IReplicatedService
             return;
         }
 
-        var record = (byte[])stored.Clone();
+        var record = stored.ToArray();
         TxnRecord.MarkParticipant(record, slot, TxnRecord.Voted);
         TxnRecord.MergeLedgers(record, vote.Ledgers);
         if (!vote.Prepared)
@@ -343,8 +344,10 @@ public sealed class LedgerCoordinatorService : IReplicatedService
 
     private static void OnAck(IStateAccess state, int shard, ulong txn, IServiceOutputs outputs)
     {
-        var stored = state.Get(CoordinatorKeys.WriteTxn(stackalloc byte[CoordinatorKeys.TxnKeySize], txn), out var key);
-        if (stored is null || key is null || TxnRecord.Phase(stored) == TxnPhase.Preparing)
+        // Read in place (valid until the next write): the last ack, which most are, answers from the stored bytes
+        // and deletes them without a copy. A copied read was 4% of `bench transfers`' allocations.
+        var key = CoordinatorKeys.WriteTxn(stackalloc byte[CoordinatorKeys.TxnKeySize], txn);
+        if (!state.TryRead(key, out var stored) || TxnRecord.Phase(stored) == TxnPhase.Preparing)
         {
             return;
         }
@@ -358,7 +361,7 @@ public sealed class LedgerCoordinatorService : IReplicatedService
         if (!TxnRecord.AllBut(stored, slot, TxnRecord.Acked))
         {
             // Stored values are never changed in place (the transaction's undo log holds them): a copy is marked.
-            var marked = (byte[])stored.Clone();
+            var marked = stored.ToArray();
             TxnRecord.MarkParticipant(marked, slot, TxnRecord.Acked);
             state.Put(key, marked);
             return;
@@ -366,22 +369,25 @@ public sealed class LedgerCoordinatorService : IReplicatedService
 
         // Every shard applied or released: a read after the answer sees the outcome, and the record goes
         // (read as stored: the last ack's mark would be deleted with it, so no copy is made for it).
+        // Everything is read from the view before the first answer or delete, which may move the stored bytes.
         var record = stored;
         var legs = TxnRecord.Legs(record);
         var results = TxnRecord.Phase(record) == TxnPhase.Committing
             ? ChainResults.Ok(legs)
             : ChainResults.Failed(legs, TxnRecord.FailedLeg(record), TxnRecord.Code(record));
+        var waiters = TxnRecord.Waiters(record);
+        UInt128? indexed = TxnRecord.IndexOwner(record) ? TxnRecord.FirstTransferId(record) : null;
         var answer = MessageScratch.Take();
         LedgerAnswer.WriteCreateTransfers(answer, results);
-        foreach (var waiter in TxnRecord.Waiters(record))
+        foreach (var waiter in waiters)
         {
             outputs.Answer(waiter.ClientId, waiter.Seq, waiter.RequestHash, answer.WrittenSpan);
         }
 
-        state.Delete(key);
-        if (TxnRecord.IndexOwner(record))
+        state.Delete(key.ToArray());
+        if (indexed is { } firstId)
         {
-            state.Delete(CoordinatorKeys.Index(TxnRecord.FirstTransferId(record)));
+            state.Delete(CoordinatorKeys.Index(firstId));
         }
     }
 

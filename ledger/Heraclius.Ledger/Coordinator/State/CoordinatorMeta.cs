@@ -20,15 +20,14 @@ internal struct CoordinatorMeta
     /// <summary>The stored counters, or a fresh set whose wheel starts just before <paramref name="nowMs"/>'s second (so the first timer run has no past to walk).</summary>
     public static CoordinatorMeta Read(IStateAccess state, ulong nowMs, out bool exists)
     {
-        var bytes = state.Get(CoordinatorKeys.Meta);
-        exists = bytes is { Length: Size };
+        // Read in place: every vote that completes a txn's votes reads these counters.
+        exists = state.TryRead(CoordinatorKeys.Meta, out var span) && span.Length == Size;
         if (!exists)
         {
             var second = nowMs / 1000;
             return new CoordinatorMeta { WheelCursor = second == 0 ? 0 : second - 1, MaxBucket = 0 };
         }
 
-        var span = bytes.AsSpan();
         return new CoordinatorMeta
         {
             LastTxn = BinaryPrimitives.ReadUInt64LittleEndian(span),
@@ -40,8 +39,7 @@ internal struct CoordinatorMeta
 
     public static bool HasPreparing(IStateAccess state)
     {
-        var bytes = state.Get(CoordinatorKeys.Meta);
-        return bytes is { Length: Size } && BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(24)) != 0;
+        return state.TryRead(CoordinatorKeys.Meta, out var span) && span.Length == Size && BinaryPrimitives.ReadUInt64LittleEndian(span[24..]) != 0;
     }
 
     public readonly void Write(IStateAccess state)

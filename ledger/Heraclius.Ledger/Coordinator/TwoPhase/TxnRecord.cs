@@ -64,17 +64,17 @@ internal static class TxnRecord
         return w.Detach();
     }
 
-    public static TxnPhase Phase(byte[] r) => (TxnPhase)r[PhaseAt];
+    public static TxnPhase Phase(ReadOnlySpan<byte> r) => (TxnPhase)r[PhaseAt];
 
     public static void SetPhase(byte[] r, TxnPhase phase) => r[PhaseAt] = (byte)phase;
 
-    public static bool IndexOwner(byte[] r) => (r[FlagsAt] & OwnsIndex) != 0;
+    public static bool IndexOwner(ReadOnlySpan<byte> r) => (r[FlagsAt] & OwnsIndex) != 0;
 
-    public static ulong Deadline(byte[] r) => BinaryPrimitives.ReadUInt64LittleEndian(r.AsSpan(DeadlineAt));
+    public static ulong Deadline(ReadOnlySpan<byte> r) => BinaryPrimitives.ReadUInt64LittleEndian(r[DeadlineAt..]);
 
-    public static int FailedLeg(byte[] r) => BinaryPrimitives.ReadInt32LittleEndian(r.AsSpan(FailedLegAt));
+    public static int FailedLeg(ReadOnlySpan<byte> r) => BinaryPrimitives.ReadInt32LittleEndian(r[FailedLegAt..]);
 
-    public static CreateTransferResult Code(byte[] r) => (CreateTransferResult)BinaryPrimitives.ReadUInt16LittleEndian(r.AsSpan(CodeAt));
+    public static CreateTransferResult Code(ReadOnlySpan<byte> r) => (CreateTransferResult)BinaryPrimitives.ReadUInt16LittleEndian(r[CodeAt..]);
 
     public static void SetFailure(byte[] r, int leg, CreateTransferResult code)
     {
@@ -82,18 +82,18 @@ internal static class TxnRecord
         BinaryPrimitives.WriteUInt16LittleEndian(r.AsSpan(CodeAt), (ushort)code);
     }
 
-    public static int Participants(byte[] r) => BinaryPrimitives.ReadUInt16LittleEndian(r.AsSpan(ParticipantCountAt));
+    public static int Participants(ReadOnlySpan<byte> r) => BinaryPrimitives.ReadUInt16LittleEndian(r[ParticipantCountAt..]);
 
-    public static int Legs(byte[] r) => BinaryPrimitives.ReadUInt16LittleEndian(r.AsSpan(LegCountAt));
+    public static int Legs(ReadOnlySpan<byte> r) => BinaryPrimitives.ReadUInt16LittleEndian(r[LegCountAt..]);
 
-    public static int ParticipantShard(byte[] r, int i) => BinaryPrimitives.ReadUInt16LittleEndian(r.AsSpan(ParticipantsAt + (i * ParticipantSize)));
+    public static int ParticipantShard(ReadOnlySpan<byte> r, int i) => BinaryPrimitives.ReadUInt16LittleEndian(r[(ParticipantsAt + (i * ParticipantSize))..]);
 
-    public static byte ParticipantState(byte[] r, int i) => r[ParticipantsAt + (i * ParticipantSize) + 2];
+    public static byte ParticipantState(ReadOnlySpan<byte> r, int i) => r[ParticipantsAt + (i * ParticipantSize) + 2];
 
     public static void MarkParticipant(byte[] r, int i, byte bit) => r[ParticipantsAt + (i * ParticipantSize) + 2] |= bit;
 
     /// <summary>The participant slot of shard <paramref name="shard"/>, or −1 if it does not take part.</summary>
-    public static int FindParticipant(byte[] r, int shard)
+    public static int FindParticipant(ReadOnlySpan<byte> r, int shard)
     {
         var p = Participants(r);
         for (var i = 0; i < p; i++)
@@ -107,10 +107,10 @@ internal static class TxnRecord
         return -1;
     }
 
-    public static bool All(byte[] r, byte bit) => AllBut(r, -1, bit);
+    public static bool All(ReadOnlySpan<byte> r, byte bit) => AllBut(r, -1, bit);
 
     /// <summary>Whether every participant but the one at <paramref name="except"/> has <paramref name="bit"/> (read only: no copy needed to ask).</summary>
-    public static bool AllBut(byte[] r, int except, byte bit)
+    public static bool AllBut(ReadOnlySpan<byte> r, int except, byte bit)
     {
         var p = Participants(r);
         for (var i = 0; i < p; i++)
@@ -124,10 +124,10 @@ internal static class TxnRecord
         return true;
     }
 
-    public static LegLedgers Ledgers(byte[] r, int leg)
+    public static LegLedgers Ledgers(ReadOnlySpan<byte> r, int leg)
     {
         var at = LedgersAt(r) + (leg * LedgersSize);
-        return new LegLedgers(BinaryPrimitives.ReadUInt32LittleEndian(r.AsSpan(at)), BinaryPrimitives.ReadUInt32LittleEndian(r.AsSpan(at + 4)));
+        return new LegLedgers(BinaryPrimitives.ReadUInt32LittleEndian(r[at..]), BinaryPrimitives.ReadUInt32LittleEndian(r[(at + 4)..]));
     }
 
     /// <summary>
@@ -154,7 +154,7 @@ internal static class TxnRecord
     }
 
     /// <summary>Whether the record's chain is <paramref name="chain"/>, field for field (a retry that may join it).</summary>
-    public static bool ChainEquals(byte[] r, IReadOnlyList<Transfer> chain)
+    public static bool ChainEquals(ReadOnlySpan<byte> r, IReadOnlyList<Transfer> chain)
     {
         var n = Legs(r);
         if (n != chain.Count)
@@ -162,7 +162,7 @@ internal static class TxnRecord
             return false;
         }
 
-        var reader = new CanonicalReader(r.AsSpan(ChainAt(r), n * LedgerCodec.TransferSize));
+        var reader = new CanonicalReader(r.Slice(ChainAt(r), n * LedgerCodec.TransferSize));
         for (var i = 0; i < n; i++)
         {
             if (LedgerCodec.ReadTransfer(ref reader) != chain[i])
@@ -175,17 +175,17 @@ internal static class TxnRecord
     }
 
     /// <summary>The chain's first transfer id (the key of the retry index).</summary>
-    public static UInt128 FirstTransferId(byte[] r)
+    public static UInt128 FirstTransferId(ReadOnlySpan<byte> r)
     {
         var at = ChainAt(r);
-        return new UInt128(BinaryPrimitives.ReadUInt64LittleEndian(r.AsSpan(at + 8)), BinaryPrimitives.ReadUInt64LittleEndian(r.AsSpan(at)));
+        return new UInt128(BinaryPrimitives.ReadUInt64LittleEndian(r[(at + 8)..]), BinaryPrimitives.ReadUInt64LittleEndian(r[at..]));
     }
 
     /// <summary>The flags of leg <paramref name="leg"/> (the last u16 before its timestamp in the transfer encoding).</summary>
-    public static TransferFlags LegFlags(byte[] r, int leg) =>
-        (TransferFlags)BinaryPrimitives.ReadUInt16LittleEndian(r.AsSpan(ChainAt(r) + ((leg + 1) * LedgerCodec.TransferSize) - 10));
+    public static TransferFlags LegFlags(ReadOnlySpan<byte> r, int leg) =>
+        (TransferFlags)BinaryPrimitives.ReadUInt16LittleEndian(r[(ChainAt(r) + ((leg + 1) * LedgerCodec.TransferSize) - 10)..]);
 
-    public static int WaiterCount(byte[] r) => BinaryPrimitives.ReadUInt16LittleEndian(r.AsSpan(WaitersAt(r)));
+    public static int WaiterCount(ReadOnlySpan<byte> r) => BinaryPrimitives.ReadUInt16LittleEndian(r[WaitersAt(r)..]);
 
     /// <summary>A copy of the record with one more waiting client.</summary>
     public static byte[] AddWaiter(byte[] r, in ClientRef waiter)
@@ -199,10 +199,10 @@ internal static class TxnRecord
         return w.Detach();
     }
 
-    public static ClientRef[] Waiters(byte[] r)
+    public static ClientRef[] Waiters(ReadOnlySpan<byte> r)
     {
         var at = WaitersAt(r);
-        var reader = new CanonicalReader(r.AsSpan(at + 2));
+        var reader = new CanonicalReader(r[(at + 2)..]);
         var waiters = new ClientRef[WaiterCount(r)];
         for (var i = 0; i < waiters.Length; i++)
         {
@@ -212,9 +212,9 @@ internal static class TxnRecord
         return waiters;
     }
 
-    private static int LedgersAt(byte[] r) => ParticipantsAt + (Participants(r) * ParticipantSize);
+    private static int LedgersAt(ReadOnlySpan<byte> r) => ParticipantsAt + (Participants(r) * ParticipantSize);
 
-    private static int ChainAt(byte[] r) => LedgersAt(r) + (Legs(r) * LedgersSize);
+    private static int ChainAt(ReadOnlySpan<byte> r) => LedgersAt(r) + (Legs(r) * LedgersSize);
 
-    private static int WaitersAt(byte[] r) => ChainAt(r) + (Legs(r) * LedgerCodec.TransferSize);
+    private static int WaitersAt(ReadOnlySpan<byte> r) => ChainAt(r) + (Legs(r) * LedgerCodec.TransferSize);
 }
