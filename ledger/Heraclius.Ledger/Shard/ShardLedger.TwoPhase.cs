@@ -148,8 +148,10 @@ public sealed partial class ShardLedger
     {
         ArgumentNullException.ThrowIfNull(coordinator);
 
-        // The record is there when this does anything, and is deleted under the state's own key.
-        if (_state.Get(StateKeys.WriteTxn(stackalloc byte[64], coordinator, txn), out var key) is not { } bytes || key is null)
+        // The record is there when this does anything. Read in place (no write comes before the flush, and every leg
+        // is read before it): a copied read was 5% of `bench transfers`' allocations.
+        var key = StateKeys.WriteTxn(stackalloc byte[64], coordinator, txn);
+        if (!_state.TryRead(key, out var bytes))
         {
             return false;
         }
@@ -223,7 +225,7 @@ public sealed partial class ShardLedger
         ws.Return();
 
         // Finished: the record goes (docs/design.md "Shard state": why a late Prepare or decision is still harmless).
-        _state.Delete(key);
+        _state.Delete(key.ToArray());
         return true;
     }
 
@@ -240,7 +242,9 @@ public sealed partial class ShardLedger
     {
         ArgumentNullException.ThrowIfNull(coordinator);
         ArgumentNullException.ThrowIfNull(finalResults);
-        if (_state.Get(StateKeys.WriteTxn(stackalloc byte[64], coordinator, txn), out var key) is not { } bytes || key is null)
+        // Read in place, as in Commit.
+        var key = StateKeys.WriteTxn(stackalloc byte[64], coordinator, txn);
+        if (!_state.TryRead(key, out var bytes))
         {
             return false;
         }
@@ -315,7 +319,7 @@ public sealed partial class ShardLedger
 
         Flush(ws, timestamp);
         ws.Return();
-        _state.Delete(key);
+        _state.Delete(key.ToArray());
         return true;
     }
 
