@@ -10,8 +10,8 @@ namespace Heraclius.KvStore.StateMachine;
 /// buckets by the stable key hash. A bucket is a snapshot chunk; its leaf is H(0x00 ‖ the bucket's
 /// entries in key order), and the state root is the Merkle root over the buckets. A capture (see
 /// <see cref="Capture"/>) re-encodes and re-hashes only the buckets written since the capture before. A bucket keeps
-/// its entries packed in a byte array (see <see cref="StateBucket"/>), so reads return copies and writes copy their
-/// bytes in.
+/// its entries packed in a byte array (see <see cref="StateBucket"/>), so <c>Get</c> returns copies (<c>TryRead</c> a view
+/// valid until the next write) and writes copy their bytes in.
 /// </summary>
 /// <remarks>
 /// A bucket's entries whose key starts with 0x00 (the engine's: client session slots, cursors, flow state) live in
@@ -251,8 +251,7 @@ public sealed class ReplicatedState
         return length == chunk.Length ? chunk : throw new InvalidOperationException("a bucket encoded to another length than it holds");
     }
 
-    // Both sizes count the 4-byte count; the chunk has one.
-    private int EncodedSizeOf(int bucket) => checked((int)(_buckets[bucket].EncodedSize + _bands[bucket].EncodedSize - 4));
+    private int EncodedSizeOf(int bucket) => StateBucket.ChunkSize(_buckets[bucket], _bands[bucket]);
 
     /// <summary>Replaces one bucket with a chunk read elsewhere; the chunk must be canonical and belong here.</summary>
     public void WriteChunk(int bucket, ReadOnlySpan<byte> chunk)

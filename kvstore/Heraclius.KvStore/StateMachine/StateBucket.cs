@@ -45,6 +45,9 @@ internal sealed class StateBucket
     /// <summary>The bytes a chunk of this bucket takes: its u32 count and its records.</summary>
     public long EncodedSize => 4L + _used - _garbage;
 
+    /// <summary>The bytes of the one chunk <paramref name="main"/> and its <paramref name="band"/> encode to (both sizes count a u32 count; the chunk has one).</summary>
+    public static int ChunkSize(StateBucket main, StateBucket band) => checked((int)(main.EncodedSize + band.EncodedSize - 4));
+
     public static uint TagOf(ulong hash) => (uint)(hash >> 32);
 
     /// <summary>The value under a key, as a view into the slab valid until the next write; false when absent.</summary>

@@ -193,21 +193,17 @@ public sealed class StateCapture
     {
         var main = _main[bucket]!;
         var band = _band[bucket]!;
-        // Both sizes count the 4-byte count; the chunk has one.
-        var size = checked((int)(main.EncodedSize + band.EncodedSize - 4));
+        var size = StateBucket.ChunkSize(main, band);
         var buffer = _buffers[bucket];
         if (buffer is null)
         {
-            buffer = new ChunkBuffer(NewChunkArray(size));
+            buffer = new ChunkBuffer(NewChunkArray(size, outgrown: false));
             _buffers[bucket] = buffer;
         }
         else if (buffer.Array.Length < size)
         {
-            // A recycled buffer this capture alone holds: replaced by a larger one, for this capture and the next. The
-            // bucket outgrew half again its size in two intervals, so it gets twice its size: with half again, 54% of
-            // the buckets encoded in `bench transfers` (a state growing by a transfer record and history per side)
-            // needed a new buffer at each capture.
-            buffer.Array = GC.AllocateUninitializedArray<byte>((int)Math.Min(Array.MaxLength, (2L * size) + 64));
+            // A recycled buffer this capture alone holds: replaced by a larger one, for this capture and the next.
+            buffer.Array = NewChunkArray(size, outgrown: true);
         }
 
         var chunk = buffer.Array.AsMemory(0, size);
@@ -231,9 +227,10 @@ public sealed class StateCapture
         }
     }
 
-    // Room to grow by half: a bucket that gains entries between checkpoints does not need a new buffer at each (with an
-    // eighth, in `bench transfers` a recycled buffer was too small for a quarter of the buckets at each capture).
-    // Uninitialized, as only the bytes up to a chunk's length are ever read.
-    private static byte[] NewChunkArray(int size) =>
-        GC.AllocateUninitializedArray<byte>((int)Math.Min(Array.MaxLength, size + (size / 2L) + 64));
+    // Room to grow by half, so a bucket that gains entries between checkpoints does not need a new buffer at each; twice
+    // the size for one that outgrew its recycled buffer (half again in two intervals): with half again there too, 54% of
+    // the buckets encoded in `bench transfers` (a state growing by a transfer record and history per side) needed a new
+    // buffer at each capture. Uninitialized, as only the bytes up to a chunk's length are ever read.
+    private static byte[] NewChunkArray(int size, bool outgrown) =>
+        GC.AllocateUninitializedArray<byte>((int)Math.Min(Array.MaxLength, size + (outgrown ? size : size / 2L) + 64));
 }

@@ -22,11 +22,17 @@ public sealed class HostInboundVerificationTests
     private static OutputGroup[] Groups(string value) =>
         [CertifiedGroups.Group("s0", 5, CertifiedGroups.PutMessage("k", value)), CertifiedGroups.Group("s1", 0, CertifiedGroups.PutMessage("other", "v"))];
 
+    private static CompactDecision Honest() => CertifiedGroups.Compact(T, "c0", 9, Groups("v"), 0);
+
+    // Same header, QC and proof; another payload.
+    private static CompactDecision WithForgedPayload(CompactDecision honest) =>
+        new(honest.Header, honest.Qc, honest.Group with { Payload = Groups("forged")[0].Payload }, honest.Proof);
+
     [Fact]
     public async Task TheSameGroupFromASecondSource_IsNotVerifiedAgain()
     {
         await using var node = HostOfS0();
-        var bytes = CertifiedGroups.Compact(T, "c0", 9, Groups("v"), 0).ToBytes();
+        var bytes = Honest().ToBytes();
 
         Assert.Equal(InboundVerdict.Ahead, node.Offer("c0", bytes.ToArray()));
         Assert.Equal(InboundVerdict.Ahead, node.Offer("c0", bytes.ToArray()));
@@ -38,11 +44,10 @@ public sealed class HostInboundVerificationTests
     public async Task ACopyThatDiffers_IsVerifiedAndRefused_AfterTheHonestOne()
     {
         await using var node = HostOfS0();
-        var honest = CertifiedGroups.Compact(T, "c0", 9, Groups("v"), 0);
+        var honest = Honest();
         Assert.Equal(InboundVerdict.Ahead, node.Offer("c0", honest.ToBytes()));
 
-        // Same header, QC and proof; another payload.
-        var altered = new CompactDecision(honest.Header, honest.Qc, honest.Group with { Payload = Groups("forged")[0].Payload }, honest.Proof);
+        var altered = WithForgedPayload(honest);
         Assert.Equal(InboundVerdict.Invalid, node.Offer("c0", altered.ToBytes()));
 
         // The honest header and group with one QC signature dropped: a QC of too few signers.
@@ -58,7 +63,7 @@ public sealed class HostInboundVerificationTests
     public async Task AGroupAPeerForwardedFirst_IsNotVerifiedAgainWhenTheSubscriptionDeliversIt()
     {
         await using var node = HostOfS0();
-        var bytes = CertifiedGroups.Compact(T, "c0", 9, Groups("v"), 0).ToBytes();
+        var bytes = Honest().ToBytes();
 
         // The replica verifies a forwarded group itself (as it does a group in the leader's proposal).
         node.OnPeerMessage(0, Forward(bytes));
@@ -73,8 +78,8 @@ public sealed class HostInboundVerificationTests
     public async Task AForgedForward_IsRefusedAndNotRemembered()
     {
         await using var node = HostOfS0();
-        var honest = CertifiedGroups.Compact(T, "c0", 9, Groups("v"), 0);
-        var altered = new CompactDecision(honest.Header, honest.Qc, honest.Group with { Payload = Groups("forged")[0].Payload }, honest.Proof);
+        var honest = Honest();
+        var altered = WithForgedPayload(honest);
 
         node.OnPeerMessage(0, Forward(altered.ToBytes()));
         Assert.Equal(0, await node.QueryAsync(r => r.InboundPooled));
