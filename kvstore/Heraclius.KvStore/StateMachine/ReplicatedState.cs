@@ -34,8 +34,8 @@ public sealed class ReplicatedState
     private readonly StateBucket[] _buckets;
     // Each bucket's entries whose key starts with 0x00 (see the remarks).
     private readonly StateBucket[] _bands;
-    // Per bucket, a chunk buffer that retired captures gave back, for the next capture that encodes the bucket.
-    private readonly ChunkBuffer?[] _recycled;
+    // The chunk buffers retired captures gave back, for the buckets the next captures encode.
+    private readonly ChunkBufferPool _chunkBuffers = new();
     // Each bucket's count of writes (and replacements): a capture reuses the chunk of the one before when it is unchanged.
     private readonly long[] _versions;
     private readonly int _mask;
@@ -55,7 +55,6 @@ public sealed class ReplicatedState
         _mask = bucketCount - 1;
         _buckets = new StateBucket[bucketCount];
         _bands = new StateBucket[bucketCount];
-        _recycled = new ChunkBuffer?[bucketCount];
         _versions = new long[bucketCount];
         for (var i = 0; i < bucketCount; i++)
         {
@@ -67,19 +66,13 @@ public sealed class ReplicatedState
     public int BucketCount => _buckets.Length;
 
     /// <summary>How many buckets a capture encoded into a buffer a retired capture gave back (tests, diagnostics).</summary>
-    public long RecycledChunkBuffers { get; private set; }
+    public long RecycledChunkBuffers => _chunkBuffers.Reused;
 
-    /// <summary>
-    /// Keeps a chunk buffer no held capture reads any more for the bucket's next capture (the larger, when one is
-    /// kept already: a bucket's chunks grow with it).
-    /// </summary>
-    internal void Recycle(int bucket, ChunkBuffer buffer)
-    {
-        if (_recycled[bucket] is not { } kept || kept.Array.Length < buffer.Array.Length)
-        {
-            _recycled[bucket] = buffer;
-        }
-    }
+    /// <summary>The bytes of the chunk buffers kept for later captures (tests, diagnostics).</summary>
+    public long FreeChunkBufferBytes => _chunkBuffers.FreeBytes;
+
+    /// <summary>Keeps a chunk buffer no held capture reads any more for a later capture (see <see cref="ChunkBufferPool"/>).</summary>
+    internal void Recycle(ChunkBuffer buffer) => _chunkBuffers.Return(buffer);
 
     /// <summary>An empty undo log for a new transaction: the one the last closed transaction returned, if any.</summary>
     internal UndoLog TakeUndoLog()
@@ -123,8 +116,10 @@ public sealed class ReplicatedState
         var hashes = new Hash32[buckets];
         var versions = (long[])_versions.Clone();
         var pending = new List<int>();
+        var stateBytes = 0L;
         for (var i = 0; i < buckets; i++)
         {
+            stateBytes += EncodedSizeOf(i);
             if (previous is not null && previous.VersionOf(i) == versions[i] && previous.IsComplete && !previous.IsRetired)
             {
                 chunks[i] = previous.ChunkOf(i);
@@ -140,15 +135,14 @@ public sealed class ReplicatedState
                 main[i] = _buckets[i].Freeze();
                 band[i] = _bands[i].Freeze();
                 pending.Add(i);
-                if (_recycled[i] is { } recycled)
-                {
-                    _recycled[i] = null;
-                    recycled.Holders = 1;
-                    buffers[i] = recycled;
-                    RecycledChunkBuffers++;
-                }
+                // Sized now: a twin's chunk is what the bucket holds at the freeze, so no encoder ever allocates.
+                buffers[i] = _chunkBuffers.Rent(StateBucket.ChunkSize(main[i]!, band[i]!));
             }
         }
+
+        // Up to two captures' buffers (each has room for half again its chunk): a replica may retire two captures at one
+        // checkpoint (a save's and a served one's) and none at the next; more would wait for captures that never need it.
+        _chunkBuffers.MaxFreeBytes = 4 * stateBytes;
 
         return new StateCapture(this, height, main, band, chunks, buffers, hashes, versions, [.. pending]);
     }

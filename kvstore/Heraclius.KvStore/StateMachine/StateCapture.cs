@@ -21,7 +21,7 @@ public sealed class StateCapture
     private readonly StateBucket?[] _band;
     private readonly ReadOnlyMemory<byte>[] _chunks;
     // The buffer behind each chunk when the state's captures own it (null for chunks read elsewhere): this capture's
-    // own, taken from the bucket's retired ones or allocated, or the capture before's when the bucket is unchanged.
+    // own, rented from the state's pool when taken (see ChunkBufferPool), or the capture before's when the bucket is unchanged.
     private readonly ChunkBuffer?[] _buffers;
     private readonly Hash32[] _hashes;
     private readonly long[] _versions;
@@ -160,7 +160,7 @@ public sealed class StateCapture
         {
             if (_buffers[i] is { } buffer && --buffer.Holders == 0)
             {
-                Source.Recycle(i, buffer);
+                Source.Recycle(buffer);
             }
         }
     }
@@ -194,16 +194,10 @@ public sealed class StateCapture
         var main = _main[bucket]!;
         var band = _band[bucket]!;
         var size = StateBucket.ChunkSize(main, band);
-        var buffer = _buffers[bucket];
-        if (buffer is null)
+        var buffer = _buffers[bucket]!;
+        if (buffer.Array.Length < size)
         {
-            buffer = new ChunkBuffer(NewChunkArray(size, outgrown: false));
-            _buffers[bucket] = buffer;
-        }
-        else if (buffer.Array.Length < size)
-        {
-            // A recycled buffer this capture alone holds: replaced by a larger one, for this capture and the next.
-            buffer.Array = NewChunkArray(size, outgrown: true);
+            throw new InvalidOperationException("a captured bucket outgrew the buffer it was given at the capture");
         }
 
         var chunk = buffer.Array.AsMemory(0, size);
@@ -226,11 +220,4 @@ public sealed class StateCapture
             _done.TrySetResult();
         }
     }
-
-    // Room to grow by half, so a bucket that gains entries between checkpoints does not need a new buffer at each; twice
-    // the size for one that outgrew its recycled buffer (half again in two intervals): with half again there too, 54% of
-    // the buckets encoded in `bench transfers` (a state growing by a transfer record and history per side) needed a new
-    // buffer at each capture. Uninitialized, as only the bytes up to a chunk's length are ever read.
-    private static byte[] NewChunkArray(int size, bool outgrown) =>
-        GC.AllocateUninitializedArray<byte>((int)Math.Min(Array.MaxLength, size + (outgrown ? size : size / 2L) + 64));
 }
