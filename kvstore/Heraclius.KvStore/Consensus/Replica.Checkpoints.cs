@@ -30,16 +30,6 @@ public sealed partial class Replica
     private QuorumCertificate? _captureAtQc;
 
     /// <summary>
-    /// Work for the time between messages, a slice per call; whether there is more: encoding and hashing the buckets
-    /// of the last checkpoint's capture (a background task does the same; the root, an interval later, finishes what
-    /// is left).
-    /// </summary>
-    public bool WorkWhileIdle() => !_capture.IsComplete && _capture.EncodeSome(IdleEncodeBuckets);
-
-    // Buckets per slice: ~20-40 µs each with 300 entries, so a slice ends well before the next tick (1 ms).
-    private const int IdleEncodeBuckets = 4;
-
-    /// <summary>
     /// Captures the state, which must be the state after <paramref name="height"/> (a checkpoint height, or 0 at
     /// genesis) with no execution open, as the one whose root the header at <paramref name="height"/> + I carries;
     /// <paramref name="ready"/> when a complete capture of it is at hand (a snapshot loaded or installed).

@@ -156,12 +156,6 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
                     lastStepEnd = Now;
                     gcPausedInLastStep = (long)(GC.GetTotalPauseDuration() - gcBefore).TotalMilliseconds;
                 }
-
-                // Nothing waits: work that shortens a later step (a checkpoint's root), a slice at a time, until something arrives.
-                while (!reader.TryPeek(out _) && replica.WorkWhileIdle())
-                {
-                    lastStepEnd = Now;
-                }
             }
         }
         catch (OperationCanceledException)

@@ -34,6 +34,8 @@ public sealed class ReplicaMetrics : IDisposable
         _meter.CreateObservableGauge("heraclius.consensus.pool_requests", () => Long(s => s.Status.PoolSize), description: "Requests waiting in the pool");
         _meter.CreateObservableGauge("heraclius.consensus.leader", () => Long(s => s.Status.IsLeader ? 1 : 0), description: "1 when this node leads its view");
         _meter.CreateObservableGauge("heraclius.consensus.inbox_dropped", () => new Measurement<long>(host.DroppedInbound, node), description: "Inbound events dropped because the inbox was full");
+        _meter.CreateObservableGauge("heraclius.checkpoint.encoder_queue", () => new Measurement<long>(StateMachine.CaptureEncoders.Queued, node), description: "Checkpoint captures waiting for this process's low-priority encoder threads");
+        _meter.CreateObservableGauge("heraclius.checkpoint.encoders_lowered", () => new Measurement<long>(StateMachine.CaptureEncoders.Lowered, node), description: "Encoder threads running at the lowest OS priority (one per core once a capture was encoded; fewer means the OS refused)");
         _meter.CreateObservableCounter("heraclius.consensus.inbound_verifications", () => new Measurement<long>(host.InboundVerifications, node), description: "Compact decisions of other clusters verified (QC and Merkle proof) by this node, each distinct one once");
         _meter.CreateObservableCounter("heraclius.consensus.rejected", () =>
         {

@@ -7,7 +7,7 @@ namespace Heraclius.KvStore.StateMachine;
 /// The replicated state as of one height, taken between two decisions without waiting for its encoding: each bucket
 /// either reuses the chunk of the capture before (not written since) or is a frozen twin (see
 /// <see cref="StateBucket.Freeze"/>) that is encoded and hashed later, on whichever thread gets to it first: a
-/// background task, the replica's idle slices, or <see cref="Root"/>, which finishes what is left.
+/// low-priority encoder thread (see <see cref="CaptureEncoders"/>) or <see cref="Root"/>, which finishes what is left.
 /// </summary>
 /// <remarks>
 /// The chunks, leaves and root are the format's (a bucket's entries in key order), the same whenever and wherever
@@ -78,12 +78,12 @@ public sealed class StateCapture
 
     internal Hash32 HashOf(int bucket) => _hashes[bucket];
 
-    /// <summary>Encodes the buckets on the thread pool until none is left; the owner goes on meanwhile.</summary>
+    /// <summary>Has the buckets encoded by the process's low-priority encoder threads (see <see cref="CaptureEncoders"/>); the owner goes on meanwhile.</summary>
     public void StartInBackground()
     {
         if (!IsComplete)
         {
-            _ = Task.Run(() => EncodeSome(int.MaxValue));
+            CaptureEncoders.Post(this);
         }
     }
 
