@@ -33,8 +33,11 @@ internal sealed class ChunkBufferPool
     /// <summary>How many rents a free buffer served (tests, diagnostics).</summary>
     public long Reused { get; private set; }
 
-    /// <summary>A buffer of at least <paramref name="size"/> bytes, held once: a free one when one fits, else a new one with room to grow.</summary>
-    public ChunkBuffer Rent(int size)
+    /// <summary>
+    /// A buffer of at least <paramref name="size"/> bytes, held once: a free one when one fits, else a new one with room
+    /// for the bucket to grow (<paramref name="previousSize"/>, its chunk's length at the capture before, tells how fast).
+    /// </summary>
+    public ChunkBuffer Rent(int size, int previousSize)
     {
         var first = ClassOf(Math.Max(size, 1));
         for (var c = first; c <= Math.Min(first + MaxClassesAbove, _free.Length - 1); c++)
@@ -55,7 +58,7 @@ internal sealed class ChunkBufferPool
             }
         }
 
-        return new ChunkBuffer(NewArray(size));
+        return new ChunkBuffer(NewArray(size, previousSize));
     }
 
     /// <summary>Takes back a buffer no capture holds any more (or lets it go, when the pool holds enough).</summary>
@@ -72,7 +75,14 @@ internal sealed class ChunkBufferPool
 
     private static int ClassOf(int length) => BitOperations.Log2((uint)length);
 
-    // Room to grow by half, so a bucket that gains entries between checkpoints still fits the buffer it gave back.
+    // Room for half again the chunk, or for as much again when the bucket grew by more than an eighth since the capture
+    // before: a buffer given back is encoded into again three or four captures after its own, half again holds three
+    // intervals' growth of an eighth each, and a state that grows faster (`bench transfers`, by a transfer record and
+    // its history entries per side) outgrew it in most buckets.
     // Uninitialized, as only the bytes up to a chunk's length are ever read.
-    private static byte[] NewArray(int size) => GC.AllocateUninitializedArray<byte>((int)Math.Min(Array.MaxLength, size + (size / 2L) + 64));
+    private static byte[] NewArray(int size, int previousSize)
+    {
+        var room = size > previousSize + (previousSize / 8L) ? (long)size : size / 2L;
+        return GC.AllocateUninitializedArray<byte>((int)Math.Min(Array.MaxLength, size + room + 64));
+    }
 }

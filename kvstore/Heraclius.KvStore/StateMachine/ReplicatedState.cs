@@ -136,7 +136,8 @@ public sealed class ReplicatedState
                 band[i] = _bands[i].Freeze();
                 pending.Add(i);
                 // Sized now: a twin's chunk is what the bucket holds at the freeze, so no encoder ever allocates.
-                buffers[i] = _chunkBuffers.Rent(StateBucket.ChunkSize(main[i]!, band[i]!));
+                var size = StateBucket.ChunkSize(main[i]!, band[i]!);
+                buffers[i] = _chunkBuffers.Rent(size, previous is { IsComplete: true } ? previous.ChunkOf(i).Length : size);
             }
         }
 
