@@ -119,7 +119,9 @@ public sealed class ReplicatedState
         var stateBytes = 0L;
         for (var i = 0; i < buckets; i++)
         {
-            stateBytes += EncodedSizeOf(i);
+            // The bucket's chunk size now is its twin's, if it is frozen below (a freeze changes no byte).
+            var size = EncodedSizeOf(i);
+            stateBytes += size;
             if (previous is not null && previous.VersionOf(i) == versions[i] && previous.IsComplete && !previous.IsRetired)
             {
                 chunks[i] = previous.ChunkOf(i);
@@ -135,14 +137,14 @@ public sealed class ReplicatedState
                 main[i] = _buckets[i].Freeze();
                 band[i] = _bands[i].Freeze();
                 pending.Add(i);
-                // Sized now: a twin's chunk is what the bucket holds at the freeze, so no encoder ever allocates.
-                var size = StateBucket.ChunkSize(main[i]!, band[i]!);
+                // Sized now, from what the bucket holds at the freeze, so no encoder ever allocates.
                 buffers[i] = _chunkBuffers.Rent(size, previous is { IsComplete: true } ? previous.ChunkOf(i).Length : size);
             }
         }
 
-        // Up to two captures' buffers (each has room for half again its chunk): a replica may retire two captures at one
-        // checkpoint (a save's and a served one's) and none at the next; more would wait for captures that never need it.
+        // Up to two captures' buffers (each with room for half again its chunk, or as much again): a replica may retire
+        // two captures at one checkpoint (a save's and a served one's) and none at the next; more would wait for captures
+        // that never need it.
         _chunkBuffers.MaxFreeBytes = 4 * stateBytes;
 
         return new StateCapture(this, height, main, band, chunks, buffers, hashes, versions, [.. pending]);
