@@ -33,4 +33,11 @@ public enum RejectReason
     /// twice or out of order, or a signature that is not that view's leader's prepare of the header and height.
     /// </summary>
     InvalidEquivocation,
+
+    /// <summary>
+    /// A leader's inputs sent ahead of its pre-prepare that fail the checks a proposal's inputs must pass (timestamp,
+    /// client signatures, inbound groups), or that are not the leader's: nothing is executed, and nothing else follows,
+    /// since the message binds no one (the pre-prepare alone is voted on).
+    /// </summary>
+    InvalidInputsAhead,
 }

@@ -202,6 +202,11 @@ public sealed partial class Replica
         var inputs = new ProposalInputs(timestamp, batches, inbound);
         var inputBytes = inputs.ToBytes();
         var height = _decided + 1;
+        if (_options.SendInputsAhead)
+        {
+            Broadcast(InputsAheadMessage.Encode(_self, _view, height, _lastHeaderHash, inputBytes));
+        }
+
         var exec = _executor.Execute(_state, height, inputs, StateRootFor(height));
         // Hashed once: the header's outputs root, then every compact decision's proof, come from these leaves.
         var leaves = Proposal.LeafHashesOf(exec.Outputs);
@@ -334,6 +339,11 @@ public sealed partial class Replica
             return true;
         }
 
+        if (TakeExecutionAhead(proposal, freshTimestamp, from) is { } verdict)
+        {
+            return verdict;
+        }
+
         // The checks below read the decided state: an open execution of another proposal of this height
         // (one we prepared in an earlier view, an equivocating leader's twin) has written its timestamp,
         // sessions and cursors into it. Read through it, the twin's timestamp (one above) made the
@@ -350,39 +360,9 @@ public sealed partial class Replica
             return false;
         }
 
-        var lastTs = Executor.LastTimestamp(_state);
-        if (inputs.Timestamp <= lastTs
-            || (freshTimestamp && !WithinTolerance(inputs.Timestamp))
-            || (inputs.IsEmpty && inputs.Timestamp < _executor.NextTimerDue(_state))
-            || (inputs.Batches.Count > 0 && !TakesClientRequests))
-        {
-            Reject(RejectReason.InvalidProposal, from);
-            return false;
-        }
-
-        if (!ValidateInbound(inputs.Inbound, from))
+        if (!CheckInputs(inputs, freshTimestamp, from, RejectReason.InvalidProposal))
         {
             return false;
-        }
-
-        foreach (var batch in inputs.Batches)
-        {
-            if (batch.Cluster != _cluster.Id || !_topology.TryGetClient(batch.ClientId, out var client))
-            {
-                Reject(RejectReason.InvalidProposal, from);
-                return false;
-            }
-
-            if (!_verifiedBatches.Contains(batch.Digest))
-            {
-                if (!batch.VerifySignature(client.PublicKey))
-                {
-                    Reject(RejectReason.InvalidProposal, from);
-                    return false;
-                }
-
-                _verifiedBatches.Add(batch.Digest);
-            }
         }
 
         var exec = _executor.Execute(_state, header.Height, inputs, StateRootFor(header.Height));
@@ -397,6 +377,52 @@ public sealed partial class Replica
 
         _slot.Exec = exec;
         _slot.ExecHash = header.Hash;
+        return true;
+    }
+
+    /// <summary>
+    /// The checks a proposal's parsed inputs must pass against the decided state before they are executed: a timestamp
+    /// after the last decision's (and, when <paramref name="freshTimestamp"/>, near our clock), no empty proposal before a
+    /// timer is due, client batches only where clients submit, inbound groups that continue their chains, and every
+    /// client batch signed by its client. A failure is counted under <paramref name="reason"/> (inbound groups under their own).
+    /// </summary>
+    private bool CheckInputs(ProposalInputs inputs, bool freshTimestamp, int from, RejectReason reason)
+    {
+        var lastTs = Executor.LastTimestamp(_state);
+        if (inputs.Timestamp <= lastTs
+            || (freshTimestamp && !WithinTolerance(inputs.Timestamp))
+            || (inputs.IsEmpty && inputs.Timestamp < _executor.NextTimerDue(_state))
+            || (inputs.Batches.Count > 0 && !TakesClientRequests))
+        {
+            Reject(reason, from);
+            return false;
+        }
+
+        if (!ValidateInbound(inputs.Inbound, from))
+        {
+            return false;
+        }
+
+        foreach (var batch in inputs.Batches)
+        {
+            if (batch.Cluster != _cluster.Id || !_topology.TryGetClient(batch.ClientId, out var client))
+            {
+                Reject(reason, from);
+                return false;
+            }
+
+            if (!_verifiedBatches.Contains(batch.Digest))
+            {
+                if (!batch.VerifySignature(client.PublicKey))
+                {
+                    Reject(reason, from);
+                    return false;
+                }
+
+                _verifiedBatches.Add(batch.Digest);
+            }
+        }
+
         return true;
     }
 
@@ -418,9 +444,15 @@ public sealed partial class Replica
     {
         if (_slot.Exec is not null)
         {
+            if (_slot.ExecAheadInputs is not null)
+            {
+                InputsAheadWasted++;
+            }
+
             _slot.Exec.Transaction.Rollback();
             _slot.Exec = null;
             _slot.ExecHash = default;
+            _slot.ExecAheadInputs = null;
         }
     }
 
@@ -742,6 +774,7 @@ public sealed partial class Replica
         }
 
         ProcessForcedProposal();
+        ExecuteInputsAheadHeld();
         TryPropose();
     }
 

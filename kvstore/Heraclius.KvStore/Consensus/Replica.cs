@@ -115,13 +115,7 @@ public sealed partial class Replica
     /// <summary>Computes the state root of the decided state (rolls nothing back; call when no proposal is open, or compare at equal heights).</summary>
     public Hash32 ComputeDecidedStateRoot()
     {
-        if (_slot.Exec is not null)
-        {
-            _slot.Exec.Transaction.Rollback();
-            _slot.Exec = null;
-            _slot.ExecHash = default;
-        }
-
+        DropExecution();
         return _state.ComputeRoot();
     }
 
@@ -231,6 +225,9 @@ public sealed partial class Replica
                 break;
             case MessageType.ForwardInbound:
                 OnForwardedInbound(from, body);
+                break;
+            case MessageType.InputsAhead:
+                OnInputsAhead(from, body);
                 break;
             default:
                 Reject(RejectReason.Malformed, from);

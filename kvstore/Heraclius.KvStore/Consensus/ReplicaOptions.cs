@@ -20,6 +20,12 @@ public sealed class ReplicaOptions
     /// </summary>
     public int InboundCoalesceMs { get; set; } = 5;
 
+    /// <summary>
+    /// The leader sends its inputs to the followers before it executes them, so they execute alongside it instead of
+    /// after its pre-prepare arrives. Off, a round runs one execution after another (the leader's, then the followers').
+    /// </summary>
+    public bool SendInputsAhead { get; set; } = true;
+
     /// <summary>Most requests in one proposal.</summary>
     public int MaxProposalRequests { get; set; } = 16384;
 

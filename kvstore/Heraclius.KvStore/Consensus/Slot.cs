@@ -21,6 +21,12 @@ internal sealed class Slot
 
     public Hash32 ExecHash { get; set; }
 
+    /// <summary>
+    /// When <see cref="Exec"/> ran on a leader's inputs sent ahead of its pre-prepare: those inputs' bytes (no header
+    /// names it yet, so <see cref="ExecHash"/> is zero). Taken for the pre-prepare whose inputs are these bytes.
+    /// </summary>
+    public ReadOnlyMemory<byte>? ExecAheadInputs { get; set; }
+
     public PreparedCertificate? Prepared { get; set; }
 
     /// <summary>The view in which this node last sent a commit (only for <see cref="Prepared"/>).</summary>
@@ -47,6 +53,7 @@ internal sealed class Slot
         PrePrepareMessage = null;
         Exec = null;
         ExecHash = default;
+        ExecAheadInputs = null;
         Prepared = null;
         CommitSentView = null;
         Prepares.Clear();

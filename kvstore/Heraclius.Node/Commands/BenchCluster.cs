@@ -94,7 +94,15 @@ internal sealed class BenchCluster : IAsyncDisposable
             var id = Topology.Clusters[i].Id;
             var members = _nodes.Where(n => n.Node.ClusterId == id).ToList();
             var (decisions, requests, viewChanges) = await members[0].Host.QueryAsync(r => (r.DecisionsApplied, r.RequestsDecided, r.ViewChangesStarted));
-            result[i] = new ClusterCounters(members.Sum(n => n.WalFsyncs), members.Sum(n => n.WalBytes), decisions, requests, viewChanges);
+            long used = 0, wasted = 0;
+            foreach (var m in members)
+            {
+                var (u, w) = await m.Host.QueryAsync(r => (r.InputsAheadUsed, r.InputsAheadWasted));
+                used += u;
+                wasted += w;
+            }
+
+            result[i] = new ClusterCounters(members.Sum(n => n.WalFsyncs), members.Sum(n => n.WalBytes), decisions, requests, viewChanges, used, wasted);
         }
 
         return result;

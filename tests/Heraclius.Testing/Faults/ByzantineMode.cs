@@ -11,4 +11,7 @@ public enum ByzantineMode
     LyingViewChanges = 8,
     Replay = 16,
     Garbage = 32,
+
+    /// <summary>As leader, sends followers inputs ahead of its pre-prepare that are not the pre-prepare's: other valid inputs to odd members, unparsable ones to even members.</summary>
+    LyingInputsAhead = 64,
 }

@@ -69,6 +69,9 @@ public sealed class ByzantineRewriter
             case MessageType.Prepare or MessageType.Commit when _mode.HasFlag(ByzantineMode.LyingVotes) && _random.NextDouble() < 0.7:
                 yield return LyingVote(message);
                 break;
+            case MessageType.InputsAhead when _mode.HasFlag(ByzantineMode.LyingInputsAhead):
+                yield return LyingInputsAhead(to, message);
+                break;
             case MessageType.ViewChange when _mode.HasFlag(ByzantineMode.LyingViewChanges):
                 yield return ForgedViewChange(message) ?? message;
                 break;
@@ -106,6 +109,28 @@ public sealed class ByzantineRewriter
         var h = p.Header;
         var header = new DecisionHeader(h.Cluster, h.Height, h.PrevHeaderHash, Hash32.Of(alt), h.OutputsRoot, h.StateRoot);
         return new Proposal(header, alt, p.Outputs);
+    }
+
+    /// <summary>
+    /// Inputs ahead that the pre-prepare will not carry: to odd members the same batches a millisecond later (valid, so
+    /// they execute them and must roll back), to even members inputs cut short (unparsable, so refused).
+    /// </summary>
+    private byte[] LyingInputsAhead(int to, byte[] message)
+    {
+        var (_, _, body) = Envelope.Open(message);
+        var ahead = InputsAheadMessage.Read(body);
+        byte[] lie;
+        if (to % 2 == 1)
+        {
+            var inputs = ProposalInputs.Parse(ahead.Inputs);
+            lie = new ProposalInputs(inputs.Timestamp + 1, inputs.Batches, inputs.Inbound).ToBytes();
+        }
+        else
+        {
+            lie = ahead.Inputs.Span[..(ahead.Inputs.Length / 2)].ToArray();
+        }
+
+        return InputsAheadMessage.Encode(_self, ahead.View, ahead.Height, ahead.PreviousHeader, lie);
     }
 
     /// <summary>Flips a byte of the first output group and recomputes the header: consistent, signed, and wrong.</summary>

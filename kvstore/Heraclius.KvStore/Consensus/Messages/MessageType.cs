@@ -15,4 +15,7 @@ public enum MessageType : byte
     ForwardBatch = 10,
     Status = 11,
     ForwardInbound = 12,
+
+    /// <summary>A leader's inputs for the next height, sent before it executes them (see <see cref="InputsAheadMessage"/>).</summary>
+    InputsAhead = 13,
 }
