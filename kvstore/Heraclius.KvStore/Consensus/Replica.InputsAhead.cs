@@ -22,6 +22,9 @@ public sealed partial class Replica
     /// <summary>Executions ahead that a pre-prepare took (the rest were rolled back).</summary>
     public long InputsAheadUsed { get; private set; }
 
+    /// <summary>Client batches whose signatures this node remembers as checked (tests: bounded while nothing is decided).</summary>
+    internal int VerifiedBatchesHeld => _verifiedBatches.Count;
+
     /// <summary>Executions ahead rolled back unused: another proposal came, or a view change, or catch-up, moved on.</summary>
     public long InputsAheadWasted { get; private set; }
 
@@ -98,6 +101,22 @@ public sealed partial class Replica
         _slot.ExecHash = default;
         _slot.ExecAheadInputs = ahead.Inputs;
         InputsAheadExecuted++;
+    }
+
+    /// <summary>
+    /// Rolls back an execution ahead that no pre-prepare took (one of a proposal this node accepted stays): what reads
+    /// the state from here on (overdue timers, answered batches, a new leader's proposal) reads the decided state.
+    /// Whether there was one.
+    /// </summary>
+    private bool DropExecutionAhead()
+    {
+        if (_slot.ExecAheadInputs is null)
+        {
+            return false;
+        }
+
+        DropExecution();
+        return true;
     }
 
     /// <summary>

@@ -403,6 +403,9 @@ public sealed partial class Replica
             return false;
         }
 
+        // Remembered as verified only when every batch passes: inputs that fail bind nobody and cost no view change, so
+        // a leader sending them again and again must not grow the set, which only a decision trims (review of inputs ahead).
+        List<Hash32>? verified = null;
         foreach (var batch in inputs.Batches)
         {
             if (batch.Cluster != _cluster.Id || !_topology.TryGetClient(batch.ClientId, out var client))
@@ -419,8 +422,13 @@ public sealed partial class Replica
                     return false;
                 }
 
-                _verifiedBatches.Add(batch.Digest);
+                (verified ??= []).Add(batch.Digest);
             }
+        }
+
+        if (verified is not null)
+        {
+            _verifiedBatches.UnionWith(verified);
         }
 
         return true;

@@ -134,7 +134,10 @@ public sealed partial class Replica
 
         // Overdue timers are waiting work: a leader that never ticks would otherwise hold deadlines forever.
         var timersOverdue = _now - _lastDecidedAt >= 2L * _options.TimerTickMs && TimersOverdue();
-        var waiting = _pool.Count > 0 || HasReadyInbound || _slot.Accepted is not null || _newViewForced is not null || timersOverdue;
+        // Inputs sent ahead wait for their pre-prepare: the state read through them (it may have fired the very
+        // deadlines a tick was due for) must not make this node think nothing waits (review of inputs ahead).
+        var waiting = _pool.Count > 0 || HasReadyInbound || _slot.Accepted is not null || _newViewForced is not null || timersOverdue
+            || _slot.ExecAheadInputs is not null;
         if (!waiting)
         {
             // The progress timer runs only while something waits: an idle node that then receives a
@@ -170,6 +173,12 @@ public sealed partial class Replica
 
         if (_now - _progressSince > CurrentTimeout() && _slot.Accepted is null && _newViewForced is null)
         {
+            // A whole timeout and no pre-prepare for the inputs sent ahead: judged on the decided state from here on.
+            if (DropExecutionAhead())
+            {
+                timersOverdue = _now - _lastDecidedAt >= 2L * _options.TimerTickMs && TimersOverdue();
+            }
+
             PruneAnsweredBatches();
             if (_pool.Count == 0 && !HasReadyInbound && !timersOverdue)
             {

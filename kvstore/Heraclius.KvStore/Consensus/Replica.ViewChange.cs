@@ -39,6 +39,9 @@ public sealed partial class Replica
 
         ViewChangesStarted++;
         ReplicaLog.ViewChangeStarted(_logger, NodeId, newView, why);
+        // The old leader's inputs will not be proposed by it any more: read through, they hid the deadlines they fire
+        // from the next leader's tick (review of inputs ahead).
+        DropExecutionAhead();
         _view = newView;
         _inViewChange = true;
         _suspectedView = null;
@@ -330,6 +333,7 @@ public sealed partial class Replica
     private void EnterView(NewViewMessage nv)
     {
         var (maxDecided, forced) = NewViewMessage.Derive(nv.ViewChanges);
+        DropExecutionAhead();
         _view = nv.View;
         _inViewChange = false;
         _newViewMessage = nv.Raw;
