@@ -111,7 +111,7 @@ internal static class BenchCommand
             // Each step over the connections `bench get --vus <step>` would open: connections sized for the largest step
             // split the small steps into many small batches (256 users over 8 connections: 3.7k GET/s at 449 µs of CPU
             // each, against 10.6k over one).
-            var step = await LoadStep.RunAsync(cluster, LoadWorkload.Gets, vus, warmup, stepDuration, verbose: false,
+            var step = await LoadStep.RunAsync(cluster, LoadWorkload.Gets, vus, warmup, stepDuration, verbose: !sweep,
                 clientCount: o.Has("--clients") ? null : ClientsFor(shape, vus));
             Console.WriteLine(step.Line(shape));
             steps.Add(step);

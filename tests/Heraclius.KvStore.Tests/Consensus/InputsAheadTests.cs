@@ -1,6 +1,10 @@
 using Heraclius.KvStore.Consensus;
 using Heraclius.KvStore.Consensus.Messages;
+using Heraclius.KvStore.Client;
+using Heraclius.KvStore.KeyValue;
+using Heraclius.KvStore.Simulation;
 using Heraclius.KvStore.StateMachine;
+using Heraclius.Testing.Cluster;
 
 namespace Heraclius.KvStore.Tests.Consensus;
 
@@ -162,6 +166,26 @@ public sealed class InputsAheadTests
         Assert.Equal(2, f.Replicas[1].InputsAheadUsed);
         Assert.Equal(0, f.Replicas[1].InputsAheadWasted);
         AssertSameDecidedState(f);
+    }
+
+    [Fact]
+    public void ShardsSendTheirInputsAhead_ACoordinatorThatRoutesToThemDoesNot()
+    {
+        var t = new MultiTopology(1, 2);
+        var h = new InMemoryClusters(t.Topology, t.NodeKeys, InMemoryClusters.DefaultOptions());
+        h.Run(200);
+        var requests = Enumerable.Range(1, 16).Select(i => new ClientRequest((ulong)i, KvOperation.Put(System.Text.Encoding.UTF8.GetBytes($"key-{i}"), "v"u8.ToArray()).ToBytes())).ToList();
+        Assert.True(h.Submit("c0", 0, ClientBatch.Create("client-0", "c0", requests, t.ClientKeys[0])).Accepted);
+        Assert.True(h.RunUntil(() => requests.All(r => h.ReplyTo("client-0", r.Seq) is not null)));
+        Assert.Null(h.Converge());
+
+        Assert.All(h.Replicas["c0"], r => Assert.Equal(0, r.InputsAheadExecuted));
+        foreach (var shard in new[] { "s0", "s1" })
+        {
+            var followers = h.Replicas[shard].Where(r => !r.IsLeader).ToList();
+            Assert.All(followers, r => Assert.True(r.InputsAheadUsed > 0, $"{shard}: a follower took no execution ahead"));
+            Assert.All(followers, r => Assert.Equal(r.InputsAheadExecuted, r.InputsAheadUsed + r.InputsAheadWasted));
+        }
     }
 
     /// <summary>A batch of client-0's requests signed with a key that is not client-0's.</summary>
