@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Heraclius.KvStore.Client;
 using Heraclius.KvStore.Consensus;
 using Heraclius.KvStore.Consensus.Messages;
@@ -29,41 +28,10 @@ public sealed class InputsAheadReviewAttackTests
     // Service timers: the speculative execution hides an overdue deadline from TimersOverdue / TimerTickDue.
     // ---------------------------------------------------------------------------------------------------------
 
-    private static readonly byte[] DeadlineKey = [0x44];
-    private static readonly byte[] FiredKey = [0x46];
+    private static readonly byte[] DeadlineKey = DeadlineService.DeadlineKey;
+    private static readonly byte[] FiredKey = DeadlineService.FiredKey;
 
-    /// <summary>As TimerTickTests' service: a request (u64 delay ms) sets a deadline; the timer run records when it fired.</summary>
-    private sealed class DeadlineService : IReplicatedService
-    {
-        public RequestOutcome ExecuteRequest(IStateAccess state, in StateMachine.ExecutionContext context, ReadOnlySpan<byte> operation, IServiceOutputs outputs)
-        {
-            state.Put(DeadlineKey, U64(context.Timestamp + BinaryPrimitives.ReadUInt64LittleEndian(operation)));
-            return RequestOutcome.Answered([]);
-        }
-
-        public void ExecuteMessage(IStateAccess state, in MessageContext context, ReadOnlySpan<byte> message, IServiceOutputs outputs)
-        {
-        }
-
-        public void ExecuteTimers(IStateAccess state, in TimerContext context, IServiceOutputs outputs)
-        {
-            if (state.Get(DeadlineKey) is { } d && context.Timestamp >= BinaryPrimitives.ReadUInt64LittleEndian(d))
-            {
-                state.Delete(DeadlineKey);
-                state.Put(FiredKey, U64(context.Timestamp));
-            }
-        }
-
-        public ulong NextTimerDue(IStateAccess state) =>
-            state.Get(DeadlineKey) is { } d ? BinaryPrimitives.ReadUInt64LittleEndian(d) : ulong.MaxValue;
-    }
-
-    private static byte[] U64(ulong v)
-    {
-        var b = new byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(b, v);
-        return b;
-    }
+    private static byte[] U64(ulong v) => DeadlineService.U64(v);
 
     /// <summary>Four replicas of ReplicaFixture.T running <see cref="DeadlineService"/>, driven message by message.</summary>
     private sealed class TimerCluster

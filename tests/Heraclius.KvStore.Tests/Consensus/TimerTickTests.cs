@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using Heraclius.KvStore.Client;
 using Heraclius.KvStore.Consensus;
 using Heraclius.KvStore.Simulation;
-using Heraclius.KvStore.StateMachine;
 
 namespace Heraclius.KvStore.Tests.Consensus;
 
@@ -13,41 +12,10 @@ namespace Heraclius.KvStore.Tests.Consensus;
 /// </summary>
 public sealed class TimerTickTests
 {
-    private static readonly byte[] DeadlineKey = [0x44];
-    private static readonly byte[] FiredKey = [0x46];
+    private static readonly byte[] DeadlineKey = DeadlineService.DeadlineKey;
+    private static readonly byte[] FiredKey = DeadlineService.FiredKey;
 
-    /// <summary>A request (u64 delay ms) sets a deadline that far past its decision; the timer run records when it fired.</summary>
-    private sealed class DeadlineService : IReplicatedService
-    {
-        public RequestOutcome ExecuteRequest(IStateAccess state, in StateMachine.ExecutionContext context, ReadOnlySpan<byte> operation, IServiceOutputs outputs)
-        {
-            state.Put(DeadlineKey, U64(context.Timestamp + BinaryPrimitives.ReadUInt64LittleEndian(operation)));
-            return RequestOutcome.Answered([]);
-        }
-
-        public void ExecuteMessage(IStateAccess state, in MessageContext context, ReadOnlySpan<byte> message, IServiceOutputs outputs)
-        {
-        }
-
-        public void ExecuteTimers(IStateAccess state, in TimerContext context, IServiceOutputs outputs)
-        {
-            if (state.Get(DeadlineKey) is { } d && context.Timestamp >= BinaryPrimitives.ReadUInt64LittleEndian(d))
-            {
-                state.Delete(DeadlineKey);
-                state.Put(FiredKey, U64(context.Timestamp));
-            }
-        }
-
-        public ulong NextTimerDue(IStateAccess state) =>
-            state.Get(DeadlineKey) is { } d ? BinaryPrimitives.ReadUInt64LittleEndian(d) : ulong.MaxValue;
-    }
-
-    private static byte[] U64(ulong v)
-    {
-        var b = new byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(b, v);
-        return b;
-    }
+    private static byte[] U64(ulong v) => DeadlineService.U64(v);
 
     private static (InMemoryClusters Clusters, SimulatedTopology Topology) Start()
     {
