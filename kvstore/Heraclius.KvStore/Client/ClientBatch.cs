@@ -1,4 +1,3 @@
-using System.Buffers;
 using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Encoding;
 
@@ -7,7 +6,7 @@ namespace Heraclius.KvStore.Client;
 /// <summary>
 /// Requests of one client for one cluster, signed once as a batch. Wire format:
 /// clientId ‖ cluster ‖ u32 count ‖ (u64 seq ‖ bytes op)* ‖ signature(64), where the signature
-/// covers "HRCL-BATCH" ‖ every byte before it. The bytes are shipped and proposed unchanged.
+/// covers "HRCL-BATCH" ‖ SHA-256(every byte before it). The bytes are shipped and proposed unchanged.
 /// A parsed batch keeps the memory it was parsed from (its requests' operations are slices of it):
 /// the caller hands over bytes nothing will write again.
 /// </summary>
@@ -67,21 +66,28 @@ public sealed class ClientBatch
         return new ClientBatch(clientId, cluster, requests, w.Detach(), signedLength);
     }
 
-    /// <summary>Signs Domain ‖ body, the statement built in a pooled buffer (signing is synchronous).</summary>
+    // "HRCL-BATCH" ‖ SHA-256(body): 42 bytes whatever the batch holds.
+    private static readonly int StatementSize = Domain.Length + Hash32.Size;
+
+    /// <summary>
+    /// The statement a batch's signature covers: "HRCL-BATCH" ‖ SHA-256(body), not the body itself. Ed25519 hashes its
+    /// message with SHA-512 twice to sign and once per check, after the body was copied behind the domain tag; a batch of
+    /// 500 requests is ~40 KB, checked by every member of the cluster and by the node it was submitted to. SHA-256 once
+    /// (hardware-accelerated here) over the body in place is the cheaper pass, and as collision-resistant. Measured on one
+    /// core for a 450-request batch (38 KB), 3 runs of 2,000 checks: 113-126 us a check against 213-251 us before (the
+    /// bare Ed25519 check of a 42-byte statement: 90-107 us).
+    /// </summary>
+    private static void WriteStatement(ReadOnlySpan<byte> body, Span<byte> statement)
+    {
+        Domain.CopyTo(statement);
+        Hash32.Of(body).WriteTo(statement[Domain.Length..]);
+    }
+
     private static void Sign(SigningKey key, ReadOnlySpan<byte> body, Span<byte> signature)
     {
-        var length = Domain.Length + body.Length;
-        var statement = ArrayPool<byte>.Shared.Rent(length);
-        try
-        {
-            Domain.CopyTo(statement, 0);
-            body.CopyTo(statement.AsSpan(Domain.Length));
-            key.Sign(statement.AsSpan(0, length), signature);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(statement);
-        }
+        Span<byte> statement = stackalloc byte[StatementSize];
+        WriteStatement(body, statement);
+        key.Sign(statement, signature);
     }
 
     /// <summary>
@@ -119,19 +125,9 @@ public sealed class ClientBatch
 
     public bool VerifySignature(VerifyingKey key)
     {
-        // A pooled statement: verification runs per batch on the host's threads, off the replica thread.
-        var length = Domain.Length + SignedLength;
-        var statement = ArrayPool<byte>.Shared.Rent(length);
-        try
-        {
-            Domain.CopyTo(statement, 0);
-            var bytes = Bytes.Span;
-            bytes[..SignedLength].CopyTo(statement.AsSpan(Domain.Length));
-            return key.Verify(statement.AsSpan(0, length), bytes[SignedLength..]);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(statement);
-        }
+        var bytes = Bytes.Span;
+        Span<byte> statement = stackalloc byte[StatementSize];
+        WriteStatement(bytes[..SignedLength], statement);
+        return key.Verify(statement, bytes[SignedLength..]);
     }
 }
