@@ -129,14 +129,14 @@ public sealed partial class Replica
     /// <summary>Checks a group's QC and proof (three signatures or more); a valid one is remembered for the node's subscriptions.</summary>
     private bool VerifyInbound(InboundGroup group)
     {
-        Interlocked.Increment(ref _inboundVerifications);
-        if (group.Decision.Verify(_topology, _cluster.Id) != CompactDecisionCheck.Valid)
+        bool Check()
         {
-            return false;
+            Interlocked.Increment(ref _inboundVerifications);
+            return group.Decision.Verify(_topology, _cluster.Id) == CompactDecisionCheck.Valid;
         }
 
-        _nodeVerified?.Add(group.Digest);
-        return true;
+        // Through the node's cache when it has one: a subscription checking the same group this moment gives its verdict.
+        return _nodeVerified is { } cache ? cache.Verify(group.Digest, Check) : Check();
     }
 
     private void OnForwardedInbound(int from, ReadOnlyMemory<byte> body)

@@ -249,15 +249,13 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
 
         // Verified here, on the subscription's thread, so the consensus thread only checks the chain; once per
         // node, though f+1 (or more) subscriptions deliver each group.
-        if (!_verifiedGroups.Contains(group.Digest))
-        {
-            Interlocked.Increment(ref _inboundVerifications);
-            if (group.Decision.Verify(_topology, _clusterId) != CompactDecisionCheck.Valid)
+        if (!_verifiedGroups.Contains(group.Digest) && !_verifiedGroups.Verify(group.Digest, () =>
             {
-                return InboundVerdict.Invalid;
-            }
-
-            _verifiedGroups.Add(group.Digest);
+                Interlocked.Increment(ref _inboundVerifications);
+                return group.Decision.Verify(_topology, _clusterId) == CompactDecisionCheck.Valid;
+            }))
+        {
+            return InboundVerdict.Invalid;
         }
 
         var continues = group.PrevHeight == Replica.ResumeAfter(sourceCluster);

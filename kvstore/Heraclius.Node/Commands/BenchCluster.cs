@@ -102,7 +102,8 @@ internal sealed class BenchCluster : IAsyncDisposable
                 wasted += w;
             }
 
-            result[i] = new ClusterCounters(members.Sum(n => n.WalFsyncs), members.Sum(n => n.WalBytes), decisions, requests, viewChanges, used, wasted);
+            result[i] = new ClusterCounters(members.Sum(n => n.WalFsyncs), members.Sum(n => n.WalBytes), decisions, requests, viewChanges, used, wasted,
+                members.Sum(n => n.Host.InboundVerifications));
         }
 
         return result;

@@ -107,6 +107,57 @@ public sealed class HostInboundVerificationTests
         Assert.False(cache.Contains(first));
     }
 
+    [Fact]
+    public async Task TheCache_ChecksAGroupOnce_WhenSeveralThreadsAskAtTheSameMoment_AndKeepsOnlyValidVerdicts()
+    {
+        // Waiters wait as long as the test holds the first check (the production bound is for a stalled thread).
+        var cache = new VerifiedGroupCache(TimeSpan.FromSeconds(30));
+        var digest = Crypto.Hash32.Of([1]);
+        var checks = 0;
+        using var gate = new ManualResetEventSlim(false);
+        bool Slow(bool verdict)
+        {
+            Interlocked.Increment(ref checks);
+            gate.Wait(TimeSpan.FromSeconds(5));
+            return verdict;
+        }
+
+        // Eight subscriptions deliver the same valid group together: one checks, the others wait for its verdict.
+        var asks = Enumerable.Range(0, 8).Select(_ => OnItsOwnThread(() => cache.Verify(digest, () => Slow(true)))).ToList();
+        while (Volatile.Read(ref checks) == 0)
+        {
+            await Task.Delay(1, TestContext.Current.CancellationToken);
+        }
+
+        await Task.Delay(20, TestContext.Current.CancellationToken);
+        gate.Set();
+        Assert.All(await Task.WhenAll(asks), Assert.True);
+        Assert.Equal(1, checks);
+        Assert.True(cache.Contains(digest));
+
+        // An invalid one: every asker of that moment gets the refusal, and it is not remembered (a later copy is checked again).
+        gate.Reset();
+        var forged = Crypto.Hash32.Of([2]);
+        checks = 0;
+        var refusals = Enumerable.Range(0, 8).Select(_ => OnItsOwnThread(() => cache.Verify(forged, () => Slow(false)))).ToList();
+        while (Volatile.Read(ref checks) == 0)
+        {
+            await Task.Delay(1, TestContext.Current.CancellationToken);
+        }
+
+        await Task.Delay(20, TestContext.Current.CancellationToken);
+        gate.Set();
+        Assert.All(await Task.WhenAll(refusals), Assert.False);
+        Assert.Equal(1, checks);
+        Assert.False(cache.Contains(forged));
+        Assert.False(cache.Verify(forged, () => Slow(false)));
+        Assert.Equal(2, checks);
+    }
+
+    // A thread of its own, as each subscription has: pool threads blocked in the test's slow check would starve the pool.
+    private static Task<bool> OnItsOwnThread(Func<bool> ask) =>
+        Task.Factory.StartNew(ask, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
     private static ReplicaHost HostOfS0()
     {
         var host = new ReplicaHost(T.Topology, "s0");
