@@ -23,8 +23,8 @@ public sealed partial class Replica
     /// `bench get` lost 10-15% with it (2 alternated rounds of each: all clusters 11.7k / 11.8k GET/s at 139-141 us of
     /// CPU per GET, shards only 13.0k / 11.8k at 124-135 us, none 12.5k / 12.8k at 128-131 us).
     /// </summary>
-    private bool SendsInputsAhead =>
-        _options.SendInputsAhead && !(_cluster.Kind == Topology.ClusterKind.Coordinator && _topology.Shards.Any());
+    /// <remarks>Set once by the constructor: the topology and the options do not change under a replica.</remarks>
+    private readonly bool _sendsInputsAhead;
 
     /// <summary>Executions of a leader's inputs ahead of its pre-prepare.</summary>
     public long InputsAheadExecuted { get; private set; }

@@ -202,7 +202,7 @@ public sealed partial class Replica
         var inputs = new ProposalInputs(timestamp, batches, inbound);
         var inputBytes = inputs.ToBytes();
         var height = _decided + 1;
-        if (SendsInputsAhead)
+        if (_sendsInputsAhead)
         {
             Broadcast(InputsAheadMessage.Encode(_self, _view, height, _lastHeaderHash, inputBytes));
         }

@@ -70,6 +70,7 @@ public sealed partial class Replica
         _outbox = outbox;
         _logger = logger ?? NullLogger.Instance;
         _state = new ReplicatedState(_options.StateBuckets);
+        _sendsInputsAhead = _options.SendInputsAhead && !(_cluster.Kind == ClusterKind.Coordinator && topology.Shards.Any());
     }
 
     public string ClusterId => _cluster.Id;

@@ -35,20 +35,6 @@ internal sealed class VerifiedGroupCache
 
     public bool Contains(Hash32 digest) => _entries.TryGetValue(digest, out var claim) && claim.State == Claim.Valid;
 
-    /// <summary>Remembers <paramref name="digest"/> as checked and valid (checked elsewhere).</summary>
-    public void Add(Hash32 digest)
-    {
-        var claim = new Claim { State = Claim.Valid };
-        if (_entries.TryAdd(digest, claim))
-        {
-            Counted();
-        }
-        else if (_entries.TryGetValue(digest, out var existing))
-        {
-            existing.Settle(valid: true);
-        }
-    }
-
     /// <summary>
     /// The verdict of <paramref name="check"/> on the group with <paramref name="digest"/>, run once however many threads
     /// ask at the same moment: the first runs it, the others wait for its verdict (the same bytes get the same one).
@@ -100,7 +86,7 @@ internal sealed class VerifiedGroupCache
         if (Interlocked.Increment(ref _count) > Capacity)
         {
             // Groups older than the last few thousand have long been pooled or decided, and a late copy of
-            // one is stale at the host before it is verified; a racing Add lost here only costs a check.
+            // one is stale at the host before it is verified; a verdict kept by a racing check is lost here, which only costs a check.
             _entries.Clear();
             Interlocked.Exchange(ref _count, 0);
         }
@@ -118,18 +104,13 @@ internal sealed class VerifiedGroupCache
         public int State
         {
             get => Volatile.Read(ref _state);
-            init => _state = value;
         }
 
         public void Settle(bool valid)
         {
             lock (this)
             {
-                if (_state == Pending || valid)
-                {
-                    _state = valid ? Valid : Invalid;
-                }
-
+                _state = valid ? Valid : Invalid;
                 Monitor.PulseAll(this);
             }
         }

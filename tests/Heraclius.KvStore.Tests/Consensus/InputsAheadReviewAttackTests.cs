@@ -22,8 +22,6 @@ public sealed class InputsAheadReviewAttackTests
 
     private static long Rejected(Replica r, RejectReason reason) => r.Rejections.GetValueOrDefault(reason);
 
-    private static InputsAhead Read(byte[] message) => InputsAheadMessage.Read(Envelope.Open(message).Body);
-
     // ---------------------------------------------------------------------------------------------------------
     // Service timers: the speculative execution hides an overdue deadline from TimersOverdue / TimerTickDue.
     // ---------------------------------------------------------------------------------------------------------
@@ -273,7 +271,7 @@ public sealed class InputsAheadReviewAttackTests
         Assert.All(Followers, i => Assert.Equal(1UL, f.Replicas[i].DecidedHeight));
 
         // The new leader sent its own InputsAhead for height 1 in view 1 before its pre-prepare.
-        var fresh = f.Outboxes[1].OfType(MessageType.InputsAhead, to: 2).Select(Read).ToList();
+        var fresh = f.Outboxes[1].OfType(MessageType.InputsAhead, to: 2).Select(ReplicaFixture.InputsAheadOf).ToList();
         Assert.Contains(fresh, a => a.View == 1 && a.Height == 1);
 
         foreach (var i in new[] { 2, 3 })
@@ -320,7 +318,7 @@ public sealed class InputsAheadReviewAttackTests
         var f = new ReplicaFixture();
         f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
         f.Replicas[0].Tick(12);
-        var genuine = Read(f.Outboxes[0].OfType(MessageType.InputsAhead, to: 1).Single());
+        var genuine = ReplicaFixture.InputsAheadOf(f.Outboxes[0].OfType(MessageType.InputsAhead, to: 1).Single());
         var inputs = ProposalInputs.Parse(genuine.Inputs);
         var other = new ProposalInputs(inputs.Timestamp + 1, inputs.Batches).ToBytes();
         f.Replicas[1].OnMessage(0, InputsAheadMessage.Encode(0, genuine.View, genuine.Height, genuine.PreviousHeader, other), 12);
@@ -375,7 +373,7 @@ public sealed class InputsAheadReviewAttackTests
 
         f.Replicas[0].SubmitBatch(f.Batch().Bytes, 20);
         f.Replicas[0].Tick(22);
-        var genuine = Read(f.Outboxes[0].OfType(MessageType.InputsAhead, to: 1).Last());
+        var genuine = ReplicaFixture.InputsAheadOf(f.Outboxes[0].OfType(MessageType.InputsAhead, to: 1).Last());
         Assert.Equal(2UL, genuine.Height);
         f.Replicas[1].OnMessage(0, InputsAheadMessage.Encode(0, genuine.View, genuine.Height, Hash32.Of("not the header"u8), genuine.Inputs.Span), 22);
         foreach (var (from, m) in commitsTo1)

@@ -63,9 +63,7 @@ public sealed class InputsAheadTests
     public void InputsAheadThatThePrePrepareDoesNotCarry_AreRolledBack_AndThePrePrepareIsDecided()
     {
         var f = new ReplicaFixture();
-        f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
-        f.Replicas[0].Tick(12);
-        var genuine = InputsAheadMessage.Read(Envelope.Open(f.Outboxes[0].OfType(MessageType.InputsAhead, to: 1).Single()).Body);
+        var genuine = LeaderSendsItsInputsAhead(f);
         var inputs = ProposalInputs.Parse(genuine.Inputs);
         var other = new ProposalInputs(inputs.Timestamp + 1, inputs.Batches).ToBytes();
 
@@ -88,9 +86,7 @@ public sealed class InputsAheadTests
     public void InputsAheadFromAMemberThatDoesNotLead_AreRefused_AndExecuteNothing()
     {
         var f = new ReplicaFixture();
-        f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
-        f.Replicas[0].Tick(12);
-        var genuine = InputsAheadMessage.Read(Envelope.Open(f.Outboxes[0].OfType(MessageType.InputsAhead, to: 1).Single()).Body);
+        var genuine = LeaderSendsItsInputsAhead(f);
 
         f.Replicas[1].OnMessage(2, InputsAheadMessage.Encode(2, genuine.View, genuine.Height, genuine.PreviousHeader, genuine.Inputs.Span), 12);
 
@@ -103,9 +99,7 @@ public sealed class InputsAheadTests
     public void UnparsableOrUnsignedInputsAhead_AreRefusedAndCounted_AndTheRoundGoesOn()
     {
         var f = new ReplicaFixture();
-        f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
-        f.Replicas[0].Tick(12);
-        var genuine = InputsAheadMessage.Read(Envelope.Open(f.Outboxes[0].OfType(MessageType.InputsAhead, to: 1).Single()).Body);
+        var genuine = LeaderSendsItsInputsAhead(f);
         var inputs = ProposalInputs.Parse(genuine.Inputs);
 
         // Cut short: not inputs at all.
@@ -149,7 +143,7 @@ public sealed class InputsAheadTests
         f.Replicas[0].SubmitBatch(f.Batch().Bytes, 20);
         f.Replicas[0].Tick(22);
         var ahead = f.Outboxes[0].OfType(MessageType.InputsAhead, to: 1).Last();
-        Assert.Equal(2UL, InputsAheadMessage.Read(Envelope.Open(ahead).Body).Height);
+        Assert.Equal(2UL, ReplicaFixture.InputsAheadOf(ahead).Height);
         f.Replicas[1].OnMessage(0, ahead, 22);
         Assert.Equal(1, f.Replicas[1].InputsAheadExecuted);
 
@@ -186,6 +180,14 @@ public sealed class InputsAheadTests
             Assert.All(followers, r => Assert.True(r.InputsAheadUsed > 0, $"{shard}: a follower took no execution ahead"));
             Assert.All(followers, r => Assert.Equal(r.InputsAheadExecuted, r.InputsAheadUsed + r.InputsAheadWasted));
         }
+    }
+
+    /// <summary>Leader 0 takes a batch and proposes it at 12 ms; the inputs it sent member 1 ahead of its pre-prepare (nothing delivered yet).</summary>
+    private static InputsAhead LeaderSendsItsInputsAhead(ReplicaFixture f)
+    {
+        f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
+        f.Replicas[0].Tick(12);
+        return ReplicaFixture.InputsAheadOf(f.Outboxes[0].OfType(MessageType.InputsAhead, to: 1).Single());
     }
 
     /// <summary>A batch of client-0's requests signed with a key that is not client-0's.</summary>

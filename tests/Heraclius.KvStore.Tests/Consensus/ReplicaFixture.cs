@@ -204,6 +204,9 @@ internal sealed class ReplicaFixture
         return (PrePrepareMessage.Sign(T.ClusterId, leader, view, p, T.NodeKeys[leader]), other.Hash);
     }
 
+    /// <summary>What an inputs-ahead message (envelope and all) holds.</summary>
+    public static InputsAhead InputsAheadOf(byte[] message) => InputsAheadMessage.Read(Envelope.Open(message).Body);
+
     /// <summary>Whether a status says its sender suspects the leader (the flag after view ‖ in view change ‖ decided).</summary>
     public static bool StatusSuspects(byte[] status) => status[Envelope.HeaderSize + 8 + 1 + 8] == 1;
 

@@ -97,11 +97,11 @@ public sealed class HostInboundVerificationTests
     {
         var cache = new VerifiedGroupCache();
         var first = Crypto.Hash32.Of([0]);
-        cache.Add(first);
+        Assert.True(cache.Verify(first, () => true));
         Assert.True(cache.Contains(first));
         for (var i = 1; i <= VerifiedGroupCache.Capacity; i++)
         {
-            cache.Add(Crypto.Hash32.Of(BitConverter.GetBytes(i)));
+            cache.Verify(Crypto.Hash32.Of(BitConverter.GetBytes(i)), () => true);
         }
 
         Assert.False(cache.Contains(first));
@@ -112,18 +112,42 @@ public sealed class HostInboundVerificationTests
     {
         // Waiters wait as long as the test holds the first check (the production bound is for a stalled thread).
         var cache = new VerifiedGroupCache(TimeSpan.FromSeconds(30));
+
+        // Eight subscriptions deliver the same valid group together: one checks, the others wait for its verdict.
         var digest = Crypto.Hash32.Of([1]);
+        var (verdicts, checks) = await AskTogether(cache, digest, verdict: true);
+        Assert.All(verdicts, Assert.True);
+        Assert.Equal(1, checks);
+        Assert.True(cache.Contains(digest));
+
+        // An invalid one: every asker of that moment gets the refusal, and it is not remembered (a later copy is checked again).
+        var forged = Crypto.Hash32.Of([2]);
+        (verdicts, checks) = await AskTogether(cache, forged, verdict: false);
+        Assert.All(verdicts, Assert.False);
+        Assert.Equal(1, checks);
+        Assert.False(cache.Contains(forged));
+        var again = 0;
+        Assert.False(cache.Verify(forged, () =>
+        {
+            again++;
+            return false;
+        }));
+        Assert.Equal(1, again);
+    }
+
+    /// <summary>Eight threads ask about <paramref name="digest"/> while the first check is held open; the verdicts, and how many checks ran.</summary>
+    private static async Task<(bool[] Verdicts, int Checks)> AskTogether(VerifiedGroupCache cache, Crypto.Hash32 digest, bool verdict)
+    {
         var checks = 0;
         using var gate = new ManualResetEventSlim(false);
-        bool Slow(bool verdict)
+        bool Slow()
         {
             Interlocked.Increment(ref checks);
             gate.Wait(TimeSpan.FromSeconds(5));
             return verdict;
         }
 
-        // Eight subscriptions deliver the same valid group together: one checks, the others wait for its verdict.
-        var asks = Enumerable.Range(0, 8).Select(_ => OnItsOwnThread(() => cache.Verify(digest, () => Slow(true)))).ToList();
+        var asks = Enumerable.Range(0, 8).Select(_ => OnItsOwnThread(() => cache.Verify(digest, Slow))).ToList();
         while (Volatile.Read(ref checks) == 0)
         {
             await Task.Delay(1, TestContext.Current.CancellationToken);
@@ -131,27 +155,7 @@ public sealed class HostInboundVerificationTests
 
         await Task.Delay(20, TestContext.Current.CancellationToken);
         gate.Set();
-        Assert.All(await Task.WhenAll(asks), Assert.True);
-        Assert.Equal(1, checks);
-        Assert.True(cache.Contains(digest));
-
-        // An invalid one: every asker of that moment gets the refusal, and it is not remembered (a later copy is checked again).
-        gate.Reset();
-        var forged = Crypto.Hash32.Of([2]);
-        checks = 0;
-        var refusals = Enumerable.Range(0, 8).Select(_ => OnItsOwnThread(() => cache.Verify(forged, () => Slow(false)))).ToList();
-        while (Volatile.Read(ref checks) == 0)
-        {
-            await Task.Delay(1, TestContext.Current.CancellationToken);
-        }
-
-        await Task.Delay(20, TestContext.Current.CancellationToken);
-        gate.Set();
-        Assert.All(await Task.WhenAll(refusals), Assert.False);
-        Assert.Equal(1, checks);
-        Assert.False(cache.Contains(forged));
-        Assert.False(cache.Verify(forged, () => Slow(false)));
-        Assert.Equal(2, checks);
+        return (await Task.WhenAll(asks), Volatile.Read(ref checks));
     }
 
     // A thread of its own, as each subscription has: pool threads blocked in the test's slow check would starve the pool.
