@@ -13,21 +13,58 @@ namespace Heraclius.KvStore.Storage;
 /// batches appends and pays one fsync per <see cref="Flush"/>.
 /// </para>
 /// <para>
+/// One flush, one write. A flush of two or more records writes them as the payload of one batch record
+/// (type <see cref="WalFormat.BatchType"/>, its own length and CRC-32C), a flush of one record writes it
+/// plain. The records are encoded into the buffer behind 5 bytes left free for the batch header, so
+/// framing a flush costs one more CRC pass over it and no copy. A crash during a flush can damage any
+/// page of that write, in any order; the batch makes the flush one record, so whatever the disk kept of
+/// it is cut whole, and a damaged page early in the flush ahead of intact ones later in it is not
+/// mistaken for damage before later data. Reading expands a valid batch into its records in order;
+/// a batch whose checksum holds but whose records do not fill its payload exactly (a bad inner checksum,
+/// a length past its end, trailing bytes, a batch inside it) was written so, not torn:
+/// <see cref="WalCorruptedException"/> naming its offset.
+/// </para>
+/// <para>
 /// Torn tail, precisely. Opening the log (and <see cref="ReadAll"/>) walks the records from the file
 /// header. At the first record R, at offset p, that is not valid — fewer than 5 bytes left, a length
 /// above <see cref="MaxPayloadLength"/>, a length that runs past the end of the file, or a checksum
-/// mismatch — it asks whether any complete, valid record starts at any byte offset q &gt; p and ends
-/// within the file. If none does, [p, end) is a torn tail, what a crash during the last write leaves:
-/// the file is truncated to p (and fsync'd) so later appends follow good data. If one does, R was
-/// followed by data written after it, so R had been durable and was damaged since:
-/// <see cref="WalCorruptedException"/> with offset p, and the file is left untouched.
+/// mismatch — it asks whether a valid record written after R lies in the file, a valid record being
+/// one that starts at some byte offset q &gt; p, ends within the file and passes its checksum:
+/// </para>
+/// <list type="number">
+/// <item>If the records that parse validly back to back from p + 5 reach, after one or more of them, an
+/// offset c whose 4 bytes are the checksum of a batch header for exactly [p + 5, c) — CRC-32C(u32 (c − p − 5)
+/// ‖ 255 ‖ bytes [p + 5, c)) — then R is a whole batch damaged in its 5-byte header alone (a torn write
+/// that lost anything else breaks the walk or the match): it ends at c + 4, and a valid record starting
+/// at or after c + 4 counts.</item>
+/// <item>Otherwise, if R's header is readable and claims a batch (type byte 255 at p + 4, a length L up to
+/// <see cref="MaxPayloadLength"/>), a valid record lying wholly inside [p + 5, min(p + 5 + L, end)) is one
+/// of R's own inner records, which a disk that persisted the pages of R's write out of order can leave
+/// intact after a lost earlier page: it does not count. Any other valid record after p counts, including
+/// one that starts inside R's span but reaches into R's checksum or beyond (a real inner record never
+/// does). L may run past the end of the file: a batch cut short, possibly with holes, is a torn tail.</item>
+/// <item>Otherwise (R is a plain record, or its header is garbage, so its extent is unknown) every valid
+/// record after p counts.</item>
+/// </list>
+/// <para>
+/// If none counts, [p, end) is a torn tail, what a crash during the last write leaves: the file is
+/// truncated to p (and fsync'd) so later appends follow good data. If one does, R was followed by data
+/// written after it, so R had been durable and was damaged since: <see cref="WalCorruptedException"/>
+/// with offset p, and the file is left untouched.
 /// </para>
 /// <para>
 /// Consequences of that rule, all in the safe direction or unavoidable with this format: damage that
-/// spares no valid record after it (say a flipped bit in the last record) is indistinguishable from
-/// a torn tail and is cut. A torn record whose own partial payload happens to contain a well-formed
-/// record, or a disk that persisted a later page of the last write but not an earlier one, is
-/// reported as corruption: the node stops rather than guess, and an operator decides.
+/// spares no valid record after it (say a flipped bit in the last flush) is indistinguishable from a
+/// torn tail and is cut. Reported as corruption although they may be torn: a torn record whose own
+/// partial payload happens to contain a well-formed record, and a torn batch whose header the disk lost
+/// while it kept a later page of the same write (step 3: nothing left on disk bounds that write); the
+/// node stops rather than guess, and an operator decides. Damage to a durable batch's header alone is
+/// caught by step 1, damage to its content by step 2 (what follows lies outside its span). What step 2
+/// takes for a torn tail although it is not: a durable record whose header was garbled into a batch
+/// header reaching past the end of the file while its content fails step 1 (a plain record whose type
+/// byte became 255 and its length a value between the rest of the file and 64 MiB, or a batch damaged
+/// in header and content both); every record after it is then cut too. A batch cut short by the end of
+/// the file, the commonest torn write, looks the same, so this cannot be closed without refusing those.
 /// </para>
 /// <para>
 /// If a write or fsync fails, the log refuses all further use: after a failed fsync Linux may drop
@@ -51,8 +88,11 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
     private SafeFileHandle _handle;
     // Durable end of the file: the header plus every valid, flushed record; appends are written here.
     private long _length;
+    // Records appended since the last flush, encoded at [RecordHeaderSize, _buffered): the bytes before them
+    // are left for the batch header and ChecksumSize bytes after them are kept free for its checksum.
     private byte[] _buffer = new byte[InitialBufferSize];
-    private int _buffered;
+    private int _buffered = WalFormat.RecordHeaderSize;
+    private int _pendingRecords;
     private bool _failed;
     private bool _disposed;
 
@@ -91,27 +131,37 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
     /// <summary>Bytes on disk that hold the header and durable records.</summary>
     public long DurableLength => _length;
 
+    /// <inheritdoc />
+    /// <remarks>Exactly what the next flush writes.</remarks>
+    public long PendingBytes => WalFormat.FlushSize(_pendingRecords, _buffered - WalFormat.RecordHeaderSize);
+
     public void Append(byte type, ReadOnlySpan<byte> payload)
     {
         ThrowIfUnusable();
+        WalFormat.ThrowIfReservedType(type, nameof(type));
         WalFormat.ThrowIfTooLong(payload.Length);
         var size = WalFormat.RecordOverhead + payload.Length;
-        EnsureCapacity(size);
+        WalFormat.ThrowIfBatchFull(_pendingRecords, _buffered - WalFormat.RecordHeaderSize, size);
+        EnsureCapacity(size + WalFormat.ChecksumSize);
         WalFormat.Encode(_buffer.AsSpan(_buffered, size), type, payload);
         _buffered += size;
+        _pendingRecords++;
     }
 
     public void Flush()
     {
         ThrowIfUnusable();
-        if (_buffered == 0)
+        if (_pendingRecords == 0)
         {
             return;
         }
 
+        ReadOnlySpan<byte> write = _pendingRecords == 1
+            ? _buffer.AsSpan(WalFormat.RecordHeaderSize, _buffered - WalFormat.RecordHeaderSize)
+            : _buffer.AsSpan(0, WalFormat.FrameBatch(_buffer, _buffered));
         try
         {
-            RandomAccess.Write(_handle, _buffer.AsSpan(0, _buffered), _length);
+            RandomAccess.Write(_handle, write, _length);
             RandomAccess.FlushToDisk(_handle);
         }
         catch
@@ -120,9 +170,10 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
             throw;
         }
 
-        _length += _buffered;
-        BytesWritten += _buffered;
-        _buffered = 0;
+        _length += write.Length;
+        BytesWritten += write.Length;
+        _buffered = WalFormat.RecordHeaderSize;
+        _pendingRecords = 0;
         FlushCount++;
         if (_buffer.Length > RetainedBufferSize)
         {
@@ -244,15 +295,26 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
         var offset = (long)WalFormat.FileHeaderSize;
         while (offset < _length)
         {
-            var status = WalFormat.ReadRecord(reader, offset, _length, materialize, out var record, out var next);
+            // A batch's payload is read again record by record, so it is checked in place rather than copied.
+            var batch = _length - offset >= WalFormat.RecordHeaderSize && reader.Peek(offset + 4, 1)[0] == WalFormat.BatchType;
+            var status = WalFormat.ReadRecord(reader, offset, _length, materialize && !batch, out var record, out var next);
             if (status == WalRecordStatus.Valid)
             {
-                records?.Add(record);
+                if (!batch)
+                {
+                    records?.Add(record);
+                }
+                else if (WalFormat.ReadBatch(reader, offset, next, records) is { } problem)
+                {
+                    throw new WalCorruptedException(
+                        $"WAL '{_path}': batch record at byte offset {offset} has a valid checksum but {problem}");
+                }
+
                 offset = next;
                 continue;
             }
 
-            var later = WalRecordSearch.FindValidRecord(reader, offset + 1, _length);
+            var later = WalRecordSearch.FindWrittenAfter(reader, offset, _length);
             if (later >= 0)
             {
                 throw new WalCorruptedException(
@@ -296,6 +358,7 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
                 throw new ArgumentException("a WAL record has a null payload", nameof(records));
             }
 
+            WalFormat.ThrowIfReservedType(record.Type, nameof(records));
             WalFormat.ThrowIfTooLong(record.Payload.Length);
             var size = WalFormat.RecordOverhead + record.Payload.Length;
             if (used + size > chunk.Length)
@@ -325,12 +388,8 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
             return;
         }
 
-        var needed = (long)_buffered + size;
-        if (needed > Array.MaxLength)
-        {
-            throw new InvalidOperationException("too many unflushed WAL bytes: flush before appending more");
-        }
-
+        // A flush holds at most MaxPayloadLength bytes of records plus framing, far below Array.MaxLength.
+        var needed = _buffered + size;
         Array.Resize(ref _buffer, (int)Math.Min(Array.MaxLength, Math.Max(needed, 2L * _buffer.Length)));
     }
 

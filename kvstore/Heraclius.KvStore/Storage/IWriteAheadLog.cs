@@ -7,10 +7,26 @@ namespace Heraclius.KvStore.Storage;
 public interface IWriteAheadLog : IDisposable
 {
     /// <summary>Appends one record (buffered until <see cref="Flush"/>).</summary>
+    /// <exception cref="ArgumentException">The payload is longer than <see cref="FileWriteAheadLog.MaxPayloadLength"/>, or the type is 255 (reserved by the log for the record that frames a flush).</exception>
+    /// <exception cref="InvalidOperationException">
+    /// Records are pending and this one would take them past <see cref="FileWriteAheadLog.MaxPayloadLength"/>
+    /// bytes, more than one flush can hold: flush first (watch <see cref="PendingBytes"/>). Nothing is appended.
+    /// </exception>
     void Append(byte type, ReadOnlySpan<byte> payload);
 
-    /// <summary>Makes every appended record durable (fsync on disk).</summary>
+    /// <summary>
+    /// Makes every appended record durable (fsync on disk), as one unit: after a crash during the flush the
+    /// file log holds all of its records or none of them, or refuses to open in the cases it documents; the
+    /// simulation's log may also keep a prefix of them.
+    /// </summary>
     void Flush();
+
+    /// <summary>
+    /// Bytes appended and not yet flushed, framing included: what the next <see cref="Flush"/> writes. An
+    /// owner that appends without flushing for a while flushes when this passes a threshold of its own, well
+    /// below the limit <see cref="Append"/> enforces.
+    /// </summary>
+    long PendingBytes { get; }
 
     /// <summary>
     /// Every durable record in append order. A torn tail (a partial or checksum-failing record at

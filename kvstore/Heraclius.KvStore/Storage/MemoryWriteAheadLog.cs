@@ -23,6 +23,8 @@ public sealed class MemoryWriteAheadLog : IWriteAheadLog
     private List<byte[]> _chunks = [];
     private readonly Stack<byte[]> _spare = new();
     private int _used = ChunkSize;
+    // The pending records' bytes as the file log frames each one, batch framing excluded.
+    private long _pendingRecordBytes;
 
     public long FlushCount { get; private set; }
 
@@ -33,10 +35,19 @@ public sealed class MemoryWriteAheadLog : IWriteAheadLog
     /// <summary>Records appended since the last flush: what a crash now would put at risk.</summary>
     public int PendingCount => _pending.Count;
 
+    /// <inheritdoc />
+    /// <remarks>What the file log would write for the same records, batch framing included, though nothing here is framed.</remarks>
+    public long PendingBytes => WalFormat.FlushSize(_pending.Count, _pendingRecordBytes);
+
+    /// <remarks>Refuses what the file log refuses, batch limit included, so the simulation meets the same limits.</remarks>
     public void Append(byte type, ReadOnlySpan<byte> payload)
     {
+        WalFormat.ThrowIfReservedType(type, nameof(type));
         WalFormat.ThrowIfTooLong(payload.Length);
+        var size = WalFormat.RecordOverhead + payload.Length;
+        WalFormat.ThrowIfBatchFull(_pending.Count, _pendingRecordBytes, size);
         _pending.Add(Store(type, payload, _chunks));
+        _pendingRecordBytes += size;
     }
 
     public void Flush()
@@ -46,13 +57,9 @@ public sealed class MemoryWriteAheadLog : IWriteAheadLog
             return;
         }
 
-        foreach (var record in _pending)
-        {
-            BytesWritten += WalFormat.RecordOverhead + record.Payload.Length;
-        }
-
+        BytesWritten += PendingBytes;
         _durable.AddRange(_pending);
-        _pending.Clear();
+        ClearPending();
         FlushCount++;
     }
 
@@ -80,6 +87,7 @@ public sealed class MemoryWriteAheadLog : IWriteAheadLog
                 throw new ArgumentException("a WAL record has a null payload", nameof(records));
             }
 
+            WalFormat.ThrowIfReservedType(record.Type, nameof(records));
             WalFormat.ThrowIfTooLong(record.Payload.Length);
         }
 
@@ -115,24 +123,31 @@ public sealed class MemoryWriteAheadLog : IWriteAheadLog
     }
 
     /// <summary>Power loss: every record not flushed is gone.</summary>
-    public void Crash() => _pending.Clear();
+    public void Crash() => ClearPending();
 
     /// <summary>
     /// Power loss during a flush: a prefix of the unflushed records, of a length drawn from
-    /// <paramref name="random"/>, reached the disk, the rest did not — what the file log keeps after
-    /// cutting a torn tail at a record boundary.
+    /// <paramref name="random"/>, reached the disk, the rest did not. The file log keeps all of a flush or
+    /// none of it (it frames a flush as one record), the two ends of this range: the prefixes between are
+    /// crash states production does not reach, so a caller that survives them survives the file log's too.
     /// </summary>
     public void CrashTorn(Random random)
     {
         ArgumentNullException.ThrowIfNull(random);
         var kept = random.Next(_pending.Count + 1);
         _durable.AddRange(_pending.GetRange(0, kept));
-        _pending.Clear();
+        ClearPending();
     }
 
     /// <summary>Nothing to release; the "disk" stays readable so a restarted node can reopen it.</summary>
     public void Dispose()
     {
+    }
+
+    private void ClearPending()
+    {
+        _pending.Clear();
+        _pendingRecordBytes = 0;
     }
 
     /// <summary>Copies a payload into the last chunk of <paramref name="chunks"/> (a new one when it does not fit; a payload larger than a chunk gets its own array).</summary>

@@ -14,10 +14,12 @@ public sealed class MemoryWriteAheadLogTests
         log.Append(3, [3]);
         log.Append(4, [4]);
         Assert.Equal(2, log.PendingCount);
+        Assert.Equal(10 + 10 + 9, log.PendingBytes);
 
         log.Crash();
 
         Assert.Equal(0, log.PendingCount);
+        Assert.Equal(0, log.PendingBytes);
         WalAssert.SameRecords([new(1, [1]), new(2, [2])], log.ReadAll());
         log.Flush();
         WalAssert.SameRecords([new(1, [1]), new(2, [2])], log.ReadAll());
@@ -121,6 +123,7 @@ public sealed class MemoryWriteAheadLogTests
 
         log.CrashTorn(new Random(seed));
         Assert.Equal(0, log.PendingCount);
+        Assert.Equal(0, log.PendingBytes);
         return log.ReadAll();
     }
 }

@@ -18,6 +18,7 @@ internal static class WalAssert
     {
         var payload = new byte[length];
         random.NextBytes(payload);
-        return new WalRecord((byte)random.Next(256), payload);
+        // Any type but 255, which the log reserves for the record that frames a flush.
+        return new WalRecord((byte)random.Next(255), payload);
     }
 }

@@ -197,7 +197,8 @@ public abstract class WriteAheadLogContractTests
     [Fact]
     public void BytesWritten_CountsFlushedRecordsAndRewrittenLogs_FramingIncluded()
     {
-        // A record costs its payload plus 9 bytes of framing (length, type, checksum); a rewritten log adds the 8-byte file header.
+        // A record costs its payload plus 9 bytes of framing (length, type, checksum); a flush of several
+        // records adds 9 for the batch record around them; a rewritten log adds the 8-byte file header.
         using var log = Open();
         log.Append(1, new byte[10]);
         Assert.Equal(0, log.BytesWritten);
@@ -208,15 +209,104 @@ public abstract class WriteAheadLogContractTests
         log.Append(2, []);
         log.Append(3, new byte[100]);
         log.Flush();
-        Assert.Equal(19 + 9 + 109, log.BytesWritten);
+        Assert.Equal(19 + 9 + 9 + 109, log.BytesWritten);
 
         log.Append(5, [5]);
         log.Rewrite([new(4, new byte[20])]);
-        Assert.Equal(137 + 8 + 29, log.BytesWritten);
+        Assert.Equal(146 + 8 + 29, log.BytesWritten);
 
         // The record still pending across the rewrite is counted when it is flushed.
         log.Flush();
-        Assert.Equal(174 + 10, log.BytesWritten);
+        Assert.Equal(183 + 10, log.BytesWritten);
+    }
+
+    [Fact]
+    public void PendingBytes_IsWhatTheNextFlushWrites_AndZeroAfterIt()
+    {
+        var log = Open();
+        try
+        {
+            Assert.Equal(0, log.PendingBytes);
+
+            log.Append(1, new byte[10]);
+            Assert.Equal(19, log.PendingBytes);
+
+            // A second record makes the flush a batch: 9 bytes of its own framing and 9 around both.
+            log.Append(2, []);
+            Assert.Equal(19 + 9 + 9, log.PendingBytes);
+            log.Append(3, new byte[100]);
+            Assert.Equal(37 + 109, log.PendingBytes);
+
+            var before = log.BytesWritten;
+            log.Flush();
+            Assert.Equal(0, log.PendingBytes);
+            Assert.Equal(before + 146, log.BytesWritten);
+
+            log.Append(4, [4]);
+            log.Rewrite([new(5, [5])]);
+            Assert.Equal(10, log.PendingBytes);
+
+            log = CrashAndRestart(log);
+            Assert.Equal(0, log.PendingBytes);
+        }
+        finally
+        {
+            log.Dispose();
+        }
+    }
+
+    [Fact]
+    public void ReservedType_IsRefused_AndChangesNothing()
+    {
+        var log = Open();
+        try
+        {
+            log.Append(1, [1]);
+            log.Flush();
+            log.Append(2, [2]);
+            var pending = log.PendingBytes;
+
+            Assert.Throws<ArgumentException>(() => log.Append(255, [3]));
+            Assert.Throws<ArgumentException>(() => log.Rewrite([new(4, [4]), new(255, [5])]));
+
+            Assert.Equal(pending, log.PendingBytes);
+            WalAssert.SameRecords([new(1, [1])], log.ReadAll());
+            log.Flush();
+            WalAssert.SameRecords([new(1, [1]), new(2, [2])], log.ReadAll());
+            log = CrashAndRestart(log);
+            WalAssert.SameRecords([new(1, [1]), new(2, [2])], log.ReadAll());
+        }
+        finally
+        {
+            log.Dispose();
+        }
+    }
+
+    [Fact]
+    public void RecordThatWouldOverfillTheFlush_IsRefusedUntilAFlush_AndChangesNothing()
+    {
+        var log = Open();
+        try
+        {
+            var large = new byte[FileWriteAheadLog.MaxPayloadLength - 100];
+            large[^1] = 0xAB;
+            log.Append(1, large);
+            var pending = log.PendingBytes;
+
+            var error = Assert.Throws<InvalidOperationException>(() => log.Append(2, new byte[100]));
+            Assert.Contains("flush before appending", error.Message, StringComparison.Ordinal);
+            Assert.Equal(pending, log.PendingBytes);
+
+            log.Flush();
+            log.Append(2, new byte[100]);
+            log.Flush();
+            log = CrashAndRestart(log);
+            WalAssert.SameRecords([new(1, large), new(2, new byte[100])], log.ReadAll());
+        }
+        finally
+        {
+            log.Dispose();
+        }
     }
 
     [Fact]

@@ -23,6 +23,8 @@ public sealed class CrashingWal : IWriteAheadLog
 
     public long BytesWritten => Inner.BytesWritten;
 
+    public long PendingBytes => Inner.PendingBytes;
+
     public List<string> Ops { get; } = [];
 
     public static readonly Dictionary<string, long> Stats = [];
