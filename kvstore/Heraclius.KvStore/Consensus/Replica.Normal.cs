@@ -137,7 +137,8 @@ public sealed partial class Replica
 
     private void TryPropose()
     {
-        if (!IsLeader || VotesHeld || (_pool.Count == 0 && !HasReadyInbound && !TimerTickDue()) || _decided < _newViewMaxDecided || _snapshotFetch is not null)
+        // Abstaining, before the inputs ahead go out too: restarted, it may have proposed other inputs in this view already.
+        if (!IsLeader || VotesHeld || Abstains(_view) || (_pool.Count == 0 && !HasReadyInbound && !TimerTickDue()) || _decided < _newViewMaxDecided || _snapshotFetch is not null)
         {
             return;
         }
@@ -307,6 +308,13 @@ public sealed partial class Replica
             return;
         }
 
+        if (AbstainFrom(view))
+        {
+            // Restarted after a crash in this view: its lost prepare may have been of another header. The decision
+            // comes from the others' commits (catch-up), and the next view counts this node again.
+            return;
+        }
+
         if (!ValidateAndExecute(proposal, freshTimestamp: true, from))
         {
             // An invalid proposal is not relayed, but after the leader's lone prepare of another header it is also an
@@ -471,13 +479,19 @@ public sealed partial class Replica
     /// </summary>
     private void AcceptProposal(Proposal proposal, ulong view, bool asLeader = false, byte[]? leaderPrepare = null)
     {
+        if (Abstains(view))
+        {
+            // Every path here checks first; reaching this would sign a possibly second header in this view.
+            throw new InvalidOperationException($"{NodeId} abstains in view {view} after a crash and must not prepare in it");
+        }
+
         var hash = proposal.Header.Hash;
         _slot.Accepted = proposal;
         _slot.AcceptedView = view;
         _slot.Known[hash] = proposal;
 
-        // Durable before the prepare leaves, in a pre-prepare or alone: a node that crashed in between would,
-        // restarted, remember nothing and might sign another header for this (view, height).
+        // Appended, not fsync'd: the commit's fsync makes it durable. A node that crashes before then abstains in
+        // this view after its restart (Replica.Abstain.cs), so it never signs another header for this (view, height).
         LogPrepareSent(view, proposal);
         var signature = SignVote(VoteKind.Prepare, view, proposal.Header.Height, hash);
         _slot.Prepares.Add(view, _self, hash, signature, out _);

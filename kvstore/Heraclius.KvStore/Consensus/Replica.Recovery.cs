@@ -46,7 +46,15 @@ public sealed partial class Replica
         // Read as views of the records' payloads, which stay alive anyway: a proposal read whole is
         // indexed for the by-reference records after it and shared with them, never copied.
         var proposals = new WalProposalIndex();
-        foreach (var record in _wal.ReadAll())
+        var records = _wal.ReadAll();
+        if (records.Count == 0 && snapshot is not null)
+        {
+            // Every node that ever ran has a Started record at least, and a compaction keeps its view: without them
+            // the views this node signed in are unknown, so it cannot tell where a lost prepare may have been sent.
+            throw new InvalidOperationException($"a snapshot at height {snapshot.Value.Height} but an empty WAL: the views this node signed in are unknown; restore the WAL or start from an empty data directory");
+        }
+
+        foreach (var record in records)
         {
             var r = CanonicalReader.Over(record.Payload);
             var type = (WalRecordType)record.Type;
@@ -91,6 +99,8 @@ public sealed partial class Replica
                     RecoverDecision(new Decision(proposal, qc));
                     break;
                 case WalRecordType.Checkpoint:
+                case WalRecordType.CleanStop:
+                case WalRecordType.Started:
                     break;
                 case WalRecordType.Outbound:
                     RecoverOutbound(record.Payload);
@@ -158,13 +168,23 @@ public sealed partial class Replica
             _resumedView = _view;
             var carried = _slot.Prepared is { } p2 && p2.View < _view ? p2 : null;
             _myViewChange = ViewChangeMessage.Encode(_self, _view, _lastHeader, _lastQc, carried, _cluster.Id, _key, SuspicionProofFor(_view));
-            _wal.Append((byte)WalRecordType.ViewChangeSent, _myViewChange);
+            AppendRecord(WalRecordType.ViewChangeSent, _myViewChange);
             // The view after it: a second restart recovers as having entered the view again, timer included.
-            _wal.Append((byte)WalRecordType.View, U64Bytes(_view));
+            AppendRecord(WalRecordType.View, U64Bytes(_view));
             _wal.Flush();
             StoreViewChange(ViewChangeMessage.Parse(_myViewChange));
         }
 
+        if (records.Count > 0 && records[^1].Type != (byte)WalRecordType.CleanStop)
+        {
+            // A crash: the last prepares this node sent may not have reached the disk (Replica.Abstain.cs).
+            _abstainThrough = _view;
+            ReplicaLog.AbstainsThrough(_logger, NodeId, _view);
+        }
+
+        // Durable before anything is signed: a crash from here on must not pass for the clean stop before it.
+        AppendRecord(WalRecordType.Started, []);
+        _wal.Flush();
         RefreshFlow();
         ReplicaLog.Recovered(_logger, NodeId, _decided, _view);
     }

@@ -53,8 +53,8 @@ public sealed partial class Replica
         // Built before the view moves: the suspicions it carries are of the view below the new one.
         var suspicions = SuspicionProofFor(newView);
         var raw = ViewChangeMessage.Encode(_self, newView, _lastHeader, _lastQc, _slot.Prepared, _cluster.Id, _key, suspicions, EquivocationFor(newView));
-        _wal.Append((byte)WalRecordType.View, U64Bytes(newView));
-        _wal.Append((byte)WalRecordType.ViewChangeSent, raw);
+        AppendRecord(WalRecordType.View, U64Bytes(newView));
+        AppendRecord(WalRecordType.ViewChangeSent, raw);
         _wal.Flush();
         _myViewChange = raw;
         RememberViewChange(newView, raw);
@@ -344,7 +344,7 @@ public sealed partial class Replica
         _resumedView = null;
         _slot.Prepares.DropViewsBelow(_view);
         _slot.PrePrepareMessage = null;
-        _wal.Append((byte)WalRecordType.View, U64Bytes(_view));
+        AppendRecord(WalRecordType.View, U64Bytes(_view));
         _wal.Flush();
         ReplicaLog.NewViewEntered(_logger, NodeId, _view, LeaderIndex);
 
@@ -406,6 +406,11 @@ public sealed partial class Replica
         }
 
         if (_slot.Accepted is not null && _slot.AcceptedView == _view)
+        {
+            return;
+        }
+
+        if (AbstainFrom(_view))
         {
             return;
         }

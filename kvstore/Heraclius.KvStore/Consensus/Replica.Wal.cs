@@ -4,7 +4,8 @@ using Heraclius.KvStore.Encoding;
 
 namespace Heraclius.KvStore.Consensus;
 
-// The records a height leaves in the WAL. A proposal (100–300 KB under load) is written whole once,
+// The records a height leaves in the WAL, one fsync per height: the commit's (Replica.Abstain.cs says why the
+// prepare's may wait for it). A proposal (100–300 KB under load) is written whole once,
 // normally in the PrepareSent; the commit and decision records that follow name it by reference when
 // this log is sure to hold it in an earlier record, so a decision costs the disk one copy instead of three.
 public sealed partial class Replica
@@ -13,16 +14,32 @@ public sealed partial class Replica
     // into the log at once, so a buffer kept at its largest size saves an allocation per record.
     private readonly CanonicalWriter _walRecord = new(0);
 
-    /// <summary>Before a prepare: the view and the whole proposal, durable.</summary>
+    // Past this many unflushed bytes what waits goes to disk before the next record: a node that prepares or learns
+    // decisions but sends no commit (an abstainer, a laggard) would otherwise buffer without bound, and one flush
+    // holds at most 64 MiB (a large proposal's PrepareSent then gets a flush of its own).
+    private const long MaxUnflushedWalBytes = 8L << 20;
+
+    /// <summary>Every record this replica writes comes through here.</summary>
+    private void AppendRecord(WalRecordType type, ReadOnlySpan<byte> payload)
+    {
+        var pending = _wal.PendingBytes;
+        if (pending > 0 && pending + payload.Length + (2 * Storage.WalFormat.RecordOverhead) > MaxUnflushedWalBytes)
+        {
+            _wal.Flush();
+        }
+
+        _wal.Append((byte)type, payload);
+    }
+
+    /// <summary>Before a prepare: the view and the whole proposal, appended (the commit's fsync or the next makes it durable).</summary>
     private void LogPrepareSent(ulong view, Proposal proposal)
     {
         var w = _walRecord;
         w.Clear();
         w.U64(view);
         proposal.Write(w);
-        _wal.Append((byte)WalRecordType.PrepareSent, w.WrittenSpan);
+        AppendRecord(WalRecordType.PrepareSent, w.WrittenSpan);
         _slot.InWal.Add(proposal.Header.Hash);
-        _wal.Flush();
     }
 
     /// <summary>Before a commit: the prepared certificate, durable; its proposal by reference when the log holds it.</summary>
@@ -35,12 +52,12 @@ public sealed partial class Replica
             w.U64(cert.View);
             ProposalReference.Of(cert.Proposal.Header).Write(w);
             new QuorumCertificate(cert.View, cert.Prepares).Write(w);
-            _wal.Append((byte)WalRecordType.CommitSentRef, w.WrittenSpan);
+            AppendRecord(WalRecordType.CommitSentRef, w.WrittenSpan);
         }
         else
         {
             cert.Write(w);
-            _wal.Append((byte)WalRecordType.CommitSent, w.WrittenSpan);
+            AppendRecord(WalRecordType.CommitSent, w.WrittenSpan);
             _slot.InWal.Add(cert.Proposal.Header.Hash);
         }
 
@@ -60,12 +77,12 @@ public sealed partial class Replica
         {
             ProposalReference.Of(decision.Header).Write(w);
             decision.Qc.Write(w);
-            _wal.Append((byte)WalRecordType.DecisionRef, w.WrittenSpan);
+            AppendRecord(WalRecordType.DecisionRef, w.WrittenSpan);
         }
         else
         {
             decision.Write(w);
-            _wal.Append((byte)WalRecordType.Decision, w.WrittenSpan);
+            AppendRecord(WalRecordType.Decision, w.WrittenSpan);
             _slot.InWal.Add(decision.Header.Hash);
         }
     }

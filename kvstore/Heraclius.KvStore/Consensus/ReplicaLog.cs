@@ -34,4 +34,7 @@ internal static partial class ReplicaLog
 
     [LoggerMessage(EventId = 1009, Level = LogLevel.Warning, Message = "{Node}: kept the whole WAL after the snapshot of {Height} was saved: the decisions since it are no longer all in memory ({Count} times so far)")]
     public static partial void WalCompactionSkipped(ILogger logger, string node, ulong height, long count);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "{Node}: restarted after a crash; signs no prepare or pre-prepare in view {View} or below (its last prepares there may not have reached the disk)")]
+    public static partial void AbstainsThrough(ILogger logger, string node, ulong view);
 }

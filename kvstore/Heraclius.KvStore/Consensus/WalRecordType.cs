@@ -4,6 +4,9 @@ namespace Heraclius.KvStore.Consensus;
 /// Record types of the consensus WAL. A proposal is written whole in the first record of a height that
 /// needs it; later records of that height that this log is sure to hold it before name it by a
 /// <see cref="ProposalReference"/> (the "Ref" types), which recovery resolves against earlier records.
+/// Only the records before a commit or VIEW-CHANGE are fsync'd before the message leaves; a prepare's record is
+/// not, so a node restarted after a crash signs no prepare or pre-prepare in the views it had entered
+/// (<see cref="Replica"/>, "abstain").
 /// </summary>
 internal enum WalRecordType : byte
 {
@@ -33,4 +36,10 @@ internal enum WalRecordType : byte
 
     /// <summary><see cref="Decision"/> with the proposal replaced by its reference: u64 height ‖ H(header) ‖ QC.</summary>
     DecisionRef = 9,
+
+    /// <summary>empty: the node stopped gracefully after this record; every record before it is durable and it signed nothing after.</summary>
+    CleanStop = 10,
+
+    /// <summary>empty, fsync'd when a node starts: a crash from now on is not taken for the clean stop that may precede it.</summary>
+    Started = 11,
 }

@@ -101,8 +101,9 @@ public sealed class ClusterNode : IAsyncDisposable
         await Server.DisposeAsync();
         await Host.DisposeAsync();
 
-        // The replica thread has stopped: make its last decision records durable on a graceful stop.
-        _wal.Flush();
+        // The replica thread has stopped: its last records durable, then the mark that spares a restart from
+        // abstaining (Replica.Abstain.cs).
+        Host.RecordCleanStop();
         await _network.DisposeAsync();
         _metrics.Dispose();
         _wal.Dispose();

@@ -66,6 +66,9 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
 
     public Replica Replica => _replica ?? throw new InvalidOperationException("not started");
 
+    /// <summary>After <see cref="DisposeAsync"/> (the replica handles nothing more): see <see cref="Replica.RecordCleanStop"/>.</summary>
+    internal void RecordCleanStop() => _replica?.RecordCleanStop();
+
     private long Now => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <summary>Binds the replica (constructed with this host as its outbox) and the network, recovers, and starts the thread.</summary>

@@ -105,7 +105,7 @@ public sealed class CheckpointSaveTests
         var compacted = WalRecordTypes(f);
         Assert.DoesNotContain(WalRecordType.PrepareSent, compacted);
         Assert.DoesNotContain(WalRecordType.DecisionRef, compacted);
-        Assert.Equal(2UL * Interval, f.Boot(Slow, 1_000).DecidedHeight);
+        Assert.Equal(2UL * Interval, f.StopAndBoot(Slow, 1_000).DecidedHeight);
 
         Decide(f, 2 * Interval, 1);
         Assert.Equal(
@@ -263,11 +263,7 @@ public sealed class CheckpointSaveTests
     private static void Decide(ReplicaFixture f, int done, int count) => f.DecideBatches(done, count, Slow);
 
     /// <summary>The types of the slow node's WAL records, after making its buffered records durable.</summary>
-    private static List<WalRecordType> WalRecordTypes(ReplicaFixture f)
-    {
-        f.Wals[Slow].Flush();
-        return [.. f.Wals[Slow].ReadAll().Select(r => (WalRecordType)r.Type)];
-    }
+    private static List<WalRecordType> WalRecordTypes(ReplicaFixture f) => f.RecordTypes(Slow);
 
     /// <summary>The heights of the decisions in the slow node's WAL, after making its buffered records durable.</summary>
     private static List<ulong> WalDecisionHeights(ReplicaFixture f) => f.WalDecisionHeights(Slow);

@@ -29,8 +29,11 @@ public sealed class LeaderCrashBeforePrePrepareLeavesTests
         f.Replicas[0].Tick(now + 2);
         Assert.Contains(f.Outboxes[0].Sent, s => (MessageType)s.Message[0] == MessageType.PrePrepare);
 
-        // The crash: nothing node 0 sent since (pre-prepare, prepare) leaves the node; its flushed WAL survives.
+        // The crash: nothing node 0 sent since (pre-prepare, prepare) leaves the node. Its PrepareSent, appended
+        // without an fsync of its own (one fsync per decision), reached the disk here: a leader that lost it abstains
+        // in view 0, and only the others' copies or a client's retry bring the request back.
         f.SkipAll();
+        f.Wals[0].Flush();
         f.Wals[0].Crash();
         f.Boot(0, now + 3);
         if (clientRetriesToLeader)

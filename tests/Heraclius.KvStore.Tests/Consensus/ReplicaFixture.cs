@@ -73,14 +73,33 @@ internal sealed class ReplicaFixture
         return heights;
     }
 
-    /// <summary>Starts (or restarts, after a crash) node <paramref name="i"/> from its storage.</summary>
+    /// <summary>
+    /// Starts (or restarts, after a crash) node <paramref name="i"/> from its storage. A crash loses what was appended
+    /// and not flushed (a prepare's record among them): flush first to model records that did reach the disk, or
+    /// use <see cref="StopAndBoot"/> for a graceful restart.
+    /// </summary>
     public Replica Boot(int i, long now)
     {
+        Wals[i].Crash();
         Outboxes[i] = new RecordingOutbox();
         _delivered[i] = 0;
         Replicas[i] = new Replica(T.Topology, T.ClusterId, i, T.NodeKeys[i], new KeyValueService(), Wals[i], Snapshots[i], Outboxes[i], Options);
         Replicas[i].Start(now);
         return Replicas[i];
+    }
+
+    /// <summary>Stops node <paramref name="i"/> gracefully (everything it appended durable, then the clean-stop mark) and starts it again.</summary>
+    public Replica StopAndBoot(int i, long now)
+    {
+        Replicas[i].RecordCleanStop();
+        return Boot(i, now);
+    }
+
+    /// <summary>Node <paramref name="i"/>'s WAL record types after making its buffered records durable, without the start and clean-stop marks.</summary>
+    public List<WalRecordType> RecordTypes(int i)
+    {
+        Wals[i].Flush();
+        return [.. Wals[i].ReadAll().Select(r => (WalRecordType)r.Type).Where(t => t is not (WalRecordType.Started or WalRecordType.CleanStop))];
     }
 
     private ulong _seq = 1;

@@ -41,7 +41,7 @@ public sealed class SaveRotationTests
         Assert.Equal([9UL, 10, 11, 12, 13, 14], f.WalDecisionHeights(2));
 
         var expected = f.Replicas[0].ComputeDecidedStateRoot();
-        var restarted = f.Boot(2, 1_000);
+        var restarted = f.StopAndBoot(2, 1_000);
         Assert.Equal((3UL * Interval) + 2, restarted.DecidedHeight);
         Assert.Equal(expected, restarted.ComputeDecidedStateRoot());
         Assert.Equal(f.Replicas[0].LastHeaderHash, restarted.LastHeaderHash);

@@ -92,7 +92,9 @@ public sealed class SnapshotCatchUpSafetyTests
         ServeDecisions(f, 0, f.Replicas[3].DecidedHeight + 1, now);
         Assert.Equal(14UL, f.Replicas[3].DecidedHeight);
 
-        // The equivocating leader's other proposal for 15 in view 0: the only one node 3 ever prepares.
+        // The equivocating leader's other proposal for 15 in view 0: restarted after a crash in view 0, node 3 prepares
+        // nothing there (one fsync per decision: a prepare it sent before the crash may not have reached its disk).
+        Assert.Equal(0UL, restarted.AbstainsThroughView);
         var other = Equivocation(prePrepare);
         Assert.NotEqual(prePrepare, other);
         f.Replicas[3].OnMessage(0, other, now + 1);
@@ -102,7 +104,7 @@ public sealed class SnapshotCatchUpSafetyTests
         Assert.False(f.Replicas[3].VotesHeld);
         var prepares = Prepares(f, 3, 15);
         _output.WriteLine($"node 3 prepares for height 15: {string.Join(", ", prepares.Select(p => $"view {p.View} {p.Hash.Short}"))}");
-        Assert.Single(prepares);
+        Assert.Empty(prepares);
     }
 
     /// <summary>What waited for the installed snapshot to be durable is handled once it is: the node prepares, and the WAL is compacted to the snapshot.</summary>
@@ -184,8 +186,7 @@ public sealed class SnapshotCatchUpSafetyTests
 
         Assert.Equal(13UL, f.Replicas[2].DecidedHeight);
         Assert.Equal(8UL, f.Replicas[0].CheckpointHeight);
-        f.Wals[0].Flush();
-        f.Boot(0, now);
+        f.StopAndBoot(0, now);
         Assert.Equal(13UL, f.Replicas[0].DecidedHeight);
         Assert.Equal(8UL, f.Replicas[0].CheckpointHeight);
         f.SkipAll();

@@ -62,7 +62,23 @@ public sealed class FuzzNode : IReplicaOutbox
         }
 
         _sim.Arm(this);
+        _abstainAtBoot = r.AbstainsThroughView;
+        _durablePreparesAtBoot.Clear();
+        foreach (var w in Wal.Inner.ReadAll())
+        {
+            if (w.Type == (byte)WalRecordType.PrepareSent)
+            {
+                var pr = new Heraclius.KvStore.Encoding.CanonicalReader(w.Payload);
+                var view = pr.U64();
+                _durablePreparesAtBoot.Add((view, Proposal.Read(ref pr).Header.Hash));
+            }
+        }
     }
+
+    // One fsync per decision: after a crash the replica abstains through this view (null after a clean boot), except
+    // for re-sending the prepares whose records were durable at boot.
+    private ulong? _abstainAtBoot;
+    private readonly HashSet<(ulong View, Hash32 Hash)> _durablePreparesAtBoot = [];
 
     public void Run(Action<Replica> action)
     {
@@ -157,6 +173,27 @@ public sealed class FuzzNode : IReplicaOutbox
 
     /// <summary>The height of the last snapshot installed whose durability no vote checked yet.</summary>
     private ulong? _installUnchecked;
+
+    /// <summary>A graceful stop: the replica writes its clean-stop mark (or only flushes, when it still abstains) and nothing is lost.</summary>
+    public void Stop()
+    {
+        if (Replica is { } stopping)
+        {
+            try
+            {
+                Wal.Countdown = -1;
+                stopping.RecordCleanStop();
+            }
+            catch (SimCrashException)
+            {
+            }
+        }
+
+        _saveScheduled = false;
+        _installUnchecked = null;
+        Replica = null;
+        Snapshots.Scheduler.Drop();
+    }
 
     public void Crash()
     {
@@ -256,14 +293,28 @@ public sealed class FuzzNode : IReplicaOutbox
         }
 
         _maxSignedView = Math.Max(_maxSignedView, view);
+        if (type == Heraclius.KvStore.Consensus.Messages.MessageType.Prepare && _abstainAtBoot is { } through && view <= through)
+        {
+            r.U64();
+            if (!_durablePreparesAtBoot.Contains((view, r.Hash())))
+            {
+                _sim.Violations.Add($"SAFETY: node {Index}, restarted after a crash in view {through}, signed a new prepare in view {view} (incarnation {Incarnation})");
+            }
+        }
+
         if (type == Heraclius.KvStore.Consensus.Messages.MessageType.PrePrepare)
         {
             var proposal = Proposal.Read(ref r);
+            if (_abstainAtBoot is { } abstained && view <= abstained && !_durablePreparesAtBoot.Contains((view, proposal.Header.Hash)))
+            {
+                _sim.Violations.Add($"SAFETY: node {Index}, restarted after a crash in view {abstained}, signed a new pre-prepare in view {view} (incarnation {Incarnation})");
+            }
+
             var key = ((byte)0, view, proposal.Header.Height);
             if (Votes.TryGetValue(key, out var prev) && prev != proposal.Header.Hash)
             {
-                // The leader's PrepareSent is durable before its pre-prepare leaves, so a restarted leader
-                // never signs another header for one (view, height).
+                // A restarted leader abstains in the views it had entered, so it never signs another header
+                // for one (view, height) whether or not its PrepareSent reached the disk.
                 _sim.Violations.Add($"honest leader {Index} proposed two headers in view {view} height {proposal.Header.Height} (incarnation {Incarnation})");
             }
 
@@ -348,6 +399,8 @@ public sealed class FuzzCluster
     {
         Seed = seed;
         Random = new Random(seed);
+        // Its own stream, so the seeds' earlier scenarios (crash times, messages) stay as they were.
+        _stops = new Random(unchecked((seed * 7919) + 211));
         _armRate = armRate;
         var s = SimulationSettings.FromSeed(seed);
         // Crashes always; a byzantine equivocating leader half the time.
@@ -380,6 +433,11 @@ public sealed class FuzzCluster
     private static readonly Lazy<TestTopology> SharedTopology = new(() => new TestTopology(4, 2));
 
     public Random Random { get; }
+
+    private readonly Random _stops;
+
+    /// <summary>Graceful stops (a clean-stop record, nothing lost) among the faults: a third of the whole-node faults.</summary>
+    public int GracefulStops { get; private set; }
 
     /// <summary>How many times the seed's fault phase lasts (env FUZZ_PHASE).</summary>
     private static int PhaseFactor => int.Parse(Environment.GetEnvironmentVariable("FUZZ_PHASE") ?? "2", System.Globalization.CultureInfo.InvariantCulture);
@@ -531,8 +589,17 @@ public sealed class FuzzCluster
                 {
                     if (victim.Alive)
                     {
-                        victim.Crash();
-                        Crashes++;
+                        if (_stops.Next(3) == 0)
+                        {
+                            // A graceful stop after a crash in the same view must not forget the abstention (review of rule R).
+                            victim.Stop();
+                            GracefulStops++;
+                        }
+                        else
+                        {
+                            victim.Crash();
+                            Crashes++;
+                        }
                     }
                 });
                 At(t + down, () =>
