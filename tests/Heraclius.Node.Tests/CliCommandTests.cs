@@ -106,6 +106,14 @@ public sealed class CliCommandTests(ITestOutputHelper output) : IDisposable
         Assert.Contains(reason, r.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task BenchTransfersSweep_MinAboveMax_IsRefusedBeforeAnythingStarts()
+    {
+        var r = await Cli("bench", "transfers", "--sweep", "--min-vus", "512", "--max-vus", "256", "--no-baseline");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--min-vus must be at least 1 and at most --max-vus", r.Stderr, StringComparison.Ordinal);
+    }
+
     // Refused before any cluster starts: a value the store would refuse would leave the run with no op counted.
     [Theory]
     [InlineData("0")]

@@ -21,11 +21,15 @@ internal static class TransfersBench
     public const string Usage = """
         heraclius bench transfers [--duration 20s] [--vus 2048] [--accounts 100000] [--cross-shard 1.0]
                                   [--coordinators 1] [--shards 2] [--nodes 4] [--clients N] [--warmup 3s]
+                                  [--sweep [--min-vus 128] [--max-vus 2048] [--p99-bound 100]]
                                   [--baseline ../shared/baselines/pg_transfers.sh | --no-baseline] [--log]
           virtual users each create transfers of 1..100 units between random funded accounts, one at a
           time; --cross-shard is the fraction whose two accounts live on different shards. The
           PostgreSQL baseline (pgbench, 32 clients, same duration) runs first when its script exists.
-          Last line: transfers_per_s=<n> p50_ms=<x> p99_ms=<y> cross_shard=<f> clusters=<c>+<s>
+          --sweep doubles the users from --min-vus to --max-vus, each step --duration long on the same
+          cluster and accounts, one line per step, and ends with the best step whose p99 is within
+          --p99-bound ms (the best step overall when none is).
+          Last line: transfers_per_s=<n> p50_ms=<x> p99_ms=<y> cross_shard=<f> clusters=<c>+<s> [vus=<v>]
         """;
 
     private const uint Ledger = 1;
@@ -35,9 +39,18 @@ internal static class TransfersBench
 
     public static async Task<int> RunAsync(Options o)
     {
-        o.RejectUnknown("--duration", "--vus", "--accounts", "--cross-shard", "--coordinators", "--shards", "--nodes", "--clients", "--warmup", "--baseline", "--no-baseline", "--log");
+        o.RejectUnknown("--duration", "--vus", "--accounts", "--cross-shard", "--coordinators", "--shards", "--nodes", "--clients", "--warmup", "--baseline", "--no-baseline", "--log",
+            "--sweep", "--min-vus", "--max-vus", "--p99-bound");
         var shape = TopologyShape.FromOptions(o, TopologyShape.Default) with { Service = NodeServices.Ledger };
-        var vus = o.GetInt("--vus", 2048);
+        var sweep = o.Has("--sweep");
+        var vus = sweep ? o.GetInt("--max-vus", 2048) : o.GetInt("--vus", 2048);
+        var minVus = sweep ? o.GetInt("--min-vus", 128) : vus;
+        var bound = o.GetInt("--p99-bound", 100);
+        if (minVus < 1 || minVus > vus)
+        {
+            return Cli.Fail("--min-vus must be at least 1 and at most --max-vus");
+        }
+
         var accounts = o.GetInt("--accounts", 100_000);
         var crossShard = double.Parse(o.Get("--cross-shard", "1.0"), System.Globalization.CultureInfo.InvariantCulture);
         var duration = o.GetDuration("--duration", TimeSpan.FromSeconds(20));
@@ -67,25 +80,44 @@ internal static class TransfersBench
         var router = new ShardRouter(cluster.Topology);
         var byShard = await SetUpAccountsAsync(clients, router, accounts);
         var load = new TransferLoad(clients, byShard, crossShard);
-        await load.RunAsync(vus, warmup, measure: false);
-        using var meter = await CostMeter.StartAsync(cluster);
-        var sw = Stopwatch.StartNew();
-        await load.RunAsync(vus, duration, measure: true);
-        var elapsed = sw.Elapsed.TotalSeconds;
-        var all = load.Latencies.Order().ToArray();
-        double P(double q) => LatencyDistribution.At(all, q);
-        await meter.PrintAsync(all.Length, elapsed, $"vus={vus}", verbose: true);
-        Console.WriteLine(LatencyDistribution.Line(all));
-        Console.WriteLine($"  results: {string.Join(" ", load.Results.OrderBy(r => r.Key).Select(r => $"{r.Key}={r.Value}"))}{(load.Timeouts > 0 ? $" timeouts={load.Timeouts}" : "")} resent_after_overloaded={clients.Sum(c => c.Resent)}");
-        var committed = load.Results.TryGetValue(CreateTransferResult.Ok, out var ok) ? ok : 0;
-        if (committed == 0)
+        var steps = new List<(int Vus, double PerSecond, double P50, double P99)>();
+        for (var users = minVus; users <= vus; users *= 2)
+        {
+            await load.RunAsync(users, warmup, measure: false);
+            using var meter = await CostMeter.StartAsync(cluster);
+            var sw = Stopwatch.StartNew();
+            await load.RunAsync(users, duration, measure: true);
+            var elapsed = sw.Elapsed.TotalSeconds;
+            var all = load.Latencies.Order().ToArray();
+            double P(double q) => LatencyDistribution.At(all, q);
+            await meter.PrintAsync(all.Length, elapsed, $"vus={users}", verbose: !sweep);
+            Console.WriteLine(LatencyDistribution.Line(all));
+            Console.WriteLine($"  results: {string.Join(" ", load.Results.OrderBy(r => r.Key).Select(r => $"{r.Key}={r.Value}"))}{(load.Timeouts > 0 ? $" timeouts={load.Timeouts}" : "")} resent_after_overloaded={clients.Sum(c => c.Resent)}");
+            var committed = load.Results.TryGetValue(CreateTransferResult.Ok, out var ok) ? ok : 0;
+            steps.Add((users, committed / elapsed, P(0.50), P(0.99)));
+            if (sweep)
+            {
+                Console.WriteLine(Line(steps[^1], crossShard, shape));
+            }
+        }
+
+        var best = steps.Where(s => s.P99 <= bound && s.PerSecond > 0).OrderByDescending(s => s.PerSecond).FirstOrDefault();
+        if (best.Vus == 0)
+        {
+            best = steps.MaxBy(s => s.PerSecond);
+        }
+
+        if (best.PerSecond == 0)
         {
             return Cli.Fail("no transfer committed during the measurement; see the results above");
         }
 
-        Console.WriteLine($"transfers_per_s={committed / elapsed:F0} p50_ms={P(0.50):F2} p99_ms={P(0.99):F2} cross_shard={crossShard:F1} clusters={shape.Coordinators}+{shape.Shards}");
+        Console.WriteLine(Line(best, crossShard, shape, withVus: sweep));
         return 0;
     }
+
+    private static string Line((int Vus, double PerSecond, double P50, double P99) step, double crossShard, TopologyShape shape, bool withVus = true) =>
+        $"transfers_per_s={step.PerSecond:F0} p50_ms={step.P50:F2} p99_ms={step.P99:F2} cross_shard={crossShard:F1} clusters={shape.Coordinators}+{shape.Shards}" + (withVus ? $" vus={step.Vus}" : "");
 
     /// <summary>Creates the ledger's issuance account and the customer accounts, funds each from issuance, and returns the account ids by shard.</summary>
     private static async Task<List<UInt128>[]> SetUpAccountsAsync(List<LedgerClient> clients, ShardRouter router, int accounts)
