@@ -609,6 +609,30 @@ public sealed class FuzzCluster
                         victim.Boot(Now);
                     }
                 });
+
+                // Now and then a graceful restart right after the reboot, still in the view it crashed in: the clean-stop
+                // mark must not make the next start forget what a crash may have lost (the review of rule R found that).
+                if (_stops.Next(2) == 0)
+                {
+                    var stopAt = t + down + 1 + _stops.Next(20);
+                    var rebootAt = stopAt + 1 + _stops.Next(20);
+                    At(stopAt, () =>
+                    {
+                        if (victim.Alive)
+                        {
+                            victim.Stop();
+                            GracefulStops++;
+                        }
+                    });
+                    At(rebootAt, () =>
+                    {
+                        if (!victim.Alive)
+                        {
+                            victim.Boot(Now);
+                        }
+                    });
+                }
+
                 t += down + 50 + Random.Next(400);
             }
             else
