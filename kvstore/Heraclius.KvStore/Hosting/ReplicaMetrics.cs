@@ -28,6 +28,8 @@ public sealed class ReplicaMetrics : IDisposable
         _meter.CreateObservableCounter("heraclius.consensus.view_changes", () => Long(s => s.ViewChangesStarted), description: "View changes this node started or joined");
         _meter.CreateObservableCounter("heraclius.consensus.leader_suspicions", () => Long(s => s.LeaderSuspicions), description: "Views whose leader this node's timers suspected (it changes view when f+1 members do)");
         _meter.CreateObservableCounter("heraclius.consensus.snapshots_installed", () => Long(s => s.SnapshotsInstalled), description: "Snapshots fetched from peers and installed");
+        _meter.CreateObservableGauge("heraclius.consensus.abstains_through_view", () => Long(s => s.AbstainsThroughView ?? -1), description: "After a crash: the highest view in which this node signs no prepare or pre-prepare (rule R); -1 when it abstains in none");
+        _meter.CreateObservableCounter("heraclius.consensus.proposals_abstained", () => Long(s => s.ProposalsAbstained), description: "Proposals this node left unprepared because it abstains in their view after a crash (a re-sent pre-prepare counts again)");
         _meter.CreateObservableGauge("heraclius.consensus.view", () => Long(s => (long)s.Status.View), description: "Current view");
         _meter.CreateObservableGauge("heraclius.consensus.height", () => Long(s => (long)s.Status.DecidedHeight), description: "Last decided height");
         _meter.CreateObservableGauge("heraclius.consensus.lag", () => Long(s => (long)s.Status.Lag), description: "Decisions behind the highest height a peer reported");

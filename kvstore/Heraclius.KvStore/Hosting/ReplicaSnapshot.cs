@@ -15,5 +15,7 @@ public sealed record ReplicaSnapshot(
     long ViewChangesStarted,
     long LeaderSuspicions,
     long SnapshotsInstalled,
+    long? AbstainsThroughView,
+    long ProposalsAbstained,
     IReadOnlyDictionary<RejectReason, long> Rejections,
     long PublishedAtMs);

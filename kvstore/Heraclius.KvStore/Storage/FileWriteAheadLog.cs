@@ -128,7 +128,6 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
     /// <inheritdoc />
     public long BytesWritten { get; private set; }
 
-
     /// <summary>Bytes on disk that hold the header and durable records.</summary>
     public long DurableLength => _length;
 

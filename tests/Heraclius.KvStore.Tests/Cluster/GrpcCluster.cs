@@ -69,6 +69,9 @@ public sealed class GrpcCluster : IAsyncDisposable
                 : null),
             loggerFactory: Environment.GetEnvironmentVariable("HERACLIUS_TEST_LOG") is null ? null : Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddSimpleConsole().SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Information)));
 
+    /// <summary>Where node <paramref name="i"/> keeps its WAL (its <c>wal</c> directory).</summary>
+    public string WalDirectory(int i) => Path.Combine(_root, $"n{i}", "wal");
+
     public async Task StopNodeAsync(int i)
     {
         var node = Nodes[i];

@@ -99,6 +99,49 @@ public sealed class GrpcClusterTests
         await cluster.AssertConvergedAsync(Bound);
     }
 
+    /// <summary>
+    /// Rule R over real gRPC and files: a graceful restart does not abstain; a restart after a crash abstains through
+    /// its view, publishes that for the metrics, and the cluster goes on with it and converges.
+    /// </summary>
+    [Fact]
+    public async Task RestartAfterACrash_AbstainsThroughItsView_AGracefulRestartDoesNot_AndTheClusterGoesOn()
+    {
+        await using var cluster = new GrpcCluster();
+        await cluster.StartAsync();
+        await using var client = await cluster.ClientAsync(1);
+        await Run(client, KvOperation.Put(B("before"), B("1")));
+
+        await cluster.StopNodeAsync(3);
+        await cluster.StartNodeAsync(3);
+        Assert.Null(await cluster.Nodes[3]!.Host.QueryAsync(r => r.AbstainsThroughView));
+
+        // A start that crashed right after its Started record: what a crash leaves is not a clean stop.
+        await cluster.StopNodeAsync(3);
+        using (var wal = new Heraclius.KvStore.Storage.FileWriteAheadLog(cluster.WalDirectory(3)))
+        {
+            wal.Append((byte)Heraclius.KvStore.Consensus.WalRecordType.Started, []);
+            wal.Flush();
+        }
+
+        await cluster.StartNodeAsync(3);
+        var node = cluster.Nodes[3]!;
+        var through = await node.Host.QueryAsync(r => r.AbstainsThroughView);
+        Assert.NotNull(through);
+        var deadline = DateTime.UtcNow + Bound;
+        while (node.Host.Snapshot?.AbstainsThroughView != (long)through.Value && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal((long)through.Value, node.Host.Snapshot?.AbstainsThroughView);
+        for (var i = 0; i < 5; i++)
+        {
+            await Run(client, KvOperation.Put(B($"after-{i}"), B("2")));
+        }
+
+        await cluster.AssertConvergedAsync(Bound);
+    }
+
     [Fact]
     public async Task FollowerRestartedFromWal_CatchesUpIncludingFromSnapshot()
     {
