@@ -48,11 +48,25 @@ public sealed class CaptureEncodersTests
         Assert.Equal(Environment.ProcessorCount, CaptureEncoders.Lowered);
         // The kernel's own view: /proc/self/task/<tid>/stat, field 19 is the nice value (comm, field 2, is the thread's
         // name cut to 15 bytes and in parentheses; the fields after it are counted from its closing one).
+        // Other tests run in this process, and a thread of theirs may exit between the listing and the read (seen in a
+        // clean-clone run): a task gone meanwhile is not an encoder, which never exits.
+        static string? ReadTask(string task, string file)
+        {
+            try
+            {
+                return File.ReadAllText(Path.Combine(task, file));
+            }
+            catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException)
+            {
+                return null;
+            }
+        }
+
         var nices = Directory.GetDirectories("/proc/self/task")
-            .Where(t => File.ReadAllText(Path.Combine(t, "comm")).Trim().StartsWith("capture-encod", StringComparison.Ordinal))
+            .Where(t => ReadTask(t, "comm")?.Trim().StartsWith("capture-encod", StringComparison.Ordinal) == true)
             .Select(t =>
             {
-                var stat = File.ReadAllText(Path.Combine(t, "stat"));
+                var stat = ReadTask(t, "stat") ?? throw new InvalidOperationException($"encoder thread {t} exited");
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
                 return int.Parse(fields[16], System.Globalization.CultureInfo.InvariantCulture);
             })
