@@ -127,13 +127,8 @@ public sealed class GrpcClusterTests
         var node = cluster.Nodes[3]!;
         var through = await node.Host.QueryAsync(r => r.AbstainsThroughView);
         Assert.NotNull(through);
-        var deadline = DateTime.UtcNow + Bound;
-        while (node.Host.Snapshot?.AbstainsThroughView != (long)through.Value && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20, TestContext.Current.CancellationToken);
-        }
-
-        Assert.Equal((long)through.Value, node.Host.Snapshot?.AbstainsThroughView);
+        await Heraclius.KvStore.Tests.Transport.Eventually.WaitUntil(() => node.Host.Snapshot?.AbstainsThroughView == (long)through.Value,
+            $"the published snapshot to say it abstains through view {through}", Bound);
         for (var i = 0; i < 5; i++)
         {
             await Run(client, KvOperation.Put(B($"after-{i}"), B("2")));

@@ -3,6 +3,8 @@ using Heraclius.KvStore.Consensus.Messages;
 using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Decisions;
 
+using static Heraclius.KvStore.Tests.Consensus.ReplicaFixture;
+
 namespace Heraclius.KvStore.Tests.Consensus;
 
 /// <summary>
@@ -14,7 +16,6 @@ public sealed class EquivocationEvidenceTests
 {
     private static readonly string Cluster = ReplicaFixture.T.ClusterId;
 
-    private static long Rejected(Replica r, RejectReason reason) => r.Rejections.GetValueOrDefault(reason);
 
     /// <summary>The leader of view 0 (member 0)'s prepare of <paramref name="hash"/> at height 1, unless the arguments say otherwise.</summary>
     private static byte[] PrepareSignature(Hash32 hash, ulong height = 1, ulong view = 0, int signer = 0, VoteKind kind = VoteKind.Prepare) =>

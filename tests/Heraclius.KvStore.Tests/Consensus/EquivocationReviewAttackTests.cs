@@ -3,6 +3,8 @@ using Heraclius.KvStore.Consensus.Messages;
 using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Decisions;
 
+using static Heraclius.KvStore.Tests.Consensus.ReplicaFixture;
+
 namespace Heraclius.KvStore.Tests.Consensus;
 
 /// <summary>
@@ -13,7 +15,6 @@ public sealed class EquivocationReviewAttackTests
 {
     private static readonly int[] ZeroAndThree = [0, 3];
 
-    private static long Rejected(Replica r, RejectReason reason) => r.Rejections.GetValueOrDefault(reason);
 
     /// <summary>Every member is shown two others' signed suspicions of view 0, so all four change to view 1 (as their timers would make them).</summary>
     private static void AllChangeToView1(ReplicaFixture f, long now)

@@ -6,6 +6,8 @@ using Heraclius.KvStore.KeyValue;
 using Heraclius.KvStore.StateMachine;
 using Heraclius.KvStore.Storage;
 
+using static Heraclius.KvStore.Tests.Consensus.ReplicaFixture;
+
 namespace Heraclius.KvStore.Tests.Consensus;
 
 /// <summary>
@@ -17,10 +19,6 @@ namespace Heraclius.KvStore.Tests.Consensus;
 /// </summary>
 public sealed class InputsAheadReviewAttackTests
 {
-    private static readonly int[] Followers = [1, 2, 3];
-    private static readonly int[] All = [0, 1, 2, 3];
-
-    private static long Rejected(Replica r, RejectReason reason) => r.Rejections.GetValueOrDefault(reason);
 
     // ---------------------------------------------------------------------------------------------------------
     // Service timers: the speculative execution hides an overdue deadline from TimersOverdue / TimerTickDue.

@@ -6,6 +6,8 @@ using Heraclius.KvStore.Simulation;
 using Heraclius.KvStore.StateMachine;
 using Heraclius.Testing.Cluster;
 
+using static Heraclius.KvStore.Tests.Consensus.ReplicaFixture;
+
 namespace Heraclius.KvStore.Tests.Consensus;
 
 /// <summary>
@@ -15,10 +17,6 @@ namespace Heraclius.KvStore.Tests.Consensus;
 /// </summary>
 public sealed class InputsAheadTests
 {
-    private static readonly int[] Followers = [1, 2, 3];
-    private static readonly int[] All = [0, 1, 2, 3];
-
-    private static long Rejected(Replica r, RejectReason reason) => r.Rejections.GetValueOrDefault(reason);
 
     private static void AssertSameDecidedState(ReplicaFixture f)
     {

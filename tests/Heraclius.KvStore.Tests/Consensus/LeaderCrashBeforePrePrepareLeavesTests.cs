@@ -42,18 +42,8 @@ public sealed class LeaderCrashBeforePrePrepareLeavesTests
         }
 
         var start = now;
-        for (var step = 0; step < 20_000 && !f.Replicas.All(r => r.DecidedHeight >= 1); step++)
-        {
-            now += 5;
-            for (var i = 0; i < 4; i++)
-            {
-                f.Replicas[i].Tick(now);
-            }
-
-            f.Pump(now);
-        }
-
-        var state = string.Join(", ", Enumerable.Range(0, 4).Select(i => $"node {i}: view {f.Replicas[i].View}{(f.Replicas[i].InViewChange ? " (changing)" : "")}, decided {f.Replicas[i].DecidedHeight}"));
+        now = f.RunUntil(now, () => f.Replicas.All(r => r.DecidedHeight >= 1));
+        var state = f.Describe();
         _output.WriteLine($"after {now - start} ms: {state}");
         Assert.True(f.Replicas.All(r => r.DecidedHeight >= 1), $"not decided after {now - start} ms: {state}");
         return now - start;

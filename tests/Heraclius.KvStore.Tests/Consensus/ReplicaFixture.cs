@@ -223,6 +223,40 @@ internal sealed class ReplicaFixture
         return (PrePrepareMessage.Sign(T.ClusterId, leader, view, p, T.NodeKeys[leader]), other.Hash);
     }
 
+    /// <summary>Leader 0's followers, and every member.</summary>
+    public static readonly int[] Followers = [1, 2, 3];
+    public static readonly int[] All = [0, 1, 2, 3];
+
+    /// <summary>How many messages <paramref name="r"/> dropped for <paramref name="reason"/>.</summary>
+    public static long Rejected(Replica r, RejectReason reason) => r.Rejections.GetValueOrDefault(reason);
+
+    /// <summary>
+    /// Ticks every member but <paramref name="down"/> each 5 ms from <paramref name="now"/> and delivers among them, until
+    /// <paramref name="done"/> holds or 20,000 steps have passed; returns the time reached.
+    /// </summary>
+    public long RunUntil(long now, Func<bool> done, int down = -1)
+    {
+        for (var step = 0; step < 20_000 && !done(); step++)
+        {
+            now += 5;
+            for (var i = 0; i < Replicas.Length; i++)
+            {
+                if (i != down)
+                {
+                    Replicas[i].Tick(now);
+                }
+            }
+
+            Pump(now, (from, to, _) => from != down && to != down);
+        }
+
+        return now;
+    }
+
+    /// <summary>One line per member: view, whether changing, decided height (for a failure message).</summary>
+    public string Describe() => string.Join(", ", Enumerable.Range(0, Replicas.Length).Select(i =>
+        $"node {i}: view {Replicas[i].View}{(Replicas[i].InViewChange ? " (changing)" : "")}, decided {Replicas[i].DecidedHeight}"));
+
     /// <summary>What an inputs-ahead message (envelope and all) holds.</summary>
     public static InputsAhead InputsAheadOf(byte[] message) => InputsAheadMessage.Read(Envelope.Open(message).Body);
 

@@ -34,6 +34,22 @@ public sealed class RuleRReviewAttackTests
         return outbox.Sent.First(s => (MessageType)s.Message[0] == MessageType.PrePrepare).Message;
     }
 
+    /// <summary>
+    /// Node <paramref name="i"/> crashes (its unflushed PrepareSent lost) and restarts abstaining in view 0; that incarnation
+    /// is stopped gracefully (ClusterNode.DisposeAsync) before leaving view 0 and started again, at <paramref name="now"/>
+    /// and 1 ms later. Returns the third incarnation, which must still abstain.
+    /// </summary>
+    private static Heraclius.KvStore.Consensus.Replica CrashThenCleanRestart(ReplicaFixture f, int i, long now)
+    {
+        f.Wals[i].Crash();
+        var second = f.Boot(i, now);
+        Assert.Equal(0UL, second.AbstainsThroughView);
+        second.RecordCleanStop();
+        var third = f.Boot(i, now + 1);
+        Assert.Equal(0UL, third.AbstainsThroughView);
+        return third;
+    }
+
     /// <summary>Crash (abstains), then a graceful stop of the abstaining incarnation: the next one forgets v*.</summary>
     [Fact]
     public void Leader_CrashThenCleanRestart_SignsASecondPrePrepareForOneViewAndHeight()
@@ -46,15 +62,7 @@ public sealed class RuleRReviewAttackTests
         Assert.Single(first);
         f.SkipAll();
 
-        // Crash: the PrepareSent (unflushed under rule R) is lost.
-        f.Wals[0].Crash();
-        var inc2 = f.Boot(0, now + 3);
-        Assert.Equal(0UL, inc2.AbstainsThroughView);
-
-        // The abstaining incarnation is stopped gracefully (ClusterNode.DisposeAsync) before leaving view 0.
-        inc2.RecordCleanStop();
-        var inc3 = f.Boot(0, now + 4);
-        Assert.Equal(0UL, inc3.AbstainsThroughView);
+        var inc3 = CrashThenCleanRestart(f, 0, now + 3);
 
         inc3.SubmitBatch(f.Batch().Bytes, now + 5);
         inc3.Tick(now + 7);
@@ -76,12 +84,7 @@ public sealed class RuleRReviewAttackTests
         var firstPrepare = Assert.Single(PreparesOf(f, 3));
         f.Skip(3);
 
-        f.Wals[3].Crash();
-        var inc2 = f.Boot(3, now + 4);
-        Assert.Equal(0UL, inc2.AbstainsThroughView);
-        inc2.RecordCleanStop();
-        var inc3 = f.Boot(3, now + 5);
-        Assert.Equal(0UL, inc3.AbstainsThroughView);
+        var inc3 = CrashThenCleanRestart(f, 3, now + 4);
 
         // Leader 0 (byzantine here) sends a twin of its proposal for the same (view, height).
         var twin = TwinPrePrepare(f, now + 6);
@@ -122,22 +125,8 @@ public sealed class RuleRReviewAttackTests
         }
 
         var down = oneMemberStaysDown ? 2 : -1;
-        var start = now;
-        for (var step = 0; step < 20_000 && !Enumerable.Range(0, 4).Where(i => i != down).All(i => f.Replicas[i].DecidedHeight >= 1); step++)
-        {
-            now += 5;
-            for (var i = 0; i < 4; i++)
-            {
-                if (i != down)
-                {
-                    f.Replicas[i].Tick(now);
-                }
-            }
-
-            f.Pump(now, (from, to, m) => from != down && to != down);
-        }
-
-        var state = string.Join(", ", Enumerable.Range(0, 4).Select(i => $"node {i}: view {f.Replicas[i].View}{(f.Replicas[i].InViewChange ? " (changing)" : "")}, decided {f.Replicas[i].DecidedHeight}"));
-        Assert.True(Enumerable.Range(0, 4).Where(i => i != down).All(i => f.Replicas[i].DecidedHeight >= 1), $"not decided after {now - start} ms: {state}");
+        bool Decided() => Enumerable.Range(0, 4).Where(i => i != down).All(i => f.Replicas[i].DecidedHeight >= 1);
+        var end = f.RunUntil(now, Decided, down);
+        Assert.True(Decided(), $"not decided after {end - now} ms: {f.Describe()}");
     }
 }

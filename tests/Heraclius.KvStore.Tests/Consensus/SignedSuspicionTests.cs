@@ -1,6 +1,8 @@
 using Heraclius.KvStore.Consensus;
 using Heraclius.KvStore.Consensus.Messages;
 
+using static Heraclius.KvStore.Tests.Consensus.ReplicaFixture;
+
 namespace Heraclius.KvStore.Tests.Consensus;
 
 /// <summary>
@@ -19,7 +21,6 @@ public sealed class SignedSuspicionTests
     private static bool LeaderMissesForwardsOfOne(int from, int to, byte[] m) =>
         !(from == 1 && to == 0 && ReplicaFixture.TypeOf(m) == MessageType.ForwardBatch);
 
-    private static long Rejected(Replica r, RejectReason reason) => r.Rejections.GetValueOrDefault(reason);
 
     private static void Run(ReplicaFixture f, ref long now, long until, Func<int, int, byte[], bool>? filter = null, Action<long>? each = null)
     {

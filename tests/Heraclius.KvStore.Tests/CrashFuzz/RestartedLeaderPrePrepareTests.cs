@@ -53,15 +53,7 @@ public sealed class RestartedLeaderPrePrepareTests
             f.Replicas[i].SubmitBatch(batch.Bytes, 15);
         }
 
-        for (long now = 16; now < 20_000 && !f.Replicas.All(r => r.DecidedHeight >= 1); now += 5)
-        {
-            foreach (var r in f.Replicas)
-            {
-                r.Tick(now);
-            }
-
-            f.Pump(now);
-        }
+        f.RunUntil(11, () => f.Replicas.All(r => r.DecidedHeight >= 1));
 
         var prePrepares = f.Outboxes[0].Sent.Skip(sentBefore).Where(s => (MessageType)s.Message[0] == MessageType.PrePrepare).Select(s => HeaderOf(s.Message)).ToList();
         Assert.DoesNotContain(prePrepares, p => p.View == 0);
