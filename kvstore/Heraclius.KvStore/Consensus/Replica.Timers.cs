@@ -76,6 +76,9 @@ public sealed partial class Replica
         ReplicaLog.Stalled(_logger, NodeId, pausedMs, credit);
     }
 
+    /// <summary>Overdue timers as waiting work: no decision for two ticks, and a deadline a tick past.</summary>
+    private bool TimersWaiting() => _now - _lastDecidedAt >= 2L * _options.TimerTickMs && TimersOverdue();
+
     /// <summary>A service deadline passed a tick ago and the leader has not moved decision time on.</summary>
     private bool TimersOverdue()
     {
@@ -133,7 +136,7 @@ public sealed partial class Replica
         }
 
         // Overdue timers are waiting work: a leader that never ticks would otherwise hold deadlines forever.
-        var timersOverdue = _now - _lastDecidedAt >= 2L * _options.TimerTickMs && TimersOverdue();
+        var timersOverdue = TimersWaiting();
         // Inputs sent ahead wait for their pre-prepare: the state read through them (it may have fired the very
         // deadlines a tick was due for) must not make this node think nothing waits (review of inputs ahead).
         var waiting = _pool.Count > 0 || HasReadyInbound || _slot.Accepted is not null || _newViewForced is not null || timersOverdue
@@ -176,7 +179,7 @@ public sealed partial class Replica
             // A whole timeout and no pre-prepare for the inputs sent ahead: judged on the decided state from here on.
             if (DropExecutionAhead())
             {
-                timersOverdue = _now - _lastDecidedAt >= 2L * _options.TimerTickMs && TimersOverdue();
+                timersOverdue = TimersWaiting();
             }
 
             PruneAnsweredBatches();
