@@ -32,6 +32,10 @@ internal static class BenchCommand
 
           kv and get run every cluster in this process. Client connection i (its own client id bench-i)
           submits to node (i / C) mod n of coordinator c(i mod C).
+          Every measurement (kv, get and transfers, each sweep step) follows a warm-up of at least --warmup that goes
+          on in one-second slices until a slice compiled under 25 ms of methods (at most 30 s): tiered compilation
+          otherwise re-compiles hot methods during the first ~12 s under load. jit_ms is what compiled while measuring;
+          --warmup 0s measures at once.
         """;
 
     /// <summary>Virtual users per client id by default: each has one request in flight, and a client's in-flight ids must stay inside its session window.</summary>

@@ -17,6 +17,7 @@ internal sealed class CostMeter : IDisposable
     private readonly int _gen0;
     private readonly int _gen2;
     private readonly TimeSpan _cpu;
+    private readonly TimeSpan _jit;
     private readonly GcPauseRecorder _gcPauses = new();
     private readonly AllocationSampler? _allocations = AllocationSampler.Enabled ? new() : null;
 
@@ -30,6 +31,7 @@ internal sealed class CostMeter : IDisposable
         _gen0 = GC.CollectionCount(0);
         _gen2 = GC.CollectionCount(2);
         _cpu = Environment.CpuUsage.TotalTime;
+        _jit = System.Runtime.JitInfo.GetCompilationTime();
     }
 
     public static async Task<CostMeter> StartAsync(BenchCluster cluster) => new(cluster, await cluster.CountersAsync());
@@ -52,7 +54,7 @@ internal sealed class CostMeter : IDisposable
         var batchAvg = coordinatorDecisions == 0 ? 0 : coordinatorRequests / (double)coordinatorDecisions;
         Console.WriteLine($"  {label} fsyncs_per_op={PerOp(delta.Sum(d => d.D.Fsyncs)):F4} wal_bytes_per_op={PerOp(delta.Sum(d => d.D.WalBytes)):F0} sig_verifies_per_op={PerOp(verifies):F4} decisions={delta.Sum(d => d.D.Decisions)} view_changes={delta.Sum(d => d.D.ViewChanges)} batch_avg={batchAvg:F1}");
         // The whole process (every node and every client): what an operation costs the machine.
-        Console.WriteLine($"  cpu_us_per_op={cpu.TotalMicroseconds / Math.Max(ops, 1):F1} alloc_bytes_per_op={PerOp(allocated):F0} gc_pause_pct={pause.TotalSeconds / elapsedSeconds * 100:F1} gen0={GC.CollectionCount(0) - _gen0} gen2={GC.CollectionCount(2) - _gen2}");
+        Console.WriteLine($"  cpu_us_per_op={cpu.TotalMicroseconds / Math.Max(ops, 1):F1} alloc_bytes_per_op={PerOp(allocated):F0} gc_pause_pct={pause.TotalSeconds / elapsedSeconds * 100:F1} gen0={GC.CollectionCount(0) - _gen0} gen2={GC.CollectionCount(2) - _gen2} jit_ms={(System.Runtime.JitInfo.GetCompilationTime() - _jit).TotalMilliseconds:F0}");
         // Which collections paused the process long enough to show in the latency tail.
         Console.WriteLine($"  {_gcPauses.Summary()}");
         if (_allocations is not null)

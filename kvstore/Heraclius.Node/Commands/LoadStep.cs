@@ -53,7 +53,7 @@ internal sealed class LoadStep
     public static async Task<LoadStep> RunAsync(BenchCluster cluster, LoadWorkload workload, int vus, TimeSpan warmup, TimeSpan duration, bool verbose, int valueBytes = KeyBytes, int? clientCount = null)
     {
         var clients = clientCount is { } n && n < cluster.Clients.Count ? cluster.Clients.GetRange(0, n) : cluster.Clients;
-        await RunLoad(clients, workload, vus, warmup, new LoadResult(vus), valueBytes);
+        await Warmup.RunAsync(d => RunLoad(clients, workload, vus, d, new LoadResult(vus), valueBytes), warmup);
         using var meter = await CostMeter.StartAsync(cluster);
         var result = new LoadResult(vus);
         var sw = Stopwatch.StartNew();

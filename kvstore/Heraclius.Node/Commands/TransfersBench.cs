@@ -83,7 +83,7 @@ internal static class TransfersBench
         var steps = new List<(int Vus, double PerSecond, double P50, double P99)>();
         for (var users = minVus; users <= vus; users *= 2)
         {
-            await load.RunAsync(users, warmup, measure: false);
+            await Warmup.RunAsync(d => load.RunAsync(users, d, measure: false), warmup);
             using var meter = await CostMeter.StartAsync(cluster);
             var sw = Stopwatch.StartNew();
             await load.RunAsync(users, duration, measure: true);
