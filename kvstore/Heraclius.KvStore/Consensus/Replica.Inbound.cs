@@ -132,7 +132,7 @@ public sealed partial class Replica
         bool Check()
         {
             Interlocked.Increment(ref _inboundVerifications);
-            return group.Decision.Verify(_topology, _cluster.Id) == CompactDecisionCheck.Valid;
+            return group.Decision.Verify(_topology, _cluster.Id, _nodeVerified?.Signatures) == CompactDecisionCheck.Valid;
         }
 
         // Through the node's cache when it has one: a subscription checking the same group this moment gives its verdict.

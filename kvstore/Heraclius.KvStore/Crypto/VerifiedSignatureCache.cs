@@ -8,8 +8,10 @@ namespace Heraclius.KvStore.Crypto;
 /// forgotten (and verified again when it comes back). Thread-safe.
 /// </summary>
 /// <remarks>
-/// Only for clients. Each replica verifies every signature itself, as it would on a machine of its own; sharing one
-/// cache between replicas hosted in one process (tests, benchmarks) would let one replica's check stand for another's.
+/// Clients share one per process; a node keeps one of its own for the QCs of inbound groups (see
+/// <c>VerifiedGroupCache.Signatures</c>). Never one between nodes: each node verifies every signature itself, as it would
+/// on a machine of its own, and a cache shared by the nodes hosted in one process (tests, benchmarks) would let one
+/// node's check stand for another's.
 /// </remarks>
 public sealed class VerifiedSignatureCache
 {

@@ -64,6 +64,9 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
     /// </summary>
     public long InboundVerifications => Interlocked.Read(ref _inboundVerifications) + (_replica?.InboundVerifications ?? 0);
 
+    /// <summary>Commit signatures of inbound QCs this node had verified before (in another copy's QC), so not again.</summary>
+    public long InboundSignaturesRemembered => _verifiedGroups.Signatures.Hits;
+
     public Replica Replica => _replica ?? throw new InvalidOperationException("not started");
 
     /// <summary>After <see cref="DisposeAsync"/> (the replica handles nothing more): see <see cref="Replica.RecordCleanStop"/>.</summary>
@@ -256,7 +259,7 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
         if (!_verifiedGroups.Contains(group.Digest) && !_verifiedGroups.Verify(group.Digest, () =>
             {
                 Interlocked.Increment(ref _inboundVerifications);
-                return group.Decision.Verify(_topology, _clusterId) == CompactDecisionCheck.Valid;
+                return group.Decision.Verify(_topology, _clusterId, _verifiedGroups.Signatures) == CompactDecisionCheck.Valid;
             }))
         {
             return InboundVerdict.Invalid;

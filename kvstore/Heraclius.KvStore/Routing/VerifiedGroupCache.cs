@@ -25,6 +25,7 @@ internal sealed class VerifiedGroupCache
     private readonly TimeSpan _waitBound;
 
     private readonly ConcurrentDictionary<Hash32, Claim> _entries = new();
+    private readonly VerifiedSignatureCache _signatures = new();
     private int _count;
 
     /// <param name="waitBound">
@@ -32,6 +33,14 @@ internal sealed class VerifiedGroupCache
     /// well under a millisecond, and the bound only keeps a stalled thread from stalling the others).
     /// </param>
     public VerifiedGroupCache(TimeSpan? waitBound = null) => _waitBound = waitBound ?? TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// The commit signatures this node found valid in inbound QCs. Copies of one group from different source nodes carry
+    /// different QCs (each source node assembles its own from the first 2f+1 commits it received), but any two of them
+    /// share at least f+1 signatures: checked once here, those are not checked again. One per node, like this cache:
+    /// never shared between nodes hosted in one process, so each node still checks every signature itself.
+    /// </summary>
+    public VerifiedSignatureCache Signatures => _signatures;
 
     public bool Contains(Hash32 digest) => _entries.TryGetValue(digest, out var claim) && claim.State == Claim.Valid;
 

@@ -60,6 +60,31 @@ public sealed class HostInboundVerificationTests
     }
 
     [Fact]
+    public async Task ACopyWithAnotherSourceNodesQc_ChecksOnlyTheSignaturesNotSeenBefore_AndABadOneAmongThemIsRefused()
+    {
+        await using var node = HostOfS0();
+        var quorum = T.Topology.Cluster("c0").Quorum;
+        Assert.Equal(3, quorum);
+        Assert.Equal(InboundVerdict.Ahead, node.Offer("c0", CertifiedGroups.Compact(T, "c0", 9, Groups("v"), 0, signers: [0, 1, 2]).ToBytes()));
+        Assert.Equal(0, node.InboundSignaturesRemembered);
+
+        // Another source node's QC of the same header: members 1 and 2 were checked in the first copy.
+        var second = CertifiedGroups.Compact(T, "c0", 9, Groups("v"), 0, signers: [1, 2, 3]);
+        Assert.Equal(InboundVerdict.Ahead, node.Offer("c0", second.ToBytes()));
+        Assert.Equal(2, node.InboundSignaturesRemembered);
+        Assert.Equal(2, node.InboundVerifications);
+
+        // A remembered signer does not vouch for another signature of its: member 1's forged, the QC is refused.
+        var sigs = second.Qc.Signatures.ToList();
+        var forged = sigs[0].Signature.ToArray();
+        forged[5] ^= 1;
+        sigs[0] = new QcSignature(sigs[0].Signer, forged);
+        var withForged = new CompactDecision(second.Header, new QuorumCertificate(second.Qc.View, sigs), second.Group, second.Proof);
+        Assert.Equal(InboundVerdict.Invalid, node.Offer("c0", withForged.ToBytes()));
+        Assert.Equal(3, node.InboundVerifications);
+    }
+
+    [Fact]
     public async Task AGroupAPeerForwardedFirst_IsNotVerifiedAgainWhenTheSubscriptionDeliversIt()
     {
         await using var node = HostOfS0();
