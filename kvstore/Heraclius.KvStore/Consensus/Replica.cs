@@ -106,6 +106,9 @@ public sealed partial class Replica
     /// <summary>Saved snapshots after which the WAL was kept whole, because the decisions since the snapshot were no longer all in memory (should stay 0).</summary>
     public long WalCompactionsSkipped { get; private set; }
 
+    /// <summary>Compacted logs that could not be written (an I/O error on their own thread): the log was kept whole (should stay 0).</summary>
+    public long WalCompactionsFailed { get; private set; }
+
     public long RequestsDecided { get; private set; }
 
     public IReadOnlyDictionary<RejectReason, long> Rejections => _rejections;
@@ -283,6 +286,7 @@ public sealed partial class Replica
     public void Tick(long now)
     {
         Advance(now);
+        FinishWalRewriteIfReady();
         ResumeVotesWhenInstallDurable();
         TryPropose();
         CheckTimeouts();

@@ -35,6 +35,9 @@ internal static partial class ReplicaLog
     [LoggerMessage(EventId = 1009, Level = LogLevel.Warning, Message = "{Node}: kept the whole WAL after the snapshot of {Height} was saved: the decisions since it are no longer all in memory ({Count} times so far)")]
     public static partial void WalCompactionSkipped(ILogger logger, string node, ulong height, long count);
 
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "{Node}: the compacted WAL could not be written ({Count} so far); the whole log is kept until a later snapshot compacts it")]
+    public static partial void WalCompactionFailed(ILogger logger, string node, long count);
+
     [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "{Node}: restarted after a crash; signs no prepare or pre-prepare in view {View} or below (its last prepares there may not have reached the disk)")]
     public static partial void AbstainsThrough(ILogger logger, string node, ulong view);
 }

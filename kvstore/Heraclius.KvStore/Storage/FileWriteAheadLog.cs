@@ -95,6 +95,10 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
     private int _pendingRecords;
     private bool _failed;
     private bool _disposed;
+    // The rewrite in flight (BeginRewrite): its new log being written on a pool thread, and where the records flushed
+    // since, which CompleteRewrite copies after the new log's own, begin in the current one.
+    private Task<long>? _rewriteWrite;
+    private long _rewriteTailStart;
 
     /// <summary>Opens (or creates) the log in <paramref name="directory"/>, cutting a torn tail.</summary>
     /// <exception cref="WalCorruptedException">The file is not a WAL, or a record before the tail is damaged.</exception>
@@ -198,6 +202,7 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
     {
         ThrowIfUnusable();
         ArgumentNullException.ThrowIfNull(records);
+        ThrowIfRewriteInFlight();
         var tempPath = _path + TempSuffix;
         long newLength;
         try
@@ -211,6 +216,64 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
             throw;
         }
 
+        SwapIn(tempPath, newLength);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The new log is written to <c>wal.log.tmp</c> and fsync'd on a pool thread; <see cref="CompleteRewrite"/> copies
+    /// the records flushed since this call (whole records and batches, which hold no offsets, so their bytes are the
+    /// same anywhere in a log) after it, fsyncs it again, and renames it over <c>wal.log</c> as <see cref="Rewrite"/> does.
+    /// </remarks>
+    public void BeginRewrite(IEnumerable<WalRecord> records)
+    {
+        ThrowIfUnusable();
+        ArgumentNullException.ThrowIfNull(records);
+        ThrowIfRewriteInFlight();
+        var tempPath = _path + TempSuffix;
+        _rewriteTailStart = _length;
+        _rewriteWrite = Task.Run(() => WriteLogFile(tempPath, records));
+    }
+
+    /// <inheritdoc />
+    public bool RewriteInFlight => _rewriteWrite is not null;
+
+    /// <inheritdoc />
+    public bool RewriteReady => _rewriteWrite is { IsCompleted: true };
+
+    /// <inheritdoc />
+    public bool CompleteRewrite()
+    {
+        ThrowIfUnusable();
+        if (_rewriteWrite is not { } write)
+        {
+            throw new InvalidOperationException("no rewrite is in flight");
+        }
+
+        _rewriteWrite = null;
+        var tempPath = _path + TempSuffix;
+        long newLength;
+        try
+        {
+            newLength = write.GetAwaiter().GetResult();
+            using var temp = File.OpenHandle(tempPath, FileMode.Open, FileAccess.Write, FileShare.None);
+            newLength += CopyRange(_handle, _rewriteTailStart, _length, temp, newLength);
+            RandomAccess.FlushToDisk(temp);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            // Nothing was renamed: the current log is whole and stays, and so does every record flushed since.
+            File.Delete(tempPath);
+            return false;
+        }
+
+        SwapIn(tempPath, newLength);
+        return true;
+    }
+
+    /// <summary>Renames the new log at <paramref name="tempPath"/> (durable, <paramref name="newLength"/> bytes) over the current one.</summary>
+    private void SwapIn(string tempPath, long newLength)
+    {
         try
         {
             var old = _handle;
@@ -247,6 +310,22 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
         }
 
         _disposed = true;
+        if (_rewriteWrite is { } write)
+        {
+            // Abandoned: the current log holds every durable record; the half-written new one is not the log.
+            _rewriteWrite = null;
+            try
+            {
+                write.GetAwaiter().GetResult();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                // It failed on its own: nothing more to undo than the file.
+            }
+
+            File.Delete(_path + TempSuffix);
+        }
+
         _handle.Dispose();
     }
 
@@ -379,6 +458,33 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
         RandomAccess.Write(handle, chunk.AsSpan(0, used), written);
         RandomAccess.FlushToDisk(handle);
         return written + used;
+    }
+
+    /// <summary>Copies bytes [<paramref name="from"/>, <paramref name="to"/>) of <paramref name="source"/> to <paramref name="target"/> at <paramref name="at"/>; returns how many.</summary>
+    private static long CopyRange(SafeFileHandle source, long from, long to, SafeFileHandle target, long at)
+    {
+        var chunk = new byte[(int)Math.Min(RewriteChunkSize, Math.Max(1, to - from))];
+        for (var offset = from; offset < to;)
+        {
+            var read = RandomAccess.Read(source, chunk.AsSpan(0, (int)Math.Min(chunk.Length, to - offset)), offset);
+            if (read <= 0)
+            {
+                throw new IOException($"the log ended at {offset} while {to} bytes were durable");
+            }
+
+            RandomAccess.Write(target, chunk.AsSpan(0, read), at + (offset - from));
+            offset += read;
+        }
+
+        return to - from;
+    }
+
+    private void ThrowIfRewriteInFlight()
+    {
+        if (_rewriteWrite is not null)
+        {
+            throw new InvalidOperationException("a rewrite is in flight: complete it first");
+        }
     }
 
     private void EnsureCapacity(int size)

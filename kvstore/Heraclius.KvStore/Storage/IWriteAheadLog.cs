@@ -39,7 +39,33 @@ public interface IWriteAheadLog : IDisposable
     /// Replaces the whole log with <paramref name="records"/> atomically (a crash leaves either the
     /// old log or the new one), durable on return. Used for compaction after a snapshot.
     /// </summary>
+    /// <exception cref="InvalidOperationException">A rewrite begun with <see cref="BeginRewrite"/> is in flight.</exception>
     void Rewrite(IEnumerable<WalRecord> records);
+
+    /// <summary>
+    /// Starts a <see cref="Rewrite"/> that does not hold up the caller: <paramref name="records"/> are enumerated, written
+    /// and made durable as a new log on another thread, while <see cref="Append"/> and <see cref="Flush"/> go on into
+    /// the current one. <see cref="CompleteRewrite"/> then puts every record flushed since this call after them and
+    /// replaces the log with the result atomically. A crash before that leaves the current log, which holds everything
+    /// durable; after, the new one. The enumeration runs on another thread: it must read only what nothing changes.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A rewrite is in flight already.</exception>
+    void BeginRewrite(IEnumerable<WalRecord> records);
+
+    /// <summary>Whether a rewrite begun is not completed yet.</summary>
+    bool RewriteInFlight { get; }
+
+    /// <summary>Whether the rewrite in flight has done what it does on its own thread: <see cref="CompleteRewrite"/> then waits for nothing.</summary>
+    bool RewriteReady { get; }
+
+    /// <summary>
+    /// Finishes the rewrite in flight, waiting for its own thread if it must: true when the new log (its records, then
+    /// every record flushed since <see cref="BeginRewrite"/>) replaced the current one, durable on return; false when
+    /// writing it failed or a record was refused (null payload, reserved type, too long), and the current log stays.
+    /// Records appended and not flushed stay pending either way.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No rewrite is in flight.</exception>
+    bool CompleteRewrite();
 
     /// <summary>Fsyncs performed so far, for benchmarks.</summary>
     long FlushCount { get; }

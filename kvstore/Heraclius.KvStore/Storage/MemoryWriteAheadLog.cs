@@ -25,6 +25,9 @@ public sealed class MemoryWriteAheadLog : IWriteAheadLog
     private int _used = ChunkSize;
     // The pending records' bytes as the file log frames each one, batch framing excluded.
     private long _pendingRecordBytes;
+    // The rewrite in flight: its records, and the first durable record after them (those flushed since BeginRewrite).
+    private List<WalRecord>? _rewriteRecords;
+    private int _rewriteTailStart;
 
     public long FlushCount { get; private set; }
 
@@ -75,9 +78,49 @@ public sealed class MemoryWriteAheadLog : IWriteAheadLog
         return copy;
     }
 
+    /// <remarks>Here nothing runs on another thread: the records are taken at once, and the rewrite is ready at once.</remarks>
+    public void BeginRewrite(IEnumerable<WalRecord> records)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        ThrowIfRewriteInFlight();
+        _rewriteRecords = records.ToList();
+        _rewriteTailStart = _durable.Count;
+    }
+
+    public bool RewriteInFlight => _rewriteRecords is not null;
+
+    public bool RewriteReady => _rewriteRecords is not null;
+
+    public bool CompleteRewrite()
+    {
+        if (_rewriteRecords is not { } records)
+        {
+            throw new InvalidOperationException("no rewrite is in flight");
+        }
+
+        _rewriteRecords = null;
+        for (var i = _rewriteTailStart; i < _durable.Count; i++)
+        {
+            records.Add(new WalRecord(_durable[i].Type, _durable[i].Payload.ToArray()));
+        }
+
+        try
+        {
+            Rewrite(records);
+        }
+        catch (ArgumentException)
+        {
+            // Refused before anything changed, as the file log's background write fails: the current log stays.
+            return false;
+        }
+
+        return true;
+    }
+
     public void Rewrite(IEnumerable<WalRecord> records)
     {
         ArgumentNullException.ThrowIfNull(records);
+        ThrowIfRewriteInFlight();
         // Validate everything first: a bad record must leave the old log, as on disk.
         var list = records.ToList();
         foreach (var record in list)
@@ -123,7 +166,12 @@ public sealed class MemoryWriteAheadLog : IWriteAheadLog
     }
 
     /// <summary>Power loss: every record not flushed is gone.</summary>
-    public void Crash() => ClearPending();
+    /// <remarks>A rewrite in flight is lost with the node, as the file log's half-written new log is.</remarks>
+    public void Crash()
+    {
+        ClearPending();
+        _rewriteRecords = null;
+    }
 
     /// <summary>
     /// Power loss during a flush: a prefix of the unflushed records, of a length drawn from
@@ -137,12 +185,22 @@ public sealed class MemoryWriteAheadLog : IWriteAheadLog
         var kept = random.Next(_pending.Count + 1);
         _durable.AddRange(_pending.GetRange(0, kept));
         ClearPending();
+        _rewriteRecords = null;
     }
 
-    /// <summary>Nothing to release; the "disk" stays readable so a restarted node can reopen it.</summary>
-    public void Dispose()
+    private void ThrowIfRewriteInFlight()
     {
+        if (_rewriteRecords is not null)
+        {
+            throw new InvalidOperationException("a rewrite is in flight: complete it first");
+        }
     }
+
+    /// <summary>
+    /// Nothing to release; the "disk" stays readable so a restarted node can reopen it. A rewrite in flight is
+    /// abandoned, as the file log abandons its half-written new log.
+    /// </summary>
+    public void Dispose() => _rewriteRecords = null;
 
     private void ClearPending()
     {

@@ -46,6 +46,7 @@ public sealed class CheckpointSaveTests
         // Compaction waits for a point between decisions, where no vote for an open height is in the WAL.
         Assert.True(f.Replicas[Slow].SnapshotSavePending);
         Decide(f, (2 * Interval) + 1, 1);
+        f.SwapInCompactedWal(Slow, 200);
 
         Assert.False(f.Replicas[Slow].SnapshotSavePending);
         Assert.All(WalDecisionHeights(f), h => Assert.True(h > Interval));
@@ -75,6 +76,7 @@ public sealed class CheckpointSaveTests
 
         store.Release();
         Decide(f, (2 * Interval) + 1, 1);
+        f.SwapInCompactedWal(Slow, 200);
 
         Assert.False(f.Replicas[Slow].SnapshotSavePending);
         var after = WalRecordTypes(f);
@@ -100,6 +102,7 @@ public sealed class CheckpointSaveTests
     {
         var f = new ReplicaFixture(o => o.CheckpointInterval = Interval);
         Decide(f, 0, 2 * Interval);
+        f.SwapInCompactedWal(Slow, 200);
 
         Assert.Equal((ulong)Interval, f.Snapshots[Slow].LoadLatest()!.Value.Height);
         var compacted = WalRecordTypes(f);
@@ -113,6 +116,37 @@ public sealed class CheckpointSaveTests
             WalRecordTypes(f).Skip(compacted.Count));
         var expected = f.Replicas[0].ComputeDecidedStateRoot();
         var restarted = f.Boot(Slow, 2_000);
+        Assert.Equal((2UL * Interval) + 1, restarted.DecidedHeight);
+        Assert.Equal(expected, restarted.ComputeDecidedStateRoot());
+    }
+
+    /// <summary>
+    /// The compacted log is written off the replica's thread and swapped in after a later decision: what that decision
+    /// logged meanwhile (its PrepareSent, and the records that refer to it) follows the compacted records, none of which
+    /// is a PrepareSent, and a restart recovers both.
+    /// </summary>
+    [Fact]
+    public void RecordsLoggedWhileTheCompactedLogIsWritten_FollowIt_AndARestartRecoversThem()
+    {
+        var f = new ReplicaFixture(o => o.CheckpointInterval = Interval);
+        Decide(f, 0, 2 * Interval);
+        Assert.True(f.Wals[Slow].RewriteInFlight);
+        var whole = WalRecordTypes(f);
+        Assert.Contains(WalRecordType.PrepareSent, whole);
+
+        // The next decision is logged into the current log, then swaps the compacted one in with it at the end.
+        Decide(f, 2 * Interval, 1);
+        Assert.False(f.Wals[Slow].RewriteInFlight);
+        var after = WalRecordTypes(f);
+        Assert.Equal(
+            [WalRecordType.PrepareSent, WalRecordType.CommitSentRef, WalRecordType.DecisionRef],
+            after.SkipWhile(t => t != WalRecordType.PrepareSent));
+        Assert.Equal(1, after.Count(t => t == WalRecordType.PrepareSent));
+        Assert.True(after.Count < whole.Count + 3);
+        Assert.Equal([5UL, 6, 7, 8, 9], WalDecisionHeights(f));
+
+        var expected = f.Replicas[0].ComputeDecidedStateRoot();
+        var restarted = f.Boot(Slow, 1_000);
         Assert.Equal((2UL * Interval) + 1, restarted.DecidedHeight);
         Assert.Equal(expected, restarted.ComputeDecidedStateRoot());
     }

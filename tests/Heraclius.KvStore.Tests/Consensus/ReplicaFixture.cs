@@ -95,6 +95,17 @@ internal sealed class ReplicaFixture
         return Boot(i, now);
     }
 
+    /// <summary>
+    /// Lets node <paramref name="i"/> swap in the compacted WAL it began writing after a save (it does so at its next
+    /// decision or tick): a tick at <paramref name="now"/>.
+    /// </summary>
+    public void SwapInCompactedWal(int i, long now)
+    {
+        Assert.True(Wals[i].RewriteInFlight, "no compaction was begun");
+        Replicas[i].Tick(now);
+        Assert.False(Wals[i].RewriteInFlight);
+    }
+
     /// <summary>Node <paramref name="i"/>'s WAL record types after making its buffered records durable, without the start and clean-stop marks.</summary>
     public List<WalRecordType> RecordTypes(int i)
     {

@@ -49,6 +49,7 @@ public sealed class SaveRotationTests
         // The restarted member keeps deciding, and saves its next turn (checkpoint 6, height 24, certified at 28),
         // compacting its WAL down to the decisions after it.
         Decide(f, (3 * Interval) + 2, (4 * Interval) - 2);
+        f.SwapInCompactedWal(2, 2_000);
         Assert.Equal(24UL, f.Snapshots[2].LoadLatest()!.Value.Height);
         Assert.Equal([25UL, 26, 27, 28], f.WalDecisionHeights(2));
     }

@@ -431,6 +431,41 @@ public sealed class FileWriteAheadLogTests : IDisposable
     }
 
     [Fact]
+    public void BackgroundRewrite_SwapsInTheKeptRecordsThenTheFlushedTail_AndLeavesNoTempFile()
+    {
+        using var log = new FileWriteAheadLog(_directory.Path);
+        log.Append(1, new byte[1000]);
+        log.Flush();
+
+        log.BeginRewrite([new(2, [2])]);
+        log.Append(3, [3, 3]);
+        log.Flush();
+        Assert.True(log.CompleteRewrite());
+
+        Assert.False(File.Exists(LogPath + ".tmp"));
+        var length = FileHeaderSize + (RecordOverhead + 1) + (RecordOverhead + 2);
+        Assert.Equal(length, new FileInfo(LogPath).Length);
+        Assert.Equal(length, log.DurableLength);
+    }
+
+    [Fact]
+    public void BackgroundRewrite_AbandonedByClosingTheLog_LeavesTheLogAsItWas_AndNoTempFile()
+    {
+        using (var log = new FileWriteAheadLog(_directory.Path))
+        {
+            log.Append(1, new byte[1000]);
+            log.Flush();
+            log.BeginRewrite([new(2, [2])]);
+            log.Append(3, [3]);
+            log.Flush();
+        }
+
+        Assert.False(File.Exists(LogPath + ".tmp"));
+        using var reopened = new FileWriteAheadLog(_directory.Path);
+        WalAssert.SameRecords([new(1, new byte[1000]), new(3, [3])], reopened.ReadAll());
+    }
+
+    [Fact]
     public void SecondOpenOfTheSameLog_FailsWhileTheFirstIsOpen()
     {
         using var log = new FileWriteAheadLog(_directory.Path);

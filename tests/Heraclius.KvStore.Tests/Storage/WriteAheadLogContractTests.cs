@@ -320,4 +320,119 @@ public abstract class WriteAheadLogContractTests
         log.Flush();
         Assert.Empty(log.ReadAll());
     }
+
+    [Fact]
+    public void BeginRewrite_RecordsFlushedBeforeCompleteFollowTheKeptOnes_PendingOnesStayPending_AndAllSurviveARestart()
+    {
+        var random = new Random(13);
+        var log = Open();
+        try
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                log.Append((byte)i, [(byte)i, 0xEE]);
+            }
+
+            log.Flush();
+            List<WalRecord> kept = [WalAssert.RandomRecord(random, 0), WalAssert.RandomRecord(random, 5000), WalAssert.RandomRecord(random, 3)];
+            log.BeginRewrite(kept);
+            Assert.True(log.RewriteInFlight);
+
+            // The current log goes on meanwhile: one flush of one record, one of two, and one record left pending.
+            log.Append(40, [4, 0]);
+            log.Flush();
+            log.Append(41, new byte[3000]);
+            log.Append(42, [4, 2]);
+            log.Flush();
+            log.Append(43, [4, 3]);
+            List<WalRecord> meanwhile = [new(40, [4, 0]), new(41, new byte[3000]), new(42, [4, 2])];
+
+            Assert.True(log.CompleteRewrite());
+            Assert.False(log.RewriteInFlight);
+            WalAssert.SameRecords([.. kept, .. meanwhile], log.ReadAll());
+            log.Flush();
+            WalAssert.SameRecords([.. kept, .. meanwhile, new(43, [4, 3])], log.ReadAll());
+
+            log = CrashAndRestart(log);
+            WalAssert.SameRecords([.. kept, .. meanwhile, new(43, [4, 3])], log.ReadAll());
+        }
+        finally
+        {
+            log.Dispose();
+        }
+    }
+
+    [Fact]
+    public void ACrashBeforeCompleteRewrite_LeavesTheCurrentLogWithEverythingFlushed_AndALaterRewriteWorks()
+    {
+        var log = Open();
+        try
+        {
+            log.Append(1, [1]);
+            log.Flush();
+            log.BeginRewrite([new(9, [9])]);
+            log.Append(2, [2]);
+            log.Flush();
+
+            log = CrashAndRestart(log);
+            Assert.False(log.RewriteInFlight);
+            WalAssert.SameRecords([new(1, [1]), new(2, [2])], log.ReadAll());
+
+            log.BeginRewrite([new(9, [9])]);
+            log.Append(3, [3]);
+            log.Flush();
+            Assert.True(log.CompleteRewrite());
+            log = CrashAndRestart(log);
+            WalAssert.SameRecords([new(9, [9]), new(3, [3])], log.ReadAll());
+        }
+        finally
+        {
+            log.Dispose();
+        }
+    }
+
+    [Fact]
+    public void ARewriteWithARefusedRecord_CompletesAsFalse_AndTheCurrentLogStaysWhole()
+    {
+        var log = Open();
+        try
+        {
+            log.Append(1, [1]);
+            log.Flush();
+            log.BeginRewrite([new(4, [4]), new(255, [5])]);
+            log.Append(2, [2]);
+            log.Flush();
+
+            Assert.False(log.CompleteRewrite());
+            Assert.False(log.RewriteInFlight);
+            WalAssert.SameRecords([new(1, [1]), new(2, [2])], log.ReadAll());
+            log.Append(3, [3]);
+            log.Flush();
+            log = CrashAndRestart(log);
+            WalAssert.SameRecords([new(1, [1]), new(2, [2]), new(3, [3])], log.ReadAll());
+        }
+        finally
+        {
+            log.Dispose();
+        }
+    }
+
+    [Fact]
+    public void OneRewriteAtATime_AndCompleteNeedsOneBegun()
+    {
+        var log = Open();
+        try
+        {
+            Assert.Throws<InvalidOperationException>(() => log.CompleteRewrite());
+            log.BeginRewrite([new(4, [4])]);
+            Assert.Throws<InvalidOperationException>(() => log.BeginRewrite([new(5, [5])]));
+            Assert.Throws<InvalidOperationException>(() => log.Rewrite([new(5, [5])]));
+            Assert.True(log.CompleteRewrite());
+            WalAssert.SameRecords([new(4, [4])], log.ReadAll());
+        }
+        finally
+        {
+            log.Dispose();
+        }
+    }
 }

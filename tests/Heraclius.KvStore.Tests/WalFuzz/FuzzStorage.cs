@@ -87,9 +87,31 @@ public sealed class CrashingWal : IWriteAheadLog
         Tick(true);
     }
 
-    public void Dispose()
+    public void BeginRewrite(IEnumerable<WalRecord> records)
     {
+        _op = "BeginRewrite";
+        Count("begin rewrite");
+        Tick(false);
+        Inner.BeginRewrite(records);
+        Tick(true);
     }
+
+    public bool RewriteInFlight => Inner.RewriteInFlight;
+
+    public bool RewriteReady => Inner.RewriteReady;
+
+    public bool CompleteRewrite()
+    {
+        _op = "CompleteRewrite";
+        Count("complete rewrite");
+        Tick(false);
+        var replaced = Inner.CompleteRewrite();
+        Tick(true);
+        return replaced;
+    }
+
+    /// <summary>A node's stop: a rewrite in flight is abandoned, as the file log's is; the "disk" stays for the next start.</summary>
+    public void Dispose() => Inner.Dispose();
 }
 
 /// <summary>Snapshot saves that complete when the simulation runs them (or when the replica waits on them).</summary>
