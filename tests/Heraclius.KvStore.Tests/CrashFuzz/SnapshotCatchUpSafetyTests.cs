@@ -123,7 +123,8 @@ public sealed class SnapshotCatchUpSafetyTests
         Assert.False(f.Replicas[3].VotesHeld);
         Assert.Single(Prepares(f, 3, 15));
         // A compacted log starts with the view; the records of height 1 from before the install are gone, the
-        // decisions after the snapshot (9..14) kept.
+        // decisions after the snapshot (9..14) kept. It is written off the replica's thread and swapped in at a later tick.
+        f.SwapInCompactedWal(3, now + 4);
         Assert.Equal((byte)WalRecordType.View, f.Wals[3].ReadAll()[0].Type);
         Assert.Equal([9UL, 10, 11, 12, 13, 14], f.WalDecisionHeights(3));
 
