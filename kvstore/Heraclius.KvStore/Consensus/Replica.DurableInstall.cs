@@ -64,7 +64,11 @@ public sealed partial class Replica
         return true;
     }
 
-    /// <summary>Once the installed snapshot is durable: compacts the WAL down to it, then handles what waited, in arrival order.</summary>
+    /// <summary>
+    /// Once the installed snapshot is durable: begins compacting the WAL down to it (swapped in at a later tick; the
+    /// votes signed meanwhile are logged into the current log and copied after the compacted records), then handles what
+    /// waited, in arrival order.
+    /// </summary>
     private void ResumeVotesWhenInstallDurable()
     {
         if (!VotesHeld)

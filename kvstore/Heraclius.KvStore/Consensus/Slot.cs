@@ -42,7 +42,8 @@ internal sealed class Slot
     /// <summary>
     /// Header hashes of the proposals of this height that the WAL holds whole, in records recovery
     /// reads before anything appended now: later records may name them by reference. Only records of
-    /// this height are appended while the slot lives, and a rewrite happens only once it is reset.
+    /// this height are appended while the slot lives, and a rewrite begins only once it is reset (it may
+    /// be swapped in later, mid-height: what was flushed since it began is copied after it whole).
     /// </summary>
     public HashSet<Hash32> InWal { get; } = [];
 

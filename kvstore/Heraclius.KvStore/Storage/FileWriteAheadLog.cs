@@ -108,12 +108,13 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
         _directory = Path.GetFullPath(directory);
         _path = Path.Combine(_directory, FileName);
         Directory.CreateDirectory(_directory);
-        // A leftover of a Rewrite that a crash interrupted: the rename never happened, so it is not the log.
-        File.Delete(_path + TempSuffix);
-
         _handle = OpenLogFile();
         try
         {
+            // A leftover of a rewrite that a crash interrupted: the rename never happened, so it is not the log. Deleted
+            // only once this instance holds the log's lock: a second instance started by mistake on the same directory
+            // fails at the lock above instead of deleting the running one's new log.
+            File.Delete(_path + TempSuffix);
             _length = RandomAccess.GetLength(_handle);
             CheckFileHeader();
             _ = Scan(materialize: false);
@@ -235,6 +236,9 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
         _rewriteWrite = Task.Run(() => WriteLogFile(tempPath, records));
     }
 
+    /// <summary>Why the last rewrite completed as false (or failed after it was abandoned), for the logs; null when none did.</summary>
+    public Exception? LastRewriteFailure { get; private set; }
+
     /// <inheritdoc />
     public bool RewriteInFlight => _rewriteWrite is not null;
 
@@ -260,9 +264,11 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
             newLength += CopyRange(_handle, _rewriteTailStart, _length, temp, newLength);
             RandomAccess.FlushToDisk(temp);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception e)
         {
-            // Nothing was renamed: the current log is whole and stays, and so does every record flushed since.
+            // Nothing was renamed, whatever failed (the disk, a refused record, the enumeration itself): the current log
+            // is whole and stays, and so does every record flushed since.
+            LastRewriteFailure = e;
             File.Delete(tempPath);
             return false;
         }
@@ -310,23 +316,29 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
         }
 
         _disposed = true;
-        if (_rewriteWrite is { } write)
+        try
         {
-            // Abandoned: the current log holds every durable record; the half-written new one is not the log.
-            _rewriteWrite = null;
-            try
+            if (_rewriteWrite is { } write)
             {
-                write.GetAwaiter().GetResult();
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-            {
-                // It failed on its own: nothing more to undo than the file.
-            }
+                // Abandoned: the current log holds every durable record; the half-written new one is not the log.
+                _rewriteWrite = null;
+                try
+                {
+                    write.GetAwaiter().GetResult();
+                }
+                catch (Exception e)
+                {
+                    // It failed on its own: nothing more to undo than the file.
+                    LastRewriteFailure = e;
+                }
 
-            File.Delete(_path + TempSuffix);
+                File.Delete(_path + TempSuffix);
+            }
         }
-
-        _handle.Dispose();
+        finally
+        {
+            _handle.Dispose();
+        }
     }
 
     private SafeFileHandle OpenLogFile() =>

@@ -465,6 +465,60 @@ public sealed class FileWriteAheadLogTests : IDisposable
         WalAssert.SameRecords([new(1, new byte[1000]), new(3, [3])], reopened.ReadAll());
     }
 
+    private static IEnumerable<WalRecord> ThrowsWhileEnumerated()
+    {
+        yield return new WalRecord(1, [1]);
+        throw new InvalidOperationException("encoding a kept record failed");
+    }
+
+    // Found by the review of the background rewrite: any failure of the background write (not only I/O) leaves the
+    // current log, and closing the log with one pending closes the file all the same.
+    [Fact]
+    public void BackgroundRewrite_WhoseEnumerationThrows_CompletesAsFalse_KeepsTheLog_AndLeavesNoTempFile()
+    {
+        using var log = new FileWriteAheadLog(_directory.Path);
+        log.Append(1, [1]);
+        log.Flush();
+        log.BeginRewrite(ThrowsWhileEnumerated());
+        log.Append(2, [2]);
+        log.Flush();
+
+        Assert.False(log.CompleteRewrite());
+        Assert.IsType<InvalidOperationException>(log.LastRewriteFailure);
+        Assert.False(File.Exists(LogPath + ".tmp"));
+        WalAssert.SameRecords([new(1, [1]), new(2, [2])], log.ReadAll());
+    }
+
+    [Fact]
+    public void BackgroundRewrite_WhoseEnumerationThrows_StillLetsDisposeCloseTheLog()
+    {
+        var log = new FileWriteAheadLog(_directory.Path);
+        log.Append(1, [1]);
+        log.Flush();
+        log.BeginRewrite(ThrowsWhileEnumerated());
+
+        log.Dispose();
+
+        Assert.False(File.Exists(LogPath + ".tmp"));
+        using var reopened = new FileWriteAheadLog(_directory.Path);
+        WalAssert.SameRecords([new(1, [1])], reopened.ReadAll());
+    }
+
+    [Fact]
+    public void ASecondInstanceOnTheSameDirectory_FailsWithoutTouchingTheFirstOnesNewLog()
+    {
+        using var log = new FileWriteAheadLog(_directory.Path);
+        log.Append(1, [1]);
+        log.Flush();
+        log.BeginRewrite([new(2, [2])]);
+        SpinWait.SpinUntil(() => log.RewriteReady, 5_000);
+
+        Assert.ThrowsAny<IOException>(() => new FileWriteAheadLog(_directory.Path));
+
+        Assert.True(log.CompleteRewrite());
+        WalAssert.SameRecords([new(2, [2])], log.ReadAll());
+    }
+
     [Fact]
     public void SecondOpenOfTheSameLog_FailsWhileTheFirstIsOpen()
     {

@@ -193,6 +193,8 @@ public sealed class FuzzNode : IReplicaOutbox
         _installUnchecked = null;
         Replica = null;
         Snapshots.Scheduler.Drop();
+        // As a node process's stop closes its log: a compaction still being written is dropped, not completed later.
+        Wal.Dispose();
     }
 
     public void Crash()

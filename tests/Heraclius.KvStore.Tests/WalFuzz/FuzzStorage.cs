@@ -93,12 +93,38 @@ public sealed class CrashingWal : IWriteAheadLog
         Count("begin rewrite");
         Tick(false);
         Inner.BeginRewrite(records);
+        _readyIn = _slowRewrite.Next(SlowRewrite + 1);
         Tick(true);
     }
 
     public bool RewriteInFlight => Inner.RewriteInFlight;
 
-    public bool RewriteReady => Inner.RewriteReady;
+    // A compacted log is written on another thread in production and swapped in at a later decision or tick: here it
+    // reports ready only after up to SlowRewrite checks (FUZZ_SLOWREWRITE, default 8), so decisions, view changes,
+    // installs, stops and crashes happen while it is in flight. Its own random stream, so the scenarios stay the seeds'.
+    private static readonly int SlowRewrite = int.Parse(Environment.GetEnvironmentVariable("FUZZ_SLOWREWRITE") ?? "8", System.Globalization.CultureInfo.InvariantCulture);
+    private readonly Random _slowRewrite = new(12345);
+    private int _readyIn;
+
+    public bool RewriteReady
+    {
+        get
+        {
+            if (!Inner.RewriteReady)
+            {
+                return false;
+            }
+
+            if (_readyIn > 0)
+            {
+                _readyIn--;
+                Count("rewrite not ready yet");
+                return false;
+            }
+
+            return true;
+        }
+    }
 
     public bool CompleteRewrite()
     {
