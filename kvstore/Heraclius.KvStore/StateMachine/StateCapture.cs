@@ -195,12 +195,12 @@ public sealed class StateCapture
         var band = _band[bucket]!;
         var size = StateBucket.ChunkSize(main, band);
         var buffer = _buffers[bucket]!;
-        if (buffer.Array.Length < size)
+        if (buffer.Memory.Length < size)
         {
             throw new InvalidOperationException("a captured bucket outgrew the buffer it was given at the capture");
         }
 
-        var chunk = buffer.Array.AsMemory(0, size);
+        var chunk = buffer.Memory[..size];
         var length = main.Encode(chunk.Span, band);
         // Read in full: the live buckets may write their slabs in place again.
         main.ReleaseTwin();

@@ -10,13 +10,28 @@ namespace Heraclius.KvStore.Tests.Consensus;
 /// </summary>
 public sealed class ChunkBufferPoolTests
 {
+    // New buffers are cut from large arenas, which the collector keeps on the large object heap and never copies;
+    // they never overlap one another.
+    [Fact]
+    public void NewBuffersAreDisjointSlicesOfALargeObjectHeapArena()
+    {
+        var pool = new ChunkBufferPool { MaxFreeBytes = 1 << 20 };
+        var a = pool.Rent(30_000, 30_000);
+        var b = pool.Rent(30_000, 30_000);
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(a.Memory, out var sa));
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(b.Memory, out var sb));
+        Assert.Same(sa.Array, sb.Array);
+        Assert.True(sa.Offset + sa.Count <= sb.Offset || sb.Offset + sb.Count <= sa.Offset);
+        Assert.Equal(2, GC.GetGeneration(sa.Array!));
+    }
+
     [Fact]
     public void AFreeBufferServesAnyRequestItFits_AndNeverASmallerOne()
     {
         var pool = new ChunkBufferPool { MaxFreeBytes = 1 << 20 };
         var small = pool.Rent(100, 100);
         var large = pool.Rent(5000, 5000);
-        Assert.True(small.Array.Length >= 100);
+        Assert.True(small.Memory.Length >= 100);
         pool.Return(small);
         pool.Return(large);
 
@@ -24,11 +39,11 @@ public sealed class ChunkBufferPoolTests
         var again = pool.Rent(4000, 4000);
         Assert.Same(large, again);
         Assert.Equal(1, again.Holders);
-        var fresh = pool.Rent(small.Array.Length + 1, small.Array.Length + 1);
+        var fresh = pool.Rent(small.Memory.Length + 1, small.Memory.Length + 1);
         Assert.NotSame(small, fresh);
-        Assert.True(fresh.Array.Length > small.Array.Length);
+        Assert.True(fresh.Memory.Length > small.Memory.Length);
         Assert.Equal(1, pool.Reused);
-        Assert.Equal(small.Array.Length, pool.FreeBytes);
+        Assert.Equal(small.Memory.Length, pool.FreeBytes);
     }
 
     [Fact]
@@ -48,10 +63,10 @@ public sealed class ChunkBufferPoolTests
         var pool = new ChunkBufferPool();
         var a = pool.Rent(1000, 1000);
         var b = pool.Rent(1000, 1000);
-        pool.MaxFreeBytes = a.Array.Length;
+        pool.MaxFreeBytes = a.Memory.Length;
         pool.Return(a);
         pool.Return(b);
-        Assert.Equal(a.Array.Length, pool.FreeBytes);
+        Assert.Equal(a.Memory.Length, pool.FreeBytes);
         Assert.Same(a, pool.Rent(1000, 1000));
         Assert.NotSame(b, pool.Rent(1000, 1000));
     }
@@ -60,10 +75,10 @@ public sealed class ChunkBufferPoolTests
     public void ANewBuffer_HasRoomForHalfAgain_OrAsMuchAgainWhenItsBucketGrewByMoreThanAnEighth()
     {
         var pool = new ChunkBufferPool { MaxFreeBytes = 1 << 24 };
-        Assert.Equal(1000 + 500 + 64, pool.Rent(1000, 1100).Array.Length);
-        Assert.Equal(1000 + 500 + 64, pool.Rent(1000, 1000).Array.Length);
-        Assert.Equal(1125 + 562 + 64, pool.Rent(1125, 1000).Array.Length);
-        Assert.Equal(1126 + 1126 + 64, pool.Rent(1126, 1000).Array.Length);
+        Assert.Equal(1000 + 500 + 64, pool.Rent(1000, 1100).Memory.Length);
+        Assert.Equal(1000 + 500 + 64, pool.Rent(1000, 1000).Memory.Length);
+        Assert.Equal(1125 + 562 + 64, pool.Rent(1125, 1000).Memory.Length);
+        Assert.Equal(1126 + 1126 + 64, pool.Rent(1126, 1000).Memory.Length);
     }
 
     /// <summary>
