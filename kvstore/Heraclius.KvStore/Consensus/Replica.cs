@@ -106,7 +106,7 @@ public sealed partial class Replica
     /// <summary>Saved snapshots after which the WAL was kept whole, because the decisions since the snapshot were no longer all in memory (should stay 0).</summary>
     public long WalCompactionsSkipped { get; private set; }
 
-    /// <summary>Compacted logs that could not be written (an I/O error on their own thread): the log was kept whole (should stay 0).</summary>
+    /// <summary>Compacted logs that could not be written on their own thread (whatever failed there): the current log was kept whole (should stay 0).</summary>
     public long WalCompactionsFailed { get; private set; }
 
     public long RequestsDecided { get; private set; }
