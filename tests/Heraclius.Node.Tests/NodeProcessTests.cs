@@ -101,6 +101,13 @@ public sealed class NodeProcessTests(ITestOutputHelper output)
         return leader;
     }
 
+    /// <summary>Node <paramref name="i"/>'s Prometheus exposition, from its metrics listener (base port + 1000 + i).</summary>
+    private static async Task<string> MetricsOf(NodeProcessCluster cluster, int i)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        return await http.GetStringAsync(new Uri($"http://127.0.0.1:{cluster.BasePort + 1000 + i}/metrics"), TestContext.Current.CancellationToken);
+    }
+
     [Fact]
     public Task FourProcesses_PutGet_FollowerKilledAndRestartedCatchesUp_LeaderKilledNewLeaderCommits() => WithCluster(Replica(), async (cluster, total) =>
     {
@@ -134,6 +141,13 @@ public sealed class NodeProcessTests(ITestOutputHelper output)
             "all 4 at one height in one view before the crash");
         var heightAtCrash = before[follower]!.DecidedHeight;
         output.WriteLine($"[{total.Elapsed.TotalSeconds:F1}s] phase 1 done at height {heightAtCrash}");
+
+        // The node process exports its replica's metrics for Prometheus: decisions made, and the WAL's compaction health.
+        var exposition = await MetricsOf(cluster, via);
+        var node = cluster.NodeId(via);
+        Assert.Matches($@"heraclius_consensus_decisions\{{node=""{node}""\}} [1-9]", exposition);
+        Assert.Contains($"heraclius_storage_wal_compactions_failed{{node=\"{node}\"}} 0", exposition, StringComparison.Ordinal);
+        Assert.Contains($"heraclius_storage_wal_compactions_skipped{{node=\"{node}\"}} 0", exposition, StringComparison.Ordinal);
 
         // 2. Crash a follower (SIGKILL), keep writing past several checkpoints, restart it from the same data directory.
         cluster.Kill(follower);

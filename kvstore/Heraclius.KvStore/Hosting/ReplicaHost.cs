@@ -181,7 +181,7 @@ public sealed class ReplicaHost : IPeerMessageHandler, IClientGateway, IDecision
         var status = new NodeStatus(r.NodeId, r.ClusterId, Environment.ProcessId, r.View, r.DecidedHeight, r.LeaderIndex, r.IsLeader,
             r.CheckpointHeight, r.PoolRequests, r.Lag);
         _snapshot = new ReplicaSnapshot(status, r.InViewChange, r.DecisionsApplied, r.RequestsDecided, r.ViewChangesStarted, r.LeaderSuspicions, r.SnapshotsInstalled,
-            (long?)r.AbstainsThroughView, r.ProposalsAbstained,
+            (long?)r.AbstainsThroughView, r.ProposalsAbstained, r.WalCompactionsSkipped, r.WalCompactionsFailed,
             new Dictionary<RejectReason, long>(r.Rejections), Now);
     }
 

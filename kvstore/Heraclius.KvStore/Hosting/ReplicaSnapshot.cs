@@ -17,5 +17,7 @@ public sealed record ReplicaSnapshot(
     long SnapshotsInstalled,
     long? AbstainsThroughView,
     long ProposalsAbstained,
+    long WalCompactionsSkipped,
+    long WalCompactionsFailed,
     IReadOnlyDictionary<RejectReason, long> Rejections,
     long PublishedAtMs);
