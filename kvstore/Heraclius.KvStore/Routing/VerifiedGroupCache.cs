@@ -25,7 +25,6 @@ internal sealed class VerifiedGroupCache
     private readonly TimeSpan _waitBound;
 
     private readonly ConcurrentDictionary<Hash32, Claim> _entries = new();
-    private readonly VerifiedSignatureCache _signatures = new();
     private int _count;
 
     /// <param name="waitBound">
@@ -40,7 +39,7 @@ internal sealed class VerifiedGroupCache
     /// share at least f+1 signatures: checked once here, those are not checked again. One per node, like this cache:
     /// never shared between nodes hosted in one process, so each node still checks every signature itself.
     /// </summary>
-    public VerifiedSignatureCache Signatures => _signatures;
+    public VerifiedSignatureCache Signatures { get; } = new();
 
     public bool Contains(Hash32 digest) => _entries.TryGetValue(digest, out var claim) && claim.State == Claim.Valid;
 

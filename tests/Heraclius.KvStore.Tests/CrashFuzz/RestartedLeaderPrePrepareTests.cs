@@ -68,10 +68,7 @@ public sealed class RestartedLeaderPrePrepareTests
     public void LeaderStoppedGracefully_DoesNotAbstain_AndProposesInItsViewAgain()
     {
         var f = new ReplicaFixture();
-        f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
-        f.Replicas[0].Tick(12);
-        f.Pump(12);
-        Assert.All(f.Replicas, r => Assert.Equal(1UL, r.DecidedHeight));
+        f.DecideBatches(0, 1, 0, 1, 2, 3);
 
         var restarted = f.StopAndBoot(0, 20);
         Assert.Null(restarted.AbstainsThroughView);

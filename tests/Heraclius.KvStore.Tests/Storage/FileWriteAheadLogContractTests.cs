@@ -2,18 +2,25 @@ using Heraclius.KvStore.Storage;
 
 namespace Heraclius.KvStore.Tests.Storage;
 
-public sealed class FileWriteAheadLogContractTests : WriteAheadLogContractTests, IDisposable
+public sealed class FileWriteAheadLogContractTests : WriteAheadLogContractTests
 {
     private readonly TempDirectory _directory = new();
 
-    protected override IWriteAheadLog Open() => new FileWriteAheadLog(_directory.Path);
+    protected override IWriteAheadLog OpenLog() => new FileWriteAheadLog(_directory.Path);
 
-    protected override IWriteAheadLog CrashAndRestart(IWriteAheadLog log)
+    protected override IWriteAheadLog Restart(IWriteAheadLog log)
     {
         // Dispose does not flush, so closing the file is a crash as far as unflushed records go.
         log.Dispose();
-        return Open();
+        return OpenLog();
     }
 
-    public void Dispose() => _directory.Dispose();
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (disposing)
+        {
+            _directory.Dispose();
+        }
+    }
 }

@@ -14,6 +14,20 @@ public sealed class FileWriteAheadLogTests : IDisposable
 
     private string LogPath => _directory.File(FileWriteAheadLog.FileName);
 
+    /// <summary>
+    /// Opening the log refuses it as corrupt, naming byte offset <paramref name="offset"/>; with <paramref name="unchanged"/>,
+    /// the file is left as those bytes (<paramref name="what"/> names the case in the failure message).
+    /// </summary>
+    private void AssertRefusedAt(long offset, byte[]? unchanged = null, string? what = null)
+    {
+        var error = Assert.Throws<WalCorruptedException>(() => new FileWriteAheadLog(_directory.Path));
+        Assert.True(error.Message.Contains($"byte offset {offset} ", StringComparison.Ordinal), $"{what}: {error.Message}");
+        if (unchanged is not null)
+        {
+            Assert.Equal(unchanged, File.ReadAllBytes(LogPath));
+        }
+    }
+
     public void Dispose() => _directory.Dispose();
 
     [Fact]
@@ -75,9 +89,7 @@ public sealed class FileWriteAheadLogTests : IDisposable
             damaged[at] ^= 0x01;
             File.WriteAllBytes(LogPath, damaged);
 
-            var error = Assert.Throws<WalCorruptedException>(() => new FileWriteAheadLog(_directory.Path));
-            Assert.Contains($"byte offset {middle} ", error.Message, StringComparison.Ordinal);
-            Assert.Equal(damaged, File.ReadAllBytes(LogPath));
+            AssertRefusedAt(middle, unchanged: damaged);
         }
     }
 
@@ -258,9 +270,7 @@ public sealed class FileWriteAheadLogTests : IDisposable
         Damage(image, (int)batchStart + 5, 20_000 + RecordOverhead, at, length);
         File.WriteAllBytes(LogPath, image);
 
-        var error = Assert.Throws<WalCorruptedException>(() => new FileWriteAheadLog(_directory.Path));
-        Assert.True(error.Message.Contains($"byte offset {batchStart} ", StringComparison.Ordinal), $"{what}: {error.Message}");
-        Assert.Equal(image, File.ReadAllBytes(LogPath));
+        AssertRefusedAt(batchStart, unchanged: image, what);
     }
 
     [Fact]
@@ -273,8 +283,7 @@ public sealed class FileWriteAheadLogTests : IDisposable
         image.AsSpan(batchStart, 4096).Clear();
         File.WriteAllBytes(LogPath, image);
 
-        var error = Assert.Throws<WalCorruptedException>(() => new FileWriteAheadLog(_directory.Path));
-        Assert.Contains($"byte offset {batchStart} ", error.Message, StringComparison.Ordinal);
+        AssertRefusedAt(batchStart);
     }
 
     [Fact]
@@ -326,8 +335,7 @@ public sealed class FileWriteAheadLogTests : IDisposable
             damaged[batchStart + (bit / 8)] ^= (byte)(1 << (bit % 8));
             File.WriteAllBytes(LogPath, damaged);
 
-            var error = Assert.Throws<WalCorruptedException>(() => new FileWriteAheadLog(_directory.Path));
-            Assert.Contains($"byte offset {batchStart} ", error.Message, StringComparison.Ordinal);
+            AssertRefusedAt(batchStart);
         }
     }
 
@@ -349,9 +357,7 @@ public sealed class FileWriteAheadLogTests : IDisposable
             byte[] image = [.. "HWAL"u8, 3, 0, 0, 0, .. first, .. Frame(new WalRecord(BatchType, payload)), .. after];
             File.WriteAllBytes(LogPath, image);
 
-            var error = Assert.Throws<WalCorruptedException>(() => new FileWriteAheadLog(_directory.Path));
-            Assert.True(error.Message.Contains($"byte offset {FileHeaderSize + first.Length} ", StringComparison.Ordinal), $"{what}: {error.Message}");
-            Assert.Equal(image, File.ReadAllBytes(LogPath));
+            AssertRefusedAt(FileHeaderSize + first.Length, unchanged: image, what);
         }
     }
 

@@ -2,17 +2,15 @@ using Heraclius.KvStore.Storage;
 
 namespace Heraclius.KvStore.Tests.Storage;
 
-public sealed class MemoryWriteAheadLogContractTests : WriteAheadLogContractTests, IDisposable
+public sealed class MemoryWriteAheadLogContractTests : WriteAheadLogContractTests
 {
     private readonly MemoryWriteAheadLog _disk = new();
 
-    protected override IWriteAheadLog Open() => _disk;
+    protected override IWriteAheadLog OpenLog() => _disk;
 
-    protected override IWriteAheadLog CrashAndRestart(IWriteAheadLog log)
+    protected override IWriteAheadLog Restart(IWriteAheadLog log)
     {
         _disk.Crash();
         return _disk;
     }
-
-    public void Dispose() => _disk.Dispose();
 }
