@@ -57,6 +57,7 @@ internal sealed class CostMeter : IDisposable
         Console.WriteLine($"  cpu_us_per_op={cpu.TotalMicroseconds / Math.Max(ops, 1):F1} alloc_bytes_per_op={PerOp(allocated):F0} gc_pause_pct={pause.TotalSeconds / elapsedSeconds * 100:F1} gen0={GC.CollectionCount(0) - _gen0} gen2={GC.CollectionCount(2) - _gen2} jit_ms={(System.Runtime.JitInfo.GetCompilationTime() - _jit).TotalMilliseconds:F0}");
         // Which collections paused the process long enough to show in the latency tail.
         Console.WriteLine($"  {_gcPauses.Summary()}");
+        Console.WriteLine($"  {_gcPauses.PromotionSummary()}");
         if (_allocations is not null)
         {
             Console.WriteLine(_allocations.Summary(25));
