@@ -31,16 +31,20 @@ internal sealed class StateBucket
     private byte[] _slab = [];
     private int _used;
     private int _garbage;
-    // Set while a capture's twin shares this slab (see Freeze): until the twin is encoded and releases it, the bytes
-    // below the length it froze are copied before a write changes them.
+    // Set while a capture's twin shares this slab (see Freeze): until the twin is encoded and releases it, a write that
+    // would change a byte below the length it froze first gives the twin a copy of them (or, while an encoder reads
+    // the shared slab, takes a copy itself).
     private FreezeToken? _freeze;
     // The twin's side of the same token (null on a live bucket).
     private FreezeToken? _twinOf;
 
     public int Count { get; private set; }
 
-    /// <summary>How often a write copied the slab because a capture's twin still read it (tests).</summary>
+    /// <summary>How often a write copied the slab for itself because a capture's encoder was reading it (tests).</summary>
     internal int SlabCopies { get; private set; }
+
+    /// <summary>How often a write gave a capture's unencoded twin a copy of the bytes it reads (tests).</summary>
+    internal int TwinCopies { get; private set; }
 
     /// <summary>The bytes a chunk of this bucket takes: its u32 count and its records.</summary>
     public long EncodedSize => 4L + _used - _garbage;
@@ -85,7 +89,8 @@ internal sealed class StateBucket
             }
             else if (old.Length == value.Length)
             {
-                // Copied first when shared; the value may be a view into the old slab, which stays as it was.
+                // Unshared first (the capture's twin, if any, keeps the bytes it froze); a value that is a view into this
+                // slab is another record's bytes or the same, and CopyTo moves overlapping bytes correctly.
                 Unshare();
                 value.CopyTo(_slab.AsSpan(offset + 8 + key.Length));
             }
@@ -146,6 +151,8 @@ internal sealed class StateBucket
     /// </summary>
     public int Encode(Span<byte> target, StateBucket? band)
     {
+        BeginRead();
+        band?.BeginRead();
         var offsets = System.Buffers.ArrayPool<int>.Shared.Rent(Math.Max(Count, 1));
         try
         {
@@ -442,8 +449,9 @@ internal sealed class StateBucket
 
     /// <summary>
     /// A read-only twin of this bucket as it is now, for a capture to encode later (on any thread): it shares the slab,
-    /// and this bucket copies the slab before any write that would change a byte the twin reads (an overwrite in place,
-    /// a record marked dead, a compaction in place). Appends go past the twin's length and leave its bytes alone.
+    /// and before any write that would change a byte the twin reads (an overwrite in place, a record marked dead, a
+    /// compaction in place) this bucket gives the twin its own copy of them, or, while an encoder already reads the
+    /// shared slab, copies the slab for itself. Appends go past the twin's length and leave its bytes alone.
     /// </summary>
     /// <remarks>
     /// The twin only encodes: its table is empty, so it finds no key. Why not copy at once: a capture of a state of
@@ -452,16 +460,49 @@ internal sealed class StateBucket
     /// </remarks>
     public StateBucket Freeze()
     {
-        // A twin of an earlier capture still reading the slab (never so in the replica, which awaits a capture's root
-        // before the next capture; kept exact anyway): this slab is copied first, the earlier twin keeps the old one.
+        // A twin of an earlier capture still unencoded (never so in the replica, which awaits a capture's root before
+        // the next capture; kept exact anyway): it gets its own bytes first, as before any write.
         Unshare();
         var token = new FreezeToken();
+        var twin = new StateBucket { _slab = _slab, _used = _used, _garbage = _garbage, Count = Count, _slots = [], _twinOf = token };
+        token.Twin = twin;
         _freeze = token;
-        return new StateBucket { _slab = _slab, _used = _used, _garbage = _garbage, Count = Count, _slots = [], _twinOf = token };
+        return twin;
     }
 
     /// <summary>
-    /// Called on a twin once its capture encoded it: the live bucket it came from may write its slab in place again.
+    /// On a twin, before anything reads its slab: claims the shared slab for reading (from then on the live bucket copies
+    /// before it writes), or, once the live bucket gave the twin its own copy, reads that. No-op on a live bucket.
+    /// </summary>
+    private void BeginRead()
+    {
+        if (_twinOf is not { } token)
+        {
+            return;
+        }
+
+        var spin = default(SpinWait);
+        while (true)
+        {
+            // Full fence: a Detached seen here follows the live thread's write of the copy into _slab.
+            var state = Interlocked.CompareExchange(ref token.State, FreezeToken.Reading, FreezeToken.Shared);
+            switch (state)
+            {
+                case FreezeToken.Shared or FreezeToken.Reading or FreezeToken.Detached:
+                    return;
+                case FreezeToken.Detaching:
+                    // The live bucket's thread is copying the bytes for this twin (a few microseconds).
+                    spin.SpinOnce();
+                    break;
+                default:
+                    throw new InvalidOperationException("a capture's twin was read after it was released");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Called on a twin once its capture encoded it (never before): the live bucket it came from may write its slab in
+    /// place again.
     /// Before this, each bucket written after a capture copied its whole slab on its first write even when the capture
     /// had long been encoded (review of the deferred root: most of the copying after a checkpoint height).
     /// </summary>
@@ -470,18 +511,50 @@ internal sealed class StateBucket
         if (_twinOf is { } token)
         {
             // Release: every read of the slab by the encoder happens before a live write that sees the token released.
-            Volatile.Write(ref token.Released, 1);
-            _twinOf = null;
+            // The token stays: a released twin read again is refused (BeginRead), not encoded from an empty slab.
+            // Only after an encoding: released while Shared, a write's Unshare could still hand it a copy.
+            System.Diagnostics.Debug.Assert(Volatile.Read(ref token.State) is FreezeToken.Reading or FreezeToken.Detached or FreezeToken.Released, "a twin is released only once encoded");
+            Volatile.Write(ref token.State, FreezeToken.Released);
             _slab = [];
         }
     }
 
+    /// <remarks>
+    /// Which side takes the copy matters to the collector, not to the bytes: the copy is young, and the side that keeps it
+    /// decides whether it dies young. A twin is dropped once encoded; the live bucket's slab lives until the bucket next
+    /// grows, so a copy kept there was promoted through gen1 into gen2 with the rest of the state (in `bench transfers`
+    /// 22-35 MB/s of such copies, the capture's encoders running at low priority behind the replicas). The twin takes it
+    /// unless an encoder already reads the shared slab, which a copy could not redirect.
+    /// </remarks>
     private void Unshare()
     {
         if (_freeze is { } token)
         {
-            // Acquire: a release seen here follows every read the twin's encoder made of the slab.
-            if (Volatile.Read(ref token.Released) == 0)
+            // Full fence: a Released seen here follows every read the twin's encoder made of the slab; a Shared swapped
+            // for Detaching keeps every encoder from reading the slab until the twin holds its copy.
+            var state = Interlocked.CompareExchange(ref token.State, FreezeToken.Detaching, FreezeToken.Shared);
+            if (state == FreezeToken.Shared)
+            {
+                var twin = token.Twin!;
+                try
+                {
+                    var copy = twin._used == 0 ? [] : NewSlab(twin._used);
+                    _slab.AsSpan(0, twin._used).CopyTo(copy);
+                    twin._slab = copy;
+                }
+                catch
+                {
+                    // Left Detaching, every encoder would wait for ever and the root with them; shared again, the
+                    // failure surfaces here and the twin still reads the untouched slab.
+                    Volatile.Write(ref token.State, FreezeToken.Shared);
+                    throw;
+                }
+
+                Volatile.Write(ref token.State, FreezeToken.Detached);
+                token.Twin = null;
+                TwinCopies++;
+            }
+            else if (state == FreezeToken.Reading)
             {
                 var copy = NewSlab(_slab.Length);
                 _slab.AsSpan(0, _used).CopyTo(copy);
@@ -493,10 +566,27 @@ internal sealed class StateBucket
         }
     }
 
-    /// <summary>Shared by a live bucket and its capture's twin: 1 once the twin no longer reads the slab.</summary>
+    /// <summary>Shared by a live bucket and its capture's twin: who may read and write the bytes they share.</summary>
     private sealed class FreezeToken
     {
-        public int Released;
+        /// <summary>The twin reads the live slab; nobody has read it yet.</summary>
+        public const int Shared = 0;
+
+        /// <summary>The twin is encoded and reads nothing any more.</summary>
+        public const int Released = 1;
+
+        /// <summary>An encoder reads the shared slab: the live bucket must copy before it writes.</summary>
+        public const int Reading = 2;
+
+        /// <summary>The live bucket's thread is copying the bytes for the twin: encoders wait.</summary>
+        public const int Detaching = 3;
+
+        /// <summary>The twin reads its own copy: the live bucket writes its slab freely.</summary>
+        public const int Detached = 4;
+
+        public int State;
+
+        public StateBucket? Twin;
     }
 
     /// <summary>A slab of at least <paramref name="size"/> bytes, uninitialized (nothing past the used bytes is ever read).</summary>
