@@ -132,14 +132,15 @@ public sealed class FileSnapshotStore : ISnapshotStore
         // The new snapshot is durable; older snapshots and crash leftovers can go. Not a newer
         // snapshot: a save that outlived its replica (a restart in the same process) must not delete
         // what the next replica saved. Not fsync'd: a deletion the crash undoes leaves a file
-        // LoadLatest ranks or ignores correctly.
+        // LoadLatest ranks or ignores correctly. The name goes at once, the blocks a few megabytes at a time
+        // (GradualFileRelease): freed at once, the whole state's blocks held every fsync on the disk for ~100 ms.
         foreach (var file in Directory.EnumerateFiles(_directory, Prefix + "*"))
         {
             var isOther = !string.Equals(file, path, StringComparison.Ordinal);
             if (isOther && ((TryParseHeight(Path.GetFileName(file), out var other) && other < height)
                 || file.EndsWith(Extension + TempSuffix, StringComparison.Ordinal)))
             {
-                File.Delete(file);
+                _ = GradualFileRelease.DeleteAsync(file);
             }
         }
     }
