@@ -233,7 +233,9 @@ public sealed class FileWriteAheadLog : IWriteAheadLog
         ThrowIfRewriteInFlight();
         var tempPath = _path + TempSuffix;
         _rewriteTailStart = _length;
-        _rewriteWrite = Task.Run(() => WriteLogFile(tempPath, records));
+        // A thread of its own, not the pool's: writing and fsyncing megabytes blocks it for tens of milliseconds, and the
+        // replicas' loops run on the pool (two threads on two cores, more only once it sees no progress for a while).
+        _rewriteWrite = Task.Factory.StartNew(() => WriteLogFile(tempPath, records), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     /// <summary>Why the last rewrite completed as false (or failed after it was abandoned), for the logs; null when none did.</summary>

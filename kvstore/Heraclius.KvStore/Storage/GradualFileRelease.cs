@@ -69,7 +69,14 @@ internal static class GradualFileRelease
     /// Frees the blocks of a file no name refers to any more (unlinked, or renamed over) through its last open
     /// <paramref name="handle"/>, in steps, then closes it. Never faults.
     /// </summary>
-    public static Task ReleaseAsync(SafeFileHandle handle) => Task.Run(async () =>
+    /// <remarks>
+    /// On a thread of its own, not the pool's: a step can block in the file system for tens of milliseconds while a
+    /// save writes (up to 63 ms measured), and the replicas' loops run on the pool, which on two cores keeps two threads
+    /// and adds more only after it sees no progress for a while.
+    /// </remarks>
+    public static Task ReleaseAsync(SafeFileHandle handle) => Task.Factory.StartNew(() => Release(handle), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private static void Release(SafeFileHandle handle)
     {
         using (handle)
         {
@@ -80,7 +87,7 @@ internal static class GradualFileRelease
                 {
                     length -= StepBytes;
                     RandomAccess.SetLength(handle, length);
-                    await Task.Delay(Pause).ConfigureAwait(false);
+                    Thread.Sleep(Pause);
                 }
             }
             catch (IOException)
@@ -91,5 +98,5 @@ internal static class GradualFileRelease
             {
             }
         }
-    });
+    }
 }
