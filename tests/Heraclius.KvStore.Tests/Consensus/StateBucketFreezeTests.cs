@@ -15,6 +15,15 @@ public sealed class StateBucketFreezeTests
 
     private static uint Tag => StateBucket.TagOf(StableHash.Of(Key));
 
+    private static StateBucket BucketWithBalance100()
+    {
+        var live = new StateBucket();
+        Write(live, "balance=100"u8);
+        return live;
+    }
+
+    private static void Write(StateBucket live, ReadOnlySpan<byte> value) => live.Set(Key, Tag, value, delete: false, undo: null);
+
     private static byte[] Chunk(StateBucket twin)
     {
         var buffer = new byte[twin.EncodedSize];
@@ -25,13 +34,12 @@ public sealed class StateBucketFreezeTests
     [Fact]
     public void WriteInPlaceBeforeTheTwinIsRead_GivesTheTwinACopy_AndKeepsItsOwnSlab()
     {
-        var live = new StateBucket();
-        live.Set(Key, Tag, "balance=100"u8, delete: false, undo: null);
+        var live = BucketWithBalance100();
         var before = Chunk(live);
         var twin = live.Freeze();
 
-        live.Set(Key, Tag, "balance=042"u8, delete: false, undo: null);
-        live.Set(Key, Tag, "balance=043"u8, delete: false, undo: null);
+        Write(live, "balance=042"u8);
+        Write(live, "balance=043"u8);
 
         Assert.Equal(1, live.TwinCopies);
         Assert.Equal(0, live.SlabCopies);
@@ -43,12 +51,11 @@ public sealed class StateBucketFreezeTests
     [Fact]
     public void WriteInPlaceWhileAnEncoderReadsTheTwin_CopiesTheSlabForItself_AndTheTwinKeepsItsBytes()
     {
-        var live = new StateBucket();
-        live.Set(Key, Tag, "balance=100"u8, delete: false, undo: null);
+        var live = BucketWithBalance100();
         var twin = live.Freeze();
         var before = Chunk(twin);
 
-        live.Set(Key, Tag, "balance=042"u8, delete: false, undo: null);
+        Write(live, "balance=042"u8);
 
         Assert.Equal(1, live.SlabCopies);
         Assert.Equal(0, live.TwinCopies);
@@ -60,14 +67,13 @@ public sealed class StateBucketFreezeTests
     [Fact]
     public void WriteInPlaceAfterTheTwinWasEncodedAndReleased_CopiesNothing()
     {
-        var live = new StateBucket();
-        live.Set(Key, Tag, "balance=100"u8, delete: false, undo: null);
+        var live = BucketWithBalance100();
         var twin = live.Freeze();
         var chunk = Chunk(twin);
         twin.ReleaseTwin();
 
-        live.Set(Key, Tag, "balance=042"u8, delete: false, undo: null);
-        live.Set(Key, Tag, "balance=043"u8, delete: false, undo: null);
+        Write(live, "balance=042"u8);
+        Write(live, "balance=043"u8);
 
         Assert.Equal(0, live.SlabCopies);
         Assert.Equal(0, live.TwinCopies);
@@ -79,12 +85,11 @@ public sealed class StateBucketFreezeTests
     [Fact]
     public void FreezingAgainWhileAnEarlierTwinIsBeingRead_CopiesFirst_SoBothTwinsKeepTheirBytes()
     {
-        var live = new StateBucket();
-        live.Set(Key, Tag, "balance=100"u8, delete: false, undo: null);
+        var live = BucketWithBalance100();
         var first = live.Freeze();
         var firstChunk = Chunk(first);
         var second = live.Freeze();
-        live.Set(Key, Tag, "balance=042"u8, delete: false, undo: null);
+        Write(live, "balance=042"u8);
 
         Assert.Equal(firstChunk, Chunk(first));
         Assert.Equal(firstChunk, Chunk(second));
@@ -97,12 +102,11 @@ public sealed class StateBucketFreezeTests
     [Fact]
     public void FreezingAgainBeforeTheEarlierTwinIsRead_GivesItACopy_SoBothTwinsKeepTheirBytes()
     {
-        var live = new StateBucket();
-        live.Set(Key, Tag, "balance=100"u8, delete: false, undo: null);
+        var live = BucketWithBalance100();
         var before = Chunk(live);
         var first = live.Freeze();
         var second = live.Freeze();
-        live.Set(Key, Tag, "balance=042"u8, delete: false, undo: null);
+        Write(live, "balance=042"u8);
 
         Assert.Equal(before, Chunk(first));
         Assert.Equal(before, Chunk(second));
@@ -138,8 +142,7 @@ public sealed class StateBucketFreezeTests
     [Fact]
     public void AReleasedTwinIsNeverReadAgain()
     {
-        var live = new StateBucket();
-        live.Set(Key, Tag, "balance=100"u8, delete: false, undo: null);
+        var live = BucketWithBalance100();
         var twin = live.Freeze();
         Chunk(twin);
         twin.ReleaseTwin();
@@ -195,7 +198,8 @@ public sealed class StateBucketFreezeTests
             Assert.Equal(expected, await encoder);
         }
 
-        Assert.True(live.SlabCopies + live.TwinCopies > 0);
+        // No count of copies is asserted: when the encoder reads and releases its twin before the first write of a round
+        // (a loaded machine wakes this thread late), that round rightly copies nothing, and a whole run may do so.
         for (var i = 0; i < keys.Length; i++)
         {
             Assert.True(live.TryGet(keys[i], tags[i], out var value));
