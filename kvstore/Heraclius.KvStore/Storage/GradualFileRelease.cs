@@ -36,15 +36,15 @@ internal static class GradualFileRelease
     /// </summary>
     public static Task DeleteAsync(string path)
     {
+        if (OperatingSystem.IsWindows())
+        {
+            File.Delete(path);
+            return Task.CompletedTask;
+        }
+
         SafeFileHandle handle;
         try
         {
-            if (OperatingSystem.IsWindows() || new FileInfo(path).Length <= StepBytes)
-            {
-                File.Delete(path);
-                return Task.CompletedTask;
-            }
-
             handle = File.OpenHandle(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
         }
         catch (FileNotFoundException)
@@ -60,6 +60,13 @@ internal static class GradualFileRelease
         {
             handle.Dispose();
             throw;
+        }
+
+        if (RandomAccess.GetLength(handle) <= StepBytes)
+        {
+            // Freed at once when closed, as a delete always did: a few megabytes hold no fsync for long.
+            handle.Dispose();
+            return Task.CompletedTask;
         }
 
         return ReleaseAsync(handle);

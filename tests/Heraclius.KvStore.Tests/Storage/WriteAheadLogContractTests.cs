@@ -88,15 +88,8 @@ public abstract class WriteAheadLogContractTests : IDisposable
     [Fact]
     public void Rewrite_KeepsExactlyTheGivenRecords_AndLaterAppendsFollowThem_AcrossRestart()
     {
-        var random = new Random(11);
-        var log = Open();
-        for (var i = 0; i < 10; i++)
-        {
-            log.Append((byte)i, [(byte)i, 0xEE]);
-        }
-
-        log.Flush();
-        List<WalRecord> kept = [WalAssert.RandomRecord(random, 0), WalAssert.RandomRecord(random, 5000), WalAssert.RandomRecord(random, 3)];
+        var log = OpenWithTenFlushedRecords();
+        var kept = ThreeKeptRecords(new Random(11));
         log.Rewrite(kept);
         WalAssert.SameRecords(kept, log.ReadAll());
 
@@ -285,15 +278,8 @@ public abstract class WriteAheadLogContractTests : IDisposable
     [Fact]
     public void BeginRewrite_RecordsFlushedBeforeCompleteFollowTheKeptOnes_PendingOnesStayPending_AndAllSurviveARestart()
     {
-        var random = new Random(13);
-        var log = Open();
-        for (var i = 0; i < 10; i++)
-        {
-            log.Append((byte)i, [(byte)i, 0xEE]);
-        }
-
-        log.Flush();
-        List<WalRecord> kept = [WalAssert.RandomRecord(random, 0), WalAssert.RandomRecord(random, 5000), WalAssert.RandomRecord(random, 3)];
+        var log = OpenWithTenFlushedRecords();
+        var kept = ThreeKeptRecords(new Random(13));
         log.BeginRewrite(kept);
         Assert.True(log.RewriteInFlight);
 
@@ -368,4 +354,21 @@ public abstract class WriteAheadLogContractTests : IDisposable
         Assert.True(log.CompleteRewrite());
         WalAssert.SameRecords([new(4, [4])], log.ReadAll());
     }
+
+    /// <summary>A log opened afresh with ten one-record flushes in it, the start of the rewrite tests.</summary>
+    private IWriteAheadLog OpenWithTenFlushedRecords()
+    {
+        var log = Open();
+        for (var i = 0; i < 10; i++)
+        {
+            log.Append((byte)i, [(byte)i, 0xEE]);
+        }
+
+        log.Flush();
+        return log;
+    }
+
+    /// <summary>What a rewrite keeps: an empty record, a large one and a small one.</summary>
+    private static List<WalRecord> ThreeKeptRecords(Random random) =>
+        [WalAssert.RandomRecord(random, 0), WalAssert.RandomRecord(random, 5000), WalAssert.RandomRecord(random, 3)];
 }
