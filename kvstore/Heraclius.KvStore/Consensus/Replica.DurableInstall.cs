@@ -44,10 +44,14 @@ public sealed partial class Replica
         // hold, because it also handles the messages that waited. Clearing it here left them queued.
     }
 
-    /// <summary>A message that would make this node sign, kept while <see cref="VotesHeld"/>; false when it is handled now.</summary>
+    /// <summary>
+    /// A message that would make this node sign, kept while <see cref="VotesHeld"/>, and inputs ahead with them, in order:
+    /// a header-only pre-prepare names the inputs sent before it, which handled at once would be lost to a held NEW-VIEW
+    /// (another view) or replaced by the next height's (review). False when it is handled now.
+    /// </summary>
     private bool HoldForDurableInstall(in InboundMessage message)
     {
-        if (!VotesHeld || !LeadsToSigning(message.Type))
+        if (!VotesHeld || !(LeadsToSigning(message.Type) || message.Type == MessageType.InputsAhead))
         {
             return false;
         }

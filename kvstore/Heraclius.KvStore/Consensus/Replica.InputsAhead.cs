@@ -1,3 +1,4 @@
+using Heraclius.KvStore.Crypto;
 using Heraclius.KvStore.Consensus.Messages;
 using Heraclius.KvStore.Decisions;
 using Heraclius.KvStore.Encoding;
@@ -15,6 +16,11 @@ public sealed partial class Replica
     // Inputs for the height after the one still undecided here (the leader decided it first and went on):
     // executed once this node decides, if they are still the next height's and the view has not moved.
     private InputsAhead? _inputsAheadHeld;
+
+    // The last inputs the leader of the current view sent ahead for decided+1 or decided+2, executed or not, and their
+    // digest (hashed once: a header-only pre-prepare names them by it). Dropped once decided past.
+    private InputsAhead? _inputsAheadLast;
+    private Hash32 _inputsAheadLastDigest;
 
     /// <summary>
     /// Whether this node, leading, sends its inputs ahead: where the option allows it, and not on a coordinator that
@@ -35,6 +41,9 @@ public sealed partial class Replica
     /// <summary>Client batches whose signatures this node remembers as checked (tests: bounded while nothing is decided).</summary>
     internal int VerifiedBatchesHeld => _verifiedBatches.Count;
 
+    /// <summary>Header-only pre-prepares ignored because the inputs they name never arrived here ahead of them.</summary>
+    public long PrePreparesWithoutInputs { get; private set; }
+
     /// <summary>Executions ahead rolled back unused: another proposal came, or a view change, or catch-up, moved on.</summary>
     public long InputsAheadWasted { get; private set; }
 
@@ -52,6 +61,12 @@ public sealed partial class Replica
             return;
         }
 
+        if (ahead.Height == _decided + 1 || ahead.Height == _decided + 2)
+        {
+            _inputsAheadLast = ahead;
+            _inputsAheadLastDigest = Hash32.Of(ahead.Inputs.Span);
+        }
+
         if (ahead.Height == _decided + 2)
         {
             _inputsAheadHeld = ahead;
@@ -63,6 +78,11 @@ public sealed partial class Replica
 
     private void ExecuteInputsAheadHeld()
     {
+        if (_inputsAheadLast is { } last && last.Height <= _decided)
+        {
+            _inputsAheadLast = null;
+        }
+
         if (_inputsAheadHeld is not { } held)
         {
             return;
@@ -130,15 +150,28 @@ public sealed partial class Replica
     }
 
     /// <summary>
-    /// The verdict on <paramref name="proposal"/> (whose header was checked) when an execution ahead ran exactly its
-    /// inputs on this decided state: its outputs and state root decide, as a fresh execution's would. Null when there
-    /// is none to take; a different one is left for the caller to roll back.
+    /// The inputs the leader of <paramref name="view"/> sent ahead for <paramref name="header"/>'s height and predecessor when
+    /// they are the ones its inputs digest names; null otherwise. Inputs ahead bind nobody (a leader's pre-prepare is what
+    /// it is judged by), so other ones are not held against the header: the pre-prepare waits for the whole retransmission.
     /// </summary>
-    private bool? TakeExecutionAhead(Proposal proposal, bool freshTimestamp, int from)
+    private ReadOnlyMemory<byte>? InputsSentAhead(ulong view, DecisionHeader header) =>
+        _inputsAheadLast is { } ahead && ahead.View == view && ahead.Height == header.Height && ahead.PreviousHeader == header.PrevHeaderHash
+            && _inputsAheadLastDigest == header.InputsDigest
+            ? ahead.Inputs
+            : (ReadOnlyMemory<byte>?)null; // typed: a bare null would convert to an empty memory through byte[]
+
+    /// <summary>
+    /// Takes the execution ahead for <paramref name="header"/> (checked) when it ran exactly <paramref name="inputs"/> on
+    /// this decided state: its outputs and state root decide, as a fresh execution's would, and <paramref name="accepted"/>
+    /// is the proposal to accept (null when refused). False when there is none to take; a different one is left for the
+    /// caller to roll back.
+    /// </summary>
+    private bool TakeExecutionAhead(DecisionHeader header, ReadOnlyMemory<byte> inputs, Proposal? whole, bool freshTimestamp, int from, out Proposal? accepted)
     {
-        if (_slot.Exec is not { } exec || _slot.ExecAheadInputs is not { } ran || !ran.Span.SequenceEqual(proposal.Inputs.Span))
+        accepted = null;
+        if (_slot.Exec is not { } exec || _slot.ExecAheadInputs is not { } ran || !ran.Span.SequenceEqual(inputs.Span))
         {
-            return null;
+            return false;
         }
 
         // Checked when the inputs arrived; the clock has moved since, and a fresh proposal is judged by now.
@@ -146,19 +179,20 @@ public sealed partial class Replica
         {
             DropExecution();
             Reject(RejectReason.InvalidProposal, from);
-            return false;
+            return true;
         }
 
-        if (!proposal.HasOutputs(exec.Outputs) || exec.StateRoot != proposal.Header.StateRoot)
+        if (ProposalFrom(header, inputs, whole, exec) is not { } proposal)
         {
             DropExecution();
             Reject(RejectReason.WrongOutputs, from);
-            return false;
+            return true;
         }
 
-        _slot.ExecHash = proposal.Header.Hash;
+        _slot.ExecHash = header.Hash;
         _slot.ExecAheadInputs = null;
         InputsAheadUsed++;
+        accepted = proposal;
         return true;
     }
 }

@@ -215,18 +215,19 @@ public sealed partial class Replica
         var proposal = new Proposal(header, inputBytes, exec.Outputs, leaves);
         _slot.Exec = exec;
         _slot.ExecHash = header.Hash;
-        AcceptProposal(proposal, _view, asLeader: true);
+        AcceptProposal(proposal, _view, asLeader: _sendsInputsAhead ? PrePrepareForm.HeaderOnly : PrePrepareForm.Inputs);
     }
 
     private void OnPrePrepare(int from, ReadOnlyMemory<byte> body)
     {
         // Inputs and output payloads are views of the message, which the host owns and never writes:
         // the proposal is kept whole in the slot and the log anyway, so copying them only doubled it.
-        var (view, proposal, leaderPrepare) = PrePrepareMessage.Read(body);
+        var prePrepare = PrePrepareMessage.Read(body);
+        var (view, header, leaderPrepare) = (prePrepare.View, prePrepare.Header, prePrepare.PrepareSignature);
 
         // The leader's prepare signature is the message's authentication (the header it signs covers the
         // inputs and outputs, which validation checks against it): checked before anything else is believed.
-        if (!VerifyVote(from, VoteKind.Prepare, view, proposal.Header.Height, proposal.Header.Hash, leaderPrepare))
+        if (!VerifyVote(from, VoteKind.Prepare, view, header.Height, header.Hash, leaderPrepare))
         {
             Reject(RejectReason.BadSignature, from);
             return;
@@ -250,7 +251,7 @@ public sealed partial class Replica
             return;
         }
 
-        var height = proposal.Header.Height;
+        var height = header.Height;
         if (height <= _decided)
         {
             return;
@@ -271,7 +272,7 @@ public sealed partial class Replica
             return;
         }
 
-        if (_newViewForced is { } forced && forced.Header.Height == height && forced.Header.Hash != proposal.Header.Hash)
+        if (_newViewForced is { } forced && forced.Header.Height == height && forced.Header.Hash != header.Hash)
         {
             // The NEW-VIEW of this view forces its certified proposal at this height (an honest leader proposes
             // nothing while it is pending). Usually this node has prepared it at once; one that could not yet
@@ -279,26 +280,26 @@ public sealed partial class Replica
             // prepare another header here first: a QC for the forced one may exist in an earlier view.
             Reject(RejectReason.InvalidProposal, from);
             // Holding the leader's prepare of the forced one, its signed pre-prepare of another is evidence too (review).
-            TakeLeaderEquivocation(view, height, proposal.Header.Hash, leaderPrepare);
+            TakeLeaderEquivocation(view, height, header.Hash, leaderPrepare);
             StartViewChange(_view + 1, "leader proposed another header at the NEW-VIEW's forced height");
             return;
         }
 
         if (_slot.Accepted is not null && _slot.AcceptedView == view)
         {
-            if (_slot.Accepted.Header.Hash != proposal.Header.Hash)
+            if (_slot.Accepted.Header.Hash != header.Hash)
             {
                 Reject(RejectReason.Equivocation, from);
                 // With the leader's prepare of the header accepted (held unless restored from the WAL), the VIEW-CHANGE
                 // shows both, and every member it reaches leaves too.
-                TakeLeaderEquivocation(view, proposal.Header.Height, proposal.Header.Hash, leaderPrepare);
+                TakeLeaderEquivocation(view, header.Height, header.Hash, leaderPrepare);
                 StartViewChange(_view + 1, "leader equivocated");
                 return;
             }
 
             // Accepted already (restored from the WAL after a crash, or from an earlier copy): the leader's prepare
             // travels only in its pre-prepare, so this re-sent one is how it is counted here.
-            if (CountLeaderPrepare(view, proposal.Header.Height, proposal.Header.Hash, leaderPrepare))
+            if (CountLeaderPrepare(view, header.Height, header.Hash, leaderPrepare))
             {
                 CheckPrepared();
                 TryDecide();
@@ -315,11 +316,31 @@ public sealed partial class Replica
             return;
         }
 
-        if (!ValidateAndExecute(proposal, freshTimestamp: true, from))
+        // The inputs' digest is checked here: those in the message as the header's (a body that is not the signed header's
+        // makes the proposal invalid), those sent ahead before they are taken.
+        if ((prePrepare.Inputs ?? InputsSentAhead(view, header)) is not { } inputs)
+        {
+            // A header-only pre-prepare whose inputs ahead never came here (dropped with a full queue, lost with a
+            // connection): set aside like a lost message. The leader's retransmission is whole; catch-up also decides it.
+            // Its prepare is the leader's, verified, and counted like a lone one: a leader sending headers of another
+            // proposal for this height proves its equivocation so, rather than being set aside again and again (review).
+            PrePreparesWithoutInputs++;
+            CountLeaderPrepare(view, header.Height, header.Hash, leaderPrepare);
+            LeaveOnProvenEquivocation("the leader prepared two headers");
+            return;
+        }
+
+        var bodyMatches = prePrepare.Form != PrePrepareForm.Inputs || Hash32.Of(inputs.Span) == header.InputsDigest;
+        if (!bodyMatches)
+        {
+            Reject(RejectReason.InvalidProposal, from);
+        }
+
+        if (!bodyMatches || ValidateAndExecute(header, inputs, prePrepare.Proposal, freshTimestamp: true, from) is not { } proposal)
         {
             // An invalid proposal is not relayed, but after the leader's lone prepare of another header it is also an
             // equivocation, which is (review).
-            TakeLeaderEquivocation(view, proposal.Header.Height, proposal.Header.Hash, leaderPrepare);
+            TakeLeaderEquivocation(view, header.Height, header.Hash, leaderPrepare);
             StartViewChange(_view + 1, "leader proposed an invalid proposal");
             return;
         }
@@ -328,28 +349,32 @@ public sealed partial class Replica
     }
 
     /// <summary>
-    /// Checks a proposal for the next height the way every follower must: header fields, inputs
-    /// digest and outputs root, timestamp, client signatures; then re-executes it and compares
-    /// outputs and state root. On success the execution stays open in the slot.
+    /// Checks a proposal for the next height the way every follower must: header fields, (of a <paramref name="whole"/>
+    /// proposal) inputs digest and outputs root, timestamp, client signatures; then re-executes <paramref name="inputs"/>
+    /// and compares outputs and state root with the header. On success the execution stays open in the slot, and the
+    /// result is the proposal to accept: <paramref name="whole"/>, or the header with these inputs and the outputs this
+    /// node computed (their root is the header's, so they are the leader's byte for byte).
     /// </summary>
-    private bool ValidateAndExecute(Proposal proposal, bool freshTimestamp, int from)
+    /// <param name="inputs">The whole proposal's, or inputs the caller checked against the header's digest.</param>
+    private Proposal? ValidateAndExecute(DecisionHeader header, ReadOnlyMemory<byte> inputs, Proposal? whole, bool freshTimestamp, int from)
     {
-        var header = proposal.Header;
         if (header.Cluster != _cluster.Id || header.Height != _decided + 1 || header.PrevHeaderHash != _lastHeaderHash
-            || !proposal.IsSelfConsistent() || (!IsCheckpointHeight(header.Height) && !header.StateRoot.IsZero))
+            || (whole is not null && !whole.IsSelfConsistent())
+            || (!IsCheckpointHeight(header.Height) && !header.StateRoot.IsZero))
         {
             Reject(RejectReason.InvalidProposal, from);
-            return false;
+            return null;
         }
 
-        if (_slot.Exec is not null && _slot.ExecHash == header.Hash)
+        if (_slot.Exec is { } open && _slot.ExecHash == header.Hash)
         {
-            return true;
+            // Executed and matched already (a proposal prepared in an earlier view, proposed again).
+            return whole ?? new Proposal(header, inputs, open.Outputs);
         }
 
-        if (TakeExecutionAhead(proposal, freshTimestamp, from) is { } verdict)
+        if (TakeExecutionAhead(header, inputs, whole, freshTimestamp, from, out var taken))
         {
-            return verdict;
+            return taken;
         }
 
         // The checks below read the decided state: an open execution of another proposal of this height
@@ -357,35 +382,55 @@ public sealed partial class Replica
         // sessions and cursors into it. Read through it, the twin's timestamp (one above) made the
         // NEW-VIEW's certified proposal look older than the last decision, so this node refused it in every view.
         DropExecution();
-        ProposalInputs inputs;
+        ProposalInputs parsed;
         try
         {
-            inputs = ProposalInputs.Parse(proposal.Inputs);
+            parsed = ProposalInputs.Parse(inputs);
         }
         catch (MalformedMessageException)
         {
             Reject(RejectReason.InvalidProposal, from);
-            return false;
+            return null;
         }
 
-        if (!CheckInputs(inputs, freshTimestamp, from, RejectReason.InvalidProposal))
+        if (!CheckInputs(parsed, freshTimestamp, from, RejectReason.InvalidProposal))
         {
-            return false;
+            return null;
         }
 
-        var exec = _executor.Execute(_state, header.Height, inputs, StateRootFor(header.Height));
-        // The proposal's outputs hash to the header's root (checked above), so equal bytes mean an equal root:
-        // compared, not hashed a second time.
-        if (!proposal.HasOutputs(exec.Outputs) || exec.StateRoot != header.StateRoot)
+        var exec = _executor.Execute(_state, header.Height, parsed, StateRootFor(header.Height));
+        if (ProposalFrom(header, inputs, whole, exec) is not { } proposal)
         {
             exec.Transaction.Rollback();
             Reject(RejectReason.WrongOutputs, from);
-            return false;
+            return null;
         }
 
         _slot.Exec = exec;
         _slot.ExecHash = header.Hash;
-        return true;
+        return proposal;
+    }
+
+    /// <summary>
+    /// The proposal <paramref name="exec"/> (of <paramref name="inputs"/>) makes of <paramref name="header"/>, or null when its
+    /// outputs or state root are not the header's. A whole proposal's outputs hash to the header's root (checked before), so
+    /// equal bytes mean an equal root: compared, not hashed a second time. Otherwise this node's outputs are hashed (their
+    /// leaves are kept for the compact decisions) and their root compared.
+    /// </summary>
+    private static Proposal? ProposalFrom(DecisionHeader header, ReadOnlyMemory<byte> inputs, Proposal? whole, ExecutionResult exec)
+    {
+        if (exec.StateRoot != header.StateRoot)
+        {
+            return null;
+        }
+
+        if (whole is not null)
+        {
+            return whole.HasOutputs(exec.Outputs) ? whole : null;
+        }
+
+        var leaves = Proposal.LeafHashesOf(exec.Outputs);
+        return MerkleTree.Root(leaves) == header.OutputsRoot ? new Proposal(header, inputs, exec.Outputs, leaves) : null;
     }
 
     /// <summary>
@@ -477,7 +522,7 @@ public sealed partial class Replica
     /// proposal votes with its pre-prepare (which carries its prepare); a follower counts the prepare that
     /// came in the leader's pre-prepare, <paramref name="leaderPrepare"/>, already verified.
     /// </summary>
-    private void AcceptProposal(Proposal proposal, ulong view, bool asLeader = false, byte[]? leaderPrepare = null)
+    private void AcceptProposal(Proposal proposal, ulong view, PrePrepareForm? asLeader = null, byte[]? leaderPrepare = null)
     {
         if (Abstains(view))
         {
@@ -495,10 +540,11 @@ public sealed partial class Replica
         LogPrepareSent(view, proposal);
         var signature = SignVote(VoteKind.Prepare, view, proposal.Header.Height, hash);
         _slot.Prepares.Add(view, _self, hash, signature, out _);
-        if (asLeader)
+        if (asLeader is { } form)
         {
-            _slot.PrePrepareMessage = PrePrepareMessage.Encode(_self, view, proposal, signature);
-            Broadcast(_slot.PrePrepareMessage);
+            // Lean the first time (see PrePrepareForm); what a retransmission sends is whole, built then.
+            _slot.OwnPrePrepareSignature = signature;
+            Broadcast(PrePrepareMessage.Encode(_self, view, proposal, form, signature));
         }
         else
         {
@@ -514,6 +560,15 @@ public sealed partial class Replica
         TryDecide();
         LeaveOnProvenEquivocation("the leader prepared two headers");
     }
+
+    /// <summary>
+    /// This leader's whole pre-prepare of the proposal it accepted in the current view, for a retransmission (built at the
+    /// first one); null when it has none.
+    /// </summary>
+    private byte[]? WholePrePrepare() =>
+        _slot.PrePrepareMessage ??= _slot.OwnPrePrepareSignature is { } signature && _slot.Accepted is { } accepted && _slot.AcceptedView == _view
+            ? PrePrepareMessage.Encode(_self, _slot.AcceptedView, accepted, signature)
+            : null;
 
     /// <summary>Counts the prepare a leader's pre-prepare carried (verified); false when the leader had already voted in that view.</summary>
     private bool CountLeaderPrepare(ulong view, ulong height, Hash32 hash, byte[] signature)

@@ -128,7 +128,7 @@ public sealed partial class Replica
             {
                 // Our own proposal, durable before its pre-prepare left, which may never have left: the
                 // same message again, carrying that prepare, for the retransmission to send (a copy, never a second header).
-                _slot.PrePrepareMessage = PrePrepareMessage.Encode(_self, p.View, p.Proposal, prepare);
+                _slot.OwnPrePrepareSignature = prepare;
             }
         }
 

@@ -334,10 +334,10 @@ public sealed partial class Replica
         }
         else
         {
-            var resendPrePrepare = IsLeader && _slot.PrePrepareMessage is not null && _now - _progressSince >= _options.ResendIntervalMs;
+            var resendPrePrepare = IsLeader && _now - _progressSince >= _options.ResendIntervalMs && WholePrePrepare() is not null;
             if (resendPrePrepare)
             {
-                Broadcast(_slot.PrePrepareMessage!);
+                Broadcast(WholePrePrepare()!);
             }
 
             var accepted = _slot.Accepted;

@@ -49,6 +49,7 @@ public sealed partial class Replica
         _backoff++;
         _newViewMessage = null;
         _slot.Prepares.DropViewsBelow(_view);
+        _slot.OwnPrePrepareSignature = null;
         _slot.PrePrepareMessage = null;
         // Built before the view moves: the suspicions it carries are of the view below the new one.
         var suspicions = SuspicionProofFor(newView);
@@ -343,6 +344,7 @@ public sealed partial class Replica
         _viewEnteredAt = _now;
         _resumedView = null;
         _slot.Prepares.DropViewsBelow(_view);
+        _slot.OwnPrePrepareSignature = null;
         _slot.PrePrepareMessage = null;
         AppendRecord(WalRecordType.View, U64Bytes(_view));
         _wal.Flush();
@@ -415,7 +417,7 @@ public sealed partial class Replica
             return;
         }
 
-        if (ValidateAndExecute(forced, freshTimestamp: false, _cluster.LeaderOf(_view)))
+        if (ValidateAndExecute(forced.Header, forced.Inputs, forced, freshTimestamp: false, _cluster.LeaderOf(_view)) is not null)
         {
             AcceptProposal(forced, _view);
         }

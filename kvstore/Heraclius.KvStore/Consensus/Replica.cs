@@ -116,6 +116,9 @@ public sealed partial class Replica
     /// <summary>The state as of <see cref="DecidedHeight"/> plus any open speculative execution; tests compare roots only when idle.</summary>
     internal ReplicatedState State => _state;
 
+    /// <summary>The proposal this node prepared for the undecided height (tests: a leader's lean pre-prepare carries only part of it).</summary>
+    internal Proposal? AcceptedProposal => _slot.Accepted;
+
     /// <summary>Computes the state root of the decided state (rolls nothing back; call when no proposal is open, or compare at equal heights).</summary>
     public Hash32 ComputeDecidedStateRoot()
     {

@@ -13,7 +13,13 @@ internal sealed class Slot
 
     public ulong AcceptedView { get; set; }
 
-    /// <summary>The leader's signed pre-prepare, kept for retransmission.</summary>
+    /// <summary>
+    /// This node's prepare signature of <see cref="Accepted"/> when it proposed it as the leader of <see cref="AcceptedView"/>:
+    /// what a retransmission of its pre-prepare carries.
+    /// </summary>
+    public byte[]? OwnPrePrepareSignature { get; set; }
+
+    /// <summary>This leader's whole pre-prepare (see <see cref="Messages.PrePrepareForm.Whole"/>), built at the first retransmission and kept for the next.</summary>
     public byte[]? PrePrepareMessage { get; set; }
 
     /// <summary>The speculative execution of a proposal (its header hash in <see cref="ExecHash"/>), rolled back if another is decided.</summary>
@@ -51,6 +57,7 @@ internal sealed class Slot
     {
         Accepted = null;
         AcceptedView = 0;
+        OwnPrePrepareSignature = null;
         PrePrepareMessage = null;
         Exec = null;
         ExecHash = default;

@@ -42,7 +42,7 @@ public sealed class Proposal
 
     public DecisionHeader Header { get; }
 
-    /// <summary>The inputs' canonical bytes: a slice of the received pre-prepare on a follower (see <see cref="Read"/>); never written.</summary>
+    /// <summary>The inputs' canonical bytes: on a follower a slice of the received pre-prepare or inputs ahead (see <see cref="Read"/>); never written.</summary>
     public ReadOnlyMemory<byte> Inputs { get; }
 
     public IReadOnlyList<OutputGroup> Outputs { get; }

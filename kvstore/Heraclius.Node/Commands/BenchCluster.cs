@@ -94,16 +94,17 @@ internal sealed class BenchCluster : IAsyncDisposable
             var id = Topology.Clusters[i].Id;
             var members = _nodes.Where(n => n.Node.ClusterId == id).ToList();
             var (decisions, requests, viewChanges) = await members[0].Host.QueryAsync(r => (r.DecisionsApplied, r.RequestsDecided, r.ViewChangesStarted));
-            long used = 0, wasted = 0;
+            long used = 0, wasted = 0, withoutInputs = 0;
             foreach (var m in members)
             {
-                var (u, w) = await m.Host.QueryAsync(r => (r.InputsAheadUsed, r.InputsAheadWasted));
+                var (u, w, x) = await m.Host.QueryAsync(r => (r.InputsAheadUsed, r.InputsAheadWasted, r.PrePreparesWithoutInputs));
                 used += u;
                 wasted += w;
+                withoutInputs += x;
             }
 
             result[i] = new ClusterCounters(members.Sum(n => n.WalFsyncs), members.Sum(n => n.WalBytes), decisions, requests, viewChanges, used, wasted,
-                members.Sum(n => n.Host.InboundVerifications));
+                members.Sum(n => n.Host.InboundVerifications), withoutInputs);
         }
 
         return result;

@@ -66,7 +66,7 @@ internal sealed class CostMeter : IDisposable
         {
             foreach (var (c, d) in delta)
             {
-                Console.WriteLine($"  cluster={c.Id} kind={KeygenCommand.Kind(c.Kind)} decisions={d.Decisions} view_changes={d.ViewChanges} fsyncs_per_op={PerOp(d.Fsyncs):F4} wal_bytes_per_op={PerOp(d.WalBytes):F0} inputs_ahead_used={d.AheadUsed} wasted={d.AheadWasted} inbound_checks={d.InboundChecks}"
+                Console.WriteLine($"  cluster={c.Id} kind={KeygenCommand.Kind(c.Kind)} decisions={d.Decisions} view_changes={d.ViewChanges} fsyncs_per_op={PerOp(d.Fsyncs):F4} wal_bytes_per_op={PerOp(d.WalBytes):F0} inputs_ahead_used={d.AheadUsed} wasted={d.AheadWasted} pre_prepares_without_inputs={d.PrePreparesWithoutInputs} inbound_checks={d.InboundChecks}"
                                   + (c.Kind == ClusterKind.Coordinator ? $" batch_avg={(d.Decisions == 0 ? 0 : d.Requests / (double)d.Decisions):F1}" : ""));
             }
         }

@@ -31,7 +31,7 @@ public sealed class EquivocationEvidenceTests
         f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
         f.Replicas[0].Tick(12);
         var genuine = f.Outboxes[0].OfType(MessageType.PrePrepare, to: to).First();
-        var (view, proposal, _) = PrePrepareMessage.Read(Envelope.Open(genuine).Body);
+        var (view, proposal) = f.ProposalOf(genuine);
         var (other, otherHash) = ReplicaFixture.TwinOf(proposal, view, 0);
         return (genuine, other, proposal.Header.Hash, otherHash);
     }

@@ -57,7 +57,7 @@ public sealed class EquivocationReviewAttackTests
         f.Replicas[1].SubmitBatch(f.Batch().Bytes, now + 1);
         f.Replicas[1].Tick(now + 3);
         var genuine = f.Outboxes[1].OfType(MessageType.PrePrepare, to: 2).First();
-        var (_, proposal, _) = PrePrepareMessage.Read(Envelope.Open(genuine).Body);
+        var (_, proposal) = f.ProposalOf(genuine);
         var (twin, _) = ReplicaFixture.TwinOf(proposal, 1, 1);
         f.Replicas[2].OnMessage(1, genuine, now + 4);
         f.Replicas[2].OnMessage(1, twin, now + 4);
@@ -103,7 +103,7 @@ public sealed class EquivocationReviewAttackTests
         f.Pump(12, (_, _, m) => ReplicaFixture.TypeOf(m) != MessageType.Commit);
         Assert.All(f.Replicas, r => Assert.Equal(0UL, r.DecidedHeight));
         var pp = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 1).First();
-        var (_, forced, _) = PrePrepareMessage.Read(Envelope.Open(pp).Body);
+        var (_, forced) = f.ProposalOf(pp);
 
         AllChangeToView1(f, 20);
         // Commits dropped (nobody decides); member 2 gets only the leader's prepare in view 1, so it stays unprepared there.
@@ -144,7 +144,7 @@ public sealed class EquivocationReviewAttackTests
         f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
         f.Replicas[0].Tick(12);
         var genuine = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 1).First();
-        var (_, proposal, _) = PrePrepareMessage.Read(Envelope.Open(genuine).Body);
+        var (_, proposal) = f.ProposalOf(genuine);
         var (invalidTwin, _) = ReplicaFixture.TwinOf(proposal, 0, 0);   // non-zero state root off a checkpoint height: invalid
         f.Replicas[1].OnMessage(0, ReplicaFixture.LonePrepare(0, 0, 1, proposal.Header.Hash), 13);
         f.Replicas[1].OnMessage(0, invalidTwin, 14);

@@ -200,7 +200,7 @@ public sealed class InputsAheadReviewAttackTests
     [Fact]
     public void Finding_FailingInputsAhead_GrowTheVerifiedBatchSetWithoutBound()
     {
-        var f = new ReplicaFixture(o => o.MaxPoolBatches = 8);
+        var f = new ReplicaFixture(o => { o.SendInputsAhead = true; o.MaxPoolBatches = 8; });
         var follower = f.Replicas[1];
         var prev = follower.LastHeaderHash;
         using var mallory = SigningKey.Generate();
@@ -263,7 +263,7 @@ public sealed class InputsAheadReviewAttackTests
     [Fact]
     public void Finding_AViewChangeDoesNotRollBackTheExecutionAhead_SoTheNewLeadersInputsAheadAreRefused()
     {
-        var f = new ReplicaFixture();
+        var f = new ReplicaFixture(o => o.SendInputsAhead = true);
         var batch = f.Batch();
         CrashAfterInputsAheadThenViewChange(f, batch);
         Assert.All(Followers, i => Assert.Equal(1UL, f.Replicas[i].DecidedHeight));
@@ -287,7 +287,7 @@ public sealed class InputsAheadReviewAttackTests
     [Fact]
     public void Sound_AnOldViewsInputsAhead_ReplayedAfterTheViewChange_AreIgnored()
     {
-        var f = new ReplicaFixture();
+        var f = new ReplicaFixture(o => o.SendInputsAhead = true);
         var batch = f.Batch();
         CrashAfterInputsAheadThenViewChange(f, batch);
         var old = f.Outboxes[0].OfType(MessageType.InputsAhead, to: 2).First();
@@ -313,7 +313,7 @@ public sealed class InputsAheadReviewAttackTests
     [Fact]
     public void Sound_CatchUpPastAnOpenExecutionAhead_RollsItBackAndConverges()
     {
-        var f = new ReplicaFixture();
+        var f = new ReplicaFixture(o => o.SendInputsAhead = true);
         f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
         f.Replicas[0].Tick(12);
         var genuine = ReplicaFixture.InputsAheadOf(f.Outboxes[0].OfType(MessageType.InputsAhead, to: 1).Single());
@@ -353,7 +353,7 @@ public sealed class InputsAheadReviewAttackTests
     [Fact]
     public void Sound_HeldInputsAheadNamingAnotherPreviousHeader_AreNotExecuted()
     {
-        var f = new ReplicaFixture();
+        var f = new ReplicaFixture(o => o.SendInputsAhead = true);
         var commitsTo1 = new List<(int From, byte[] Message)>();
         f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
         f.Replicas[0].Tick(12);
@@ -400,6 +400,7 @@ public sealed class InputsAheadReviewAttackTests
     {
         var f = new ReplicaFixture(o =>
         {
+            o.SendInputsAhead = true;
             o.CheckpointInterval = 4;
             o.RetainDecisions = 12;
             o.StateBuckets = 16;
@@ -427,7 +428,7 @@ public sealed class InputsAheadReviewAttackTests
     [Fact]
     public void Sound_ATakenExecutionAhead_IsRejudgedByTheClockWhenThePrePrepareComes()
     {
-        var f = new ReplicaFixture(o => o.TimestampLagToleranceMs = 100);
+        var f = new ReplicaFixture(o => { o.SendInputsAhead = true; o.TimestampLagToleranceMs = 100; });
         var before = f.Replicas[1].ComputeDecidedStateRoot();
         f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
         f.Replicas[0].Tick(12);

@@ -28,7 +28,7 @@ public sealed class InputsAheadTests
     [Fact]
     public void FollowersExecuteTheInputsAhead_AndThePrePrepareTakesThatExecution()
     {
-        var f = new ReplicaFixture();
+        var f = new ReplicaFixture(o => o.SendInputsAhead = true);
         f.DecideBatches(0, 3, All);
 
         Assert.Equal(3, f.Outboxes[0].OfType(MessageType.InputsAhead, to: 1).Count());
@@ -46,7 +46,7 @@ public sealed class InputsAheadTests
     [Fact]
     public void TheDecisionsAreTheSameWithAndWithoutInputsAhead()
     {
-        var ahead = new ReplicaFixture();
+        var ahead = new ReplicaFixture(o => o.SendInputsAhead = true);
         var plain = new ReplicaFixture(o => o.SendInputsAhead = false);
         ahead.DecideBatches(0, 4, All);
         plain.DecideBatches(0, 4, All);
@@ -60,7 +60,7 @@ public sealed class InputsAheadTests
     [Fact]
     public void InputsAheadThatThePrePrepareDoesNotCarry_AreRolledBack_AndThePrePrepareIsDecided()
     {
-        var f = new ReplicaFixture();
+        var f = new ReplicaFixture(o => o.SendInputsAhead = true);
         var genuine = LeaderSendsItsInputsAhead(f);
         var inputs = ProposalInputs.Parse(genuine.Inputs);
         var other = new ProposalInputs(inputs.Timestamp + 1, inputs.Batches).ToBytes();
@@ -83,7 +83,7 @@ public sealed class InputsAheadTests
     [Fact]
     public void InputsAheadFromAMemberThatDoesNotLead_AreRefused_AndExecuteNothing()
     {
-        var f = new ReplicaFixture();
+        var f = new ReplicaFixture(o => o.SendInputsAhead = true);
         var genuine = LeaderSendsItsInputsAhead(f);
 
         f.Replicas[1].OnMessage(2, InputsAheadMessage.Encode(2, genuine.View, genuine.Height, genuine.PreviousHeader, genuine.Inputs.Span), 12);
@@ -96,7 +96,7 @@ public sealed class InputsAheadTests
     [Fact]
     public void UnparsableOrUnsignedInputsAhead_AreRefusedAndCounted_AndTheRoundGoesOn()
     {
-        var f = new ReplicaFixture();
+        var f = new ReplicaFixture(o => o.SendInputsAhead = true);
         var genuine = LeaderSendsItsInputsAhead(f);
         var inputs = ProposalInputs.Parse(genuine.Inputs);
 
@@ -120,7 +120,7 @@ public sealed class InputsAheadTests
     [Fact]
     public void InputsAheadOfTheHeightAfterTheUndecidedOne_AreHeld_AndExecutedOnceItIsDecided()
     {
-        var f = new ReplicaFixture();
+        var f = new ReplicaFixture(o => o.SendInputsAhead = true);
         var commitsTo1 = new List<(int From, byte[] Message)>();
         f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
         f.Replicas[0].Tick(12);

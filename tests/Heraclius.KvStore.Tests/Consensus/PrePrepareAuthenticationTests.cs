@@ -22,8 +22,11 @@ public sealed class PrePrepareAuthenticationTests
         return (f, f.Outboxes[0].OfType(MessageType.PrePrepare, to: 1).First());
     }
 
-    private static (ulong View, Proposal Proposal, byte[] Signature) Read(byte[] prePrepare) =>
-        PrePrepareMessage.Read(Envelope.Open(prePrepare).Body);
+    private static (ulong View, Proposal Proposal, byte[] Signature) Read(ReplicaFixture f, byte[] prePrepare)
+    {
+        var (view, proposal) = f.ProposalOf(prePrepare);
+        return (view, proposal, PrePrepareMessage.Read(Envelope.Open(prePrepare).Body).PrepareSignature);
+    }
 
     private static Proposal Twin(Proposal p) => ByzantineRewriter.Twin(p);
 
@@ -50,7 +53,7 @@ public sealed class PrePrepareAuthenticationTests
     public void APrePrepareWhoseSignatureIsNotTheLeadersPrepareOfItsHeader_IsRefused_AndChangesNothing()
     {
         var (f, prePrepare) = LeaderProposes();
-        var (view, proposal, signature) = Read(prePrepare);
+        var (view, proposal, signature) = Read(f, prePrepare);
         byte[][] forged =
         [
             // Another header under the leader's signature of this one.
@@ -81,7 +84,7 @@ public sealed class PrePrepareAuthenticationTests
     public void ABodyThatDoesNotMatchTheSignedHeader_IsAnInvalidProposal_AndTheLeaderIsReplaced()
     {
         var (f, prePrepare) = LeaderProposes();
-        var (view, proposal, signature) = Read(prePrepare);
+        var (view, proposal, signature) = Read(f, prePrepare);
         var twin = Twin(proposal);
 
         // The header the leader signed, with the twin's inputs: the signature holds, the inputs digest does not.
@@ -96,7 +99,7 @@ public sealed class PrePrepareAuthenticationTests
     public void TwinPrePrepares_TheClusterDecidesOneHeader_AndTheMemberGivenTheTwinCatchesUpToIt()
     {
         var (f, _) = LeaderProposes();
-        var (view, proposal, _) = Read(f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).First());
+        var (view, proposal, _) = Read(f, f.Outboxes[0].OfType(MessageType.PrePrepare, to: 3).First());
         var twin = PrePrepareMessage.Sign(T.ClusterId, 0, view, Twin(proposal), T.NodeKeys[0]);
         f.Replicas[3].OnMessage(0, twin, 13);
         Assert.Single(f.Outboxes[3].OfType(MessageType.Prepare, to: 1));

@@ -41,8 +41,10 @@ internal sealed class ReplicaFixture
     private readonly int[] _delivered = new int[4];
 
     // Every member saves every checkpoint: the tests built on this fixture drive the save machinery checkpoint by
-    // checkpoint (SaveRotationTests covers members saving one checkpoint in several).
-    public ReplicaOptions Options { get; } = new() { BatchDelayMs = 1, ViewChangeTimeoutMs = 1000, ResendIntervalMs = 5, SaveEveryCheckpoints = 1 };
+    // checkpoint (SaveRotationTests covers members saving one checkpoint in several). No inputs ahead unless a test asks
+    // (InputsAheadTests, InputsAheadReviewAttackTests): most tests hand a leader's pre-prepare to a follower alone, and
+    // with inputs sent ahead it carries only the header (see PrePrepareForm), so the inputs would have to go first.
+    public ReplicaOptions Options { get; } = new() { BatchDelayMs = 1, ViewChangeTimeoutMs = 1000, ResendIntervalMs = 5, SaveEveryCheckpoints = 1, SendInputsAhead = false };
 
     public Replica[] Replicas { get; } = new Replica[4];
 
@@ -223,6 +225,24 @@ internal sealed class ReplicaFixture
         w.Hash(hash);
         w.Fixed(VoteSignature(sender, view, height, hash));
         return w.Detach();
+    }
+
+    /// <summary>
+    /// The view and whole proposal of a pre-prepare <paramref name="prePrepare"/> sent: its own when whole, otherwise the
+    /// one its sender prepared (a lean pre-prepare carries the header and at most the inputs).
+    /// </summary>
+    public (ulong View, Proposal Proposal) ProposalOf(byte[] prePrepare)
+    {
+        var (_, sender, body) = Envelope.Open(prePrepare);
+        var pp = PrePrepareMessage.Read(body);
+        if (pp.Proposal is { } whole)
+        {
+            return (pp.View, whole);
+        }
+
+        var accepted = Replicas[sender].AcceptedProposal;
+        Assert.True(accepted is not null && accepted.Header.Hash == pp.Header.Hash, "the sender no longer holds the proposal of that pre-prepare");
+        return (pp.View, accepted!);
     }
 
     /// <summary>The same proposal with another state root, pre-prepared with <paramref name="leader"/>'s key: a second header for its height.</summary>

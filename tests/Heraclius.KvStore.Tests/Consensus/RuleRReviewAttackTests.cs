@@ -15,7 +15,7 @@ public sealed class RuleRReviewAttackTests
     private static List<(ulong View, ulong Height, Hash32 Hash)> PrePreparesOf(ReplicaFixture f, int node) =>
         f.Outboxes[node].Sent.Where(s => (MessageType)s.Message[0] == MessageType.PrePrepare)
             .Select(s => PrePrepareMessage.Read(Envelope.Open(s.Message).Body))
-            .Select(p => (p.Item1, p.Item2.Header.Height, p.Item2.Header.Hash)).Distinct().ToList();
+            .Select(p => (p.View, p.Header.Height, p.Header.Hash)).Distinct().ToList();
 
     private static List<(ulong View, ulong Height, Hash32 Hash)> PreparesOf(ReplicaFixture f, int node) =>
         f.Outboxes[node].Sent.Where(s => (MessageType)s.Message[0] == MessageType.Prepare)
@@ -88,7 +88,7 @@ public sealed class RuleRReviewAttackTests
 
         // Leader 0 (byzantine here) sends a twin of its proposal for the same (view, height).
         var twin = TwinPrePrepare(f, now + 6);
-        Assert.NotEqual(PrePrepareMessage.Read(Envelope.Open(prePrepare).Body).Proposal.Header.Hash, PrePrepareMessage.Read(Envelope.Open(twin).Body).Proposal.Header.Hash);
+        Assert.NotEqual(PrePrepareMessage.Read(Envelope.Open(prePrepare).Body).Header.Hash, PrePrepareMessage.Read(Envelope.Open(twin).Body).Header.Hash);
         inc3.OnMessage(0, twin, now + 6);
         var prepares = PreparesOf(f, 3);
         Assert.DoesNotContain(prepares, p => p.View == firstPrepare.Item1 && p.Height == firstPrepare.Item2 && p.Hash != firstPrepare.Item3);

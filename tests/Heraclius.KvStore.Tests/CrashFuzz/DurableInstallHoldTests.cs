@@ -70,7 +70,7 @@ public sealed class DurableInstallHoldTests
         var prepares = Prepares(f, 3, 21);
         _output.WriteLine($"node 3 prepares for 21 after the second install: {prepares.Count}");
         Assert.Single(prepares);
-        Assert.Equal(PrePrepareMessage.Read(Envelope.Open(prePrepare).Body).Proposal.Header.Hash, prepares[0].Hash);
+        Assert.Equal(PrePrepareMessage.Read(Envelope.Open(prePrepare).Body).Header.Hash, prepares[0].Hash);
     }
 
     /// <summary>

@@ -28,7 +28,7 @@ public sealed class ForcedProposalDuringInstallHoldTests
         f.SkipAll();
         f.Replicas[0].SubmitBatch(f.Batch().Bytes, now);
         f.Replicas[0].Tick(now + 1);
-        var forced = PrePrepareMessage.Read(Envelope.Open(f.Outboxes[0].OfType(MessageType.PrePrepare, to: 1).Last()).Body).Proposal;
+        var forced = f.ProposalOf(f.Outboxes[0].OfType(MessageType.PrePrepare, to: 1).Last()).Proposal;
         f.Pump(now + 1, (from, to, m) => to != 3 && ReplicaFixture.TypeOf(m) is MessageType.PrePrepare or MessageType.Prepare);
         Assert.All(f.Replicas.Take(3), r => Assert.Equal(14UL, r.DecidedHeight));
 

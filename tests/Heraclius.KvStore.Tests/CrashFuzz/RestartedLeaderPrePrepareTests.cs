@@ -17,10 +17,8 @@ public sealed class RestartedLeaderPrePrepareTests
 {
     private static Hash32Of HeaderOf(byte[] prePrepare)
     {
-        var r = new Heraclius.KvStore.Encoding.CanonicalReader(Envelope.Open(prePrepare).Body.Span);
-        var view = r.U64();
-        var proposal = Proposal.Read(ref r);
-        return new Hash32Of(view, proposal.Header.Height, proposal.Header.Hash);
+        var read = PrePrepareMessage.Read(Envelope.Open(prePrepare).Body);
+        return new Hash32Of(read.View, read.Header.Height, read.Header.Hash);
     }
 
     private readonly record struct Hash32Of(ulong View, ulong Height, Heraclius.KvStore.Crypto.Hash32 Hash);

@@ -306,21 +306,21 @@ public sealed class FuzzNode : IReplicaOutbox
 
         if (type == Heraclius.KvStore.Consensus.Messages.MessageType.PrePrepare)
         {
-            var proposal = Proposal.Read(ref r);
-            if (_abstainAtBoot is { } abstained && view <= abstained && !_durablePreparesAtBoot.Contains((view, proposal.Header.Hash)))
+            var header = Heraclius.KvStore.Consensus.Messages.PrePrepareMessage.Read(env.Body).Header;
+            if (_abstainAtBoot is { } abstained && view <= abstained && !_durablePreparesAtBoot.Contains((view, header.Hash)))
             {
                 _sim.Violations.Add($"SAFETY: node {Index}, restarted after a crash in view {abstained}, signed a new pre-prepare in view {view} (incarnation {Incarnation})");
             }
 
-            var key = ((byte)0, view, proposal.Header.Height);
-            if (Votes.TryGetValue(key, out var prev) && prev != proposal.Header.Hash)
+            var key = ((byte)0, view, header.Height);
+            if (Votes.TryGetValue(key, out var prev) && prev != header.Hash)
             {
                 // A restarted leader abstains in the views it had entered, so it never signs another header
                 // for one (view, height) whether or not its PrepareSent reached the disk.
-                _sim.Violations.Add($"honest leader {Index} proposed two headers in view {view} height {proposal.Header.Height} (incarnation {Incarnation})");
+                _sim.Violations.Add($"honest leader {Index} proposed two headers in view {view} height {header.Height} (incarnation {Incarnation})");
             }
 
-            Votes[key] = proposal.Header.Hash;
+            Votes[key] = header.Hash;
         }
     }
 
@@ -341,8 +341,8 @@ public sealed class FuzzNode : IReplicaOutbox
         if (type == Heraclius.KvStore.Consensus.Messages.MessageType.PrePrepare)
         {
             // A pre-prepare carries its leader's prepare: checked as that prepare, against the ones sent alone.
-            var (v, proposal, _) = Heraclius.KvStore.Consensus.Messages.PrePrepareMessage.Read(env.Body);
-            (view, height, hash) = (v, proposal.Header.Height, proposal.Header.Hash);
+            var prePrepare = Heraclius.KvStore.Consensus.Messages.PrePrepareMessage.Read(env.Body);
+            (view, height, hash) = (prePrepare.View, prePrepare.Header.Height, prePrepare.Header.Hash);
             kind = (byte)Heraclius.KvStore.Consensus.Messages.MessageType.Prepare;
         }
         else

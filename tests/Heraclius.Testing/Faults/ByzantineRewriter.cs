@@ -19,6 +19,8 @@ public sealed class ByzantineRewriter
     private readonly int _self;
     private readonly Random _random;
     private readonly List<byte[]> _history = [];
+    // The inputs this node last sent ahead, which its header-only pre-prepares name.
+    private InputsAhead? _ahead;
 
     public ByzantineRewriter(ByzantineMode mode, SigningKey key, string cluster, int self, Random random)
     {
@@ -35,6 +37,11 @@ public sealed class ByzantineRewriter
     public IEnumerable<byte[]> Rewrite(int to, byte[] message)
     {
         var type = (MessageType)message[0];
+        if (type == MessageType.InputsAhead)
+        {
+            _ahead = InputsAheadMessage.Read(Envelope.Open(message).Body);
+        }
+
         if (_history.Count < 512)
         {
             _history.Add(message);
@@ -81,21 +88,40 @@ public sealed class ByzantineRewriter
         }
     }
 
-    private static (ulong View, Proposal Proposal) ReadPrePrepare(byte[] message)
+    /// <summary>
+    /// The pre-prepare's view and proposal; a lean one's proposal has no outputs (its inputs are the message's or, header
+    /// only, the ones this node sent ahead), and null when those inputs are unknown here.
+    /// </summary>
+    private (ulong View, Proposal? Proposal, PrePrepareForm Form) ReadPrePrepare(byte[] message)
     {
         var (_, _, body) = Envelope.Open(message);
-        var (view, proposal, _) = PrePrepareMessage.Read(body);
-        return (view, proposal);
+        var pp = PrePrepareMessage.Read(body);
+        if (pp.Proposal is { } whole)
+        {
+            return (pp.View, whole, pp.Form);
+        }
+
+        var inputs = pp.Inputs
+            ?? (_ahead is { } a && a.View == pp.View && a.Height == pp.Header.Height ? a.Inputs : (ReadOnlyMemory<byte>?)null);
+        return (pp.View, inputs is { } i ? new Proposal(pp.Header, i, []) : null, pp.Form);
     }
 
-    private byte[] SignPrePrepare(ulong view, Proposal proposal) => PrePrepareMessage.Sign(_cluster, _self, view, proposal, _key);
+    /// <summary>
+    /// The pre-prepare of <paramref name="proposal"/> signed by this node: whole when <paramref name="form"/> is, otherwise
+    /// with its inputs (a lie's inputs are not the ones sent ahead).
+    /// </summary>
+    private byte[] SignPrePrepare(ulong view, Proposal proposal, PrePrepareForm form = PrePrepareForm.Whole)
+    {
+        var signature = _key.Sign(VoteStatement.Bytes(VoteKind.Prepare, _cluster, view, proposal.Header.Height, proposal.Header.Hash));
+        return PrePrepareMessage.Encode(_self, view, proposal, form == PrePrepareForm.Whole ? form : PrePrepareForm.Inputs, signature);
+    }
 
     /// <summary>Same requests with another timestamp: a different, internally consistent header (outputs do not depend on time).</summary>
-    private byte[] Equivocate(byte[] message)
+    private byte[]? Equivocate(byte[] message)
     {
         // At a checkpoint height too: its stateRoot is the capture an interval before, which the twin's timestamp does not change.
-        var (view, p) = ReadPrePrepare(message);
-        return SignPrePrepare(view, Twin(p));
+        var (view, p, form) = ReadPrePrepare(message);
+        return p is null ? null : SignPrePrepare(view, Twin(p), form);
     }
 
     /// <summary>
@@ -136,7 +162,22 @@ public sealed class ByzantineRewriter
     /// <summary>Flips a byte of the first output group and recomputes the header: consistent, signed, and wrong.</summary>
     private byte[]? WrongOutputs(byte[] message)
     {
-        var (view, p) = ReadPrePrepare(message);
+        var (view, p, form) = ReadPrePrepare(message);
+        if (p is null)
+        {
+            return null;
+        }
+
+        if (form != PrePrepareForm.Whole)
+        {
+            // Without outputs to flip: a header whose outputs root is another, which no follower's execution gives.
+            var lean = p.Header;
+            var root = lean.OutputsRoot.ToArray();
+            root[0] ^= 0xFF;
+            var wrong = new DecisionHeader(lean.Cluster, lean.Height, lean.PrevHeaderHash, lean.InputsDigest, Hash32.Parse(root), lean.StateRoot);
+            return SignPrePrepare(view, new Proposal(wrong, p.Inputs, []), form);
+        }
+
         if (p.Outputs.Count == 0)
         {
             return null;

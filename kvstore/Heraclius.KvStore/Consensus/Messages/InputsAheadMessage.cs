@@ -8,7 +8,7 @@ namespace Heraclius.KvStore.Consensus.Messages;
 /// A leader's inputs for the next height, sent the moment it has chosen them and before it executes them:
 /// envelope ‖ u64 view ‖ u64 height ‖ H(previous header) ‖ bytes inputs. Followers execute them while the
 /// leader does, so a round no longer waits for one execution after another; the pre-prepare that follows
-/// carries the same inputs and is all anyone votes on. Unsigned, and binding no one: the transport
+/// names the same inputs by its header's digest (see <see cref="PrePrepareForm.HeaderOnly"/>) and is all anyone votes on. Unsigned, and binding no one: the transport
 /// authenticated the sender, and a follower keeps what it computed only when the pre-prepare's inputs are
 /// these bytes and its outputs are what they gave.
 /// </summary>

@@ -5,45 +5,96 @@ using Heraclius.KvStore.Encoding;
 namespace Heraclius.KvStore.Consensus.Messages;
 
 /// <summary>
-/// The leader's proposal for one (view, height): envelope ‖ u64 view ‖ proposal ‖ the leader's own prepare signature.
+/// The leader's proposal for one (view, height): envelope ‖ u64 view ‖ u8 form ‖ body ‖ the leader's own prepare signature,
+/// where the body is, by <see cref="PrePrepareForm"/>: the whole proposal (0); the header and bytes inputs (1); the header
+/// alone (2), its inputs being those the leader sent ahead for that view and height.
 /// The prepare signature (over "HRCL-VOTE" ‖ prepare ‖ cluster ‖ view ‖ height ‖ H(header), as every prepare)
 /// authenticates the header, and the header's inputs digest and outputs root authenticate the rest, which every
 /// follower checks anyway; so the message carries no envelope signature of its own, and the leader sends no
 /// separate prepare. Followers count it as the leader's prepare: per decision, three signature checks, three
 /// messages and a SHA-256 pass over the whole proposal on every node fewer than a signed envelope plus a prepare.
 /// </summary>
+/// <remarks>
+/// Why the lean forms: every follower executes the inputs and compares what it got with the header anyway, so outputs
+/// shipped alongside only repeated what it computes, and inputs sent ahead arrived a second time. A leader sends the
+/// lean form once; what it retransmits, and what a restarted leader sends again, is the whole proposal, so a follower
+/// that missed the inputs ahead (a dropped message, a reconnect) gets them within one resend interval.
+/// </remarks>
 public static class PrePrepareMessage
 {
-    /// <summary>The pre-prepare of <paramref name="proposal"/> in <paramref name="view"/>, carrying <paramref name="prepareSignature"/>.</summary>
-    public static byte[] Encode(int sender, ulong view, Proposal proposal, ReadOnlySpan<byte> prepareSignature)
+    /// <summary>The pre-prepare of the whole <paramref name="proposal"/> in <paramref name="view"/>, carrying <paramref name="prepareSignature"/>.</summary>
+    public static byte[] Encode(int sender, ulong view, Proposal proposal, ReadOnlySpan<byte> prepareSignature) =>
+        Encode(sender, view, proposal, PrePrepareForm.Whole, prepareSignature);
+
+    /// <summary>The pre-prepare of <paramref name="proposal"/> in <paramref name="form"/>.</summary>
+    public static byte[] Encode(int sender, ulong view, Proposal proposal, PrePrepareForm form, ReadOnlySpan<byte> prepareSignature)
     {
         if (prepareSignature.Length != SigningKey.SignatureSize)
         {
             throw new ArgumentException("an Ed25519 signature is 64 bytes", nameof(prepareSignature));
         }
 
-        var w = Envelope.Begin(MessageType.PrePrepare, sender, Envelope.Size(MessageType.PrePrepare, 8 + proposal.EncodedLength + SigningKey.SignatureSize));
+        var body = form switch
+        {
+            PrePrepareForm.Whole => proposal.EncodedLength,
+            PrePrepareForm.Inputs => proposal.Header.EncodedLength + 4 + proposal.Inputs.Length,
+            PrePrepareForm.HeaderOnly => proposal.Header.EncodedLength,
+            _ => throw new ArgumentOutOfRangeException(nameof(form)),
+        };
+        var w = Envelope.Begin(MessageType.PrePrepare, sender, Envelope.Size(MessageType.PrePrepare, 8 + 1 + body + SigningKey.SignatureSize));
         w.U64(view);
-        proposal.Write(w);
+        w.U8((byte)form);
+        switch (form)
+        {
+            case PrePrepareForm.Whole:
+                proposal.Write(w);
+                break;
+            case PrePrepareForm.Inputs:
+                proposal.Header.Write(w);
+                w.Bytes(proposal.Inputs.Span);
+                break;
+            default:
+                proposal.Header.Write(w);
+                break;
+        }
+
         w.Fixed(prepareSignature);
         return w.Detach();
     }
 
-    /// <summary>Signs the leader's prepare of <paramref name="proposal"/> and encodes the pre-prepare around it (Ed25519 is deterministic: the same bytes every time).</summary>
+    /// <summary>Signs the leader's prepare of <paramref name="proposal"/> and encodes the whole pre-prepare around it (Ed25519 is deterministic: the same bytes every time).</summary>
     public static byte[] Sign(string cluster, int sender, ulong view, Proposal proposal, SigningKey key) =>
         Encode(sender, view, proposal, key.Sign(VoteStatement.Bytes(VoteKind.Prepare, cluster, view, proposal.Header.Height, proposal.Header.Hash)));
 
     /// <summary>
-    /// Reads a pre-prepare's body (the envelope opened); the proposal's inputs and payloads are slices of
-    /// <paramref name="body"/>, which must never change. Verifies nothing; throws when malformed.
+    /// Reads a pre-prepare's body (the envelope opened); inputs and payloads are slices of <paramref name="body"/>, which
+    /// must never change. Verifies nothing; throws when malformed.
     /// </summary>
-    public static (ulong View, Proposal Proposal, byte[] PrepareSignature) Read(ReadOnlyMemory<byte> body)
+    public static PrePrepare Read(ReadOnlyMemory<byte> body)
     {
         var r = CanonicalReader.Over(body);
         var view = r.U64();
-        var proposal = Proposal.Read(ref r);
+        var form = (PrePrepareForm)r.U8();
+        PrePrepare read;
+        switch (form)
+        {
+            case PrePrepareForm.Whole:
+                var proposal = Proposal.Read(ref r);
+                read = new PrePrepare(view, proposal.Header, form, proposal.Inputs, proposal, []);
+                break;
+            case PrePrepareForm.Inputs:
+                var header = DecisionHeader.Read(ref r);
+                read = new PrePrepare(view, header, form, r.BytesMemory(Proposal.MaxInputBytes), null, []);
+                break;
+            case PrePrepareForm.HeaderOnly:
+                read = new PrePrepare(view, DecisionHeader.Read(ref r), form, null, null, []);
+                break;
+            default:
+                throw new MalformedMessageException($"unknown pre-prepare form {(byte)form}");
+        }
+
         var signature = r.Fixed(SigningKey.SignatureSize).ToArray();
         r.End();
-        return (view, proposal, signature);
+        return read with { PrepareSignature = signature };
     }
 }
