@@ -27,7 +27,9 @@ public sealed partial class Replica
     /// routes to shards. Such a coordinator executes little (it routes requests and answers them), so its followers
     /// gain little time, while the second copy of inputs full of shard groups costs every member CPU: on one machine
     /// `bench get` lost 10-15% with it (2 alternated rounds of each: all clusters 11.7k / 11.8k GET/s at 139-141 us of
-    /// CPU per GET, shards only 13.0k / 11.8k at 124-135 us, none 12.5k / 12.8k at 128-131 us).
+    /// CPU per GET, shards only 13.0k / 11.8k at 124-135 us, none 12.5k / 12.8k at 128-131 us). Measured again once
+    /// pre-prepares after inputs ahead came to carry the header alone (no second copy): still a loss, `bench get --vus
+    /// 1024`, 3 alternated pairs, 20.3k / 17.6k / 17.2k GET/s at 78-88 us against 21.1k / 18.6k / 20.1k at 72-82 us.
     /// </summary>
     /// <remarks>Set once by the constructor: the topology and the options do not change under a replica.</remarks>
     private readonly bool _sendsInputsAhead;
