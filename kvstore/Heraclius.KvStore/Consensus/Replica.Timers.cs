@@ -334,10 +334,11 @@ public sealed partial class Replica
         }
         else
         {
-            var resendPrePrepare = IsLeader && _now - _progressSince >= _options.ResendIntervalMs && WholePrePrepare() is not null;
-            if (resendPrePrepare)
+            var wholePrePrepare = IsLeader && _now - _progressSince >= _options.ResendIntervalMs ? WholePrePrepare() : null;
+            var resendPrePrepare = wholePrePrepare is not null;
+            if (wholePrePrepare is not null)
             {
-                Broadcast(WholePrePrepare()!);
+                Broadcast(wholePrePrepare);
             }
 
             var accepted = _slot.Accepted;

@@ -31,11 +31,8 @@ public sealed class LeanPrePrepareTests
     }
 
     /// <summary>The leader's pre-prepare of <paramref name="header"/> in view 0 with another body, signed by the leader.</summary>
-    private static byte[] SignedByTheLeader(DecisionHeader header, ReadOnlyMemory<byte> inputs, PrePrepareForm form)
-    {
-        var signature = T.NodeKeys[0].Sign(VoteStatement.Bytes(VoteKind.Prepare, T.ClusterId, 0, header.Height, header.Hash));
-        return PrePrepareMessage.Encode(0, 0, new Proposal(header, inputs, []), form, signature);
-    }
+    private static byte[] SignedByTheLeader(DecisionHeader header, ReadOnlyMemory<byte> inputs, PrePrepareForm form) =>
+        PrePrepareMessage.Sign(T.ClusterId, 0, 0, new Proposal(header, inputs, []), T.NodeKeys[0], form);
 
     [Fact]
     public void WithoutInputsAhead_ThePrePrepareCarriesTheInputsButNoOutputs_AndEveryMemberDecidesTheLeadersProposal()
@@ -106,7 +103,7 @@ public sealed class LeanPrePrepareTests
     public void AHeaderOnlyPrePrepareAfterOtherInputsAhead_IsSetAside_NotHeldAgainstTheLeader()
     {
         var (f, prePrepare) = LeaderProposes(inputsAhead: true);
-        var genuine = InputsAheadMessage.Read(Envelope.Open(f.Outboxes[0].OfType(MessageType.InputsAhead, to: 1).Single()).Body);
+        var genuine = InputsAheadOf(f.Outboxes[0].OfType(MessageType.InputsAhead, to: 1).Single());
         var other = genuine.Inputs.Span[..(genuine.Inputs.Length - 1)].ToArray();
         var r = f.Replicas[1];
 

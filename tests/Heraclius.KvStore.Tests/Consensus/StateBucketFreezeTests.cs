@@ -24,6 +24,13 @@ public sealed class StateBucketFreezeTests
 
     private static void Write(StateBucket live, ReadOnlySpan<byte> value) => live.Set(Key, Tag, value, delete: false, undo: null);
 
+    /// <summary>Asserts that the live bucket's value under <see cref="Key"/> is <paramref name="expected"/>.</summary>
+    private static void AssertHolds(StateBucket live, ReadOnlySpan<byte> expected)
+    {
+        Assert.True(live.TryGet(Key, Tag, out var value));
+        Assert.Equal(expected.ToArray(), value.ToArray());
+    }
+
     private static byte[] Chunk(StateBucket twin)
     {
         var buffer = new byte[twin.EncodedSize];
@@ -44,8 +51,7 @@ public sealed class StateBucketFreezeTests
         Assert.Equal(1, live.TwinCopies);
         Assert.Equal(0, live.SlabCopies);
         Assert.Equal(before, Chunk(twin));
-        Assert.True(live.TryGet(Key, Tag, out var value));
-        Assert.Equal("balance=043"u8.ToArray(), value.ToArray());
+        AssertHolds(live, "balance=043"u8);
     }
 
     [Fact]
@@ -60,8 +66,7 @@ public sealed class StateBucketFreezeTests
         Assert.Equal(1, live.SlabCopies);
         Assert.Equal(0, live.TwinCopies);
         Assert.Equal(before, Chunk(twin));
-        Assert.True(live.TryGet(Key, Tag, out var value));
-        Assert.Equal("balance=042"u8.ToArray(), value.ToArray());
+        AssertHolds(live, "balance=042"u8);
     }
 
     [Fact]
@@ -78,8 +83,7 @@ public sealed class StateBucketFreezeTests
         Assert.Equal(0, live.SlabCopies);
         Assert.Equal(0, live.TwinCopies);
         Assert.Contains((byte)'1', chunk);
-        Assert.True(live.TryGet(Key, Tag, out var value));
-        Assert.Equal("balance=043"u8.ToArray(), value.ToArray());
+        AssertHolds(live, "balance=043"u8);
     }
 
     [Fact]

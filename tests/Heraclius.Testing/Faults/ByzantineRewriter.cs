@@ -110,11 +110,8 @@ public sealed class ByzantineRewriter
     /// The pre-prepare of <paramref name="proposal"/> signed by this node: whole when <paramref name="form"/> is, otherwise
     /// with its inputs (a lie's inputs are not the ones sent ahead).
     /// </summary>
-    private byte[] SignPrePrepare(ulong view, Proposal proposal, PrePrepareForm form = PrePrepareForm.Whole)
-    {
-        var signature = _key.Sign(VoteStatement.Bytes(VoteKind.Prepare, _cluster, view, proposal.Header.Height, proposal.Header.Hash));
-        return PrePrepareMessage.Encode(_self, view, proposal, form == PrePrepareForm.Whole ? form : PrePrepareForm.Inputs, signature);
-    }
+    private byte[] SignPrePrepare(ulong view, Proposal proposal, PrePrepareForm form = PrePrepareForm.Whole) =>
+        PrePrepareMessage.Sign(_cluster, _self, view, proposal, _key, form == PrePrepareForm.Whole ? form : PrePrepareForm.Inputs);
 
     /// <summary>Same requests with another timestamp: a different, internally consistent header (outputs do not depend on time).</summary>
     private byte[]? Equivocate(byte[] message)

@@ -62,9 +62,12 @@ public static class PrePrepareMessage
         return w.Detach();
     }
 
-    /// <summary>Signs the leader's prepare of <paramref name="proposal"/> and encodes the whole pre-prepare around it (Ed25519 is deterministic: the same bytes every time).</summary>
-    public static byte[] Sign(string cluster, int sender, ulong view, Proposal proposal, SigningKey key) =>
-        Encode(sender, view, proposal, key.Sign(VoteStatement.Bytes(VoteKind.Prepare, cluster, view, proposal.Header.Height, proposal.Header.Hash)));
+    /// <summary>
+    /// Signs the leader's prepare of <paramref name="proposal"/> and encodes the pre-prepare around it in <paramref name="form"/>
+    /// (Ed25519 is deterministic: the same bytes every time).
+    /// </summary>
+    public static byte[] Sign(string cluster, int sender, ulong view, Proposal proposal, SigningKey key, PrePrepareForm form = PrePrepareForm.Whole) =>
+        Encode(sender, view, proposal, form, key.Sign(VoteStatement.Bytes(VoteKind.Prepare, cluster, view, proposal.Header.Height, proposal.Header.Hash)));
 
     /// <summary>
     /// Reads a pre-prepare's body (the envelope opened); inputs and payloads are slices of <paramref name="body"/>, which
@@ -75,19 +78,22 @@ public static class PrePrepareMessage
         var r = CanonicalReader.Over(body);
         var view = r.U64();
         var form = (PrePrepareForm)r.U8();
-        PrePrepare read;
+        Proposal? whole = null;
+        DecisionHeader header;
+        ReadOnlyMemory<byte>? inputs = null;
         switch (form)
         {
             case PrePrepareForm.Whole:
-                var proposal = Proposal.Read(ref r);
-                read = new PrePrepare(view, proposal.Header, form, proposal.Inputs, proposal, []);
+                whole = Proposal.Read(ref r);
+                header = whole.Header;
+                inputs = whole.Inputs;
                 break;
             case PrePrepareForm.Inputs:
-                var header = DecisionHeader.Read(ref r);
-                read = new PrePrepare(view, header, form, r.BytesMemory(Proposal.MaxInputBytes), null, []);
+                header = DecisionHeader.Read(ref r);
+                inputs = r.BytesMemory(Proposal.MaxInputBytes);
                 break;
             case PrePrepareForm.HeaderOnly:
-                read = new PrePrepare(view, DecisionHeader.Read(ref r), form, null, null, []);
+                header = DecisionHeader.Read(ref r);
                 break;
             default:
                 throw new MalformedMessageException($"unknown pre-prepare form {(byte)form}");
@@ -95,6 +101,6 @@ public static class PrePrepareMessage
 
         var signature = r.Fixed(SigningKey.SignatureSize).ToArray();
         r.End();
-        return read with { PrepareSignature = signature };
+        return new PrePrepare(view, header, form, inputs, whole, signature);
     }
 }
