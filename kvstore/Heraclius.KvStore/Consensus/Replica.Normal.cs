@@ -562,12 +562,13 @@ public sealed partial class Replica
     }
 
     /// <summary>
-    /// This leader's whole pre-prepare of the proposal it accepted in the current view, for a retransmission (built at the
-    /// first one); null when it has none.
+    /// This leader's pre-prepare of the proposal it accepted in the current view, for a retransmission (built at the first
+    /// one): header and inputs, never the outputs, so it is no larger than the inputs allow whatever the proposal answers;
+    /// null when it has none.
     /// </summary>
-    private byte[]? WholePrePrepare() =>
+    private byte[]? ResentPrePrepare() =>
         _slot.PrePrepareMessage ??= _slot.OwnPrePrepareSignature is { } signature && _slot.Accepted is { } accepted && _slot.AcceptedView == _view
-            ? PrePrepareMessage.Encode(_self, _slot.AcceptedView, accepted, signature)
+            ? PrePrepareMessage.Encode(_self, _slot.AcceptedView, accepted, PrePrepareForm.Inputs, signature)
             : null;
 
     /// <summary>Counts the prepare a leader's pre-prepare carried (verified); false when the leader had already voted in that view.</summary>

@@ -334,11 +334,11 @@ public sealed partial class Replica
         }
         else
         {
-            var wholePrePrepare = IsLeader && _now - _progressSince >= _options.ResendIntervalMs ? WholePrePrepare() : null;
-            var resendPrePrepare = wholePrePrepare is not null;
-            if (wholePrePrepare is not null)
+            var resent = IsLeader && _now - _progressSince >= _options.ResendIntervalMs ? ResentPrePrepare() : null;
+            var resendPrePrepare = resent is not null;
+            if (resent is not null)
             {
-                Broadcast(wholePrePrepare);
+                Broadcast(resent);
             }
 
             var accepted = _slot.Accepted;

@@ -16,7 +16,7 @@ public sealed partial class Replica
     private const int RecentViewChanges = 8;
     private byte[]? _newViewMessage;
     private ulong _newViewMaxDecided;
-    private Proposal? _newViewForced;
+    private ForcedProposal? _newViewForced;
     private long _progressSince;
     // When this node last entered a view (a NEW-VIEW, or its start): the starvation marks count from here at the earliest.
     private long _viewEnteredAt;
@@ -120,7 +120,9 @@ public sealed partial class Replica
             return;
         }
 
-        if (!IsValidViewChange(vc))
+        // From its sender a certificate comes with its inputs, which the leader of the view needs for its NEW-VIEW, and by
+        // reference to them, so a NEW-VIEW forwarding it stays small.
+        if (!vc.IsWhole || vc.IsLegacyWhole || !IsValidViewChange(vc))
         {
             Reject(RejectReason.InvalidViewChange, from);
             return;
@@ -264,11 +266,13 @@ public sealed partial class Replica
             return true;
         }
 
+        // Inputs that are not the header's make the message a lie; without inputs (forwarded in a NEW-VIEW) the
+        // certified header is the whole claim.
         return p.View < vc.NewView
-               && p.Proposal.Header.Cluster == _cluster.Id
+               && p.Header.Cluster == _cluster.Id
                && p.Height == vc.LastDecided + 1
-               && p.Proposal.IsSelfConsistent()
-               && QuorumCertificate.VerifySignatures(_cluster, VoteKind.Prepare, p.View, p.Height, p.Proposal.Header.Hash, p.Prepares) == QcCheck.Valid;
+               && (p.Inputs is null || p.InputsMatch)
+               && QuorumCertificate.VerifySignatures(_cluster, VoteKind.Prepare, p.View, p.Height, p.Header.Hash, p.Prepares) == QcCheck.Valid;
     }
 
     private void TryBuildNewView()
@@ -279,8 +283,16 @@ public sealed partial class Replica
             return;
         }
 
-        var chosen = byNode.Values.OrderBy(v => v.Sender).Take(_cluster.Quorum).ToList();
-        var (_, forced) = NewViewMessage.Derive(chosen);
+        // Every VIEW-CHANGE kept came whole from its sender (or is our own), so each certificate has its inputs; one that did
+        // not could not be forced, and is passed over rather than trusted.
+        var chosen = byNode.Values.Where(v => v.IsWhole).OrderBy(v => v.Sender).Take(_cluster.Quorum).ToList();
+        if (chosen.Count < _cluster.Quorum)
+        {
+            return;
+        }
+
+        var (_, best) = NewViewMessage.Derive(chosen);
+        var forced = best is null ? null : new ForcedProposal(best.Header, best.Inputs!.Value);
         var raw = NewViewMessage.Encode(_self, _view, chosen, forced, _cluster.Id, _key);
         Broadcast(raw);
         EnterView(NewViewMessage.Parse(raw));
@@ -309,7 +321,7 @@ public sealed partial class Replica
         foreach (var vc in nv.ViewChanges)
         {
             if (vc.NewView != nv.View || vc.Sender < 0 || vc.Sender >= _cluster.N || !senders.Add(vc.Sender)
-                || !Envelope.VerifySignature(vc.Raw, _cluster.Id, _cluster.Nodes[vc.Sender].PublicKey)
+                || !Envelope.VerifySignature(vc.Forwarded, _cluster.Id, _cluster.Nodes[vc.Sender].PublicKey)
                 || !IsValidViewChange(vc))
             {
                 Reject(RejectReason.InvalidNewView, from);
@@ -317,11 +329,7 @@ public sealed partial class Replica
             }
         }
 
-        var (_, forced) = NewViewMessage.Derive(nv.ViewChanges);
-        var matches = forced is null
-            ? nv.Proposal is null
-            : nv.Proposal is not null && nv.Proposal.Bytes.AsSpan().SequenceEqual(forced.Bytes);
-        if (!matches)
+        if (!nv.Forces(NewViewMessage.Derive(nv.ViewChanges).Forced))
         {
             Reject(RejectReason.InvalidNewView, from);
             StartViewChange(nv.View + 1, "NEW-VIEW proposed something other than its certificates force");
@@ -333,13 +341,13 @@ public sealed partial class Replica
 
     private void EnterView(NewViewMessage nv)
     {
-        var (maxDecided, forced) = NewViewMessage.Derive(nv.ViewChanges);
+        var maxDecided = NewViewMessage.Derive(nv.ViewChanges).MaxDecided;
         DropExecutionAhead();
         _view = nv.View;
         _inViewChange = false;
         _newViewMessage = nv.Raw;
         _newViewMaxDecided = maxDecided;
-        _newViewForced = forced;
+        _newViewForced = nv.Forced;
         _progressSince = _now;
         _viewEnteredAt = _now;
         _resumedView = null;
@@ -417,9 +425,9 @@ public sealed partial class Replica
             return;
         }
 
-        if (ValidateAndExecute(forced.Header, forced.Inputs, forced, freshTimestamp: false, _cluster.LeaderOf(_view)) is not null)
+        if (ValidateAndExecute(forced.Header, forced.Inputs, null, freshTimestamp: false, _cluster.LeaderOf(_view)) is { } proposal)
         {
-            AcceptProposal(forced, _view);
+            AcceptProposal(proposal, _view);
         }
         else
         {

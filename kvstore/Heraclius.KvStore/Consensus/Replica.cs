@@ -180,13 +180,16 @@ public sealed partial class Replica
             return;
         }
 
-        if (Envelope.IsSigned(type) && !Envelope.VerifySignature(message.Span, _cluster.Id, _cluster.Nodes[sender].PublicKey))
+        // A VIEW-CHANGE's signature covers it without its certificate's inputs (ViewChangeMessage.Forwarded).
+        var viewChange = type == MessageType.ViewChange ? ViewChangeMessage.Parse(message.ToArray()) : null;
+        var signed = viewChange?.Forwarded ?? message;
+        if (Envelope.IsSigned(type) && !Envelope.VerifySignature(signed.Span, _cluster.Id, _cluster.Nodes[sender].PublicKey))
         {
             Reject(RejectReason.BadSignature, from);
             return;
         }
 
-        var inbound = new InboundMessage(from, type, sender, message, body);
+        var inbound = new InboundMessage(from, type, sender, message, body, viewChange);
         if (!HoldForDurableInstall(inbound))
         {
             Handle(inbound);
@@ -196,7 +199,7 @@ public sealed partial class Replica
     /// <summary>A message whose envelope and signature were checked.</summary>
     private void Handle(in InboundMessage m)
     {
-        var (from, type, sender, message, body) = m;
+        var (from, type, sender, message, body, _) = m;
         switch (type)
         {
             case MessageType.PrePrepare:
@@ -207,7 +210,7 @@ public sealed partial class Replica
                 OnVote(from, type == MessageType.Prepare ? VoteKind.Prepare : VoteKind.Commit, body);
                 break;
             case MessageType.ViewChange:
-                OnViewChange(from, ViewChangeMessage.Parse(message.ToArray()));
+                OnViewChange(from, m.ViewChange ?? ViewChangeMessage.Parse(message.ToArray()));
                 break;
             case MessageType.NewView:
                 OnNewView(from, sender, NewViewMessage.Parse(message.ToArray()));

@@ -19,7 +19,7 @@ internal sealed class Slot
     /// </summary>
     public byte[]? OwnPrePrepareSignature { get; set; }
 
-    /// <summary>This leader's whole pre-prepare (see <see cref="Messages.PrePrepareForm.Whole"/>), built at the first retransmission and kept for the next.</summary>
+    /// <summary>This leader's retransmitted pre-prepare (form <see cref="Messages.PrePrepareForm.Inputs"/>), built at the first retransmission and kept for the next.</summary>
     public byte[]? PrePrepareMessage { get; set; }
 
     /// <summary>The speculative execution of a proposal (its header hash in <see cref="ExecHash"/>), rolled back if another is decided.</summary>

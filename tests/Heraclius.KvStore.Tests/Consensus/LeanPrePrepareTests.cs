@@ -14,7 +14,7 @@ namespace Heraclius.KvStore.Tests.Consensus;
 
 /// <summary>
 /// A leader's first pre-prepare carries no outputs (each follower computes them and checks their root against the
-/// header) and, after inputs sent ahead, not the inputs either; what it retransmits is the whole proposal.
+/// header) and, after inputs sent ahead, not the inputs either; what it retransmits is the header and the inputs.
 /// </summary>
 public sealed class LeanPrePrepareTests
 {
@@ -26,7 +26,7 @@ public sealed class LeanPrePrepareTests
         f.SkipAll();
         f.Replicas[0].SubmitBatch(f.Batch().Bytes, 10);
         f.Replicas[0].Tick(12);
-        // The first: the leader's tick may already resend it whole (no decision for a resend interval since the fixture began).
+        // The first: the leader's tick may already resend it (no decision for a resend interval since the fixture began).
         return (f, f.Outboxes[0].OfType(MessageType.PrePrepare, to: 1).First());
     }
 
@@ -72,7 +72,7 @@ public sealed class LeanPrePrepareTests
     }
 
     [Fact]
-    public void AHeaderOnlyPrePrepareWhoseInputsNeverCame_IsSetAsideUnblamed_AndTheWholeRetransmissionIsPrepared()
+    public void AHeaderOnlyPrePrepareWhoseInputsNeverCame_IsSetAsideUnblamed_AndTheRetransmissionWithInputsIsPrepared()
     {
         var (f, prePrepare) = LeaderProposes(inputsAhead: true);
         var r = f.Replicas[1];
@@ -84,19 +84,33 @@ public sealed class LeanPrePrepareTests
         Assert.False(r.InViewChange);
         Assert.Empty(f.Outboxes[1].OfType(MessageType.Prepare));
 
-        // No progress for a resend interval: the leader sends its proposal again, whole, and member 1 prepares it.
+        // No progress for a resend interval: the leader sends its header again with the inputs (never the outputs, which
+        // have no bound of their own), and member 1 prepares it.
         f.SkipAll();
         f.Replicas[0].Tick(13 + f.Options.ResendIntervalMs);
         var resent = f.Outboxes[0].OfType(MessageType.PrePrepare, to: 1).Last();
-        var whole = Read(resent);
-        Assert.Equal(PrePrepareForm.Whole, whole.Form);
-        Assert.Equal(Read(prePrepare).Header.Hash, whole.Header.Hash);
-        Assert.Equal(Read(prePrepare).PrepareSignature, whole.PrepareSignature);
-        Assert.True(whole.Proposal!.HasOutputs(f.Replicas[0].AcceptedProposal!.Outputs));
+        var again = Read(resent);
+        Assert.Equal(PrePrepareForm.Inputs, again.Form);
+        Assert.Equal(Read(prePrepare).Header.Hash, again.Header.Hash);
+        Assert.Equal(Read(prePrepare).PrepareSignature, again.PrepareSignature);
+        Assert.True(again.Inputs!.Value.Span.SequenceEqual(f.Replicas[0].AcceptedProposal!.Inputs.Span));
 
         r.OnMessage(0, resent, 14 + f.Options.ResendIntervalMs);
         Assert.Single(f.Outboxes[1].OfType(MessageType.Prepare, to: 0));
         Assert.Empty(r.Rejections);
+    }
+
+    [Fact]
+    public void AWholePrePrepare_AsALeaderOfTheVersionBeforeSendsIt_IsStillPrepared()
+    {
+        var (f, prePrepare) = LeaderProposes(inputsAhead: true);
+        var whole = PrePrepareMessage.Encode(0, 0, f.Replicas[0].AcceptedProposal!, PrePrepareForm.Whole, Read(prePrepare).PrepareSignature);
+        Assert.Equal(PrePrepareForm.Whole, Read(whole).Form);
+
+        f.Replicas[1].OnMessage(0, whole, 13);
+        Assert.Single(f.Outboxes[1].OfType(MessageType.Prepare, to: 0));
+        Assert.Empty(f.Replicas[1].Rejections);
+        Assert.Equal(f.Replicas[0].AcceptedProposal!.Bytes, f.Replicas[1].AcceptedProposal!.Bytes);
     }
 
     [Fact]

@@ -71,7 +71,8 @@ public sealed class WalReferenceTests
         var viewChange = ViewChangeMessage.Parse(f.Outboxes[2].OfType(MessageType.ViewChange).First());
         Assert.NotNull(viewChange.Prepared);
         Assert.Equal(0UL, viewChange.Prepared.View);
-        Assert.Equal(decided.Proposal.Bytes, viewChange.Prepared.Proposal.Bytes);
+        Assert.Equal(decided.Header.Hash, viewChange.Prepared.Header.Hash);
+        Assert.Equal(decided.Proposal.Inputs.ToArray(), viewChange.Prepared.Inputs!.Value.ToArray());
 
         // The peers' commits of view 0 still form the QC; the node decides from the proposal it recovered.
         foreach (var peer in new[] { 0, 1, 3 })
@@ -108,7 +109,8 @@ public sealed class WalReferenceTests
         }
 
         var viewChange = ViewChangeMessage.Parse(f.Outboxes[2].OfType(MessageType.ViewChange).First());
-        Assert.Equal(decided.Proposal.Bytes, viewChange.Prepared!.Proposal.Bytes);
+        Assert.Equal(decided.Header.Hash, viewChange.Prepared!.Header.Hash);
+        Assert.Equal(decided.Proposal.Inputs.ToArray(), viewChange.Prepared.Inputs!.Value.ToArray());
         foreach (var peer in new[] { 0, 1, 3 })
         {
             restarted.OnMessage(peer, f.Outboxes[peer].OfType(MessageType.Commit, to: 2).First(), 22);

@@ -17,8 +17,9 @@ namespace Heraclius.KvStore.Consensus.Messages;
 /// <remarks>
 /// Why the lean forms: every follower executes the inputs and compares what it got with the header anyway, so outputs
 /// shipped alongside only repeated what it computes, and inputs sent ahead arrived a second time. A leader sends the
-/// lean form once; what it retransmits, and what a restarted leader sends again, is the whole proposal, so a follower
-/// that missed the inputs ahead (a dropped message, a reconnect) gets them within one resend interval.
+/// lean form once; what it retransmits, and what a restarted leader sends again, is the inputs form, so a follower
+/// that missed the inputs ahead (a dropped message, a reconnect) gets them within one resend interval. The whole form is
+/// still read (a leader of a version before sends it) but no longer sent: its outputs have no bound of their own.
 /// </remarks>
 public static class PrePrepareMessage
 {
