@@ -61,7 +61,12 @@ public sealed class BftClient : IAsyncDisposable
         _loops.Add(Task.Run(RetryLoop, CancellationToken.None));
     }
 
-    /// <summary>Submits one operation and waits for its verified answer.</summary>
+    /// <summary>
+    /// Submits one operation under a new request id and waits for its verified answer, whatever its status: an
+    /// <see cref="ReplyStatus.Overloaded"/> answer is final for that id and means the operation did not run (a saturated
+    /// shard, or a decision whose outputs reached the cluster's budget), so the caller decides whether to call again (a
+    /// new id) after a back-off; the ledger client and the kv command do.
+    /// </summary>
     public async Task<ClientReply> SendAsync(byte[] operation, CancellationToken ct = default)
     {
         var done = new TaskCompletionSource<ClientReply>(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -69,11 +69,19 @@ public sealed partial class Replica
         var decisions = new List<Decision>();
         if (fromHeight >= first && fromHeight <= _decided)
         {
-            var bytes = 0;
-            for (var i = (int)(fromHeight - first); i < _log.Count && decisions.Count < max && bytes < MaxCatchUpBytes; i++)
+            // Whole decisions count, outputs too (a decision of large answers carries far more output than input), and a
+            // reply holds at least one: it stays inside one transport message whenever a single decision does.
+            var bytes = 0L;
+            for (var i = (int)(fromHeight - first); i < _log.Count && decisions.Count < max; i++)
             {
+                var size = 4L + _log[i].EncodedLength;
+                if (decisions.Count > 0 && bytes + size > MaxCatchUpBytes)
+                {
+                    break;
+                }
+
                 decisions.Add(_log[i]);
-                bytes += _log[i].Proposal.Inputs.Length;
+                bytes += size;
             }
         }
 

@@ -19,6 +19,9 @@ public sealed partial class Replica
     private int _poolRequests;
     private long _lastDecidedAt;
 
+    /// <summary>Proposals this leader cut short because their outputs reached the budget (<see cref="ReplicaOptions.MaxProposalOutputBytes"/>).</summary>
+    public long ProposalsTrimmed { get; private set; }
+
     private ulong _view;
     private bool _inViewChange;
     private ulong _decided;
@@ -208,14 +211,33 @@ public sealed partial class Replica
             Broadcast(InputsAheadMessage.Encode(_self, _view, height, _lastHeaderHash, inputBytes));
         }
 
-        var exec = _executor.Execute(_state, height, inputs, StateRootFor(height));
+        var stateRoot = StateRootFor(height);
+        var exec = _executor.Execute(_state, height, inputs, stateRoot);
+        var form = _sendsInputsAhead ? PrePrepareForm.HeaderOnly : PrePrepareForm.Inputs;
+
+        // The outputs reached the budget inside batch k: the batches before it are proposed, and k on stay pooled for the
+        // next proposal rather than be answered overloaded (the budget bounds a decision, not the pool). The first batch is
+        // always taken, as the next proposal would start with it again; after it, none of the rest ran anyway. The prefix
+        // runs again exactly as it ran the first time. Only the leader trims; followers execute what it proposes. The
+        // inputs sent ahead were the untrimmed ones, so these go in the pre-prepare itself.
+        var take = Math.Max(exec.FirstBatchOverBudget, 1);
+        if (exec.FirstBatchOverBudget >= 0 && take < batches.Count)
+        {
+            exec.Transaction.Rollback();
+            inputs = new ProposalInputs(timestamp, batches.GetRange(0, take), inbound);
+            inputBytes = inputs.ToBytes();
+            exec = _executor.Execute(_state, height, inputs, stateRoot);
+            form = PrePrepareForm.Inputs;
+            ProposalsTrimmed++;
+        }
+
         // Hashed once: the header's outputs root, then every compact decision's proof, come from these leaves.
         var leaves = Proposal.LeafHashesOf(exec.Outputs);
         var header = new DecisionHeader(_cluster.Id, height, _lastHeaderHash, Hash32.Of(inputBytes), MerkleTree.Root(leaves), exec.StateRoot);
         var proposal = new Proposal(header, inputBytes, exec.Outputs, leaves);
         _slot.Exec = exec;
         _slot.ExecHash = header.Hash;
-        AcceptProposal(proposal, _view, asLeader: _sendsInputsAhead ? PrePrepareForm.HeaderOnly : PrePrepareForm.Inputs);
+        AcceptProposal(proposal, _view, asLeader: form);
     }
 
     private void OnPrePrepare(int from, ReadOnlyMemory<byte> body)

@@ -64,7 +64,7 @@ public sealed partial class Replica
 
         _self = selfIndex;
         _key = key;
-        _executor = new Executor(service, _options.SessionWindow, Routing.RoutingSettings.For(topology, clusterId, _options.OutboundWindow));
+        _executor = new Executor(service, _options.SessionWindow, Routing.RoutingSettings.For(topology, clusterId, _options.OutboundWindow), _options.MaxProposalOutputBytes);
         _wal = wal;
         _snapshots = snapshots;
         _outbox = outbox;

@@ -113,6 +113,16 @@ public sealed class ReplicaOptions
     /// </summary>
     public int MaxProposalInputBytes { get; set; } = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// Output bytes (encoded output groups) after which execution starts no more of a proposal's client requests and
+    /// answers the rest <c>overloaded</c> (see <see cref="StateMachine.Executor.MaxOutputBytes"/>); a leader whose proposal
+    /// would refuse some proposes only the batches before the first such one (at least one). With
+    /// <see cref="MaxProposalInputBytes"/> it must leave a pre-prepare room inside one transport message for what the budget
+    /// cannot refuse (answers to inbound groups, timers, the last request started). Replicated configuration: every member
+    /// of a cluster must use the same value.
+    /// </summary>
+    public int MaxProposalOutputBytes { get; set; } = StateMachine.Executor.DefaultMaxOutputBytes;
+
     /// <summary>Most inbound groups (compact decisions of other clusters) in one proposal.</summary>
     public int MaxInboundPerProposal { get; set; } = 256;
 
@@ -125,7 +135,8 @@ public sealed class ReplicaOptions
             || ResendIntervalMs < 1 || SaveStaggerDecisions < 0 || SaveEveryCheckpoints < 1 || SessionWindow < 1 || MaxPoolBatches < 1 || CatchUpBatch < 1 || RetainDecisions < 3L * CheckpointInterval
             || OutboundWindow < 1 || MaxProposalInputBytes < 1024 || MaxInboundPerProposal < 1 || MaxInboundPooledPerSource < 1
             || TimerTickMs < 1 || StallThresholdMs < 0 || (StallThresholdMs > 0 && StallThresholdMs >= ViewChangeTimeoutMs) || TimestampToleranceMs < 1 || TimestampLagToleranceMs < 1
-            || InboundCoalesceMs < 0 || 4L * InboundCoalesceMs > ViewChangeTimeoutMs)
+            || InboundCoalesceMs < 0 || 4L * InboundCoalesceMs > ViewChangeTimeoutMs
+            || MaxProposalOutputBytes < 1024 || (long)MaxProposalInputBytes + MaxProposalOutputBytes > Transport.TransportLimits.MaxPeerMessageBytes)
         {
             throw new ArgumentException("invalid replica options (see ReplicaOptions for the allowed ranges)");
         }

@@ -25,9 +25,12 @@ public sealed class Decision
         Qc.Write(w);
     }
 
+    /// <summary>The size of <see cref="ToBytes"/>.</summary>
+    public int EncodedLength => Proposal.EncodedLength + Qc.EncodedLength;
+
     public byte[] ToBytes()
     {
-        var w = new CanonicalWriter(Proposal.EncodedLength + Qc.EncodedLength);
+        var w = new CanonicalWriter(EncodedLength);
         Write(w);
         return w.Detach();
     }

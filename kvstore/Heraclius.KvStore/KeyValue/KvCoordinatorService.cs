@@ -36,9 +36,18 @@ public sealed class KvCoordinatorService : IReplicatedService
 
     public void ExecuteMessage(IStateAccess state, in MessageContext context, ReadOnlySpan<byte> message, IServiceOutputs outputs)
     {
-        if (KvRouteView.TryParse(message, out var response) && response.Kind == KvRouteKind.Response)
+        if (!KvRouteView.TryParse(message, out var response))
+        {
+            return;
+        }
+
+        if (response.Kind == KvRouteKind.Response)
         {
             outputs.Answer(response.ClientId, response.Seq, response.RequestHash, response.Body);
+        }
+        else if (response.Kind == KvRouteKind.Refused)
+        {
+            outputs.Refuse(response.ClientId, response.Seq, response.RequestHash);
         }
     }
 }

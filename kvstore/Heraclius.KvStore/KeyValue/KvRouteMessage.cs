@@ -5,7 +5,7 @@ namespace Heraclius.KvStore.KeyValue;
 
 /// <summary>
 /// A KV operation travelling between a coordinator and a shard:
-/// u8 kind (1 request, 2 response) ‖ clientId ‖ u64 seq ‖ H(request) ‖ bytes (op or result).
+/// u8 kind (1 request, 2 response, 3 refused) ‖ clientId ‖ u64 seq ‖ H(request) ‖ bytes (op, result, or empty).
 /// The client's identity rides along so the coordinator can answer from the shard's reply alone.
 /// </summary>
 public sealed record KvRouteMessage(KvRouteKind Kind, string ClientId, ulong Seq, Hash32 RequestHash, byte[] Body)

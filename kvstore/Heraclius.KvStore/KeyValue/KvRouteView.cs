@@ -49,7 +49,7 @@ public readonly ref struct KvRouteView
             var hash = r.Hash();
             var body = r.BytesSpan(KvRouteMessage.MaxBodyBytes);
             r.End();
-            if (kind is not (KvRouteKind.Request or KvRouteKind.Response))
+            if (kind is not (KvRouteKind.Request or KvRouteKind.Response or KvRouteKind.Refused))
             {
                 return false;
             }

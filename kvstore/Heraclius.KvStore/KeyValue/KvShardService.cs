@@ -19,6 +19,14 @@ public sealed class KvShardService : IReplicatedService
             return;
         }
 
+        if (!outputs.HasRoom)
+        {
+            // A coordinator's group of routed Gets is a few dozen bytes each and runs whole (it cannot be left for the next
+            // decision), but each answer may be 64 KiB: past the budget the operation does not run here, and says so.
+            outputs.Send(context.SourceCluster, KvRouteMessage.Encode(KvRouteKind.Refused, request.ClientIdUtf8, request.Seq, request.RequestHash, []));
+            return;
+        }
+
         var result = KvEngine.Execute(state, request.Body);
         outputs.Send(context.SourceCluster, KvRouteMessage.Encode(KvRouteKind.Response, request.ClientIdUtf8, request.Seq, request.RequestHash, result));
     }

@@ -16,9 +16,13 @@ namespace Heraclius.KvStore.StateMachine;
 /// </summary>
 public sealed class Executor
 {
+    /// <summary>The default output budget of one proposal (see <see cref="MaxOutputBytes"/>).</summary>
+    public const int DefaultMaxOutputBytes = 8 * 1024 * 1024;
+
     private readonly IReplicatedService _service;
     private readonly ulong _sessionWindow;
     private readonly RoutingSettings _routing;
+    private readonly int _maxOutputBytes;
 
     // Group payloads are built in writers kept from one execution to the next: a busy decision's groups
     // are hundreds of kilobytes, and building them afresh (each message its own array first) was the
@@ -30,15 +34,30 @@ public sealed class Executor
     // copies were a seventh of the bytes bench kv allocated).
     private byte[] _slotBuffer = new byte[256];
 
-    public Executor(IReplicatedService service, int sessionWindow, RoutingSettings routing)
+    /// <param name="maxOutputBytes">
+    /// The output budget of one proposal (see <see cref="MaxOutputBytes"/>); like <paramref name="sessionWindow"/>, part of
+    /// the replicated configuration: it changes what execution answers, so every member of a cluster must use the same value.
+    /// </param>
+    public Executor(IReplicatedService service, int sessionWindow, RoutingSettings routing, int maxOutputBytes = DefaultMaxOutputBytes)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(sessionWindow, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxOutputBytes, 1);
         _service = service;
         _sessionWindow = (ulong)sessionWindow;
         _routing = routing;
+        _maxOutputBytes = maxOutputBytes;
     }
 
     public RoutingSettings Routing => _routing;
+
+    /// <summary>
+    /// Output bytes (encoded output groups) after which a proposal starts no more client requests: those left are answered
+    /// <see cref="ReplyStatus.Overloaded"/>. Inputs are bounded, but a request's answer is not bounded by its size (a Get of
+    /// a 64 KiB value is a few dozen bytes), and a decision's outputs must fit one transport message wherever they travel
+    /// (pre-prepares, catch-up, a client's compact decision). Inbound groups and timers answer work already started and
+    /// are never refused, so a proposal may pass the budget by their outputs and by the last request it started.
+    /// </summary>
+    public int MaxOutputBytes => _maxOutputBytes;
 
     public static ulong LastTimestamp(ReplicatedState state) => U64OrZero(state, EngineKeys.LastTimestamp);
 
@@ -99,14 +118,14 @@ public sealed class Executor
             run.Process(group);
         }
 
-        foreach (var batch in inputs.Batches)
+        for (var i = 0; i < inputs.Batches.Count; i++)
         {
-            run.Execute(batch);
+            run.Execute(inputs.Batches[i], i);
         }
 
         run.RunTimers();
         var outputs = run.Finish();
-        return new ExecutionResult(inputs, outputs, stateRoot, tx);
+        return new ExecutionResult(inputs, outputs, stateRoot, tx) { FirstBatchOverBudget = run.FirstBatchOverBudget };
     }
 
     /// <summary>The decision timestamp from which the service's timers have work in <paramref name="state"/> (read between decisions); <see cref="ulong.MaxValue"/> for none.</summary>
@@ -220,6 +239,10 @@ public sealed class Executor
         private readonly SortedSet<string> _receivedFrom = new(StringComparer.Ordinal);
         private GroupBuilder? _audit;
 
+        // The encoded size of the output groups written so far (framing and items), measured against the budget.
+        private long _outputBytes;
+        private int _batchIndex = -1;
+
         public Run(Executor executor, StateTransaction tx, ulong height, ulong timestamp)
         {
             _executor = executor;
@@ -231,6 +254,24 @@ public sealed class Executor
         }
 
         private RoutingSettings Routing => _executor._routing;
+
+        /// <summary>The index of the first client batch in which the budget refused a request or withheld a stored answer; -1 when none.</summary>
+        public int FirstBatchOverBudget { get; private set; } = -1;
+
+        private bool OverBudget()
+        {
+            if (_outputBytes < _executor._maxOutputBytes)
+            {
+                return false;
+            }
+
+            if (FirstBatchOverBudget < 0)
+            {
+                FirstBatchOverBudget = _batchIndex;
+            }
+
+            return true;
+        }
 
         /// <summary>Processes one inbound group; its validity (source, destination, QC, proof, chain) was checked before execution.</summary>
         public void Process(InboundGroup group)
@@ -276,8 +317,9 @@ public sealed class Executor
         /// per batch, not per request: only this loop reads it (services cannot see 0x00 keys), so the
         /// state after the batch is the same and a batch of thousands of requests saves as many writes.
         /// </summary>
-        public void Execute(ClientBatch batch)
+        public void Execute(ClientBatch batch, int index)
         {
+            _batchIndex = index;
             var clientId = batch.ClientId;
             var maxKey = EngineKeys.ClientMaxSeq(clientId);
             var maxBytes = _tx.Get(maxKey);
@@ -319,7 +361,13 @@ public sealed class Executor
                     }
                     else if (s.State == SlotState.Answered)
                     {
-                        Reply(clientId, request.Seq, requestHash, ReplyStatus.Executed, SlotResult(clientId, request.Seq % window));
+                        // A stored answer may be as large as a fresh one, and a batch may repeat one id thousands of times:
+                        // past the budget it is withheld, not refused (it ran; Overloaded would invite a second execution
+                        // under a new id). The answer stays stored, and the client's retry of the batch brings it.
+                        if (!OverBudget())
+                        {
+                            Reply(clientId, request.Seq, requestHash, ReplyStatus.Executed, SlotResult(clientId, request.Seq % window));
+                        }
                     }
                     else if (s.State == SlotState.Overloaded)
                     {
@@ -344,7 +392,11 @@ public sealed class Executor
                 }
             }
 
-            var outcome = _executor._service.ExecuteRequest(_access, new ExecutionContext(clientId, request.Seq, requestHash, _height, _timestamp), request.Operation.Span, this);
+            // Checked only here, after the answers from the session (small ones, and stored ones checked above): a request
+            // the budget refuses is stored Overloaded like one the service refused, final for its id.
+            var outcome = OverBudget()
+                ? RequestOutcome.Overloaded
+                : _executor._service.ExecuteRequest(_access, new ExecutionContext(clientId, request.Seq, requestHash, _height, _timestamp), request.Operation.Span, this);
 
             // Overloaded is stored like an answer: a late copy of the batch must never run a request the client gave up on.
             var state = outcome.Kind switch
@@ -379,6 +431,7 @@ public sealed class Executor
             }
 
             Builder(_messages, cluster).AddBytes(message);
+            _outputBytes += 4 + message.Length;
         }
 
         public void Answer(string clientId, ulong seq, Hash32 requestHash, ReadOnlySpan<byte> result)
@@ -392,10 +445,32 @@ public sealed class Executor
             Reply(clientId, seq, requestHash, ReplyStatus.Executed, result);
         }
 
+        public void Refuse(string clientId, ulong seq, Hash32 requestHash)
+        {
+            if (ReadSlot(clientId, seq % _executor._sessionWindow) is { State: SlotState.Pending } s && s.Seq == seq && s.Hash == requestHash)
+            {
+                WriteSlot(clientId, seq % _executor._sessionWindow, seq, requestHash, SlotState.Overloaded, []);
+            }
+
+            Reply(clientId, seq, requestHash, ReplyStatus.Overloaded, []);
+        }
+
+        public bool HasRoom => _outputBytes < _executor._maxOutputBytes;
+
         public void RunTimers() =>
             _executor._service.ExecuteTimers(_access, new TimerContext(_height, _timestamp), this);
 
-        public void Audit(ReadOnlySpan<byte> record) => (_audit ??= _executor.RentBuilder()).AddBytes(record);
+        public void Audit(ReadOnlySpan<byte> record)
+        {
+            if (_audit is null)
+            {
+                _audit = _executor.RentBuilder();
+                _outputBytes += GroupFraming(IServiceOutputs.AuditDestination);
+            }
+
+            _audit.AddBytes(record);
+            _outputBytes += 4 + record.Length;
+        }
 
         private GroupBuilder Builder(SortedDictionary<string, GroupBuilder> groups, string destination)
         {
@@ -403,10 +478,14 @@ public sealed class Executor
             {
                 builder = _executor.RentBuilder();
                 groups.Add(destination, builder);
+                _outputBytes += GroupFraming(destination);
             }
 
             return builder;
         }
+
+        /// <summary>What a group costs besides its items: destination ‖ u64 prevHeight ‖ u64 ackHeight ‖ payload length ‖ u32 n.</summary>
+        private static int GroupFraming(string destination) => CanonicalWriter.StringSize(destination) + 8 + 8 + 4 + 4;
 
         public List<OutputGroup> Finish()
         {
@@ -493,8 +572,11 @@ public sealed class Executor
             _audit = null;
         }
 
-        private void Reply(string clientId, ulong seq, Hash32 requestHash, ReplyStatus status, ReadOnlySpan<byte> result) =>
+        private void Reply(string clientId, ulong seq, Hash32 requestHash, ReplyStatus status, ReadOnlySpan<byte> result)
+        {
             Builder(_replies, clientId).AddReply(seq, requestHash, status, result);
+            _outputBytes += 8 + Hash32.Size + 1 + 4 + result.Length;
+        }
 
         private ulong NextGroupHeight(string destination)
         {

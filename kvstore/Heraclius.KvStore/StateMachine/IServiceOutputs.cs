@@ -22,6 +22,18 @@ public interface IServiceOutputs
     void Answer(string clientId, ulong seq, Hash32 requestHash, ReadOnlySpan<byte> result);
 
     /// <summary>
+    /// Answers a request deferred earlier <c>overloaded</c>: it never ran (the cluster it was routed to refused it), and the
+    /// refusal is stored in its session slot, final for its id, like a refusal at once.
+    /// </summary>
+    void Refuse(string clientId, ulong seq, Hash32 requestHash);
+
+    /// <summary>
+    /// False once this decision's outputs reached their budget (<see cref="Executor.MaxOutputBytes"/>): work whose answer may
+    /// be large and that arrives as a message (which cannot be left for a later decision) should be refused rather than run.
+    /// </summary>
+    bool HasRoom { get; }
+
+    /// <summary>
     /// Appends a record to this decision's group for the audit mirror (destination
     /// <see cref="AuditDestination"/>; payload u32 n ‖ (bytes record)*, chained by prevHeight like any group).
     /// The bytes are copied before this returns.

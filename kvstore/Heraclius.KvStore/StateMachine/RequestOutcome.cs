@@ -19,6 +19,9 @@ public readonly struct RequestOutcome
     /// <summary>The answer comes in a later decision, through <see cref="IServiceOutputs.Answer"/>.</summary>
     public static RequestOutcome Deferred { get; } = new(RequestOutcomeKind.Deferred, []);
 
-    /// <summary>Not executed: a destination's window is full. Not stored, so a retry of the same id runs later.</summary>
+    /// <summary>
+    /// Not executed: a destination's window is full (the engine refuses so too once a proposal's outputs reach their budget).
+    /// Stored, and final for the id: a repeat is answered overloaded again, and the client retries under a new id.
+    /// </summary>
     public static RequestOutcome Overloaded { get; } = new(RequestOutcomeKind.Overloaded, []);
 }

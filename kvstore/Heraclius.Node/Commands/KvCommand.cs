@@ -8,6 +8,9 @@ namespace Heraclius.Node.Commands;
 /// <summary>Key-value operations through the cluster, answered only by verified compact decisions.</summary>
 internal static class KvCommand
 {
+    private const int OverloadedAttempts = 5;
+    private static readonly TimeSpan OverloadedBackoff = TimeSpan.FromMilliseconds(100);
+
     private const string Usage = """
         heraclius kv get <key>
         heraclius kv put <key> <value>
@@ -74,9 +77,18 @@ internal static class KvCommand
         await using var client = new BftClient(topology, cluster.Id, KeygenCommand.CliClientId, key, grpc, new BftClientOptions { BatchDelay = TimeSpan.Zero });
         await client.StartAsync();
         var reply = await client.SendAsync(op.ToBytes()).WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Overloaded means nothing ran and never will under that id (a saturated shard, or a decision whose answers reached
+        // the output budget), so the operation is sent again under a new id after a back-off, as the ledger client does.
+        for (var attempt = 1; reply.Status == ReplyStatus.Overloaded && attempt < OverloadedAttempts; attempt++)
+        {
+            await Task.Delay(OverloadedBackoff * (1 << (attempt - 1)));
+            reply = await client.SendAsync(op.ToBytes()).WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
         if (reply.Status == ReplyStatus.Overloaded)
         {
-            return Cli.Fail("request refused: overloaded (the shard it needs is saturated); nothing was executed, retry later");
+            return Cli.Fail($"request refused: overloaded {OverloadedAttempts} times (a shard it needs is saturated, or the cluster's decisions are full); nothing was executed, retry later");
         }
 
         if (reply.Status != ReplyStatus.Executed)

@@ -154,4 +154,50 @@ public sealed class MultiClusterTests
         Assert.True(h.RunUntil(() => h.Replicas["c0"].All(r => r.Outbound.Count("s0") <= 1)));
         Assert.Null(h.Converge());
     }
+    /// <summary>
+    /// A coordinator's group of routed Gets runs whole at the shard (it cannot wait for a later decision), and each answer
+    /// may be 64 KiB though each request is a few dozen bytes: past the shard's output budget the Gets do not run there,
+    /// the coordinator answers them overloaded (final for their ids), and the same Gets under new ids get their values.
+    /// </summary>
+    [Fact]
+    public void RoutedGetsPastTheShardsOutputBudget_AreRefusedOverloaded_AndSucceedUnderNewIds()
+    {
+        var t = new MultiTopology(1, 1);
+        var options = InMemoryClusters.DefaultOptions();
+        options.MaxProposalOutputBytes = 256 * 1024;
+        var h = new InMemoryClusters(t.Topology, t.NodeKeys, options);
+        var value = Enumerable.Repeat((byte)7, KvOperation.MaxValueBytes).ToArray();
+        Assert.True(h.Submit("c0", 1, Batch(t, 0, "c0", 1, KvOperation.Put(B("big"), value))).Accepted);
+        Assert.True(h.RunUntil(() => h.ReplyTo("client-0", 1) is not null));
+
+        // 12 Gets of one 64 KiB value: 768 KiB of answers against a 256 KiB budget, routed to the shard in one group.
+        const int gets = 12;
+        Assert.True(h.Submit("c0", 1, Batch(t, 0, "c0", 2, [.. Enumerable.Repeat(KvOperation.Get(B("big")), gets)])).Accepted);
+        var ids = Enumerable.Range(2, gets).Select(i => (ulong)i).ToList();
+        Assert.True(h.RunUntil(() => ids.All(s => h.ReplyTo("client-0", s) is not null || h.OverloadedReplies("client-0", s) > 0)));
+        var executed = ids.Where(s => h.ReplyTo("client-0", s) is not null).ToList();
+        var refused = ids.Where(s => h.OverloadedReplies("client-0", s) > 0).ToList();
+        Assert.Empty(executed.Intersect(refused));
+        Assert.InRange(executed.Count, 1, gets - 1);
+        Assert.Equal(gets, executed.Count + refused.Count);
+        Assert.All(executed, s => Assert.Equal(value, Result(h, 0, s).Value));
+
+        // Final for its id: the same batch again is answered from the session, the refused ones overloaded again, never run.
+        Assert.True(h.Submit("c0", 2, Batch(t, 0, "c0", 2, [.. Enumerable.Repeat(KvOperation.Get(B("big")), gets)])).Accepted);
+        Assert.True(h.RunUntil(() => refused.All(s => h.OverloadedReplies("client-0", s) > 1)));
+        Assert.All(refused, s => Assert.Null(h.ReplyTo("client-0", s)));
+
+        // Under new ids, one by one, every refused Get gets the value.
+        var seq = 2UL + gets;
+        foreach (var _ in refused)
+        {
+            Assert.True(h.Submit("c0", 1, Batch(t, 0, "c0", seq, KvOperation.Get(B("big")))).Accepted);
+            Assert.True(h.RunUntil(() => h.ReplyTo("client-0", seq) is not null));
+            Assert.Equal(value, Result(h, 0, seq).Value);
+            seq++;
+        }
+
+        Assert.Null(h.Converge());
+        Assert.All(h.Replicas.Values.SelectMany(r => r), r => Assert.Empty(r.Rejections));
+    }
 }

@@ -22,6 +22,11 @@ public sealed class LedgerShardServiceTests
         public void Answer(string clientId, ulong seq, Hash32 requestHash, ReadOnlySpan<byte> result) =>
             throw new InvalidOperationException("a shard answers coordinators, never clients");
 
+        public void Refuse(string clientId, ulong seq, Hash32 requestHash) =>
+            throw new InvalidOperationException("a shard answers coordinators, never clients");
+
+        public bool HasRoom => true;
+
         void IServiceOutputs.Audit(ReadOnlySpan<byte> record) => Audit.Add(record.ToArray());
     }
 

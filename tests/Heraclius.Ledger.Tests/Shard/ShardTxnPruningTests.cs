@@ -166,6 +166,12 @@ public sealed class ShardTxnPruningTests
         {
         }
 
+        public void Refuse(string clientId, ulong seq, Heraclius.KvStore.Crypto.Hash32 requestHash)
+        {
+        }
+
+        public bool HasRoom => true;
+
         public void Audit(ReadOnlySpan<byte> record)
         {
         }

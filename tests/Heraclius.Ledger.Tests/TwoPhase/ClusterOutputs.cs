@@ -27,5 +27,10 @@ internal sealed class ClusterOutputs : IServiceOutputs
 
     public void Answer(string clientId, ulong seq, Hash32 requestHash, ReadOnlySpan<byte> result) => _harness.RecordAnswer(clientId, seq, requestHash, result.ToArray());
 
+    public void Refuse(string clientId, ulong seq, Hash32 requestHash) =>
+        throw new InvalidOperationException("the ledger never refuses a deferred request");
+
+    public bool HasRoom => true;
+
     public void Audit(ReadOnlySpan<byte> record) => _harness.Audits.Add((_cluster, record.ToArray()));
 }
