@@ -48,13 +48,7 @@ public sealed class CarriedCertificate
     {
         var view = r.U64();
         var header = DecisionHeader.Read(ref r);
-        var sigs = QuorumCertificate.Read(ref r);
-        if (sigs.View != view)
-        {
-            throw new MalformedMessageException("prepared certificate mixes views");
-        }
-
-        return new CarriedCertificate(view, header, sigs.Signatures, null);
+        return new CarriedCertificate(view, header, PreparedCertificate.ReadPrepares(ref r, view), null);
     }
 
     public CarriedCertificate WithInputs(ReadOnlyMemory<byte> inputs) => new(View, Header, Prepares, inputs);

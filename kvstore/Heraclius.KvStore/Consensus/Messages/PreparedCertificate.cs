@@ -32,12 +32,18 @@ public sealed class PreparedCertificate
     {
         var view = r.U64();
         var proposal = Proposal.Read(ref r);
+        return new PreparedCertificate(view, proposal, ReadPrepares(ref r, view));
+    }
+
+    /// <summary>The prepares after a certificate's view and header or proposal, written as a QC that must be of that view.</summary>
+    internal static IReadOnlyList<QcSignature> ReadPrepares(ref CanonicalReader r, ulong view)
+    {
         var sigs = QuorumCertificate.Read(ref r);
         if (sigs.View != view)
         {
             throw new MalformedMessageException("prepared certificate mixes views");
         }
 
-        return new PreparedCertificate(view, proposal, sigs.Signatures);
+        return sigs.Signatures;
     }
 }
