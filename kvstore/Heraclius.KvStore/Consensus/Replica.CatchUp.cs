@@ -69,12 +69,13 @@ public sealed partial class Replica
         var decisions = new List<Decision>();
         if (fromHeight >= first && fromHeight <= _decided)
         {
-            // Whole decisions count, outputs too (a decision of large answers carries far more output than input), and a
-            // reply holds at least one: it stays inside one transport message whenever a single decision does.
+            // Decisions travel lean (header, inputs, QC: the outputs, which may be many times the inputs, are the receiver's
+            // own execution), counted whole, and a reply holds at least one: it stays inside one transport message whenever
+            // a decision's inputs do.
             var bytes = 0L;
             for (var i = (int)(fromHeight - first); i < _log.Count && decisions.Count < max; i++)
             {
-                var size = 4L + _log[i].EncodedLength;
+                var size = 4L + CatchUpDecision.LeanLength(_log[i]);
                 if (decisions.Count > 0 && bytes + size > MaxCatchUpBytes)
                 {
                     break;
@@ -96,7 +97,7 @@ public sealed partial class Replica
         w.U32((uint)decisions.Count);
         foreach (var d in decisions)
         {
-            w.Bytes(d.ToBytes());
+            CatchUpDecision.WriteLean(w, d);
         }
 
         Send(to, w.ToArray());
@@ -107,10 +108,10 @@ public sealed partial class Replica
         var r = new CanonicalReader(body.Span);
         var snapshotHeight = r.U64();
         var count = r.Count(1024);
-        var decisions = new Decision[count];
+        var decisions = new CatchUpDecision[count];
         for (var i = 0; i < count; i++)
         {
-            decisions[i] = Decision.FromBytes(r.BytesSpan(MaxCatchUpBytes + Proposal.MaxInputBytes));
+            decisions[i] = CatchUpDecision.Read(r.BytesSpan(MaxCatchUpBytes + Proposal.MaxInputBytes));
         }
 
         r.End();
@@ -135,7 +136,15 @@ public sealed partial class Replica
                 return;
             }
 
-            Decide(d.Proposal, d.Qc);
+            if (d.Whole is { } whole)
+            {
+                Decide(whole, d.Qc);
+            }
+            else
+            {
+                DecideFromInputs(d.Header, d.Inputs, d.Qc);
+            }
+
             progressed = true;
         }
 
@@ -153,10 +162,10 @@ public sealed partial class Replica
         }
     }
 
-    private bool IsValidDecision(Decision d) =>
+    private bool IsValidDecision(CatchUpDecision d) =>
         d.Header.Cluster == _cluster.Id
         && d.Header.PrevHeaderHash == _lastHeaderHash
-        && d.Proposal.IsSelfConsistent()
+        && (d.Whole?.IsSelfConsistent() ?? Hash32.Of(d.Inputs.Span) == d.Header.InputsDigest)
         && d.Qc.Verify(_cluster, d.Header) == QcCheck.Valid;
 
     /// <summary>

@@ -796,13 +796,37 @@ public sealed partial class Replica
     }
 
     /// <summary>
-    /// Executes a proposal a quorum certified. Outputs that differ from its header mean this node's
+    /// Decides a certified decision learned as its header and inputs (catch-up): the outputs are this node's execution of
+    /// them, whose root the header certifies, so the decision kept and served is the quorum's byte for byte.
+    /// </summary>
+    private void DecideFromInputs(DecisionHeader header, ReadOnlyMemory<byte> inputs, QuorumCertificate qc)
+    {
+        if (_slot.Known.TryGetValue(header.Hash, out var known))
+        {
+            Decide(known, qc);
+            return;
+        }
+
+        if (_slot.Exec is not { } exec || _slot.ExecHash != header.Hash)
+        {
+            DropExecution();
+            exec = ExecuteCertified(header, inputs);
+            _slot.Exec = exec;
+            _slot.ExecHash = header.Hash;
+        }
+
+        Decide(new Proposal(header, inputs, exec.Outputs), qc);
+    }
+
+    private ExecutionResult ExecuteCertified(Proposal proposal) => ExecuteCertified(proposal.Header, proposal.Inputs);
+
+    /// <summary>
+    /// Executes inputs whose header a quorum certified. Outputs that differ from the header mean this node's
     /// state or code diverged from the quorum's: a broken invariant, not a message to drop.
     /// </summary>
-    private ExecutionResult ExecuteCertified(Proposal proposal)
+    private ExecutionResult ExecuteCertified(DecisionHeader header, ReadOnlyMemory<byte> inputs)
     {
-        var header = proposal.Header;
-        var exec = _executor.Execute(_state, header.Height, ProposalInputs.Parse(proposal.Inputs), StateRootFor(header.Height));
+        var exec = _executor.Execute(_state, header.Height, ProposalInputs.Parse(inputs), StateRootFor(header.Height));
         if (Proposal.OutputsRoot(exec.Outputs) != header.OutputsRoot || exec.StateRoot != header.StateRoot)
         {
             exec.Transaction.Rollback();

@@ -16,8 +16,12 @@ namespace Heraclius.KvStore.StateMachine;
 /// </summary>
 public sealed class Executor
 {
-    /// <summary>The default output budget of one proposal (see <see cref="MaxOutputBytes"/>).</summary>
-    public const int DefaultMaxOutputBytes = 8 * 1024 * 1024;
+    /// <summary>
+    /// The default output budget of one proposal (see <see cref="MaxOutputBytes"/>). 6 MiB, not the 12 that the 4 MiB input
+    /// bound leaves in a 16 MiB message: the refusals past the budget are not budgeted (a batch holds at most 65,536
+    /// requests, whose refusals of 45 bytes add up to 2.9 MiB), and a client's group must still fit one message.
+    /// </summary>
+    public const int DefaultMaxOutputBytes = 6 * 1024 * 1024;
 
     private readonly IReplicatedService _service;
     private readonly ulong _sessionWindow;

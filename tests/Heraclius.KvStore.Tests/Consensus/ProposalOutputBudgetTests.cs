@@ -1,11 +1,8 @@
 using Heraclius.KvStore.Client;
 using Heraclius.KvStore.Consensus;
-using Heraclius.KvStore.Consensus.Messages;
 using Heraclius.KvStore.Decisions;
-using Heraclius.KvStore.Encoding;
 using Heraclius.KvStore.KeyValue;
 using Heraclius.KvStore.StateMachine;
-using Heraclius.KvStore.Transport;
 
 using static Heraclius.KvStore.Tests.Consensus.ReplicaFixture;
 
@@ -13,12 +10,11 @@ namespace Heraclius.KvStore.Tests.Consensus;
 
 /// <summary>
 /// Decisions whose outputs are many times their inputs: a leader proposes only the pooled batches whose answers fit the
-/// output budget and keeps the rest for the next proposals, and catch-up sizes its replies by whole decisions.
+/// output budget and keeps the rest for the next proposals.
 /// </summary>
 public sealed class ProposalOutputBudgetTests
 {
     private const string Client = "client-0";
-    private const int CatchUpBytes = 8 * 1024 * 1024;
 
     private static readonly byte[][] Keys = [.. Enumerable.Range(0, 4).Select(i => new[] { (byte)'k', (byte)i })];
 
@@ -127,52 +123,5 @@ public sealed class ProposalOutputBudgetTests
         new ReplicaOptions().Validate();
         Assert.Throws<ArgumentException>(() => new ReplicaOptions { MaxProposalOutputBytes = 0 }.Validate());
         Assert.Throws<ArgumentException>(() => new ReplicaOptions { MaxProposalInputBytes = 8 * 1024 * 1024, MaxProposalOutputBytes = 8 * 1024 * 1024 }.Validate());
-    }
-
-    [Fact]
-    public void CatchUp_CountsWholeDecisions_AndSendsOneDecisionLargerThanItsBytesAlone()
-    {
-        // 10 MiB of answers in a decision: one decision then weighs more than a whole catch-up reply may.
-        var f = new ReplicaFixture(o => o.MaxProposalOutputBytes = 10 * 1024 * 1024);
-        var now = RunUntilDecided(f, 10, 1, Puts());
-
-        // Heights 2..7 without node 3: Gets of 2.5 MiB of answers each, and at 6 one of 9 MiB; their inputs are a few KiB.
-        var seq = 10UL;
-        foreach (var count in new[] { 40, 40, 40, 40, 144, 40 })
-        {
-            now += 10;
-            f.Replicas[0].SubmitBatch(Gets(seq, count).Bytes, now);
-            f.Replicas[0].Tick(now + 2);
-            f.Pump(now + 2, CrashFuzz.CatchUpScenario.NotNodeThree);
-            seq += (ulong)count;
-        }
-
-        Assert.Equal(7UL, f.Replicas[0].DecidedHeight);
-        Assert.Equal(1UL, f.Replicas[3].DecidedHeight);
-
-        // Node 3 asks node 0 for what it lacks, again and again, and takes only node 0's decision batches.
-        var batches = new List<(int Length, int Count)>();
-        for (var attempt = 0; attempt < 10 && f.Replicas[3].DecidedHeight < 7; attempt++)
-        {
-            now += 10;
-            f.SkipAll();
-            var mark = f.Outboxes[0].Sent.Count;
-            f.Replicas[0].OnMessage(3, CrashFuzz.CatchUpScenario.FetchDecisions(3, f.Replicas[3].DecidedHeight + 1), now);
-            foreach (var (_, m) in f.Outboxes[0].Sent.Skip(mark).Where(s => s.To == 3 && TypeOf(s.Message) == MessageType.DecisionBatch))
-            {
-                var r = new CanonicalReader(Envelope.Open(m).Body.Span);
-                r.U64();
-                batches.Add((m.Length, (int)r.U32()));
-            }
-
-            f.Pump(now, (from, to, m) => from == 0 && to == 3 && TypeOf(m) == MessageType.DecisionBatch);
-        }
-
-        Assert.Equal(7UL, f.Replicas[3].DecidedHeight);
-        Assert.Equal(f.Replicas[0].LastHeaderHash, f.Replicas[3].LastHeaderHash);
-        Assert.All(batches, b => Assert.True(b.Count == 1 || b.Length <= CatchUpBytes + 4096, $"a reply of {b.Count} decisions weighs {b.Length} bytes"));
-        Assert.All(batches, b => Assert.True(b.Length <= TransportLimits.MaxPeerMessageBytes));
-        Assert.Contains(batches, b => b.Count > 1);
-        Assert.Contains(batches, b => b.Count == 1 && b.Length > CatchUpBytes);
     }
 }

@@ -1,0 +1,170 @@
+using Heraclius.KvStore.Client;
+using Heraclius.KvStore.Consensus;
+using Heraclius.KvStore.Consensus.Messages;
+using Heraclius.KvStore.Decisions;
+using Heraclius.KvStore.Encoding;
+using Heraclius.KvStore.KeyValue;
+
+using static Heraclius.KvStore.Tests.Consensus.ReplicaFixture;
+
+namespace Heraclius.KvStore.Tests.Consensus;
+
+/// <summary>
+/// Catch-up replies carry each decision's header, inputs and QC, not its outputs (which may be many times the inputs):
+/// the node catching up executes the inputs and keeps the quorum's decision byte for byte; inputs that are not the
+/// certified header's are refused; a whole decision (a node of the version before) is still taken.
+/// </summary>
+public sealed class LeanCatchUpTests
+{
+    private const string Client = "client-0";
+    private const int CatchUpBytes = 8 * 1024 * 1024;
+
+    private static readonly byte[][] Keys = [.. Enumerable.Range(0, 4).Select(i => new[] { (byte)'k', (byte)i })];
+
+    private static byte[] ValueOf(int key) => [.. Enumerable.Repeat((byte)(key + 1), KvOperation.MaxValueBytes)];
+
+    private static ClientBatch BatchOf(ulong firstSeq, IEnumerable<KvOperation> operations) =>
+        ClientBatch.Create(Client, T.ClusterId, [.. operations.Select((o, i) => new ClientRequest(firstSeq + (ulong)i, o.ToBytes()))], T.ClientKeys[0]);
+
+    private static ClientBatch Puts() => BatchOf(1, Keys.Select((k, i) => KvOperation.Put(k, ValueOf(i))));
+
+    private static ClientBatch Gets(ulong firstSeq, int count) => BatchOf(firstSeq, Enumerable.Range(0, count).Select(i => KvOperation.Get(Keys[i % Keys.Length])));
+
+    private static long RunUntilDecided(ReplicaFixture f, long now, ulong height, ClientBatch batch)
+    {
+        f.Replicas[0].SubmitBatch(batch.Bytes, now);
+        return f.RunUntil(now, () => f.Replicas.All(r => r.DecidedHeight >= height));
+    }
+
+    /// <summary>Heights 1..3 decided without node 3; returns the time reached.</summary>
+    private static long ThreeDecisionsWithoutNodeThree(ReplicaFixture f)
+    {
+        var now = 10L;
+        for (var height = 1UL; height <= 3; height++)
+        {
+            now += 10;
+            f.Replicas[0].SubmitBatch(BatchOf(height, [KvOperation.Put(Keys[0], [(byte)height])]).Bytes, now);
+            f.Replicas[0].Tick(now + 2);
+            f.Pump(now + 2, CrashFuzz.CatchUpScenario.NotNodeThree);
+        }
+
+        Assert.Equal(3UL, f.Replicas[0].DecidedHeight);
+        Assert.Equal(0UL, f.Replicas[3].DecidedHeight);
+        return now;
+    }
+
+    /// <summary>A DecisionBatch from node 0 of <paramref name="decisions"/>, each written by <paramref name="write"/>.</summary>
+    private static byte[] DecisionBatchOf(IEnumerable<Decision> decisions, Action<CanonicalWriter, Decision> write)
+    {
+        var list = decisions.ToList();
+        var w = Envelope.Begin(MessageType.DecisionBatch, 0);
+        w.U64(0);
+        w.U32((uint)list.Count);
+        foreach (var d in list)
+        {
+            write(w, d);
+        }
+
+        return w.ToArray();
+    }
+
+    [Fact]
+    public void LeanInputsThatAreNotTheCertifiedHeaders_AreRefused_AndChangeNothing()
+    {
+        var f = new ReplicaFixture();
+        var now = ThreeDecisionsWithoutNodeThree(f);
+        var first = f.Outboxes[0].Decisions[0];
+        var tampered = new Decision(new Proposal(first.Header, first.Proposal.Inputs.ToArray().Append((byte)0).ToArray(), []), first.Qc);
+
+        f.Replicas[3].OnMessage(0, DecisionBatchOf([tampered], CatchUpDecision.WriteLean), now + 10);
+        Assert.Equal(1, Rejected(f.Replicas[3], RejectReason.InvalidDecision));
+        Assert.Equal(0UL, f.Replicas[3].DecidedHeight);
+    }
+
+    [Fact]
+    public void WholeDecisions_AsANodeOfTheVersionBeforeSendsThem_AreStillTaken()
+    {
+        var f = new ReplicaFixture();
+        var now = ThreeDecisionsWithoutNodeThree(f);
+        f.Replicas[3].OnMessage(0, DecisionBatchOf(f.Outboxes[0].Decisions, (w, d) => w.Bytes(d.ToBytes())), now + 10);
+        Assert.Equal(3UL, f.Replicas[3].DecidedHeight);
+        Assert.Equal(f.Replicas[0].LastHeaderHash, f.Replicas[3].LastHeaderHash);
+        Assert.Empty(f.Replicas[3].Rejections);
+    }
+
+    [Fact]
+    public void CatchUp_CarriesInputsNotOutputs_AndTheDecisionsRebuiltAreTheQuorumsByteForByte()
+    {
+        // Up to 10 MiB of answers in a decision: whole, one would weigh more than a catch-up reply may.
+        var f = new ReplicaFixture(o => o.MaxProposalOutputBytes = 10 * 1024 * 1024);
+        var now = RunUntilDecided(f, 10, 1, Puts());
+
+        // Heights 2..7 without node 3: Gets of 2.5 MiB of answers each, and at 6 one of 9 MiB; their inputs are a few KiB.
+        var seq = 10UL;
+        foreach (var count in new[] { 40, 40, 40, 40, 144, 40 })
+        {
+            now += 10;
+            f.Replicas[0].SubmitBatch(Gets(seq, count).Bytes, now);
+            f.Replicas[0].Tick(now + 2);
+            f.Pump(now + 2, CrashFuzz.CatchUpScenario.NotNodeThree);
+            seq += (ulong)count;
+        }
+
+        Assert.Equal(7UL, f.Replicas[0].DecidedHeight);
+        Assert.Equal(1UL, f.Replicas[3].DecidedHeight);
+        var whole = f.Outboxes[0].Decisions.Skip(1).Sum(d => (long)d.EncodedLength);
+        Assert.True(whole > 15 * 1024 * 1024);
+
+        // Node 3 asks node 0 for what it lacks, and takes only node 0's decision batches.
+        var replies = new List<byte[]>();
+        for (var attempt = 0; attempt < 10 && f.Replicas[3].DecidedHeight < 7; attempt++)
+        {
+            now += 10;
+            f.SkipAll();
+            var mark = f.Outboxes[0].Sent.Count;
+            f.Replicas[0].OnMessage(3, CrashFuzz.CatchUpScenario.FetchDecisions(3, f.Replicas[3].DecidedHeight + 1), now);
+            replies.AddRange(f.Outboxes[0].Sent.Skip(mark).Where(s => s.To == 3 && TypeOf(s.Message) == MessageType.DecisionBatch).Select(s => s.Message));
+            f.Pump(now, (from, to, m) => from == 0 && to == 3 && TypeOf(m) == MessageType.DecisionBatch);
+        }
+
+        Assert.Equal(7UL, f.Replicas[3].DecidedHeight);
+        Assert.Equal(f.Replicas[0].LastHeaderHash, f.Replicas[3].LastHeaderHash);
+        Assert.True(replies.Sum(m => (long)m.Length) < 256 * 1024, $"catch-up sent {replies.Sum(m => (long)m.Length)} bytes for {whole} bytes of decisions");
+        Assert.Empty(f.Replicas[3].Rejections);
+
+        // The outputs node 3 computed are the ones the quorum certified: the decisions it keeps and serves are node 0's.
+        var learned = f.Outboxes[3].Decisions.Where(d => d.Height >= 2).ToList();
+        Assert.Equal(6, learned.Count);
+        foreach (var d in learned)
+        {
+            Assert.Equal(f.Outboxes[0].Decisions.Single(x => x.Height == d.Height).ToBytes(), d.ToBytes());
+        }
+    }
+
+    [Fact]
+    public void CatchUpReplies_AreSizedByTheirDecisions_AtLeastOneEach()
+    {
+        // Inputs of about 3 MiB per decision (puts of 64 KiB values): two fit a reply of 8 MiB, not three.
+        var f = new ReplicaFixture();
+        var now = 10L;
+        var seq = 1UL;
+        for (var height = 1; height <= 4; height++)
+        {
+            now += 10;
+            f.Replicas[0].SubmitBatch(BatchOf(seq, Enumerable.Range(0, 45).Select(i => KvOperation.Put([(byte)i], ValueOf(i % 4)))).Bytes, now);
+            seq += 45;
+            f.Replicas[0].Tick(now + 2);
+            f.Pump(now + 2, CrashFuzz.CatchUpScenario.NotNodeThree);
+        }
+
+        Assert.Equal(4UL, f.Replicas[0].DecidedHeight);
+        f.SkipAll();
+        var mark = f.Outboxes[0].Sent.Count;
+        f.Replicas[0].OnMessage(3, CrashFuzz.CatchUpScenario.FetchDecisions(3, 1), now + 10);
+        var reply = f.Outboxes[0].Sent.Skip(mark).Single(s => s.To == 3 && TypeOf(s.Message) == MessageType.DecisionBatch).Message;
+        var r = new CanonicalReader(Envelope.Open(reply).Body.Span);
+        r.U64();
+        Assert.Equal(2u, r.U32());
+        Assert.InRange(reply.Length, 5 * 1024 * 1024, CatchUpBytes + 4096);
+    }
+}
