@@ -70,8 +70,8 @@ public sealed partial class Replica
         if (fromHeight >= first && fromHeight <= _decided)
         {
             // Decisions travel lean (header, inputs, QC: the outputs, which may be many times the inputs, are the receiver's
-            // own execution), counted whole, and a reply holds at least one: it stays inside one transport message whenever
-            // a decision's inputs do.
+            // own execution), counted at their lean size, and a reply holds at least one: it stays inside one transport
+            // message whenever a decision's inputs do.
             var bytes = 0L;
             for (var i = (int)(fromHeight - first); i < _log.Count && decisions.Count < max; i++)
             {
