@@ -42,6 +42,36 @@ public sealed class GrpcClusterTests
         await cluster.AssertConvergedAsync(Bound);
     }
 
+    /// <summary>
+    /// 300 Gets of a 64 KiB value at once answer ~19 MiB, past one 16 MiB transport message: decisions stop at the
+    /// output budget, so every request is answered over real gRPC, with the value or `overloaded` (nothing ran), and the
+    /// refused ones succeed when sent again under new ids.
+    /// </summary>
+    [Fact]
+    public async Task GetsOfLargeValuesPastTheOutputBudget_AreAnsweredOrRefused_NeverWedged_AndSucceedWhenSentAgain()
+    {
+        await using var cluster = new GrpcCluster();
+        await cluster.StartAsync();
+        await using var client = await cluster.ClientAsync(1, 0, new BftClientOptions { BatchDelay = TimeSpan.FromMilliseconds(20) });
+        var value = Enumerable.Range(0, KvOperation.MaxValueBytes).Select(i => (byte)i).ToArray();
+        Assert.Equal(KvStatus.Ok, (await Run(client, KvOperation.Put(B("big"), value))).Status);
+
+        var replies = await Task.WhenAll(Enumerable.Range(0, 300).Select(_ => client.SendAsync(KvOperation.Get(B("big")).ToBytes()).WaitAsync(Bound)));
+        var executed = replies.Where(r => r.Status == ReplyStatus.Executed).ToList();
+        var refused = replies.Count(r => r.Status == ReplyStatus.Overloaded);
+        Assert.NotEmpty(executed);
+        Assert.Equal(replies.Length, executed.Count + refused);
+        Assert.All(executed, r => Assert.Equal(value, KvResult.Parse(r.Result).Value));
+
+        for (var i = 0; i < refused; i++)
+        {
+            Assert.Equal(value, (await Run(client, KvOperation.Get(B("big")))).Value);
+        }
+
+        Assert.Equal(0, client.RejectedDecisions);
+        await cluster.AssertConvergedAsync(Bound);
+    }
+
     [Fact]
     public async Task ClientsSharingASignatureCache_EachAcceptOnlyVerifiedAnswers()
     {
