@@ -119,6 +119,9 @@ public sealed partial class Replica
     /// <summary>The proposal this node prepared for the undecided height (tests: a leader's lean pre-prepare carries only part of it).</summary>
     internal Proposal? AcceptedProposal => _slot.Accepted;
 
+    /// <summary>The proposal this node holds a prepared certificate for (what its VIEW-CHANGE would carry), or null; for tests.</summary>
+    internal Proposal? PreparedProposal => _slot.Prepared?.Proposal;
+
     /// <summary>Computes the state root of the decided state (rolls nothing back; call when no proposal is open, or compare at equal heights).</summary>
     public Hash32 ComputeDecidedStateRoot()
     {

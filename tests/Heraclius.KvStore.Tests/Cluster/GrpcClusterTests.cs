@@ -9,6 +9,7 @@ namespace Heraclius.KvStore.Tests.Cluster;
 public sealed class GrpcClusterTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
+    private const int LinkLimit = 12 * 1024 * 1024;
 
     private static async Task<KvResult> Run(BftClient client, KvOperation op)
     {
@@ -69,6 +70,51 @@ public sealed class GrpcClusterTests
         }
 
         Assert.Equal(0, client.RejectedDecisions);
+        await cluster.AssertConvergedAsync(Bound);
+    }
+
+    /// <summary>
+    /// A proposal of 63 puts of 64 KiB values (3.9 MiB of inputs) prepared everywhere, its commits of view 0 lost for good,
+    /// and the leader stopped: only a view change forcing it can decide it, over real gRPC. Its NEW-VIEW carries the inputs once and the VIEW-CHANGEs by
+    /// reference. The links carry at most 12 MiB per message here (PeerNetworkOptions.MaxMessageBytes allows an operator
+    /// that; the fault wrapper stands in for it): carrying three whole certificates and the forced proposal again
+    /// (15.8 MiB) a NEW-VIEW passed it, and no view could ever start (checked against the build before).
+    /// </summary>
+    [Fact]
+    public async Task AViewChangeForcingAProposalNearTheInputBound_CompletesOverGrpc()
+    {
+        await using var cluster = new GrpcCluster();
+        // Slow enough that no follower leaves view 0 before every one of them is prepared and the leader stopped.
+        cluster.Options.ViewChangeTimeoutMs = 2000;
+        await cluster.StartAsync();
+        await using var client = await cluster.ClientAsync(1, 0, new BftClientOptions { BatchDelay = TimeSpan.FromMilliseconds(50) });
+        // Commits of view 0 (the view at offset 5, after the envelope's type and sender) never arrive.
+        static bool CommitOfViewZero(ReadOnlyMemory<byte> m) =>
+            m.Span[0] == (byte)Heraclius.KvStore.Consensus.Messages.MessageType.Commit && System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(m.Span[5..]) == 0;
+        foreach (var network in cluster.Networks)
+        {
+            network!.Drop = (_, m) => CommitOfViewZero(m) || m.Length > LinkLimit;
+        }
+
+        var values = Enumerable.Range(0, 63).Select(i => Enumerable.Repeat((byte)i, KvOperation.MaxValueBytes).ToArray()).ToList();
+        var puts = values.Select((v, i) => client.SendAsync(KvOperation.Put(B($"big-{i}"), v).ToBytes())).ToList();
+        // Until every follower holds a prepared certificate of the whole proposal (its commits lost), still in view 0.
+        var deadline = DateTime.UtcNow + Bound;
+        while (!(await Task.WhenAll(Enumerable.Range(1, 3).Select(i => cluster.Nodes[i]!.Host.QueryAsync(r => (r.PreparedProposal?.Inputs.Length ?? 0) > 4_000_000))))
+                   .All(prepared => prepared))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the followers never prepared the large proposal");
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+
+        Assert.All(await Task.WhenAll(Enumerable.Range(1, 3).Select(i => cluster.Nodes[i]!.Host.QueryAsync(r => r.View))), v => Assert.Equal(0UL, v));
+        await cluster.StopNodeAsync(0);
+
+        var replies = await Task.WhenAll(puts.Select(p => p.WaitAsync(Bound)));
+        Assert.All(await Task.WhenAll(Enumerable.Range(1, 3).Select(i => cluster.Nodes[i]!.Host.QueryAsync(r => r.View))), v => Assert.True(v >= 1));
+        Assert.All(replies, r => Assert.Equal(ReplyStatus.Executed, r.Status));
+        Assert.All(replies, r => Assert.Equal(KvStatus.Ok, KvResult.Parse(r.Result).Status));
+        Assert.Equal(values[62], (await Run(client, KvOperation.Get(B("big-62")))).Value);
         await cluster.AssertConvergedAsync(Bound);
     }
 

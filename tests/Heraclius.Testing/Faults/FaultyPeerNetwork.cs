@@ -21,11 +21,14 @@ public sealed class FaultyPeerNetwork : IPeerNetwork
     /// <summary>Peers this node cannot reach while set (both directions are cut when every side sets it).</summary>
     public HashSet<int> Unreachable { get; } = [];
 
+    /// <summary>While set, messages it returns true for (peer index, message) are lost, as on a lossy link.</summary>
+    public Func<int, ReadOnlyMemory<byte>, bool>? Drop { get; set; }
+
     public void Send(int toNodeIndex, ReadOnlyMemory<byte> message)
     {
         lock (_lock)
         {
-            if (Unreachable.Contains(toNodeIndex))
+            if (Unreachable.Contains(toNodeIndex) || Drop?.Invoke(toNodeIndex, message) == true)
             {
                 return;
             }
