@@ -5,6 +5,7 @@ using Heraclius.KvStore.Decisions;
 using Heraclius.KvStore.Encoding;
 using Heraclius.KvStore.KeyValue;
 
+using static Heraclius.KvStore.Tests.Consensus.LargeValueWorkload;
 using static Heraclius.KvStore.Tests.Consensus.ReplicaFixture;
 
 namespace Heraclius.KvStore.Tests.Consensus;
@@ -16,25 +17,7 @@ namespace Heraclius.KvStore.Tests.Consensus;
 /// </summary>
 public sealed class LeanCatchUpTests
 {
-    private const string Client = "client-0";
     private const int CatchUpBytes = 8 * 1024 * 1024;
-
-    private static readonly byte[][] Keys = [.. Enumerable.Range(0, 4).Select(i => new[] { (byte)'k', (byte)i })];
-
-    private static byte[] ValueOf(int key) => [.. Enumerable.Repeat((byte)(key + 1), KvOperation.MaxValueBytes)];
-
-    private static ClientBatch BatchOf(ulong firstSeq, IEnumerable<KvOperation> operations) =>
-        ClientBatch.Create(Client, T.ClusterId, [.. operations.Select((o, i) => new ClientRequest(firstSeq + (ulong)i, o.ToBytes()))], T.ClientKeys[0]);
-
-    private static ClientBatch Puts() => BatchOf(1, Keys.Select((k, i) => KvOperation.Put(k, ValueOf(i))));
-
-    private static ClientBatch Gets(ulong firstSeq, int count) => BatchOf(firstSeq, Enumerable.Range(0, count).Select(i => KvOperation.Get(Keys[i % Keys.Length])));
-
-    private static long RunUntilDecided(ReplicaFixture f, long now, ulong height, ClientBatch batch)
-    {
-        f.Replicas[0].SubmitBatch(batch.Bytes, now);
-        return f.RunUntil(now, () => f.Replicas.All(r => r.DecidedHeight >= height));
-    }
 
     /// <summary>Heights 1..3 decided without node 3; returns the time reached.</summary>
     private static long ThreeDecisionsWithoutNodeThree(ReplicaFixture f)

@@ -4,6 +4,7 @@ using Heraclius.KvStore.Decisions;
 using Heraclius.KvStore.KeyValue;
 using Heraclius.KvStore.StateMachine;
 
+using static Heraclius.KvStore.Tests.Consensus.LargeValueWorkload;
 using static Heraclius.KvStore.Tests.Consensus.ReplicaFixture;
 
 namespace Heraclius.KvStore.Tests.Consensus;
@@ -14,28 +15,7 @@ namespace Heraclius.KvStore.Tests.Consensus;
 /// </summary>
 public sealed class ProposalOutputBudgetTests
 {
-    private const string Client = "client-0";
-
-    private static readonly byte[][] Keys = [.. Enumerable.Range(0, 4).Select(i => new[] { (byte)'k', (byte)i })];
-
-    private static byte[] ValueOf(int key) => [.. Enumerable.Repeat((byte)(key + 1), KvOperation.MaxValueBytes)];
-
-    private static ClientBatch BatchOf(ulong firstSeq, IEnumerable<KvOperation> operations) =>
-        ClientBatch.Create(Client, T.ClusterId, [.. operations.Select((o, i) => new ClientRequest(firstSeq + (ulong)i, o.ToBytes()))], T.ClientKeys[0]);
-
-    private static ClientBatch Puts() => BatchOf(1, Keys.Select((k, i) => KvOperation.Put(k, ValueOf(i))));
-
-    /// <summary><paramref name="count"/> Gets of the 64 KiB values, from request <paramref name="firstSeq"/> on; request i reads key i mod 4.</summary>
-    private static ClientBatch Gets(ulong firstSeq, int count) => BatchOf(firstSeq, Enumerable.Range(0, count).Select(i => KvOperation.Get(Keys[i % Keys.Length])));
-
     private static IReadOnlyList<ClientBatch> BatchesOf(Decision d) => ProposalInputs.Parse(d.Proposal.Inputs).Batches;
-
-    /// <summary>Submits <paramref name="batch"/> to leader 0 at <paramref name="now"/> and runs every member until all decided <paramref name="height"/>.</summary>
-    private static long RunUntilDecided(ReplicaFixture f, long now, ulong height, ClientBatch batch)
-    {
-        f.Replicas[0].SubmitBatch(batch.Bytes, now);
-        return f.RunUntil(now, () => f.Replicas.All(r => r.DecidedHeight >= height));
-    }
 
     [Theory]
     [InlineData(false)]
@@ -67,7 +47,7 @@ public sealed class ProposalOutputBudgetTests
         }
 
         Assert.Equal(2, f.Replicas[0].ProposalsTrimmed);
-        var replies = decided.SelectMany(d => d.Proposal.Outputs).Where(g => g.Destination == Client)
+        var replies = decided.SelectMany(d => d.Proposal.Outputs).Where(g => g.Destination == ClientId)
             .SelectMany(g => ClientReply.DecodeGroup(g.Payload.Span)).ToList();
         foreach (var batch in gets)
         {
@@ -105,7 +85,7 @@ public sealed class ProposalOutputBudgetTests
         var decided = f.Outboxes[0].Decisions;
         Assert.Equal(big.Digest, Assert.Single(BatchesOf(decided[2])).Digest);
         Assert.Equal(small.Digest, Assert.Single(BatchesOf(decided[3])).Digest);
-        var replies = decided.SelectMany(d => d.Proposal.Outputs).Where(g => g.Destination == Client)
+        var replies = decided.SelectMany(d => d.Proposal.Outputs).Where(g => g.Destination == ClientId)
             .SelectMany(g => ClientReply.DecodeGroup(g.Payload.Span)).ToList();
 
         // The big batch alone passes the budget: its first requests answer, the rest are refused; the small one, proposed
