@@ -438,25 +438,22 @@ public sealed class Executor
             _outputBytes += 4 + message.Length;
         }
 
-        public void Answer(string clientId, ulong seq, Hash32 requestHash, ReadOnlySpan<byte> result)
+        public void Answer(string clientId, ulong seq, Hash32 requestHash, ReadOnlySpan<byte> result) =>
+            Settle(clientId, seq, requestHash, SlotState.Answered, ReplyStatus.Executed, result);
+
+        public void Refuse(string clientId, ulong seq, Hash32 requestHash) =>
+            Settle(clientId, seq, requestHash, SlotState.Overloaded, ReplyStatus.Overloaded, []);
+
+        /// <summary>Settles a deferred request: its pending slot takes <paramref name="state"/>, and the client gets the reply.</summary>
+        private void Settle(string clientId, ulong seq, Hash32 requestHash, SlotState state, ReplyStatus status, ReadOnlySpan<byte> result)
         {
             if (ReadSlot(clientId, seq % _executor._sessionWindow) is { State: SlotState.Pending } s && s.Seq == seq && s.Hash == requestHash)
             {
-                WriteSlot(clientId, seq % _executor._sessionWindow, seq, requestHash, SlotState.Answered, result);
+                WriteSlot(clientId, seq % _executor._sessionWindow, seq, requestHash, state, result);
             }
 
             // Sent even when the slot moved on (the client ran more than W requests ahead): it may still wait for it.
-            Reply(clientId, seq, requestHash, ReplyStatus.Executed, result);
-        }
-
-        public void Refuse(string clientId, ulong seq, Hash32 requestHash)
-        {
-            if (ReadSlot(clientId, seq % _executor._sessionWindow) is { State: SlotState.Pending } s && s.Seq == seq && s.Hash == requestHash)
-            {
-                WriteSlot(clientId, seq % _executor._sessionWindow, seq, requestHash, SlotState.Overloaded, []);
-            }
-
-            Reply(clientId, seq, requestHash, ReplyStatus.Overloaded, []);
+            Reply(clientId, seq, requestHash, status, result);
         }
 
         public bool HasRoom => _outputBytes < _executor._maxOutputBytes;

@@ -5,6 +5,8 @@ using Heraclius.KvStore.Routing;
 using Heraclius.KvStore.StateMachine;
 using Xunit;
 
+using static Heraclius.KvStore.Tests.Consensus.LargeValueWorkload;
+
 namespace Heraclius.KvStore.Tests.Consensus;
 
 /// <summary>
@@ -14,11 +16,6 @@ namespace Heraclius.KvStore.Tests.Consensus;
 public sealed class ExecutorOutputBudgetTests
 {
     private const int Budget = 1024 * 1024;
-    private const string Client = "client-0";
-
-    private static readonly byte[][] Keys = [.. Enumerable.Range(0, 4).Select(i => new[] { (byte)'k', (byte)i })];
-
-    private static byte[] ValueOf(int key) => [.. Enumerable.Repeat((byte)(key + 1), KvOperation.MaxValueBytes)];
 
     // A Get's answer besides the value: seq ‖ H(request) ‖ status ‖ result length, then the KV result's status ‖ version ‖ length.
     private const int ReplyOverhead = 8 + 32 + 1 + 4 + 1 + 8 + 4;
@@ -26,22 +23,18 @@ public sealed class ExecutorOutputBudgetTests
     private static Executor NewExecutor(int budget = Budget) =>
         new(new KeyValueService(), 64, RoutingSettings.For(ReplicaFixture.T.Topology, ReplicaFixture.T.ClusterId, 64), budget);
 
-    private static ClientBatch BatchOf(ulong firstSeq, IEnumerable<KvOperation> operations) =>
-        ClientBatch.Create(Client, ReplicaFixture.T.ClusterId, [.. operations.Select((o, i) => new ClientRequest(firstSeq + (ulong)i, o.ToBytes()))], ReplicaFixture.T.ClientKeys[0]);
-
     private static IEnumerable<KvOperation> Gets(int count) => Enumerable.Range(0, count).Select(i => KvOperation.Get(Keys[i % Keys.Length]));
 
     /// <summary>A state holding a 64 KiB value under each key (decided at height 1; requests 1..4 used).</summary>
     private static ReplicatedState StateWithValues(Executor executor)
     {
         var state = new ReplicatedState(64);
-        var puts = BatchOf(1, Keys.Select((k, i) => KvOperation.Put(k, ValueOf(i))));
-        executor.Execute(state, 1, new ProposalInputs(1000, [puts]), stateRoot: default).Transaction.Complete();
+        executor.Execute(state, 1, new ProposalInputs(1000, [Puts()]), stateRoot: default).Transaction.Complete();
         return state;
     }
 
     private static List<ClientReply> Replies(ExecutionResult result) =>
-        ClientReply.DecodeGroup(Assert.Single(result.Outputs, g => g.Destination == Client).Payload.Span);
+        ClientReply.DecodeGroup(Assert.Single(result.Outputs, g => g.Destination == ClientId).Payload.Span);
 
     private static long OutputBytes(ExecutionResult result) => result.Outputs.Sum(g => (long)g.EncodedLength);
 
@@ -89,7 +82,7 @@ public sealed class ExecutorOutputBudgetTests
 
         // The refused requests again (a client's late copy), in a small proposal: under the budget now, but the refusal
         // was final for those ids, so none of them runs.
-        var copy = ClientBatch.Create(Client, ReplicaFixture.T.ClusterId, [.. batch.Requests.Where(r => refused.Contains(r.Seq))], ReplicaFixture.T.ClientKeys[0]);
+        var copy = ClientBatch.Create(ClientId, ReplicaFixture.T.ClusterId, [.. batch.Requests.Where(r => refused.Contains(r.Seq))], ReplicaFixture.T.ClientKeys[0]);
         var again = executor.Execute(state, 3, new ProposalInputs(3000, [copy]), stateRoot: default);
         again.Transaction.Complete();
         var replies = Replies(again);
@@ -150,7 +143,7 @@ public sealed class ExecutorOutputBudgetTests
         executor.Execute(state, 2, new ProposalInputs(2000, [get]), stateRoot: default).Transaction.Complete();
 
         // One answered id repeated 40 times in a batch: each repeat would replay the stored 64 KiB answer.
-        var repeats = ClientBatch.Create(Client, ReplicaFixture.T.ClusterId, [.. Enumerable.Repeat(get.Requests[0], 40)], ReplicaFixture.T.ClientKeys[0]);
+        var repeats = ClientBatch.Create(ClientId, ReplicaFixture.T.ClusterId, [.. Enumerable.Repeat(get.Requests[0], 40)], ReplicaFixture.T.ClientKeys[0]);
         var result = executor.Execute(state, 3, new ProposalInputs(3000, [repeats]), stateRoot: default);
 
         var replies = Replies(result);
